@@ -1,0 +1,199 @@
+"""Taskdeck settings, read from the environment.
+
+Every variable is listed in README.md ("Configuration") and in .env.example. Development
+conveniences (DEBUG, a development secret key, local hosts) exist only when DJANGO_DEBUG
+is on; with it off, anything a deployment must decide has to be set.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from dashboard.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it to a long random value "
+            '(python -c "import secrets; print(secrets.token_urlsafe(50))"), '
+            "or set DJANGO_DEBUG=1 for local development."
+        )
+    SECRET_KEY = "django-insecure-development-only-taskdeck-key"  # noqa: S105
+
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tables2",
+    "django_htmx",
+    "template_partials",
+    "csp",
+    "tasks_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "dashboard.urls"
+WSGI_APPLICATION = "dashboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.messages.context_processors.messages",
+                "tasks_app.context_processors.taskdeck",
+            ],
+        },
+    },
+]
+
+# --- Database and cache: SQLite and local memory by default; PostgreSQL and Redis at scale.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'taskdeck.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "taskdeck",
+        }
+    }
+elif CACHE_URL in ("", "locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(
+        f"CACHE_URL must be redis://host:port/db or empty (local memory), not {CACHE_URL!r}."
+    )
+
+# Sessions hold the task versions behind open editors; the database keeps them when the
+# cache is cold or shared by several instances.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- TaskRouter -------------------------------------------------------------------------
+# The default base URL is the embedded sandbox, reached in-process (no socket); the
+# ".invalid" name can never resolve, so a misrouted request fails instead of leaking.
+TASKROUTER_BASE_URL = env_str("TASKROUTER_BASE_URL", "http://taskrouter.sandbox.invalid").rstrip(
+    "/"
+)
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_API_KEY = env_str("TWILIO_API_KEY")
+TWILIO_API_SECRET = env_str("TWILIO_API_SECRET")
+# Read timeout of one call to TaskRouter, in seconds (the connect timeout is 3.05 s or
+# this, whichever is smaller). Retries of reads and 429s come on top, within
+# TASKROUTER_MAX_RETRIES.
+TASKROUTER_TIMEOUT = env_float("TASKROUTER_TIMEOUT", 10.0)
+TASKROUTER_MAX_RETRIES = env_int("TASKROUTER_MAX_RETRIES", 2)
+TASKROUTER_RETRY_BACKOFF = env_float("TASKROUTER_RETRY_BACKOFF", 0.25)
+TASKROUTER_DEFAULT_WORKSPACE = env_str("TASKROUTER_DEFAULT_WORKSPACE")
+# How long workspace, queue, workflow and channel lists are cached (they rarely change).
+TASKROUTER_DIRECTORY_TTL = env_int("TASKROUTER_DIRECTORY_TTL", 60)
+
+# The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
+SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")
+SANDBOX_SEED_TASKS = env_int("SANDBOX_SEED_TASKS", 600)
+SANDBOX_LIST_ATTRIBUTES = env_bool("SANDBOX_LIST_ATTRIBUTES", True)
+
+# --- Static files -----------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Security ---------------------------------------------------------------------------
+SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    # Only when the proxy overwrites X-Forwarded-Proto itself (see README).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+
+# A strict policy: no inline script or style anywhere, htmx configured without eval.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
+
+# --- Locale -----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TASKDECK_TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+# --- Logging: one line per event on stdout; secrets are never logged. --------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
+    },
+}

@@ -1,0 +1,331 @@
+"""The rules of TaskRouter's Task resource, written once.
+
+Both sides use this module: the dashboard's forms check input with it before anything is
+sent, and the embedded sandbox enforces it the way TaskRouter does. Sources for every
+number and message are in ../shared/reference/TASKROUTER_API.md (sections 2, 4, 5, 8).
+
+Pure Python, no Django: the sandbox imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .errors import InvalidParameter
+
+# --- Assignment status --------------------------------------------------------------------
+
+PENDING = "pending"
+RESERVED = "reserved"
+ASSIGNED = "assigned"
+CANCELED = "canceled"
+COMPLETED = "completed"
+WRAPPING = "wrapping"
+
+# The order of the spec's enum `task_enum_status`.
+STATUSES: tuple[str, ...] = (PENDING, RESERVED, ASSIGNED, CANCELED, COMPLETED, WRAPPING)
+# Closed tasks are purged by TaskRouter minutes after they close.
+CLOSED_STATUSES: frozenset[str] = frozenset({CANCELED, COMPLETED})
+OPEN_STATUSES: tuple[str, ...] = (PENDING, RESERVED, ASSIGNED, WRAPPING)
+
+# What a client may ask for with UpdateTask's AssignmentStatus, and from where. TaskRouter
+# itself moves tasks between pending, reserved and assigned as reservations come and go.
+_ALLOWED_FROM: dict[str, frozenset[str]] = {
+    CANCELED: frozenset({PENDING, RESERVED}),
+    WRAPPING: frozenset({ASSIGNED}),
+    COMPLETED: frozenset({ASSIGNED, WRAPPING}),
+}
+REQUESTABLE_STATUSES: tuple[str, ...] = (CANCELED, WRAPPING, COMPLETED)
+# The words TaskRouter uses in its refusals ("Cannot cancel task WT... because ...").
+ACTION_VERBS: dict[str, str] = {CANCELED: "cancel", WRAPPING: "wrap up", COMPLETED: "complete"}
+_REFUSALS: dict[str, str] = {
+    CANCELED: "it is not pending or reserved",
+    WRAPPING: "it is not currently assigned",
+    COMPLETED: "it is not currently assigned",
+}
+# "If you wish to update the assignment status of a task to wrapping or completed and also
+# update its attributes, you will need to send two API requests" (TaskRouter's Task docs).
+STATUS_NEEDS_OWN_REQUEST: frozenset[str] = frozenset({WRAPPING, COMPLETED})
+# TaskRouter records a Reason when a task is canceled or completed; Taskdeck insists on one.
+REASON_REQUIRED: frozenset[str] = frozenset({CANCELED, COMPLETED})
+
+
+def allowed_transitions(current: str) -> tuple[str, ...]:
+    """The statuses a client may request for a task that is now ``current``."""
+    return tuple(s for s in REQUESTABLE_STATUSES if current in _ALLOWED_FROM[s])
+
+
+def transition_refusal(current: str, target: str) -> str | None:
+    """Why ``current`` -> ``target`` is refused, in TaskRouter's words; None when allowed."""
+    if target not in STATUSES:
+        return f"{target!r} is not an assignment status"
+    if target not in _ALLOWED_FROM:
+        return "TaskRouter moves tasks to that status itself"
+    if current in _ALLOWED_FROM[target]:
+        return None
+    return _REFUSALS[target]
+
+
+def transition_refusal_message(
+    *, task_sid: str, workspace_sid: str, account_sid: str, current: str, target: str
+) -> str | None:
+    """TaskRouter's full 400 message for a refused transition, or None when allowed."""
+    refusal = transition_refusal(current, target)
+    if refusal is None:
+        return None
+    verb = ACTION_VERBS.get(target, f"set to {target}")
+    return (
+        f"Cannot {verb} task {task_sid} in workspace {workspace_sid} "
+        f"for account {account_sid} because {refusal}."
+    )
+
+
+def update_refusal_message(
+    *, task_sid: str, workspace_sid: str, account_sid: str, current: str
+) -> str | None:
+    """Closed tasks are read-only until TaskRouter purges them (Taskdeck's reading of the
+    unknown in the reference, §5): anything else may be updated."""
+    if current not in CLOSED_STATUSES:
+        return None
+    return (
+        f"Cannot update task {task_sid} in workspace {workspace_sid} "
+        f"for account {account_sid} because it is {current}."
+    )
+
+
+# --- SIDs ---------------------------------------------------------------------------------
+
+SID_PATTERN = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+SID_PREFIXES: dict[str, str] = {
+    "AC": "Account",
+    "WS": "Workspace",
+    "WT": "Task",
+    "WW": "Workflow",
+    "WQ": "TaskQueue",
+    "TC": "TaskChannel",
+    "WK": "Worker",
+    "WR": "Reservation",
+    "SK": "API Key",
+}
+
+
+def is_sid(value: object, prefix: str) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == 34
+        and value[:2] == prefix
+        and bool(SID_PATTERN.match(value))
+    )
+
+
+def validate_sid(value: str, prefix: str, *, param: str) -> str:
+    value = (value or "").strip()
+    if not is_sid(value, prefix):
+        kind = SID_PREFIXES.get(prefix, prefix)
+        raise InvalidParameter(
+            f"{param} must be a {kind} SID: {prefix} followed by 32 hexadecimal characters.",
+            param=param,
+        )
+    return value
+
+
+# --- Numbers ------------------------------------------------------------------------------
+
+PRIORITY_MIN, PRIORITY_MAX = 0, 2_147_483_647
+TIMEOUT_MIN, TIMEOUT_MAX = 1, 1_209_600  # two weeks
+DEFAULT_TIMEOUT = 86_400  # 24 hours
+PAGE_SIZE_MIN, PAGE_SIZE_MAX = 1, 1000
+DEFAULT_PAGE_SIZE = 50
+
+
+def parse_int(value: object, *, param: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidParameter(f"{param} must be a whole number.", param=param)
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise InvalidParameter(f"{param} must be a whole number, not {text[:40]!r}.", param=param)
+    return int(text)
+
+
+def _in_range(value: object, low: int, high: int, *, param: str) -> int:
+    number = parse_int(value, param=param)
+    if not low <= number <= high:
+        raise InvalidParameter(f"{param} must be between {low:,} and {high:,}.", param=param)
+    return number
+
+
+def validate_priority(value: object, *, param: str = "Priority") -> int:
+    return _in_range(value, PRIORITY_MIN, PRIORITY_MAX, param=param)
+
+
+def validate_timeout(value: object, *, param: str = "Timeout") -> int:
+    return _in_range(value, TIMEOUT_MIN, TIMEOUT_MAX, param=param)
+
+
+def validate_page_size(value: object, *, param: str = "PageSize") -> int:
+    return _in_range(value, PAGE_SIZE_MIN, PAGE_SIZE_MAX, param=param)
+
+
+def parse_bool(value: object, *, param: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no"}:
+        return False
+    raise InvalidParameter(f"{param} must be true or false.", param=param)
+
+
+# --- Attributes ---------------------------------------------------------------------------
+
+ATTRIBUTES_MAX_CHARS = 4096  # "whitespace included"
+
+
+def serialize_attributes(attributes: dict) -> str:
+    """The compact JSON text Taskdeck sends: the most room under the 4096-character limit."""
+    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_attributes(text: str, *, param: str = "Attributes") -> dict:
+    """Parse a task's attributes: a JSON object of at most 4096 characters."""
+    if len(text) > ATTRIBUTES_MAX_CHARS:
+        raise InvalidParameter(
+            f"{param} must be at most {ATTRIBUTES_MAX_CHARS:,} characters of JSON "
+            f"(this is {len(text):,}).",
+            param=param,
+        )
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameter(
+            f"{param} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            param=param,
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidParameter(f"{param} must be a JSON object ({{...}}).", param=param)
+    return value
+
+
+def validate_attributes(attributes: dict, *, param: str = "Attributes") -> str:
+    """Serialize a dict for sending, enforcing the size limit on what will be sent."""
+    text = serialize_attributes(attributes)
+    return serialize_attributes(parse_attributes(text, param=param))
+
+
+# --- Dates --------------------------------------------------------------------------------
+
+EARLIEST_VIRTUAL_START = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """TaskRouter's date format: ISO 8601 in UTC, whole seconds, ``Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_datetime(value: object, *, param: str) -> datetime:
+    """An ISO 8601 date-time; naive values are taken as UTC, as TaskRouter does."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidParameter(
+                f"{param} must be an ISO 8601 date and time, like 2026-01-31T09:30:00Z.",
+                param=param,
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def validate_virtual_start_time(
+    value: object, *, now: datetime, param: str = "VirtualStartTime"
+) -> datetime:
+    moment = parse_datetime(value, param=param)
+    if moment > now:
+        raise InvalidParameter(f"{param} cannot be in the future.", param=param)
+    if moment < EARLIEST_VIRTUAL_START:
+        raise InvalidParameter(f"{param} cannot be before 1900.", param=param)
+    return moment
+
+
+# --- Statuses given as a filter -----------------------------------------------------------
+
+
+def parse_statuses(values: Iterable[str], *, param: str = "AssignmentStatus") -> tuple[str, ...]:
+    """Statuses given repeated, comma-separated or both; duplicates dropped, order kept."""
+    found: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            status = part.strip().lower()
+            if not status:
+                continue
+            if status not in STATUSES:
+                raise InvalidParameter(
+                    f"{param} {part.strip()!r} is not a status; use {', '.join(STATUSES)}.",
+                    param=param,
+                )
+            if status not in found:
+                found.append(status)
+    return tuple(found)
+
+
+# --- Ordering -----------------------------------------------------------------------------
+
+ORDERING_ATTRIBUTES: tuple[str, ...] = ("DateCreated", "Priority", "VirtualStartTime")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderKey:
+    attribute: str  # one of ORDERING_ATTRIBUTES
+    descending: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.attribute}:{'desc' if self.descending else 'asc'}"
+
+
+def parse_ordering(text: str, *, param: str = "Ordering") -> tuple[OrderKey, ...]:
+    """``Priority:desc,DateCreated:asc``; TaskRouter refuses DateCreated with VirtualStartTime."""
+    keys: list[OrderKey] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        attribute, _, direction = part.partition(":")
+        attribute, direction = attribute.strip(), (direction.strip().lower() or "asc")
+        canonical = next((a for a in ORDERING_ATTRIBUTES if a.lower() == attribute.lower()), None)
+        if canonical is None:
+            raise InvalidParameter(
+                f"{param} can sort by {', '.join(ORDERING_ATTRIBUTES)}, not {attribute!r}.",
+                param=param,
+            )
+        if direction not in {"asc", "desc"}:
+            raise InvalidParameter(
+                f"{param} direction must be asc or desc, not {direction!r}.", param=param
+            )
+        if any(k.attribute == canonical for k in keys):
+            raise InvalidParameter(f"{param} names {canonical} twice.", param=param)
+        keys.append(OrderKey(canonical, direction == "desc"))
+    return validate_ordering(keys, param=param)
+
+
+def validate_ordering(keys: Iterable[OrderKey], *, param: str = "Ordering") -> tuple[OrderKey, ...]:
+    keys = tuple(keys)
+    attributes = {k.attribute for k in keys}
+    if {"DateCreated", "VirtualStartTime"} <= attributes:
+        raise InvalidParameter(
+            f"{param} cannot combine DateCreated and VirtualStartTime.", param=param
+        )
+    return keys
+
+
+def format_ordering(keys: Iterable[OrderKey]) -> str:
+    return ",".join(str(k) for k in keys)

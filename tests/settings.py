@@ -1,0 +1,25 @@
+"""Test settings: production settings with the few changes a test run needs."""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("DJANGO_DEBUG", "0")
+
+from dashboard.settings import *  # noqa: F403
+from dashboard.settings import STORAGES
+
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+# No collectstatic before tests: serve from the source folders.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+# Each test gets its own copy of a seeded sandbox (see conftest.py); this is the fallback.
+SANDBOX_DB_PATH = Path(tempfile.gettempdir()) / f"taskdeck-test-sandbox-{os.getpid()}.sqlite3"
+TASKROUTER_RETRY_BACKOFF = 0.01
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
