@@ -70,6 +70,27 @@ def transition_refusal(current: str, target: str) -> str | None:
     return _REFUSALS[target]
 
 
+def validate_status(value: str, *, param: str = "AssignmentStatus") -> str:
+    """One assignment status (UpdateTask takes exactly one)."""
+    status = str(value).strip().lower()
+    if status not in STATUSES:
+        raise InvalidParameter(
+            f"{param} must be one of {', '.join(STATUSES)}, not {str(value)[:40]!r}.",
+            param=param,
+        )
+    return status
+
+
+def combined_update_refusal(status: str | None, *, with_attributes: bool) -> str | None:
+    """Why one UpdateTask may not carry both attributes and this status, or None."""
+    if with_attributes and status in STATUS_NEEDS_OWN_REQUEST:
+        return (
+            f"Attributes cannot be updated in the same request that moves a task to {status}: "
+            "send two requests."
+        )
+    return None
+
+
 def transition_refusal_message(
     *, task_sid: str, workspace_sid: str, account_sid: str, current: str, target: str
 ) -> str | None:
@@ -77,9 +98,13 @@ def transition_refusal_message(
     refusal = transition_refusal(current, target)
     if refusal is None:
         return None
-    verb = ACTION_VERBS.get(target, f"set to {target}")
+    if target in ACTION_VERBS:
+        return (
+            f"Cannot {ACTION_VERBS[target]} task {task_sid} in workspace {workspace_sid} "
+            f"for account {account_sid} because {refusal}."
+        )
     return (
-        f"Cannot {verb} task {task_sid} in workspace {workspace_sid} "
+        f"Cannot move task {task_sid} to {target} in workspace {workspace_sid} "
         f"for account {account_sid} because {refusal}."
     )
 
@@ -194,13 +219,23 @@ def serialize_attributes(attributes: dict) -> str:
 
 
 def parse_attributes(text: str, *, param: str = "Attributes") -> dict:
-    """Parse a task's attributes: a JSON object of at most 4096 characters."""
+    """Parse a task's attributes as sent: a JSON object of at most 4096 characters."""
+    _check_attributes_size(text, param=param)
+    return load_attributes(text, param=param)
+
+
+def _check_attributes_size(text: str, *, param: str) -> None:
     if len(text) > ATTRIBUTES_MAX_CHARS:
         raise InvalidParameter(
             f"{param} must be at most {ATTRIBUTES_MAX_CHARS:,} characters of JSON "
             f"(this is {len(text):,}).",
             param=param,
         )
+
+
+def load_attributes(text: str, *, param: str = "Attributes") -> dict:
+    """Parse attributes as a person typed them (any layout): a JSON object. The size limit
+    applies to what is sent, see `validate_attributes`."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -214,9 +249,10 @@ def parse_attributes(text: str, *, param: str = "Attributes") -> dict:
 
 
 def validate_attributes(attributes: dict, *, param: str = "Attributes") -> str:
-    """Serialize a dict for sending, enforcing the size limit on what will be sent."""
+    """The JSON text to send for these attributes, within the size limit."""
     text = serialize_attributes(attributes)
-    return serialize_attributes(parse_attributes(text, param=param))
+    _check_attributes_size(text, param=param)
+    return text
 
 
 # --- Dates --------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""``python manage.py runsandbox [addr:port]``: the embedded TaskRouter sandbox over HTTP.
+
+A thin wrapper: the sandbox itself (tasks_app.sandbox) knows nothing about Django. It accepts
+the credentials Taskdeck is configured with (TWILIO_* settings), or the documented development
+credentials when none are set, so the dashboard can point TASKROUTER_BASE_URL at it unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from tasks_app.sandbox import (
+    DEVELOPMENT_CREDENTIALS,
+    Credentials,
+    FaultPlan,
+    SandboxApp,
+    SandboxServer,
+    SandboxStore,
+    Simulator,
+)
+from tasks_app.taskrouter.errors import InvalidParameter
+
+DEFAULT_ADDRPORT = "127.0.0.1:8765"
+
+
+class Command(BaseCommand):
+    help = "Serve the embedded TaskRouter sandbox (Twilio TaskRouter v1 stand-in) over HTTP."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "addrport", nargs="?", default=DEFAULT_ADDRPORT, help="host:port (port 0: any free)"
+        )
+        parser.add_argument("--db", help="SQLite file (default: SANDBOX_DB_PATH or var/)")
+        parser.add_argument("--reset", action="store_true", help="delete everything, then seed")
+        parser.add_argument("--tasks", type=int, default=600, help="tasks to seed (default 600)")
+        parser.add_argument("--seed", type=int, default=7, help="random seed of the seed data")
+        parser.add_argument(
+            "--simulate", action="store_true", help="run TaskRouter's lifecycle (and TTL/purge)"
+        )
+        parser.add_argument("--rate", type=float, default=2.0, help="simulated events per second")
+        parser.add_argument(
+            "--fault",
+            action="append",
+            default=[],
+            metavar="SPEC",
+            help="inject a fault into every matching request, e.g. '503;times=2' (repeatable)",
+        )
+        parser.add_argument(
+            "--list-attributes-null",
+            action="store_true",
+            help="answer attributes: null in task lists, as the spec's text describes",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = _addrport(options["addrport"])
+        if options["tasks"] < 0:
+            raise CommandError("--tasks must be 0 or more.")
+        if options["rate"] <= 0:
+            raise CommandError("--rate must be more than 0.")
+        try:
+            faults = FaultPlan.parse(*options["fault"])
+        except InvalidParameter as exc:
+            raise CommandError(str(exc)) from None
+
+        store = SandboxStore(_db_path(options["db"]))
+        if options["reset"]:
+            store.reset()
+        store.ensure_seeded(tasks=options["tasks"], seed=options["seed"])
+        credentials = _credentials()
+        app = SandboxApp(
+            store,
+            credentials=credentials,
+            faults=faults,
+            list_attributes=not options["list_attributes_null"],
+        )
+        server = SandboxServer(app, host=host, port=port).start()
+        stop = threading.Event()
+        simulator = None
+        if options["simulate"]:
+            simulator = threading.Thread(
+                target=Simulator(store, rate=options["rate"]).run,
+                args=(stop,),
+                name="sandbox-simulator",
+                daemon=True,
+            )
+            simulator.start()
+
+        write = self.stdout.write
+        write(f"TaskRouter sandbox on {server.url} (database {store.path})")
+        write(f"  Point Taskdeck at it with TASKROUTER_BASE_URL={server.url}")
+        write(f"  Account SID {credentials.account_sid} with its auth token")
+        if credentials.api_key:
+            write(f"  API key {credentials.api_key} with its secret")
+        if options["simulate"]:
+            write(f"  simulating about {options['rate']:g} events per second")
+        for fault in faults.faults:
+            write(f"  fault: {fault}")
+        write("Quit with CONTROL-C.")
+        self.stdout.flush()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.set()
+            server.stop()
+            if simulator is not None:
+                simulator.join(timeout=5)
+            store.close()
+
+
+def _addrport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65_535:
+        raise CommandError(f"{text!r} is not an address and port, like {DEFAULT_ADDRPORT}.")
+    return host, int(port)
+
+
+def _db_path(option: str | None) -> Path:
+    if option:
+        return Path(option)
+    configured = getattr(settings, "SANDBOX_DB_PATH", None)
+    if configured:
+        return Path(configured)
+    return Path(settings.BASE_DIR) / "var" / "sandbox.sqlite3"
+
+
+def _credentials() -> Credentials:
+    """Taskdeck's configured credentials when set, the development ones otherwise."""
+    account_sid = getattr(settings, "TWILIO_ACCOUNT_SID", None)
+    auth_token = getattr(settings, "TWILIO_AUTH_TOKEN", None)
+    api_key = getattr(settings, "TWILIO_API_KEY", None)
+    api_secret = getattr(settings, "TWILIO_API_SECRET", None)
+    if not (account_sid or api_key):
+        return DEVELOPMENT_CREDENTIALS
+    return Credentials(
+        account_sid=account_sid or DEVELOPMENT_CREDENTIALS.account_sid,
+        auth_token=auth_token or DEVELOPMENT_CREDENTIALS.auth_token,
+        api_key=api_key or None,
+        api_secret=api_secret or None,
+    )

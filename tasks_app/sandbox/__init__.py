@@ -1,0 +1,53 @@
+"""An embedded, faithful stand-in for TaskRouter v1 (``https://taskrouter.twilio.com/v1``).
+
+Taskdeck runs and is tested against it with no Twilio account and no network: Workspaces,
+Workflows, TaskQueues, TaskChannels (list, fetch) and Tasks (create, fetch, list, update,
+delete), answering like TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors).
+
+A plain WSGI application over its own SQLite file; stdlib only, plus the pure-Python domain
+rules it shares with the dashboard (``tasks_app.taskrouter.rules``, ``.errors``,
+``.expressions``). Nothing else from tasks_app is imported here.
+
+    store = SandboxStore("var/sandbox.sqlite3"); store.ensure_seeded()
+    app = SandboxApp(store, credentials=Credentials.development())
+    session.mount("http://taskrouter.sandbox.invalid", in_process_adapter(app))  # no socket
+    with SandboxServer(app) as server: requests.get(server.url + "/v1/Workspaces", ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from .app import SandboxApp
+from .auth import DEVELOPMENT_CREDENTIALS, Credentials
+from .faults import Fault, FaultPlan
+from .server import SandboxServer
+from .simulate import Simulator
+from .store import SandboxStore
+
+if TYPE_CHECKING:
+    from requests.adapters import BaseAdapter
+
+
+def in_process_adapter(app: Callable[..., Iterable[bytes]]) -> BaseAdapter:
+    """A requests transport adapter that calls ``app`` (a WSGI callable) with no socket.
+
+    Imported on use, so the sandbox itself needs nothing beyond the standard library.
+    """
+    from .transport import in_process_adapter as build
+
+    return build(app)
+
+
+__all__ = [
+    "DEVELOPMENT_CREDENTIALS",
+    "Credentials",
+    "Fault",
+    "FaultPlan",
+    "SandboxApp",
+    "SandboxServer",
+    "SandboxStore",
+    "Simulator",
+    "in_process_adapter",
+]

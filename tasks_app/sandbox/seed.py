@@ -1,0 +1,517 @@
+"""Deterministic, realistic sandbox data.
+
+Same ``seed`` -> same SIDs, names, attributes and relative times; dates are offsets from the
+moment of seeding, so a fresh sandbox always looks live. Three workspaces:
+
+* **Support**: two workflows ("Support Routing": VIP -> priority 100 target, Spanish and
+  French language routing, chat/SMS to a messaging queue, billing and technical skills;
+  "After Hours": gold/platinum customers first), seven queues.
+* **Sales & Renewals** (a space and an ampersand, so URLs and filters get exercised): one
+  workflow (enterprise -> priority 50, renewals, German speakers, outbound leads), five queues.
+* **Training**: one "Default Fifo Workflow" and one queue, no tasks (an empty workspace).
+
+Every workspace has the TaskChannels ``default``, ``voice``, ``chat``, ``sms`` and ``video``.
+Tasks (split about 70/30 between Support and Sales) cover every status: mostly pending,
+reserved, assigned and wrapping, some canceled and completed with a reason, closed within the
+last few minutes (TaskRouter purges closed tasks about five minutes after they close). Their
+attributes look like a contact centre's: customer name and e-mail handle, language, a call SID
+(``CA...``) or conversation SID (``CH...``), channel, skills, a VIP flag, a nested
+``customer`` object with ``tier`` and ``account.id``/``account.region``, ticket numbers.
+Some tasks were moved to the front (virtual start time before their creation), some have
+add-ons, a few are routed to a specific worker. Queues and target priorities come from
+evaluating each task's workflow with :mod:`.routing`, exactly as a task created through the
+API would be routed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import json
+import random
+import sqlite3
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tasks_app.taskrouter import rules
+
+from . import routing, store
+
+__all__ = ["WORKSPACE_PROFILES", "populate", "random_attributes", "seeded_sid"]
+
+US = 1_000_000
+DAY = 86_400 * US
+
+
+def seeded_sid(prefix: str, seed: int, name: str) -> str:
+    return prefix + hashlib.sha256(f"{seed}/{name}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    key: str
+    friendly_name: str
+    target_workers: str
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    key: str
+    friendly_name: str
+    # (filter name, expression, queue key, priority or None); the last queue key is the default
+    filters: tuple[tuple[str, str, str, int | None], ...]
+    default_queue: str
+    share: float  # of the workspace's tasks
+
+
+@dataclass(frozen=True)
+class WorkspaceProfile:
+    key: str
+    friendly_name: str
+    queues: tuple[QueueSpec, ...]
+    workflows: tuple[WorkflowSpec, ...]
+    share: float  # of all seeded tasks
+    kind: str  # which attributes its tasks get
+
+
+SUPPORT = WorkspaceProfile(
+    key="support",
+    friendly_name="Support",
+    kind="support",
+    share=0.7,
+    queues=(
+        QueueSpec("general", "General Support", "1 == 1"),
+        QueueSpec("billing", "Billing", 'skills HAS "billing"'),
+        QueueSpec("technical", "Technical Support", 'skills HAS "technical"'),
+        QueueSpec("spanish", "Spanish Support", 'languages HAS "es"'),
+        QueueSpec("french", "French Support", 'languages HAS "fr"'),
+        QueueSpec("vip", "VIP Care", 'team == "vip"'),
+        QueueSpec("messaging", "Messaging", 'channels HAS "chat"'),
+    ),
+    workflows=(
+        WorkflowSpec(
+            key="support-routing",
+            friendly_name="Support Routing",
+            share=0.85,
+            filters=(
+                ("VIP customers", "vip == true", "vip", 100),
+                ("Spanish speakers", 'language == "es"', "spanish", None),
+                ("French speakers", 'language == "fr"', "french", None),
+                ("Chat and SMS", 'channel IN ["chat", "sms"]', "messaging", None),
+                ("Billing", 'skills HAS "billing" OR type == "billing"', "billing", 10),
+                ("Technical", 'skills HAS "technical"', "technical", None),
+            ),
+            default_queue="general",
+        ),
+        WorkflowSpec(
+            key="after-hours",
+            friendly_name="After Hours",
+            share=0.15,
+            filters=(
+                ("Top tiers", 'customer.tier IN ["platinum", "gold"]', "vip", 50),
+                ("Messaging", 'channel IN ["chat", "sms"]', "messaging", None),
+            ),
+            default_queue="general",
+        ),
+    ),
+)
+
+SALES = WorkspaceProfile(
+    key="sales",
+    friendly_name="Sales & Renewals",
+    kind="sales",
+    share=0.3,
+    queues=(
+        QueueSpec("inbound", "Inbound Sales", "1 == 1"),
+        QueueSpec("renewals", "Renewals", 'skills HAS "renewals"'),
+        QueueSpec("enterprise", "Enterprise Sales", 'team == "enterprise"'),
+        QueueSpec("dach", "DACH Sales", 'languages HAS "de"'),
+        QueueSpec("outbound", "Outbound Leads", 'skills HAS "prospecting"'),
+    ),
+    workflows=(
+        WorkflowSpec(
+            key="sales-routing",
+            friendly_name="Sales Routing",
+            share=1.0,
+            filters=(
+                ("Enterprise accounts", 'customer.tier == "enterprise"', "enterprise", 50),
+                ("Renewals", 'type == "renewal"', "renewals", None),
+                ("German speakers", 'language == "de"', "dach", None),
+                ("Callback leads", 'type == "lead" AND direction == "outbound"', "outbound", 5),
+            ),
+            default_queue="inbound",
+        ),
+    ),
+)
+
+TRAINING = WorkspaceProfile(
+    key="training",
+    friendly_name="Training",
+    kind="support",
+    share=0.0,
+    queues=(QueueSpec("sample", "Sample Queue", "1 == 1"),),
+    workflows=(
+        WorkflowSpec(
+            key="default-fifo",
+            friendly_name="Default Fifo Workflow",
+            share=1.0,
+            filters=(),
+            default_queue="sample",
+        ),
+    ),
+)
+
+WORKSPACE_PROFILES: tuple[WorkspaceProfile, ...] = (SUPPORT, SALES, TRAINING)
+
+# (unique_name, friendly_name, channel_optimized_routing)
+CHANNELS = (
+    ("default", "Default", False),
+    ("voice", "Voice", True),
+    ("chat", "Chat", True),
+    ("sms", "SMS", True),
+    ("video", "Video", False),
+)
+CHANNEL_WEIGHTS = {"voice": 40, "chat": 30, "sms": 14, "default": 10, "video": 6}
+
+STATUS_WEIGHTS = {
+    rules.PENDING: 32,
+    rules.RESERVED: 14,
+    rules.ASSIGNED: 26,
+    rules.WRAPPING: 12,
+    rules.COMPLETED: 9,
+    rules.CANCELED: 7,
+}
+REASONS = {
+    rules.COMPLETED: ("resolved", "Customer issue resolved", "Call completed", "Follow-up booked"),
+    rules.CANCELED: ("waiting too long", "Customer hung up", "Duplicate task", "Spam"),
+}
+TIMEOUTS = ((86_400, 70), (3_600, 15), (7_200, 10), (1_209_600, 5))
+PRIORITIES = ((0, 80), (5, 8), (10, 8), (20, 4))  # when no workflow target sets one
+
+FIRST_NAMES = (
+    "Maria", "James", "Aiko", "Lucas", "Fatima", "Olivia", "Noah", "Chen", "Sofia", "Mateo",
+    "Amelie", "Jonas", "Priya", "Liam", "Elena", "Kwame", "Hannah", "Diego", "Ines", "Yusuf",
+    "Chloé", "Lena", "Raj", "Camille", "Tomás", "Grace", "Felix", "Zanele", "Marco", "Ava",
+)  # fmt: skip
+LAST_NAMES = (
+    "Garcia", "Smith", "Tanaka", "Martin", "Haddad", "Johnson", "Müller", "Wang", "Rossi",
+    "Fernández", "Dubois", "Schmidt", "Patel", "O'Brien", "Novak", "Mensah", "Weber", "López",
+    "Moreau", "Kaya", "Bernard", "Fischer", "Singh", "Lefebvre", "Silva", "Kim", "Becker",
+)  # fmt: skip
+COMPANIES = (
+    "Acme Corp", "Globex", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Foods",
+    "Hooli", "Vandelay Imports", "Soylent Retail", "Tyrell Systems", "Cyberdyne Labs",
+    "Wonka Confections", "Oceanic Air", "Pied Piper", "Massive Dynamic", "Nakatomi Trading",
+)  # fmt: skip
+REGIONS = ("us-east", "us-west", "eu-west", "eu-central", "ap-south", "sa-east")
+DOMAINS = ("example.com", "example.org", "example.net")
+SUPPORT_SUBJECTS = (
+    "Refund not received", "Cannot log in", "Double charged this month", "App crashes on start",
+    "Change delivery address", "Cancel my subscription", "Invoice shows wrong VAT",
+    "Password reset link expired", "Order arrived damaged", "Upgrade my plan",
+)  # fmt: skip
+SALES_SUBJECTS = (
+    "Pricing for 200 seats", "Renewal quote needed", "Demo request", "Contract amendment",
+    "Volume discount", "Trial extension", "Switching from a competitor", "Add-on pricing",
+)  # fmt: skip
+SUPPORT_SKILLS = ("billing", "refunds", "technical", "returns", "onboarding", "retention")
+SALES_SKILLS = ("renewals", "prospecting", "enterprise", "pricing", "contracts")
+LANGUAGES = {"support": (("en", 62), ("es", 16), ("fr", 12), ("de", 10)),
+             "sales": (("en", 62), ("de", 20), ("fr", 10), ("es", 8))}  # fmt: skip
+TYPES = {
+    "support": (
+        ("support", 40),
+        ("billing", 22),
+        ("technical", 20),
+        ("refund", 10),
+        ("account", 8),
+    ),
+    "sales": (("inquiry", 40), ("renewal", 25), ("lead", 20), ("upgrade", 15)),
+}
+TIERS = {"support": ("standard", "silver", "gold", "platinum"),
+         "sales": ("smb", "mid-market", "enterprise")}  # fmt: skip
+ADDONS = (
+    {"ibm_watson_sentiment": {"status": "successful", "result": {"sentiment": "negative",
+                                                                  "score": -0.62}}},
+    {"voicebase_transcription": {"status": "successful", "language": "en-US",
+                                 "keywords": ["refund", "invoice"]}},
+    {"marchex_cleancall": {"status": "successful", "result": {"recommendation": "PASS"}}},
+)  # fmt: skip
+WORKER_COUNT = 12
+
+
+_CUMULATIVE: dict[int, tuple[list[Any], list[float], float]] = {}
+
+
+def _weighted(rng: random.Random, pairs: Mapping[str, int] | tuple) -> Any:
+    """A weighted choice; the tables are constants, so their cumulative weights are cached."""
+    table = _CUMULATIVE.get(id(pairs))
+    if table is None:
+        items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
+        cumulative = list(itertools.accumulate(w for _, w in items))
+        table = _CUMULATIVE[id(pairs)] = ([k for k, _ in items], cumulative, cumulative[-1])
+    keys, cumulative, total = table
+    return keys[bisect.bisect(cumulative, rng.random() * total)]
+
+
+def random_attributes(rng: random.Random, kind: str, channel: str) -> dict[str, Any]:
+    """Attributes of one realistic task (``kind`` is "support" or "sales")."""
+    kind = kind if kind in TYPES else "support"
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    ascii_name = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore")
+    handle = ascii_name.decode().lower().replace("'", "").replace(" ", "")
+    language = _weighted(rng, LANGUAGES[kind])
+    task_type = _weighted(rng, TYPES[kind])
+    skills_pool = SUPPORT_SKILLS if kind == "support" else SALES_SKILLS
+    skills = sorted(rng.sample(skills_pool, rng.choice((1, 1, 2, 2, 3))))
+    if task_type == "billing" and "billing" not in skills and rng.random() < 0.6:
+        skills = sorted([*skills, "billing"])
+    tier = rng.choice(TIERS[kind])
+    company = rng.choice(COMPANIES)
+    attributes: dict[str, Any] = {
+        "type": task_type,
+        "name": f"{first} {last}",
+        "handle": f"{handle}@{rng.choice(DOMAINS)}",
+        "language": language,
+        "channel": channel,
+        "direction": "outbound" if kind == "sales" and rng.random() < 0.25 else "inbound",
+        "skills": skills,
+        "vip": rng.random() < 0.08,
+        "customer": {
+            "name": company if rng.random() < 0.6 else f"{first} {last}",
+            "tier": tier,
+            "account": {
+                "id": f"{company.split()[0].upper()[:6]}-{rng.randint(1, 99_999):05d}",
+                "region": rng.choice(REGIONS),
+            },
+        },
+        "ticket_number": f"TK-{rng.randint(100_000, 999_999)}",
+        "subject": rng.choice(SUPPORT_SUBJECTS if kind == "support" else SALES_SUBJECTS),
+    }
+    if channel in ("voice", "video", "default"):
+        attributes["call_sid"] = "CA" + rng.randbytes(16).hex()
+        attributes["from"] = f"+1555{rng.randint(0, 9_999_999):07d}"
+    else:
+        attributes["conversation_sid"] = "CH" + rng.randbytes(16).hex()
+    if rng.random() < 0.2:
+        attributes["previous_tickets"] = [
+            f"TK-{rng.randint(100_000, 999_999)}" for _ in range(rng.randint(1, 3))
+        ]
+    return attributes
+
+
+def _routing_key(workflow_sid: str, attributes: Mapping[str, Any]) -> tuple:
+    """Every attribute the seeded workflows' filters read: routing depends on nothing else."""
+    customer = attributes.get("customer") or {}
+    return (
+        workflow_sid,
+        attributes.get("vip"),
+        attributes.get("language"),
+        attributes.get("channel"),
+        tuple(attributes.get("skills", ())),
+        attributes.get("type"),
+        attributes.get("direction"),
+        customer.get("tier"),
+    )
+
+
+def workflow_configuration(spec: WorkflowSpec, queue_sids: Mapping[str, str]) -> str:
+    document = {
+        "task_routing": {
+            "filters": [
+                {
+                    "filter_friendly_name": name,
+                    "expression": expression,
+                    "targets": [
+                        {"queue": queue_sids[queue], **({"priority": p} if p is not None else {})}
+                    ],
+                }
+                for name, expression, queue, p in spec.filters
+            ],
+            "default_filter": {"queue": queue_sids[spec.default_queue]},
+        }
+    }
+    return json.dumps(document, indent=2)
+
+
+def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> None:
+    """Insert the seed data into an open write transaction."""
+    rng = random.Random(seed)
+    activity = {
+        name: seeded_sid("WA", seed, f"activity/{name}") for name in ("Offline", "Busy", "Reserved")
+    }
+    plans: list[tuple[WorkspaceProfile, str, list[tuple[str, str, float]], list[str]]] = []
+    for w_index, profile in enumerate(WORKSPACE_PROFILES):
+        ws = seeded_sid("WS", seed, f"ws/{profile.key}")
+        created = now - (400 - 60 * w_index) * DAY
+        conn.execute(
+            "INSERT INTO workspaces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ws,
+                profile.friendly_name,
+                created,
+                created + 3 * DAY,
+                activity["Offline"],
+                "Offline",
+                activity["Offline"],
+                "Offline",
+                None,
+                None,
+                1,
+                "FIFO",
+            ),
+        )
+        queue_sids = {}
+        for q_index, queue in enumerate(profile.queues):
+            sid = seeded_sid("WQ", seed, f"ws/{profile.key}/queue/{queue.key}")
+            queue_sids[queue.key] = sid
+            q_created = created + (q_index + 1) * 3_600 * US
+            conn.execute(
+                "INSERT INTO task_queues VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sid,
+                    ws,
+                    queue.friendly_name,
+                    queue.target_workers,
+                    "FIFO",
+                    1,
+                    activity["Busy"],
+                    "Busy",
+                    activity["Reserved"],
+                    "Reserved",
+                    q_created,
+                    q_created,
+                ),
+            )
+        workflows = []
+        for f_index, spec in enumerate(profile.workflows):
+            sid = seeded_sid("WW", seed, f"ws/{profile.key}/workflow/{spec.key}")
+            configuration = workflow_configuration(spec, queue_sids)
+            f_created = created + (f_index + 1) * DAY
+            conn.execute(
+                "INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sid,
+                    ws,
+                    spec.friendly_name,
+                    configuration,
+                    None,
+                    None,
+                    "application/json",
+                    120,
+                    f_created,
+                    f_created,
+                ),
+            )
+            workflows.append((sid, configuration, spec.share))
+        channel_sids = []
+        for c_index, (unique_name, friendly_name, optimized) in enumerate(CHANNELS):
+            sid = seeded_sid("TC", seed, f"ws/{profile.key}/channel/{unique_name}")
+            c_created = created + c_index * US
+            conn.execute(
+                "INSERT INTO task_channels VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (sid, ws, friendly_name, unique_name, int(optimized), c_created, c_created),
+            )
+            channel_sids.append(sid)
+        plans.append((profile, ws, workflows, channel_sids))
+
+    workers = [seeded_sid("WK", seed, f"worker/{n}") for n in range(WORKER_COUNT)]
+    store.insert_tasks(conn, _tasks(rng, plans, workers, tasks=tasks, seed=seed, now=now))
+
+
+def _tasks(
+    rng: random.Random,
+    plans: list,
+    workers: list[str],
+    *,
+    tasks: int,
+    seed: int,
+    now: int,
+) -> Iterator[dict[str, Any]]:
+    routes: dict[tuple, routing.Route] = {}
+    channel_names = [name for name, _, _ in CHANNELS]
+    weighted_plans = tuple((plan, plan[0].share) for plan in plans if plan[0].share > 0)
+    workflow_tables = {
+        plan[1]: tuple(((sid, configuration), share) for sid, configuration, share in plan[2])
+        for plan in plans
+    }
+    for n in range(tasks):
+        profile, ws, _, channel_sids = _weighted(rng, weighted_plans)
+        workflow_sid, configuration = _weighted(rng, workflow_tables[ws])
+        channel = _weighted(rng, CHANNEL_WEIGHTS)
+        channel_sid = channel_sids[channel_names.index(channel)]
+        attributes = random_attributes(rng, profile.kind, channel)
+        key = _routing_key(workflow_sid, attributes)
+        route = routes.get(key)
+        if route is None:
+            route = routes[key] = routing.route(configuration, attributes)
+
+        status = _weighted(rng, STATUS_WEIGHTS)
+        timeout = _weighted(rng, TIMEOUTS)
+        age = _age(rng, status)
+        if status in (rules.PENDING, rules.RESERVED) and age >= timeout * 0.9:
+            age = rng.uniform(10, timeout * 0.8)  # still inside its TTL at seeding time
+        created = now - int(age * US)
+        if status in rules.CLOSED_STATUSES:
+            # Closed within the last few minutes: older ones would already be purged.
+            updated = now - int(rng.uniform(5, 270) * US)
+            updated = max(updated, created + US)
+        elif status == rules.PENDING and rng.random() < 0.7:
+            updated = created
+        else:
+            updated = created + int(rng.uniform(0, age) * US)
+        entered = min(created + int(rng.uniform(0.2, 3) * US), now)
+        virtual_start = created
+        if rng.random() < 0.06:
+            virtual_start = created - int(rng.uniform(600, 3 * 3_600) * US)  # moved to the front
+        priority = route.priority
+        if priority is None:
+            priority = _weighted(rng, PRIORITIES)
+        routing_target = None
+        ignore_capacity = 0
+        if rng.random() < 0.03:
+            routing_target = rng.choice(workers)
+            ignore_capacity = 1
+        addons = json.dumps(rng.choice(ADDONS)) if rng.random() < 0.06 else "{}"
+        version = {
+            rules.PENDING: rng.randint(0, 2),
+            rules.RESERVED: rng.randint(1, 3),
+            rules.ASSIGNED: rng.randint(2, 4),
+            rules.WRAPPING: rng.randint(3, 5),
+        }.get(status, rng.randint(4, 6))
+        yield {
+            "sid": seeded_sid("WT", seed, f"task/{n}"),
+            "workspace_sid": ws,
+            "assignment_status": status,
+            "attributes": json.dumps(attributes, ensure_ascii=False),
+            "addons": addons,
+            "has_addons": int(addons != "{}"),
+            "date_created": created,
+            "date_updated": updated,
+            "task_queue_entered_date": entered,
+            "virtual_start_time": virtual_start,
+            "priority": priority,
+            "reason": rng.choice(REASONS[status]) if status in REASONS else None,
+            "task_queue_sid": route.task_queue_sid,
+            "task_channel_sid": channel_sid,
+            "timeout": timeout,
+            "workflow_sid": workflow_sid,
+            "ignore_capacity": ignore_capacity,
+            "routing_target": routing_target,
+            "version": version,
+            "expires_at": created + timeout * US,
+        }
+
+
+def _age(rng: random.Random, status: str) -> float:
+    """Seconds since creation, typical of a task in ``status``."""
+    low, high = {
+        rules.PENDING: (5, 2 * 3_600),
+        rules.RESERVED: (10, 1_800),
+        rules.ASSIGNED: (60, 6 * 3_600),
+        rules.WRAPPING: (300, 8 * 3_600),
+    }.get(status, (300, 8 * 3_600))
+    return rng.uniform(low, high)

@@ -1,0 +1,64 @@
+"""Constants and helpers shared by the sandbox tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxStore
+from tasks_app.sandbox import store as store_module
+from tasks_app.sandbox.seed import seeded_sid
+
+SEED = 7
+SEED_TASKS = 600
+AUTH = (DEVELOPMENT_CREDENTIALS.account_sid, DEVELOPMENT_CREDENTIALS.auth_token)
+KEY_AUTH = (DEVELOPMENT_CREDENTIALS.api_key, DEVELOPMENT_CREDENTIALS.api_secret)
+IN_PROCESS_URL = "http://taskrouter.sandbox.invalid"
+
+SUPPORT = seeded_sid("WS", SEED, "ws/support")
+SALES = seeded_sid("WS", SEED, "ws/sales")
+TRAINING = seeded_sid("WS", SEED, "ws/training")
+
+
+@dataclass
+class Api:
+    """requests against one sandbox, with paths relative to ``/v1``."""
+
+    base_url: str
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base_url}/v1{path}"
+
+    def get(self, path: str, params: Any = None, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return self.session.get(self.url(path), params=params, **kwargs)
+
+    def post(self, path: str, data: Any = None, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return self.session.post(self.url(path), data=data, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return self.session.delete(self.url(path), **kwargs)
+
+    def tasks(self, workspace: str = SUPPORT) -> str:
+        return f"/Workspaces/{workspace}/Tasks"
+
+
+def task_in_status(store: SandboxStore, status: str, workspace: str = SUPPORT) -> str:
+    """A seeded task's SID in ``status`` (the seed covers every status)."""
+    with store.read() as conn:
+        row = conn.execute(
+            "SELECT sid FROM tasks WHERE workspace_sid = ? AND assignment_status = ? "
+            "ORDER BY sid LIMIT 1",
+            (workspace, status),
+        ).fetchone()
+    return row["sid"]
+
+
+def set_status(store: SandboxStore, sid: str, status: str) -> None:
+    with store.write() as conn:
+        store_module.update_task(conn, sid, {"assignment_status": status})

@@ -1,0 +1,114 @@
+"""The lifecycle simulator: TaskRouter's own transitions, TTL expiry and purging."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from tasks_app.sandbox import Simulator
+from tasks_app.sandbox import store as store_module
+from tasks_app.sandbox.simulate import PURGE_AFTER_SECONDS, TTL_REASON
+from tasks_app.taskrouter import rules
+from tests.sandbox.helpers import SUPPORT, task_in_status
+
+US = 1_000_000
+
+
+def _snapshot(store) -> dict[str, tuple[str, int]]:
+    with store.read() as conn:
+        rows = conn.execute("SELECT sid, assignment_status, version FROM tasks").fetchall()
+    return {r["sid"]: (r["assignment_status"], r["version"]) for r in rows}
+
+
+def test_a_static_sandbox_does_not_change_by_itself(api, store):
+    before = _snapshot(store)
+    for _ in range(3):
+        api.get(f"/Workspaces/{SUPPORT}/Tasks", {"PageSize": 100})
+    time.sleep(0.1)
+    assert _snapshot(store) == before
+
+
+def test_steps_move_tasks_along_the_lifecycle_and_bump_versions(store):
+    before = _snapshot(store)
+    simulator = Simulator(store, seed=3)
+    kinds: Counter[str] = Counter()
+    for _ in range(200):
+        for event in simulator.step():
+            kinds[event.kind] += event.count
+    after = _snapshot(store)
+    assert {"create", "reserve", "accept", "wrap", "complete"} <= set(kinds)
+    lawful = {
+        ("pending", "reserved"),
+        ("reserved", "assigned"),
+        ("reserved", "pending"),
+        ("assigned", "wrapping"),
+        ("wrapping", "completed"),
+    }
+    for sid, (status, version) in after.items():
+        if sid not in before:
+            assert version <= 4  # created during the run
+            continue
+        old_status, old_version = before[sid]
+        if (old_status, old_version) != (status, version):
+            assert version > old_version
+        if status != old_status:
+            assert (old_status, status) in lawful or version - old_version > 1
+    assert len(after) == len(before) + kinds["create"] - kinds["purge"]
+
+
+def test_new_tasks_are_routed_through_their_workflow(store):
+    simulator = Simulator(store, seed=5)
+    created = []
+    for _ in range(40):
+        created += [e.task_sid for e in simulator.step() if e.kind == "create"]
+    assert created
+    with store.read() as conn:
+        for sid in created:
+            row = conn.execute("SELECT * FROM tasks WHERE sid = ?", (sid,)).fetchone()
+            if row is None:
+                continue  # already moved on and purged: impossible within 40 steps, but harmless
+            assert row["task_queue_sid"].startswith("WQ")
+            assert row["workflow_sid"].startswith("WW")
+
+
+def test_tasks_past_their_ttl_are_canceled(store):
+    sid = task_in_status(store, "pending")
+    reserved = task_in_status(store, "reserved")
+    now = store_module.now_us()
+    with store.write() as conn:
+        for task in (sid, reserved):
+            store_module.update_task(conn, task, {"expires_at": now - US})
+        version = store_module.fetch_task(conn, SUPPORT, sid)["version"]
+    events = Simulator(store, seed=1).housekeeping(now)
+    assert any(e.kind == "expire" and e.count >= 2 for e in events)
+    with store.read() as conn:
+        for task in (sid, reserved):
+            row = store_module.fetch_task(conn, SUPPORT, task)
+            assert row["assignment_status"] == rules.CANCELED
+            assert row["reason"] == TTL_REASON
+        assert store_module.fetch_task(conn, SUPPORT, sid)["version"] == version + 1
+
+
+def test_closed_tasks_are_purged_five_minutes_after_closing(api, store):
+    old = task_in_status(store, "completed")
+    recent = task_in_status(store, "canceled")
+    now = store_module.now_us()
+    with store.write() as conn:
+        store_module.update_task(conn, old, {"date_updated": now - (PURGE_AFTER_SECONDS + 1) * US})
+        store_module.update_task(conn, recent, {"date_updated": now - 60 * US})
+    Simulator(store, seed=1).housekeeping(now)
+    assert api.get(f"/Workspaces/{SUPPORT}/Tasks/{old}").status_code == 404
+    assert api.get(f"/Workspaces/{SUPPORT}/Tasks/{recent}").status_code == 200
+
+
+def test_run_steps_until_stopped(store):
+    before = _snapshot(store)
+    stop = threading.Event()
+    thread = threading.Thread(target=Simulator(store, rate=200, seed=9).run, args=(stop,))
+    thread.start()
+    time.sleep(0.3)
+    stop.set()
+    thread.join(timeout=2)
+    assert not thread.is_alive()
+    assert _snapshot(store) != before

@@ -1,0 +1,167 @@
+"""Every sandbox answer validates against Twilio's own OpenAPI schemas.
+
+``twilio_taskrouter_v1.json`` beside this file is Twilio's spec (twilio/twilio-oai, MIT: see
+``LICENSE.twilio-oai``), copied from shared/reference. Item schemas are referenced with
+``$ref``; the list envelopes are inline in each list path's 200 response. Beyond the schema
+(whose objects allow extra keys), each item must carry exactly the schema's properties.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
+from tests.sandbox.helpers import SALES, SUPPORT
+
+SPEC_PATH = Path(__file__).with_name("twilio_taskrouter_v1.json")
+ITEM_SCHEMAS = {
+    "workspaces": "taskrouter.v1.workspace",
+    "workflows": "taskrouter.v1.workspace.workflow",
+    "task_queues": "taskrouter.v1.workspace.task_queue",
+    "channels": "taskrouter.v1.workspace.task_channel",
+    "tasks": "taskrouter.v1.workspace.task",
+}
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+def _resolve(node: Any) -> Any:
+    """Inline every local ``$ref`` (the TaskRouter schemas have no cycles)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = _spec()
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            return _resolve(target)
+        return {key: _resolve(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolve(value) for value in node]
+    return node
+
+
+def _response_schema(path: str, method: str) -> dict[str, Any]:
+    responses = _spec()["paths"][path][method]["responses"]
+    status = next(iter(responses))
+    return _resolve(responses[status]["content"]["application/json"]["schema"])
+
+
+def _item_schema(name: str) -> dict[str, Any]:
+    return _resolve(_spec()["components"]["schemas"][name])
+
+
+def _check_urls(value: Any) -> None:
+    """The spec's ``uri`` format (the validator has no checker for it): absolute URLs."""
+    parts = urlsplit(value)
+    assert parts.scheme in ("http", "https"), value
+    assert parts.netloc, value
+
+
+def _validate(body: Any, schema: dict[str, Any]) -> None:
+    OAS30Validator(schema, format_checker=oas30_format_checker).validate(body)
+
+
+def _check_item(item: dict[str, Any], schema_name: str) -> None:
+    schema = _item_schema(schema_name)
+    _validate(item, schema)
+    assert set(item) == set(schema["properties"]), schema_name
+    _check_urls(item["url"])
+    for link in item["links"].values():
+        _check_urls(link)
+
+
+def _check_list(body: dict[str, Any], path: str) -> None:
+    _validate(body, _response_schema(path, "get"))
+    key = body["meta"]["key"]
+    assert set(body) == {key, "meta"}
+    assert set(body["meta"]) == set(
+        _response_schema(path, "get")["properties"]["meta"]["properties"]
+    )
+    for name in ("first_page_url", "url", "next_page_url", "previous_page_url"):
+        if body["meta"][name] is not None:
+            _check_urls(body["meta"][name])
+    for item in body[key]:
+        _check_item(item, ITEM_SCHEMAS[key])
+
+
+def test_the_spec_copy_is_twilios():
+    spec = _spec()
+    assert spec["info"]["title"] == "Twilio - Taskrouter"
+    assert (SPEC_PATH.parent / "LICENSE.twilio-oai").read_text().startswith("MIT License")
+
+
+@pytest.mark.parametrize("workspace", [SUPPORT, SALES])
+def test_every_read_operation_matches_the_spec(api, workspace):
+    body = api.get("/Workspaces", {"PageSize": 2}).json()
+    _check_list(body, "/v1/Workspaces")
+    _check_list(api.get(body["meta"]["next_page_url"]).json(), "/v1/Workspaces")
+    _check_item(api.get(f"/Workspaces/{workspace}").json(), "taskrouter.v1.workspace")
+
+    for collection, key in (
+        ("Workflows", "workflows"),
+        ("TaskQueues", "task_queues"),
+        ("TaskChannels", "channels"),
+    ):
+        path = f"/v1/Workspaces/{{WorkspaceSid}}/{collection}"
+        body = api.get(f"/Workspaces/{workspace}/{collection}", {"PageSize": 1}).json()
+        _check_list(body, path)
+        if body["meta"]["next_page_url"]:  # Sales has a single workflow
+            _check_list(api.get(body["meta"]["next_page_url"]).json(), path)
+        item = body[key][0]
+        fetched = api.get(f"/Workspaces/{workspace}/{collection}/{item['sid']}").json()
+        _check_item(fetched, ITEM_SCHEMAS[key])
+
+    tasks_path = "/v1/Workspaces/{WorkspaceSid}/Tasks"
+    body = api.get(
+        f"/Workspaces/{workspace}/Tasks", {"PageSize": 40, "Ordering": "Priority:desc"}
+    ).json()
+    _check_list(body, tasks_path)
+    second = api.get(body["meta"]["next_page_url"]).json()
+    _check_list(second, tasks_path)
+    _check_list(api.get(second["meta"]["previous_page_url"]).json(), tasks_path)
+    _check_list(api.get(f"/Workspaces/{workspace}/Tasks", {"HasAddons": "true"}).json(), tasks_path)
+    for task in body["tasks"][:10]:
+        _check_item(api.get(task["url"]).json(), "taskrouter.v1.workspace.task")
+
+
+def test_every_task_write_matches_the_spec(api):
+    tasks = f"/Workspaces/{SALES}/Tasks"
+    created = api.post(
+        tasks,
+        {
+            "Attributes": json.dumps({"type": "renewal", "customer": {"tier": "enterprise"}}),
+            "Priority": "5",
+            "Timeout": "600",
+            "TaskChannel": "chat",
+            "RoutingTarget": "WK" + "a" * 32,
+        },
+    )
+    assert created.status_code == 201
+    _check_item(created.json(), "taskrouter.v1.workspace.task")
+    url = created.json()["url"]
+    _check_item(api.get(url).json(), "taskrouter.v1.workspace.task")
+    updated = api.post(url, {"Attributes": json.dumps({"language": "de"}), "Priority": "7"})
+    _check_item(updated.json(), "taskrouter.v1.workspace.task")
+    canceled = api.post(url, {"AssignmentStatus": "canceled", "Reason": "schema walk"})
+    _check_item(canceled.json(), "taskrouter.v1.workspace.task")
+    bare = api.post(tasks, {}).json()
+    _check_item(bare, "taskrouter.v1.workspace.task")
+    deleted = api.delete(url, headers={"If-Match": canceled.headers["ETag"]})
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+
+
+def test_empty_lists_match_the_spec(api):
+    body = api.get("/Workspaces", {"FriendlyName": "Nobody"}).json()
+    _check_list(body, "/v1/Workspaces")
+    body = api.get(f"/Workspaces/{SUPPORT}/Tasks", {"TaskQueueName": "Nowhere"}).json()
+    _check_list(body, "/v1/Workspaces/{WorkspaceSid}/Tasks")
+    assert body["tasks"] == []
