@@ -197,3 +197,15 @@ LOGGING = {
         "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
     },
 }
+
+# --- Taskdeck ---------------------------------------------------------------------------
+# How often an open task table refreshes itself, in seconds (users can pause it).
+TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
+# The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).
+TASKDECK_EXPORT_MAX_ROWS = env_int("TASKDECK_EXPORT_MAX_ROWS", 10_000)
+# Bulk actions: the most tasks one job covers, writes at once, writes per second (stay
+# inside TaskRouter's per-account rate limit), and how long one request keeps writing.
+TASKDECK_BULK_MAX_TASKS = env_int("TASKDECK_BULK_MAX_TASKS", 1000)
+TASKDECK_BULK_CONCURRENCY = env_int("TASKDECK_BULK_CONCURRENCY", 4)
+TASKDECK_BULK_RATE = env_float("TASKDECK_BULK_RATE", 10.0)
+TASKDECK_BULK_CHUNK_SECONDS = env_float("TASKDECK_BULK_CHUNK_SECONDS", 3.0)

@@ -23,3 +23,4 @@ WHITENOISE_USE_FINDERS = True
 SANDBOX_DB_PATH = Path(tempfile.gettempdir()) / f"taskdeck-test-sandbox-{os.getpid()}.sqlite3"
 TASKROUTER_RETRY_BACKOFF = 0.01
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STATIC_ROOT = None  # nothing is collected for tests; whitenoise serves the finders

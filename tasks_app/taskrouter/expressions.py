@@ -244,6 +244,39 @@ def matches(text: str, attributes: Mapping[str, Any] | None) -> bool:
     return parse_expression(text).matches(attributes)
 
 
+@functools.lru_cache(maxsize=256)
+def _reference_cached(text: str) -> Reference:
+    tokens = _tokenize(text)
+    first = tokens[0]
+    if first.kind != "ref":
+        raise ExpressionSyntaxError(
+            f"Expected an attribute name like customer.name {_at(first.start, text)}"
+            f"{_found_char(text, first.start)}.",
+            position=first.start,
+        )
+    if tokens[1].kind != "end":
+        raise ExpressionSyntaxError(
+            f"Expected only an attribute path, but found {_quoted(tokens[1].source)} "
+            f"{_at(tokens[1].start, text)}.",
+            position=tokens[1].start,
+        )
+    return first.value
+
+
+def parse_reference(text: str, *, param: str = DEFAULT_PARAM) -> Reference:
+    """One attribute path as expressions write it (``customer.name``, ``skills[0]``)."""
+    try:
+        return _reference_cached(text.strip())
+    except ExpressionSyntaxError as error:
+        error.param = param
+        raise
+
+
+def resolve(reference: Reference, attributes: Mapping[str, Any] | None) -> Any:
+    """The value a reference names in these attributes; None (NULL) when it is missing."""
+    return _getter(reference.path)(attributes or {})
+
+
 # --- Tokenizer ------------------------------------------------------------------------------
 
 

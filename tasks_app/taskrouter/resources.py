@@ -1,0 +1,226 @@
+"""Typed TaskRouter resources, built once from the JSON at the edge.
+
+Nothing past the service module handles raw dicts: a `Task` carries parsed attributes,
+aware datetimes and the ETag it was read at. Builders are tolerant of what the spec marks
+nullable, and strict about what Taskdeck cannot work without (a SID, a status).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .errors import Unavailable
+
+
+def _malformed(what: str) -> Unavailable:
+    return Unavailable(f"TaskRouter sent a {what} Taskdeck could not read.")
+
+
+def _date(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _malformed("date") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _json_object(value: Any) -> dict | None:
+    """Attributes and addons arrive as JSON text; null when TaskRouter leaves them out."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _required(payload: Mapping[str, Any], key: str) -> Any:
+    value = payload.get(key)
+    if value in (None, ""):
+        raise _malformed(f"record without {key}")
+    return value
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    sid: str
+    workspace_sid: str
+    account_sid: str
+    assignment_status: str
+    priority: int
+    age: int  # seconds, as TaskRouter computed it when answering
+    timeout: int
+    # None when TaskRouter left attributes out of a list result (see the spec's note).
+    attributes: dict | None
+    attributes_json: str | None
+    addons: dict | None
+    reason: str | None
+    date_created: datetime | None
+    date_updated: datetime | None
+    task_queue_entered_date: datetime | None
+    virtual_start_time: datetime | None
+    task_queue_sid: str | None
+    task_queue_friendly_name: str | None
+    task_channel_sid: str | None
+    task_channel_unique_name: str | None
+    workflow_sid: str | None
+    workflow_friendly_name: str | None
+    routing_target: str | None
+    ignore_capacity: bool | None
+    url: str | None
+    etag: str | None = None  # the version this copy was read at (single-task answers)
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any], *, etag: str | None = None) -> Task:
+        if not isinstance(payload, Mapping):
+            raise _malformed("task")
+        raw_attributes = payload.get("attributes")
+        return cls(
+            sid=_required(payload, "sid"),
+            workspace_sid=payload.get("workspace_sid") or "",
+            account_sid=payload.get("account_sid") or "",
+            assignment_status=_required(payload, "assignment_status"),
+            priority=_int(payload.get("priority")),
+            age=_int(payload.get("age")),
+            timeout=_int(payload.get("timeout")),
+            attributes=_json_object(raw_attributes),
+            attributes_json=raw_attributes if isinstance(raw_attributes, str) else None,
+            addons=_json_object(payload.get("addons")),
+            reason=payload.get("reason"),
+            date_created=_date(payload.get("date_created")),
+            date_updated=_date(payload.get("date_updated")),
+            task_queue_entered_date=_date(payload.get("task_queue_entered_date")),
+            virtual_start_time=_date(payload.get("virtual_start_time")),
+            task_queue_sid=payload.get("task_queue_sid"),
+            task_queue_friendly_name=payload.get("task_queue_friendly_name"),
+            task_channel_sid=payload.get("task_channel_sid"),
+            task_channel_unique_name=payload.get("task_channel_unique_name"),
+            workflow_sid=payload.get("workflow_sid"),
+            workflow_friendly_name=payload.get("workflow_friendly_name"),
+            routing_target=payload.get("routing_target"),
+            ignore_capacity=payload.get("ignore_capacity"),
+            url=payload.get("url"),
+            etag=etag,
+        )
+
+    @property
+    def has_attributes(self) -> bool:
+        return self.attributes is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    sid: str
+    friendly_name: str
+    default_activity_name: str | None = None
+    prioritize_queue_order: str | None = None
+    date_created: datetime | None = None
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Workspace:
+        return cls(
+            sid=_required(payload, "sid"),
+            friendly_name=payload.get("friendly_name") or "",
+            default_activity_name=payload.get("default_activity_name"),
+            prioritize_queue_order=payload.get("prioritize_queue_order"),
+            date_created=_date(payload.get("date_created")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    sid: str
+    friendly_name: str
+    configuration: dict | None = None
+    task_reservation_timeout: int | None = None
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Workflow:
+        return cls(
+            sid=_required(payload, "sid"),
+            friendly_name=payload.get("friendly_name") or "",
+            configuration=_json_object(payload.get("configuration")),
+            task_reservation_timeout=payload.get("task_reservation_timeout"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQueue:
+    sid: str
+    friendly_name: str
+    target_workers: str | None = None
+    task_order: str | None = None
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> TaskQueue:
+        return cls(
+            sid=_required(payload, "sid"),
+            friendly_name=payload.get("friendly_name") or "",
+            target_workers=payload.get("target_workers"),
+            task_order=payload.get("task_order"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChannel:
+    sid: str
+    unique_name: str
+    friendly_name: str
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> TaskChannel:
+        return cls(
+            sid=_required(payload, "sid"),
+            unique_name=payload.get("unique_name") or "",
+            friendly_name=payload.get("friendly_name") or "",
+        )
+
+
+def page_token_of(url: str | None) -> str | None:
+    """The PageToken inside one of TaskRouter's next/previous page URLs."""
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get("PageToken")
+    return values[0] if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of ListTask, as TaskRouter paged it. There is no total: the API has none."""
+
+    tasks: tuple[Task, ...]
+    page_size: int
+    next_page_url: str | None = None
+    previous_page_url: str | None = None
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def next_page_token(self) -> str | None:
+        return page_token_of(self.next_page_url)
+
+    @property
+    def previous_page_token(self) -> str | None:
+        return page_token_of(self.previous_page_url)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __iter__(self):
+        return iter(self.tasks)

@@ -1,0 +1,425 @@
+"""The service module: every TaskRouter operation Taskdeck performs, as typed functions.
+
+Views and forms call these; nothing else talks to TaskRouter. Inputs are checked with
+`rules` and `expressions` before anything is sent, so a value TaskRouter would reject for
+its shape is an `InvalidParameter` without a round trip. Every write goes through
+`_write`, the one place where a write can be observed (the audit trail hooks in there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+
+from . import rules
+from .client import ApiResponse, ClientConfig, request
+from .errors import InvalidParameter, NotFound, TaskRouterError
+from .expressions import check_expression
+from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
+from .signals import task_written
+
+T = TypeVar("T")
+
+# --- Reading tasks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """The filters of ListTask, validated on construction (invalid -> InvalidParameter)."""
+
+    statuses: tuple[str, ...] = ()
+    priority: int | None = None
+    workflow_sid: str | None = None
+    workflow_name: str | None = None
+    task_queue_sid: str | None = None
+    task_queue_name: str | None = None
+    evaluate_task_attributes: str | None = None
+    routing_target: str | None = None
+    has_addons: bool | None = None
+    ordering: tuple[rules.OrderKey, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "statuses", rules.parse_statuses(self.statuses))
+        if self.priority is not None:
+            object.__setattr__(self, "priority", rules.validate_priority(self.priority))
+        if self.workflow_sid:
+            rules.validate_sid(self.workflow_sid, "WW", param="WorkflowSid")
+        if self.task_queue_sid:
+            rules.validate_sid(self.task_queue_sid, "WQ", param="TaskQueueSid")
+        if self.evaluate_task_attributes:
+            object.__setattr__(
+                self, "evaluate_task_attributes", check_expression(self.evaluate_task_attributes)
+            )
+        object.__setattr__(self, "ordering", rules.validate_ordering(self.ordering))
+
+    def to_params(self) -> list[tuple[str, str]]:
+        params: list[tuple[str, str]] = [("AssignmentStatus", s) for s in self.statuses]
+        optional = {
+            "Priority": self.priority,
+            "WorkflowSid": self.workflow_sid,
+            "WorkflowName": self.workflow_name,
+            "TaskQueueSid": self.task_queue_sid,
+            "TaskQueueName": self.task_queue_name,
+            "EvaluateTaskAttributes": self.evaluate_task_attributes,
+            "RoutingTarget": self.routing_target,
+            "HasAddons": None if self.has_addons is None else str(self.has_addons).lower(),
+            "Ordering": rules.format_ordering(self.ordering) or None,
+        }
+        params += [
+            (name, str(value)) for name, value in optional.items() if value not in (None, "")
+        ]
+        return params
+
+
+def _tasks_path(workspace_sid: str, task_sid: str | None = None) -> str:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/Tasks"
+    if task_sid is not None:
+        path += "/" + rules.validate_sid(task_sid, "WT", param="TaskSid")
+    return path
+
+
+def _task_page(response: ApiResponse) -> TaskPage:
+    body = response.body if isinstance(response.body, dict) else {}
+    rows, meta = body.get("tasks"), body.get("meta")
+    if not isinstance(rows, list) or not isinstance(meta, dict):
+        raise TaskRouterError("TaskRouter sent a task list Taskdeck could not read.")
+    return TaskPage(
+        tasks=tuple(Task.from_api(row) for row in rows),
+        page_size=int(meta.get("page_size") or len(rows)),
+        next_page_url=meta.get("next_page_url"),
+        previous_page_url=meta.get("previous_page_url"),
+    )
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/task#read-multiple-task-resources
+def list_tasks(
+    *,
+    workspace_sid: str,
+    query: TaskQuery = TaskQuery(),
+    page_size: int = rules.DEFAULT_PAGE_SIZE,
+    page_token: str | None = None,
+) -> TaskPage:
+    """One page of tasks. ``page_token`` is the PageToken of a page TaskRouter linked to."""
+    params = query.to_params()
+    params.append(("PageSize", str(rules.validate_page_size(page_size))))
+    if page_token:
+        if not page_token.startswith(("PA", "PB")) or len(page_token) > 200:
+            raise InvalidParameter("That page link is not one TaskRouter made.", param="PageToken")
+        # TaskRouter echoes Page as client state; it refuses a non-zero Page without a token.
+        params += [("Page", "1"), ("PageToken", page_token)]
+    return _task_page(request("GET", _tasks_path(workspace_sid), params=params))
+
+
+def iter_tasks(
+    *,
+    workspace_sid: str,
+    query: TaskQuery = TaskQuery(),
+    page_size: int = rules.PAGE_SIZE_MAX,
+    limit: int | None = None,
+) -> Iterator[Task]:
+    """Every matching task, page by page, following next_page_url verbatim; ``limit``
+    stops early (and shrinks the page size so nothing is fetched only to be dropped)."""
+    if limit is not None:
+        if limit < 1:
+            raise InvalidParameter("Limit must be at least 1.", param="Limit")
+        page_size = min(page_size, limit)
+    page = list_tasks(workspace_sid=workspace_sid, query=query, page_size=page_size)
+    remaining = limit
+    while True:
+        for task in page.tasks:
+            if remaining is not None:
+                if remaining == 0:
+                    return
+                remaining -= 1
+            yield task
+        if not page.next_page_url or remaining == 0:
+            return
+        page = _task_page(request("GET", page.next_page_url))
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/task#fetch-a-task-resource
+def fetch_task(*, workspace_sid: str, task_sid: str) -> Task:
+    response = request("GET", _tasks_path(workspace_sid, task_sid))
+    return Task.from_api(response.body, etag=response.etag)
+
+
+def find_task(*, task_sid: str) -> Task:
+    """A task by SID alone: TaskRouter URLs need its workspace, so try each in turn."""
+    rules.validate_sid(task_sid, "WT", param="TaskSid")
+    for workspace in list_workspaces():
+        try:
+            return fetch_task(workspace_sid=workspace.sid, task_sid=task_sid)
+        except NotFound:
+            continue
+    raise NotFound(
+        f"No workspace has a task {task_sid}. Closed tasks are removed a few minutes after "
+        "they end."
+    )
+
+
+# --- Writing tasks ------------------------------------------------------------------------
+
+
+def _write(
+    operation: str,
+    method: str,
+    path: str,
+    *,
+    workspace_sid: str,
+    task_sid: str | None,
+    data: dict[str, str],
+    if_match: str | None = None,
+) -> ApiResponse:
+    """Every write to TaskRouter passes here, and is announced with its outcome."""
+    headers = {"If-Match": if_match} if if_match is not None else None
+    outcome: ApiResponse | TaskRouterError | None = None
+    try:
+        outcome = request(method, path, data=data, headers=headers)
+        return outcome
+    except TaskRouterError as error:
+        outcome = error
+        raise
+    finally:
+        task_written.send(
+            sender=__name__,
+            operation=operation,
+            workspace_sid=workspace_sid,
+            task_sid=task_sid,
+            data=data,
+            if_match=if_match,
+            outcome=outcome,
+        )
+
+
+def _require_if_match(if_match: str | None) -> str:
+    if not if_match or not str(if_match).strip():
+        # Taskdeck never writes without knowing which version it is replacing.
+        raise InvalidParameter(
+            "Taskdeck only changes a task with the version it was read at (If-Match).",
+            param="If-Match",
+        )
+    return str(if_match).strip()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/task#create-a-task-resource
+def create_task(
+    *,
+    workspace_sid: str,
+    attributes: dict[str, Any] | None = None,
+    priority: int | None = None,
+    timeout: int | None = None,
+    task_channel: str | None = None,
+    workflow_sid: str | None = None,
+    virtual_start_time: datetime | None = None,
+) -> Task:
+    data: dict[str, str] = {"Attributes": rules.validate_attributes(attributes or {})}
+    if priority is not None:
+        data["Priority"] = str(rules.validate_priority(priority))
+    if timeout is not None:
+        data["Timeout"] = str(rules.validate_timeout(timeout))
+    if task_channel:
+        data["TaskChannel"] = task_channel
+    if workflow_sid:
+        data["WorkflowSid"] = rules.validate_sid(workflow_sid, "WW", param="WorkflowSid")
+    if virtual_start_time is not None:
+        moment = rules.validate_virtual_start_time(virtual_start_time, now=_now())
+        data["VirtualStartTime"] = rules.format_datetime(moment)
+    response = _write(
+        "create",
+        "POST",
+        _tasks_path(workspace_sid),
+        workspace_sid=workspace_sid,
+        task_sid=None,
+        data=data,
+    )
+    return Task.from_api(response.body, etag=response.etag)
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/task#update-a-task-resource
+def update_task(
+    *,
+    workspace_sid: str,
+    task_sid: str,
+    if_match: str,
+    attributes: dict[str, Any] | None = None,
+    assignment_status: str | None = None,
+    reason: str | None = None,
+    priority: int | None = None,
+    task_channel: str | None = None,
+    virtual_start_time: datetime | None = None,
+) -> Task:
+    """Change a task if (and only if) it is still at version ``if_match``.
+
+    TaskRouter needs two requests to change attributes and move a task to wrapping or
+    completed; callers make them (attributes first) rather than this function guessing.
+    """
+    if_match = _require_if_match(if_match)
+    data: dict[str, str] = {}
+    if attributes is not None:
+        data["Attributes"] = rules.validate_attributes(attributes)
+    if assignment_status is not None:
+        if assignment_status not in rules.REQUESTABLE_STATUSES:
+            raise InvalidParameter(
+                f"AssignmentStatus can be set to {', '.join(rules.REQUESTABLE_STATUSES)} only.",
+                param="AssignmentStatus",
+            )
+        refusal = rules.combined_update_refusal(
+            assignment_status, with_attributes=attributes is not None
+        )
+        if refusal:
+            raise InvalidParameter(refusal, param="AssignmentStatus")
+        data["AssignmentStatus"] = assignment_status
+    if reason:
+        data["Reason"] = reason.strip()
+    if priority is not None:
+        data["Priority"] = str(rules.validate_priority(priority))
+    if task_channel:
+        data["TaskChannel"] = task_channel
+    if virtual_start_time is not None:
+        moment = rules.validate_virtual_start_time(virtual_start_time, now=_now())
+        data["VirtualStartTime"] = rules.format_datetime(moment)
+    if not data:
+        raise InvalidParameter("Nothing to change.")
+    response = _write(
+        "update",
+        "POST",
+        _tasks_path(workspace_sid, task_sid),
+        workspace_sid=workspace_sid,
+        task_sid=task_sid,
+        data=data,
+        if_match=if_match,
+    )
+    return Task.from_api(response.body, etag=response.etag)
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/task#delete-a-task-resource
+def delete_task(*, workspace_sid: str, task_sid: str, if_match: str) -> None:
+    _write(
+        "delete",
+        "DELETE",
+        _tasks_path(workspace_sid, task_sid),
+        workspace_sid=workspace_sid,
+        task_sid=task_sid,
+        data={},
+        if_match=_require_if_match(if_match),
+    )
+
+
+# --- The directory: workspaces, workflows, queues, channels (cached briefly) -------------
+
+
+def _cached(key: str, load: Callable[[], T]) -> T:
+    """Directory lists change rarely; every instance shares them through the cache."""
+    config = ClientConfig.from_settings()
+    fingerprint = hashlib.sha256(f"{config.base_url}|{config.auth[0]}".encode()).hexdigest()[:16]
+    full_key = f"taskrouter:{fingerprint}:{key}"
+    value = cache.get(full_key)
+    if value is None:
+        value = load()
+        cache.set(full_key, value, settings.TASKROUTER_DIRECTORY_TTL)
+    return value
+
+
+def _list_all(path: str, key: str, params: list[tuple[str, str]] | None = None) -> list[dict]:
+    rows: list[dict] = []
+    url: str | None = path
+    first = True
+    while url:
+        response = request(
+            "GET", url, params=[*(params or []), ("PageSize", "1000")] if first else None
+        )
+        first = False
+        body = response.body if isinstance(response.body, dict) else {}
+        page_rows, meta = body.get(key), body.get("meta") or {}
+        if not isinstance(page_rows, list):
+            raise TaskRouterError(f"TaskRouter sent a {key} list Taskdeck could not read.")
+        rows += page_rows
+        url = meta.get("next_page_url")
+    return rows
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/workspace#read-multiple-workspace-resources
+def list_workspaces() -> tuple[Workspace, ...]:
+    return _cached(
+        "workspaces",
+        lambda: tuple(Workspace.from_api(r) for r in _list_all("/v1/Workspaces", "workspaces")),
+    )
+
+
+def resolve_workspace(reference: str) -> Workspace:
+    """A workspace named in a URL: its SID, or its friendly name (case-insensitive)."""
+    reference = (reference or "").strip()
+    workspaces = list_workspaces()
+    for workspace in workspaces:
+        if workspace.sid == reference:
+            return workspace
+    folded = reference.casefold()
+    for workspace in workspaces:
+        if workspace.friendly_name.casefold() == folded:
+            return workspace
+    raise NotFound(f"There is no workspace called {reference!r}.")
+
+
+def default_workspace() -> Workspace:
+    """TASKROUTER_DEFAULT_WORKSPACE when set, else the first workspace TaskRouter lists."""
+    if settings.TASKROUTER_DEFAULT_WORKSPACE:
+        return resolve_workspace(settings.TASKROUTER_DEFAULT_WORKSPACE)
+    workspaces = list_workspaces()
+    if not workspaces:
+        raise NotFound("This TaskRouter account has no workspaces yet.")
+    return workspaces[0]
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/workflow#read-multiple-workflow-resources
+def list_workflows(*, workspace_sid: str) -> tuple[Workflow, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    return _cached(
+        f"workflows:{workspace_sid}",
+        lambda: tuple(
+            Workflow.from_api(r)
+            for r in _list_all(f"/v1/Workspaces/{workspace_sid}/Workflows", "workflows")
+        ),
+    )
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/task-queue#read-multiple-taskqueue-resources
+def list_task_queues(*, workspace_sid: str) -> tuple[TaskQueue, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    return _cached(
+        f"task_queues:{workspace_sid}",
+        lambda: tuple(
+            TaskQueue.from_api(r)
+            for r in _list_all(f"/v1/Workspaces/{workspace_sid}/TaskQueues", "task_queues")
+        ),
+    )
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/task-channel#read-multiple-taskchannel-resources
+def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    # The list key is "channels", not "task_channels" (see the reference, §9).
+    return _cached(
+        f"task_channels:{workspace_sid}",
+        lambda: tuple(
+            TaskChannel.from_api(r)
+            for r in _list_all(f"/v1/Workspaces/{workspace_sid}/TaskChannels", "channels")
+        ),
+    )
+
+
+def workspace_url_name(workspace: Workspace) -> str:
+    """How a workspace appears in Taskdeck's URLs: its friendly name, which reads well in
+    a runbook, unless the name cannot be one path segment (then its SID)."""
+    name = workspace.friendly_name
+    return name if name and "/" not in name and name.strip() == name else workspace.sid

@@ -1,0 +1,105 @@
+"""Fixtures shared by every test.
+
+TaskRouter is faked with the sandbox itself, never with mocks of our client: each test
+gets its own copy of one seeded sandbox file (seeding once per worker, copying per test),
+reached in-process by default, or over a real loopback socket with `loopback_sandbox`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+
+from tasks_app.sandbox import (
+    DEVELOPMENT_CREDENTIALS,
+    FaultPlan,
+    SandboxApp,
+    SandboxServer,
+    SandboxStore,
+)
+from tasks_app.taskrouter import client, embedded
+
+SEED_TASKS = 600
+
+
+@pytest.fixture(scope="session")
+def seeded_sandbox_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sandbox-template") / "sandbox.sqlite3"
+    store = SandboxStore(path)
+    store.ensure_seeded(tasks=SEED_TASKS)
+    store.close()
+    return path
+
+
+@dataclass
+class Sandbox:
+    """The test's own sandbox: direct access to its data, beside the HTTP API."""
+
+    store: SandboxStore
+
+    def workspace_sid(self, friendly_name: str = "Support") -> str:
+        with self.store.read() as conn:
+            row = conn.execute(
+                "SELECT sid FROM workspaces WHERE friendly_name = ?", (friendly_name,)
+            ).fetchone()
+        return row["sid"]
+
+    def task_sids(self, status: str, *, workspace: str = "Support", limit: int = 1) -> list[str]:
+        with self.store.read() as conn:
+            rows = conn.execute(
+                "SELECT sid FROM tasks WHERE workspace_sid = ? AND assignment_status = ? "
+                "ORDER BY sid LIMIT ?",
+                (self.workspace_sid(workspace), status, limit),
+            ).fetchall()
+        return [row["sid"] for row in rows]
+
+    def task_sid(self, status: str = "pending", *, workspace: str = "Support") -> str:
+        return self.task_sids(status, workspace=workspace)[0]
+
+
+@pytest.fixture(autouse=True)
+def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[Sandbox]:
+    """Every test runs against a fresh copy of the seeded sandbox (in-process)."""
+    path = tmp_path / "sandbox.sqlite3"
+    shutil.copyfile(seeded_sandbox_file, path)
+    settings.SANDBOX_DB_PATH = path
+    settings.TASKROUTER_BASE_URL = client.EMBEDDED_SANDBOX_URL
+    cache.clear()
+    store = SandboxStore(path)
+    yield Sandbox(store)
+    store.close()
+    client.reset_sessions()
+    embedded.reset()
+
+
+@dataclass
+class LoopbackSandbox:
+    server: SandboxServer
+    faults: FaultPlan
+    store: SandboxStore
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def loopback_sandbox(sandbox: Sandbox, settings) -> Iterator[LoopbackSandbox]:
+    """The same sandbox served over a real socket on 127.0.0.1, with injectable faults;
+    Taskdeck is pointed at it as it would be at taskrouter.twilio.com."""
+    faults = FaultPlan()
+    app = SandboxApp(sandbox.store, credentials=DEVELOPMENT_CREDENTIALS, faults=faults)
+    server = SandboxServer(app).start()
+    settings.TASKROUTER_BASE_URL = server.url
+    settings.TWILIO_ACCOUNT_SID = DEVELOPMENT_CREDENTIALS.account_sid
+    settings.TWILIO_AUTH_TOKEN = DEVELOPMENT_CREDENTIALS.auth_token
+    settings.TASKROUTER_TIMEOUT = 2.0
+    client.reset_sessions()
+    yield LoopbackSandbox(server=server, faults=faults, store=sandbox.store)
+    server.stop()
+    client.reset_sessions()
