@@ -1,0 +1,524 @@
+"""Forms: every piece of user input is checked here, with TaskRouter's own rules.
+
+The task table's query parameters are a public contract (runbooks link to them), so the
+filter form speaks the URL's vocabulary (`status`, `queue`, `sort=-priority` ...) and
+turns it into a `TaskQuery` for the service module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django import forms
+from django.utils import timezone
+
+from tasks_app import taskrouter
+from tasks_app.editing import Change
+from tasks_app.models import BulkJob
+from tasks_app.taskrouter import rules
+from tasks_app.taskrouter.expressions import (
+    ExpressionSyntaxError,
+    Reference,
+    check_expression,
+    parse_reference,
+)
+
+# The table's sortable columns, by the names the URL uses, and TaskRouter's Ordering keys.
+SORT_KEYS: dict[str, str] = {
+    "priority": "Priority",
+    "created": "DateCreated",
+    "start": "VirtualStartTime",
+}
+MAX_ATTRIBUTE_COLUMNS = 8
+
+
+class CommaSeparatedMultipleField(forms.MultipleChoiceField):
+    """Accepts ``status=pending,reserved``, ``status=pending&status=reserved`` or both."""
+
+    class widget(forms.CheckboxSelectMultiple):  # Django looks the widget up by this name
+        def value_from_datadict(self, data, files, name):
+            values = data.getlist(name) if hasattr(data, "getlist") else data.get(name) or []
+            if isinstance(values, str):
+                values = [values]
+            return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeColumn:
+    """An attribute column the user asked for with ``cols=customer.name``."""
+
+    path: str
+    reference: Reference
+
+
+class TaskFilterForm(forms.Form):
+    """The task table's query parameters. Unknown parameters are ignored."""
+
+    status = CommaSeparatedMultipleField(
+        required=False,
+        choices=[(s, s.capitalize()) for s in rules.STATUSES],
+        label="Status",
+    )
+    queue = forms.CharField(required=False, label="Queue", max_length=200)
+    workflow = forms.CharField(required=False, label="Workflow", max_length=200)
+    priority = forms.IntegerField(
+        required=False,
+        min_value=rules.PRIORITY_MIN,
+        max_value=rules.PRIORITY_MAX,
+        label="Priority",
+    )
+    where = forms.CharField(
+        required=False,
+        label="Attributes match",
+        max_length=rules.ATTRIBUTES_MAX_CHARS,
+        help_text='A TaskRouter expression, e.g. language == "es" AND vip == true',
+    )
+    addons = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), ("yes", "With add-ons"), ("no", "Without add-ons")],
+        label="Add-ons",
+    )
+    sort = forms.CharField(required=False, label="Sort", max_length=100)
+    size = forms.IntegerField(
+        required=False,
+        min_value=rules.PAGE_SIZE_MIN,
+        max_value=rules.PAGE_SIZE_MAX,
+        label="Rows per page",
+    )
+    page = forms.CharField(required=False, max_length=200)
+    cols = forms.CharField(required=False, label="Attribute columns", max_length=500)
+
+    def __init__(
+        self,
+        data,
+        *,
+        queues: Sequence[taskrouter.TaskQueue],
+        workflows: Sequence[taskrouter.Workflow],
+    ) -> None:
+        super().__init__(data)
+        self.queues = tuple(queues)
+        self.workflows = tuple(workflows)
+
+    # --- field by field ---
+
+    def clean_queue(self) -> taskrouter.TaskQueue | None:
+        return _named(self.cleaned_data["queue"], self.queues, prefix="WQ", kind="queue")
+
+    def clean_workflow(self) -> taskrouter.Workflow | None:
+        return _named(self.cleaned_data["workflow"], self.workflows, prefix="WW", kind="workflow")
+
+    def clean_where(self) -> str:
+        text = self.cleaned_data["where"].strip()
+        if not text:
+            return ""
+        try:
+            return check_expression(text, param="where")
+        except ExpressionSyntaxError as error:
+            # Kept so the page can point at the spot, not only name the character.
+            self.where_error_position = error.position
+            raise forms.ValidationError(error.user_message, code="expression") from None
+
+    def clean_sort(self) -> tuple[str, ...]:
+        aliases: list[str] = []
+        for part in (p.strip() for p in self.cleaned_data["sort"].split(",")):
+            if not part:
+                continue
+            name = part.lstrip("-")
+            if name not in SORT_KEYS:
+                raise forms.ValidationError(
+                    f"Tasks can be sorted by {', '.join(SORT_KEYS)} (add - for descending), "
+                    f"not {part!r}.",
+                    code="sort",
+                )
+            if any(a.lstrip("-") == name for a in aliases):
+                raise forms.ValidationError(f"Sort names {name} twice.", code="sort")
+            aliases.append(part)
+        try:
+            rules.validate_ordering(order_keys(aliases))
+        except taskrouter.InvalidParameter:
+            raise forms.ValidationError(
+                "TaskRouter cannot sort by created and start together; pick one.", code="sort"
+            ) from None
+        return tuple(aliases)
+
+    def clean_size(self) -> int:
+        return self.cleaned_data["size"] or rules.DEFAULT_PAGE_SIZE
+
+    def clean_page(self) -> str | None:
+        token = self.cleaned_data["page"].strip()
+        if token and not (token[:2] in ("PA", "PB") and token.isalnum()):
+            raise forms.ValidationError(
+                "This page link is out of date or damaged; start again from the first page.",
+                code="page",
+            )
+        return token or None
+
+    def clean_cols(self) -> tuple[AttributeColumn, ...]:
+        columns: list[AttributeColumn] = []
+        for path in (p.strip() for p in self.cleaned_data["cols"].split(",")):
+            if not path or any(c.path == path for c in columns):
+                continue
+            try:
+                columns.append(AttributeColumn(path, parse_reference(path, param="cols")))
+            except taskrouter.InvalidParameter as error:
+                raise forms.ValidationError(f"{path!r}: {error.user_message}") from None
+        if len(columns) > MAX_ATTRIBUTE_COLUMNS:
+            raise forms.ValidationError(
+                f"Show at most {MAX_ATTRIBUTE_COLUMNS} attribute columns at once."
+            )
+        return tuple(columns)
+
+    # --- what the page shows ---
+
+    where_error_position: int | None = None
+
+    def where_error_parts(self) -> tuple[str, str, str] | None:
+        """The expression split around the error: before, the character at it, after."""
+        if self.where_error_position is None:
+            return None
+        text = self.data.get("where", "").strip()
+        at = self.where_error_position
+        return text[:at], text[at : at + 1] or " ", text[at + 1 :]
+
+    def selection(self) -> dict[str, dict[str, str]]:
+        """For the queue and workflow menus: the SID to mark selected, or the typed value
+        that matched nothing (kept, so the user sees and fixes it)."""
+        selected: dict[str, str] = {}
+        unknown: dict[str, str] = {}
+        for name, known in (("queue", self.queues), ("workflow", self.workflows)):
+            raw = (self.data.get(name) or "").strip()
+            if not raw:
+                continue
+            match = next(
+                (i for i in known if i.sid == raw or i.friendly_name.casefold() == raw.casefold()),
+                None,
+            )
+            if match:
+                selected[name] = match.sid
+            else:
+                unknown[name] = raw
+        return {"selected": selected, "unknown": unknown}
+
+    def statuses_checked(self) -> list[str]:
+        return self["status"].value() or []
+
+    # --- the result, for the view ---
+
+    def to_query(self) -> taskrouter.TaskQuery:
+        data = self.cleaned_data
+        queue, workflow = data["queue"], data["workflow"]
+        return taskrouter.TaskQuery(
+            statuses=tuple(data["status"]),
+            priority=data["priority"],
+            task_queue_sid=queue.sid if queue else None,
+            workflow_sid=workflow.sid if workflow else None,
+            evaluate_task_attributes=data["where"] or None,
+            has_addons={"yes": True, "no": False}.get(data["addons"]),
+            ordering=order_keys(data["sort"]),
+        )
+
+
+def order_keys(aliases: Sequence[str]) -> tuple[rules.OrderKey, ...]:
+    """``("-priority", "created")`` -> TaskRouter's Ordering keys."""
+    return tuple(
+        rules.OrderKey(SORT_KEYS[a.lstrip("-")], descending=a.startswith("-")) for a in aliases
+    )
+
+
+def _named(value: str, known: Sequence, *, prefix: str, kind: str):
+    """A queue or workflow given by name (case-insensitive) or by SID."""
+    value = value.strip()
+    if not value:
+        return None
+    if rules.is_sid(value, prefix):
+        for item in known:
+            if item.sid == value:
+                return item
+        raise forms.ValidationError(f"This workspace has no {kind} {value}.", code="unknown")
+    folded = value.casefold()
+    for item in known:
+        if item.friendly_name.casefold() == folded:
+            return item
+    names = ", ".join(sorted(item.friendly_name for item in known)[:12])
+    raise forms.ValidationError(
+        f"This workspace has no {kind} called {value!r}. Known: {names}.", code="unknown"
+    )
+
+
+# --- Editing ------------------------------------------------------------------------------
+# Each field checks its value with TaskRouter's own rule, so a form never lets through
+# what TaskRouter would reject for its shape, and says so where the value was typed.
+
+
+def _rule(check, *args, **kwargs):
+    try:
+        return check(*args, **kwargs)
+    except taskrouter.InvalidParameter as error:
+        raise forms.ValidationError(error.user_message) from None
+
+
+class PriorityField(forms.IntegerField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("min_value", rules.PRIORITY_MIN)
+        kwargs.setdefault("max_value", rules.PRIORITY_MAX)
+        kwargs.setdefault("help_text", "Higher is assigned first (0 to 2,147,483,647).")
+        super().__init__(**kwargs)
+
+
+class AttributesField(forms.CharField):
+    """A JSON object; at most 4096 characters once compacted (as Taskdeck sends it)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault(
+            "widget",
+            forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "json-editor"}),
+        )
+        kwargs.setdefault("strip", False)  # the text is kept exactly as typed
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        if not text or not text.strip():
+            return None
+        attributes = _rule(rules.load_attributes, text, param="Attributes")
+        _rule(rules.validate_attributes, attributes, param="Attributes")
+        return attributes
+
+
+class ReasonField(forms.CharField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 1000)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+
+class VirtualStartTimeField(forms.DateTimeField):
+    """A moment in UTC (how TaskRouter stores it); not in the future, not before 1900."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault(
+            "widget",
+            forms.DateTimeInput(
+                attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"
+            ),
+        )
+        kwargs.setdefault("help_text", "UTC. Earlier means sooner in its queue.")
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is None:
+            return None
+        return _rule(rules.validate_virtual_start_time, moment, now=timezone.now())
+
+
+def _status_choices(current: str) -> list[tuple[str, str]]:
+    labels = {rules.CANCELED: "Cancel", rules.WRAPPING: "Wrap up", rules.COMPLETED: "Complete"}
+    return [(s, labels[s]) for s in rules.allowed_transitions(current)]
+
+
+def _require_reason(form: forms.Form, status: str | None) -> None:
+    if status in rules.REASON_REQUIRED and not form.cleaned_data.get("reason"):
+        verb = rules.ACTION_VERBS[status]
+        form.add_error("reason", f"Say why you {verb} this task; TaskRouter records the reason.")
+
+
+class PriorityEditForm(forms.Form):
+    priority = PriorityField(label="Priority")
+
+    def change(self) -> Change:
+        return Change(priority=self.cleaned_data["priority"])
+
+
+class AttributesEditForm(forms.Form):
+    attributes = AttributesField(label="Attributes (JSON)")
+
+    def clean_attributes(self):
+        if self.cleaned_data["attributes"] is None:
+            raise forms.ValidationError("Attributes must be a JSON object; use {} for none.")
+        return self.cleaned_data["attributes"]
+
+    def change(self) -> Change:
+        return Change(attributes=self.cleaned_data["attributes"])
+
+
+class StatusEditForm(forms.Form):
+    assignment_status = forms.ChoiceField(label="New status", widget=forms.RadioSelect)
+    reason = ReasonField(label="Reason", required=False)
+    attributes = AttributesField(
+        label="Also set attributes (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "json-editor"}),
+        help_text="Keys to add or change, merged into the task's attributes, e.g. "
+        '{"disposition": "resolved"}. Saved first, then the status: TaskRouter needs two '
+        "requests for both.",
+    )
+
+    def __init__(self, *args, current_status: str, current_attributes: dict, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignment_status"].choices = _status_choices(current_status)
+        self.current_attributes = current_attributes
+
+    def clean(self):
+        data = super().clean()
+        _require_reason(self, data.get("assignment_status"))
+        merged = None
+        if data.get("attributes"):
+            merged = {**self.current_attributes, **data["attributes"]}
+            if merged == self.current_attributes:
+                merged = None  # nothing new: no extra request
+            else:
+                try:
+                    rules.validate_attributes(merged)
+                except taskrouter.InvalidParameter as error:
+                    self.add_error("attributes", f"Merged with the task's: {error.user_message}")
+        data["merged_attributes"] = merged
+        return data
+
+    def change(self) -> Change:
+        data = self.cleaned_data
+        return Change(
+            assignment_status=data["assignment_status"],
+            reason=data["reason"] or None,
+            attributes=data["merged_attributes"],
+        )
+
+
+class ChannelEditForm(forms.Form):
+    task_channel = forms.ChoiceField(label="Task channel")
+
+    def __init__(self, *args, channels: Sequence[taskrouter.TaskChannel], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["task_channel"].choices = [
+            (c.unique_name, f"{c.friendly_name} ({c.unique_name})") for c in channels
+        ]
+
+    def change(self) -> Change:
+        return Change(task_channel=self.cleaned_data["task_channel"])
+
+
+class StartTimeEditForm(forms.Form):
+    virtual_start_time = VirtualStartTimeField(label="Virtual start time", required=False)
+    # "Move to the front of the queue" is a second submit button of the same form.
+    front = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("front") and not data.get("virtual_start_time") and not self.errors:
+            self.add_error("virtual_start_time", "Pick a time, or move the task to the front.")
+        return data
+
+    def change(self, *, front_time=None) -> Change:
+        return Change(virtual_start_time=front_time or self.cleaned_data["virtual_start_time"])
+
+
+class RowEditForm(forms.Form):
+    """The table row's editor: priority, and a status change with its reason."""
+
+    priority = PriorityField(label="Priority", required=False, help_text="")
+    assignment_status = forms.ChoiceField(label="Status", required=False)
+    reason = ReasonField(label="Reason", required=False)
+
+    def __init__(self, *args, current_status: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.current_status = current_status
+        self.fields["assignment_status"].choices = [
+            ("", f"Keep {current_status}"),
+            *_status_choices(current_status),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        _require_reason(self, data.get("assignment_status"))
+        return data
+
+    def change(self, *, current_priority: int) -> Change:
+        data = self.cleaned_data
+        priority = data["priority"]
+        return Change(
+            priority=priority if priority is not None and priority != current_priority else None,
+            assignment_status=data["assignment_status"] or None,
+            reason=(data["reason"] or None) if data["assignment_status"] else None,
+        )
+
+
+class CreateTaskForm(forms.Form):
+    attributes = AttributesField(
+        label="Attributes (JSON)",
+        initial="{\n  \n}",
+        required=False,
+        help_text="A JSON object; the workflow routes the task by it.",
+    )
+    priority = PriorityField(label="Priority", required=False)
+    timeout = forms.IntegerField(
+        label="Timeout (seconds)",
+        required=False,
+        min_value=rules.TIMEOUT_MIN,
+        max_value=rules.TIMEOUT_MAX,
+        help_text="How long it may wait to be assigned: up to 1,209,600 (two weeks); "
+        "TaskRouter's default is 86,400 (a day).",
+    )
+    task_channel = forms.ChoiceField(label="Task channel", required=False)
+    workflow = forms.ChoiceField(label="Workflow", required=False)
+    virtual_start_time = VirtualStartTimeField(label="Virtual start time", required=False)
+
+    def __init__(
+        self,
+        *args,
+        channels: Sequence[taskrouter.TaskChannel],
+        workflows: Sequence[taskrouter.Workflow],
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["task_channel"].choices = [("", "default")] + [
+            (c.unique_name, f"{c.friendly_name} ({c.unique_name})")
+            for c in channels
+            if c.unique_name != "default"
+        ]
+        self.fields["workflow"].choices = [(w.sid, w.friendly_name) for w in workflows]
+        # TaskRouter picks the workflow only when the workspace has exactly one.
+        self.fields["workflow"].required = len(workflows) != 1
+        if len(workflows) > 1:
+            self.fields["workflow"].choices.insert(0, ("", "Choose a workflow"))
+
+    def create_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "attributes": data["attributes"] or {},
+            "priority": data["priority"],
+            "timeout": data["timeout"],
+            "task_channel": data["task_channel"] or None,
+            "workflow_sid": data["workflow"] or None,
+            "virtual_start_time": data["virtual_start_time"],
+        }
+
+
+class BulkActionForm(forms.Form):
+    """A bulk action over selected rows, or over everything matching the filter."""
+
+    action = forms.ChoiceField(label="Action", choices=BulkJob.Action.choices)
+    reason = ReasonField(label="Reason", required=False)
+    priority = PriorityField(label="New priority", required=False, help_text="")
+    task = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+    everything = forms.BooleanField(required=False)
+    query = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_task(self) -> list[str]:
+        sids = [s.strip() for s in self.cleaned_data["task"] or [] if s.strip()]
+        for sid in sids:
+            _rule(rules.validate_sid, sid, "WT", param="Task")
+        return list(dict.fromkeys(sids))
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action in (BulkJob.Action.CANCEL, BulkJob.Action.COMPLETE) and not data.get("reason"):
+            self.add_error("reason", f"Say why you {action} these tasks; TaskRouter records it.")
+        if action == BulkJob.Action.PRIORITY and data.get("priority") is None:
+            self.add_error("priority", "Enter the new priority.")
+        if not data.get("everything") and not data.get("task") and not self.errors:
+            raise forms.ValidationError(
+                "Select some tasks, or choose every task matching the filter."
+            )
+        return data

@@ -1,0 +1,132 @@
+"""Bulk actions: preview a set of tasks, run the writes in chunks, keep the results."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from tasks_app import bulk, editing, taskrouter
+from tasks_app.forms import BulkActionForm, TaskFilterForm
+from tasks_app.models import BulkJob
+from tasks_app.views.common import problem_response, render_fragment, status_for
+
+_PANEL = {"bulk-panel": "tasks/bulk_job.html#bulk-panel"}
+
+
+def _job(request: HttpRequest, token: str) -> BulkJob:
+    job = BulkJob.objects.filter(token=token, owner=editing.owner_of(request)).first()
+    if job is None:
+        raise Http404("No such bulk action (they belong to the session that started them).")
+    return job
+
+
+def _render(
+    request: HttpRequest,
+    workspace: taskrouter.Workspace,
+    job: BulkJob | None,
+    *,
+    form: BulkActionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    slug = taskrouter.workspace_url_name(workspace)
+    context = {
+        "workspace": workspace,
+        "workspace_slug": slug,
+        "job": job,
+        "form": form,
+        "partials": _PANEL,
+    }
+    if job is not None:
+        context |= {
+            "items": list(job.items.all()),
+            "summary": bulk.summary(job),
+            "counts": bulk.counts(job),
+            "running": job.started is not None and not job.finished,
+            "job_url": reverse("bulk_job", args=[slug, job.token]),
+            "run_url": reverse("bulk_run", args=[slug, job.token]),
+            "back_url": reverse("task_list", args=[slug])
+            + (f"?{job.selection}" if job.selection and job.selection != "selected" else ""),
+        }
+    return render_fragment(request, "tasks/bulk_job.html", context, status=status)
+
+
+@require_POST
+def bulk_preview(request: HttpRequest, workspace: str) -> HttpResponse:
+    """Read the chosen tasks and show what the action would do to each (nothing written)."""
+    try:
+        current = taskrouter.resolve_workspace(workspace)
+    except taskrouter.TaskRouterError as error:
+        return problem_response(request, error)
+    form = BulkActionForm(request.POST)
+    if not form.is_valid():
+        return _render(request, current, None, form=form, status=422)
+    data = form.cleaned_data
+    if data["everything"]:
+        filters = TaskFilterForm(
+            QueryDict(data["query"]),
+            queues=taskrouter.list_task_queues(workspace_sid=current.sid),
+            workflows=taskrouter.list_workflows(workspace_sid=current.sid),
+        )
+        if not filters.is_valid():
+            form.add_error(None, "The table's filter is not valid; fix it before a bulk action.")
+            return _render(request, current, None, form=form, status=422)
+        clean_query = {k: v for k, v in QueryDict(data["query"]).lists() if k not in ("page",)}
+        selection = bulk.Selection(
+            query=filters.to_query(), description=urlencode(clean_query, doseq=True)
+        )
+    else:
+        selection = bulk.Selection(sids=tuple(data["task"]), description="selected")
+    try:
+        job = bulk.prepare(
+            owner=editing.owner_of(request),
+            workspace_sid=current.sid,
+            action=data["action"],
+            reason=data["reason"],
+            priority=data["priority"],
+            selection=selection,
+        )
+    except taskrouter.TaskRouterError as error:
+        form.add_error(None, error.user_message)
+        return _render(request, current, None, form=form, status=status_for(error))
+    if not request.htmx:
+        return redirect(
+            "bulk_job", workspace=taskrouter.workspace_url_name(current), token=job.token
+        )
+    return _render(request, current, job)
+
+
+@require_safe
+def bulk_job(request: HttpRequest, workspace: str, token: str) -> HttpResponse:
+    """A job's preview, progress or results; it stays available afterwards."""
+    try:
+        current = taskrouter.resolve_workspace(workspace)
+    except taskrouter.TaskRouterError as error:
+        return problem_response(request, error)
+    return _render(request, current, _job(request, token))
+
+
+@require_POST
+def bulk_run(request: HttpRequest, workspace: str, token: str) -> HttpResponse:
+    """Start, continue or retry a job: each call writes one short chunk and answers with
+    the progress, which asks for the next chunk until the job is done."""
+    try:
+        current = taskrouter.resolve_workspace(workspace)
+    except taskrouter.TaskRouterError as error:
+        return problem_response(request, error)
+    job = _job(request, token)
+    step = request.POST.get("step", "continue")
+    if step == "start" and job.started is None:
+        bulk.start(job)
+    elif step == "retry":
+        bulk.retry_failed(job)
+    if job.started is not None:
+        bulk.run_chunk(job)
+    if not request.htmx:
+        return redirect(
+            "bulk_job", workspace=taskrouter.workspace_url_name(current), token=job.token
+        )
+    return _render(request, current, job)

@@ -1,0 +1,275 @@
+"""The task table at /w/<workspace>/tasks/: the URL contract runbooks rely on."""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from tasks_app import taskrouter
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "task-view"}
+
+
+def row_sids(html: str) -> list[str]:
+    return re.findall(r'<tr id="row-(WT[0-9a-f]{32})"', html)
+
+
+def cells(html: str, css_class: str) -> list[str]:
+    return re.findall(rf'<td class="{css_class}[^"]*"[^>]*>(.*?)</td>', html)
+
+
+def statuses(html: str) -> list[str]:
+    return re.findall(r'<span class="badge status-(\w+)">', html)
+
+
+def support_tasks(**filters) -> list[taskrouter.Task]:
+    ws = taskrouter.resolve_workspace("Support")
+    return list(taskrouter.iter_tasks(workspace_sid=ws.sid, query=taskrouter.TaskQuery(**filters)))
+
+
+def test_a_runbook_link_with_filters_shows_only_matching_tasks(client):
+    response = client.get("/w/Support/tasks/?status=pending,reserved&queue=billing&size=200")
+    html = response.content.decode()
+    assert response.status_code == 200
+    expected = [
+        t.sid
+        for t in support_tasks(statuses=("pending", "reserved"))
+        if t.task_queue_friendly_name.lower() == "billing"
+    ]
+    assert row_sids(html) == expected[:200]
+    assert set(statuses(html)) <= {"pending", "reserved"}
+    assert "Billing" in html
+
+
+def test_status_may_be_repeated_instead_of_comma_separated(client):
+    comma = client.get("/w/Support/tasks/?status=assigned,wrapping").content.decode()
+    repeated = client.get("/w/Support/tasks/?status=assigned&status=wrapping").content.decode()
+    assert row_sids(comma) == row_sids(repeated) != []
+
+
+def test_a_queue_and_a_workflow_may_be_given_by_sid(client):
+    queue = next(
+        q
+        for q in taskrouter.list_task_queues(
+            workspace_sid=taskrouter.resolve_workspace("Support").sid
+        )
+    )
+    by_sid = client.get(f"/w/Support/tasks/?queue={queue.sid}").content.decode()
+    by_name = client.get(f"/w/Support/tasks/?queue={queue.friendly_name}").content.decode()
+    assert row_sids(by_sid) == row_sids(by_name)
+    assert f'<option value="{queue.friendly_name}" selected>' in by_sid
+
+
+def test_the_workspace_may_be_named_by_sid_or_by_a_friendly_name_with_spaces(client, sandbox):
+    sid = sandbox.workspace_sid("Sales & Renewals")
+    by_name = client.get("/w/Sales%20%26%20Renewals/tasks/")
+    by_sid = client.get(f"/w/{sid}/tasks/")
+    assert by_name.status_code == by_sid.status_code == 200
+    assert row_sids(by_name.content.decode()) == row_sids(by_sid.content.decode())
+
+
+def test_an_unknown_workspace_is_a_404_with_a_message(client):
+    response = client.get("/w/Nowhere/tasks/")
+    assert response.status_code == 404
+    assert "no workspace called" in response.content.decode()
+
+
+def test_an_expression_filters_tasks_by_their_attributes(client):
+    html = client.get('/w/Support/tasks/?where=language == "es"&cols=language&size=200')
+    html = html.content.decode()
+    assert row_sids(html)
+    assert set(cells(html, "col-attribute")) == {"es"}
+
+
+def test_sorting_by_priority_descending_orders_the_rows_and_marks_the_header(client):
+    html = client.get("/w/Support/tasks/?status=pending&sort=-priority&size=100").content.decode()
+    priorities = [int(p) for p in cells(html, "col-number") if p.isdigit()]
+    assert priorities == sorted(priorities, reverse=True)
+    assert re.search(r'<th scope="col" class="col-priority sortable" aria-sort="descending">', html)
+    # Only the sorted column carries aria-sort; unsortable columns have no sort link.
+    assert html.count("aria-sort=") == 1
+    assert 'id="sort-queue"' not in html
+    assert {"sort-priority", "sort-created", "sort-start"} <= set(
+        re.findall(r'id="(sort-\w+)"', html)
+    )
+
+
+def test_a_sort_header_link_toggles_direction_and_drops_the_page_token(client):
+    first = client.get("/w/Support/tasks/?sort=-priority&size=5").content.decode()
+    token = re.search(r"page=(PA\w+)", first).group(1)
+    html = client.get(f"/w/Support/tasks/?sort=-priority&size=5&page={token}").content.decode()
+    assert 'rel="prev"' in html
+    link = re.search(r'href="([^"]+)" id="sort-priority"', html).group(1)
+    query = parse_qs(urlsplit(unquote(link.replace("&amp;", "&"))).query)
+    assert query["sort"] == ["priority"]
+    assert "page" not in query
+
+
+def test_several_sort_keys_are_sent_to_taskrouter_in_order(client):
+    html = client.get("/w/Support/tasks/?sort=-priority,created&size=300").content.decode()
+    tasks = support_tasks(
+        ordering=(
+            taskrouter.rules.OrderKey("Priority", True),
+            taskrouter.rules.OrderKey("DateCreated"),
+        )
+    )
+    assert row_sids(html) == [t.sid for t in tasks[:300]]
+    assert "by priority (highest first), then creation time (oldest first)" in html
+
+
+def test_paging_forward_and_back_follows_taskrouters_tokens(client):
+    first = client.get("/w/Support/tasks/?status=pending&size=10").content.decode()
+    next_link = re.search(r'<a href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get("/w/Support/tasks/" + next_link).content.decode()
+    prev_link = re.search(r'<a href="([^"]+)" rel="prev"', second).group(1).replace("&amp;", "&")
+    back = client.get("/w/Support/tasks/" + prev_link).content.decode()
+    expected = [t.sid for t in support_tasks(statuses=("pending",))]
+    assert row_sids(first) == expected[:10]
+    assert row_sids(second) == expected[10:20]
+    assert row_sids(back) == expected[:10]
+    assert "status=pending" in next_link and "size=10" in next_link
+
+
+def test_there_is_no_invented_total(client):
+    html = client.get("/w/Support/tasks/?size=10").content.decode()
+    assert "10 tasks on this page" in html
+    assert " of " not in re.sub(r"<[^>]+>", "", html.split("on this page")[0])[-40:]
+
+
+def test_htmx_gets_only_the_view_fragment_and_an_announcement(client):
+    response = client.get("/w/Support/tasks/?status=pending&sort=-priority", **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and 'id="task-view"' in html
+    assert '<div id="announcer" hx-swap-oob="innerHTML">Showing ' in html
+    assert "HX-Request" in response["Vary"]
+    full = client.get("/w/Support/tasks/?status=pending&sort=-priority").content.decode()
+    assert "<html" in full and "hx-swap-oob" not in full
+    assert row_sids(full) == row_sids(html)
+
+
+def test_a_live_refresh_gets_only_the_rows(client):
+    response = client.get(
+        "/w/Support/tasks/?status=pending", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="task-rows"
+    )
+    html = response.content.decode().strip()
+    assert html.startswith('<tbody id="task-rows"')
+    assert html.endswith("</tbody>")
+    assert re.search(r'data-version="[0-9a-f]{12}"', html)
+
+
+def test_invalid_parameters_get_messages_at_their_fields_and_keep_what_was_typed(client, caplog):
+    with caplog.at_level(logging.INFO, logger="tasks_app.taskrouter.client"):
+        caplog.clear()
+        response = client.get(
+            "/w/Support/tasks/?where=language == &size=5000&sort=name&priority=high"
+            "&status=open&queue=Nope&cols=a-b"
+        )
+    html = response.content.decode()
+    assert response.status_code == 400
+    for field in ("where", "size", "sort", "priority", "status", "queue", "cols"):
+        assert f'id="{field}-error"' in html, field
+    assert "at character 12 (the end of the expression)" in html
+    assert 'value="language == "' in html  # kept exactly as typed
+    assert "Nope (not found)" in html
+    assert not [r for r in caplog.records if "/Tasks" in r.getMessage()]  # nothing sent
+
+
+def test_unknown_parameters_are_ignored(client):
+    plain = client.get("/w/Support/tasks/?status=pending").content.decode()
+    extra = client.get("/w/Support/tasks/?status=pending&utm_source=runbook&foo=bar")
+    assert extra.status_code == 200
+    assert row_sids(extra.content.decode()) == row_sids(plain)
+
+
+def test_a_warm_page_view_costs_one_call_to_taskrouter(client, caplog):
+    client.get("/w/Support/tasks/")  # fills the directory cache
+    with caplog.at_level(logging.INFO, logger="tasks_app.taskrouter.client"):
+        caplog.clear()
+        client.get("/w/Support/tasks/?status=pending&queue=Billing&sort=-priority")
+    calls = [r.getMessage() for r in caplog.records if r.name == "tasks_app.taskrouter.client"]
+    assert len(calls) == 1 and "/Tasks" in calls[0]
+
+
+def test_taskrouter_unavailable_shows_a_banner_with_retry_and_keeps_the_filters(
+    client, loopback_sandbox
+):
+    client.get("/w/Support/tasks/")  # directory cached
+    loopback_sandbox.faults.set("503;path=/Tasks")
+    response = client.get("/w/Support/tasks/?status=pending&where=vip == true", **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert "TaskRouter had a problem" in html and "Try again" in html
+    assert 'value="vip == true"' in html
+    assert 'id="status-pending" checked' in html
+    assert response["Taskdeck-Fragment"] == "1"
+
+
+def test_rate_limiting_is_explained(client, loopback_sandbox):
+    client.get("/w/Support/tasks/")
+    loopback_sandbox.faults.set("429;path=/Tasks")
+    html = client.get("/w/Support/tasks/").content.decode()
+    assert "rate limiting" in html
+
+
+def test_a_failed_live_refresh_answers_with_the_problem_not_empty_rows(client, loopback_sandbox):
+    client.get("/w/Support/tasks/")
+    loopback_sandbox.faults.set("503;path=/Tasks")
+    response = client.get("/w/Support/tasks/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="task-rows")
+    assert response.status_code == 503
+    assert "task-rows" not in response.content.decode()
+
+
+def test_attribute_columns_show_values_and_escape_them(client):
+    ws = taskrouter.resolve_workspace("Support")
+    workflow = taskrouter.list_workflows(workspace_sid=ws.sid)[0]
+    task = taskrouter.create_task(
+        workspace_sid=ws.sid,
+        workflow_sid=workflow.sid,
+        attributes={"customer": {"name": "<script>alert(1)</script>"}, "tags": ["a", "b"]},
+        priority=2_000_000_000,
+    )
+    html = client.get("/w/Support/tasks/?cols=customer.name,tags&sort=-priority&size=1")
+    html = html.content.decode()
+    assert row_sids(html) == [task.sid]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html
+    assert "[&quot;a&quot;, &quot;b&quot;]" in html
+    assert '<th scope="col" class="col-attr_0">' in html and "customer.name" in html
+
+
+def test_when_lists_omit_attributes_the_columns_say_so_and_a_row_loads_them(client, settings):
+    settings.SANDBOX_LIST_ATTRIBUTES = False
+    html = client.get("/w/Support/tasks/?cols=language&size=5").content.decode()
+    assert html.count("not in list") == 5
+    row_url = re.search(r'hx-get="([^"]+/row/\?[^"]*)"', html).group(1).replace("&amp;", "&")
+    row = client.get(row_url, HTTP_HX_REQUEST="true")
+    assert row.status_code == 200
+    assert re.search(r'<td class="col-attribute">(en|es|fr|de)</td>', row.content.decode())
+
+
+def test_the_caption_describes_the_view(client):
+    html = client.get(
+        "/w/Support/tasks/?status=pending&queue=Billing&sort=-priority&size=5"
+    ).content.decode()
+    caption = re.search(r"<caption[^>]*>(.*?)</caption>", html).group(1)
+    assert caption == "5 pending tasks in Support, queue Billing, by priority (highest first)."
+
+
+def test_pages_carry_a_strict_content_security_policy(client):
+    response = client.get("/w/Support/tasks/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "<script>" not in response.content.decode()  # no inline script at all
+
+
+def test_home_redirects_to_the_default_workspace(client, settings):
+    assert client.get("/")["Location"] == "/w/Support/tasks/"
+    settings.TASKROUTER_DEFAULT_WORKSPACE = "sales & renewals"
+    assert client.get("/")["Location"] == "/w/Sales%20&%20Renewals/tasks/"
