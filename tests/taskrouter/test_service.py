@@ -149,8 +149,11 @@ def test_a_refused_transition_carries_taskrouters_words(ws, sandbox):
     task = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid)
     with pytest.raises(taskrouter.Rejected) as caught:
         taskrouter.update_task(
-            workspace_sid=ws, task_sid=sid, if_match=task.etag,
-            assignment_status="canceled", reason="duplicate",
+            workspace_sid=ws,
+            task_sid=sid,
+            if_match=task.etag,
+            assignment_status="canceled",
+            reason="duplicate",
         )
     assert caught.value.code == 20001
     assert "because it is not pending or reserved" in caught.value.user_message
@@ -242,8 +245,11 @@ def test_invalid_input_is_refused_before_anything_is_sent(ws, loopback_sandbox, 
 def test_attributes_with_a_status_change_to_wrapping_are_refused_as_two_requests(ws, sandbox):
     with pytest.raises(taskrouter.InvalidParameter, match="send two requests"):
         taskrouter.update_task(
-            workspace_sid=ws, task_sid=sandbox.task_sid("assigned"), if_match="0",
-            attributes={"a": 1}, assignment_status="wrapping",
+            workspace_sid=ws,
+            task_sid=sandbox.task_sid("assigned"),
+            if_match="0",
+            attributes={"a": 1},
+            assignment_status="wrapping",
         )
 
 
@@ -294,7 +300,9 @@ def test_a_write_is_not_retried_after_a_server_error(ws, sandbox, loopback_sandb
     assert taskrouter.fetch_task(workspace_sid=ws, task_sid=sid).etag == etag
 
 
-def test_a_write_is_retried_after_429_because_taskrouter_did_not_process_it(ws, sandbox, loopback_sandbox):
+def test_a_write_is_retried_after_429_because_taskrouter_did_not_process_it(
+    ws, sandbox, loopback_sandbox
+):
     sid = sandbox.task_sid("pending")
     etag = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid).etag
     loopback_sandbox.faults.set("429;times=2;methods=POST")
