@@ -40,16 +40,18 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    """A number; greater than zero unless a ``minimum`` is given."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number of seconds, not {raw!r}.") from None
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name} must be greater than zero, not {raw!r}.")
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+    if (minimum is None and value <= 0) or (minimum is not None and value < minimum):
+        bound = "greater than zero" if minimum is None else f"at least {minimum:g}"
+        raise ImproperlyConfigured(f"{name} must be {bound}, not {raw!r}.")
     return value
 
 

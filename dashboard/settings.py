@@ -126,6 +126,9 @@ TASKROUTER_RETRY_BACKOFF = env_float("TASKROUTER_RETRY_BACKOFF", 0.25)
 TASKROUTER_DEFAULT_WORKSPACE = env_str("TASKROUTER_DEFAULT_WORKSPACE")
 # How long workspace, queue, workflow and channel lists are cached (they rarely change).
 TASKROUTER_DIRECTORY_TTL = env_int("TASKROUTER_DIRECTORY_TTL", 60)
+# How long one read of a task table page serves everyone viewing the same page, on every
+# instance sharing the cache (0 turns sharing off). Taskdeck's own writes end it at once.
+TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0, minimum=0)
 
 # The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
 SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")

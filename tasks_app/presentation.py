@@ -4,10 +4,12 @@ thousands of cells with them, so no template is involved per value."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.utils import timezone
+
+ZERO = timedelta(0)
 
 STATUS_LABELS = {
     "pending": "Pending",
@@ -34,6 +36,29 @@ def human_duration(seconds: int | float | None) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def display_zone() -> tzinfo:
+    """The zone pages show times in (TASKDECK_TIME_ZONE), as datetime.UTC when it is UTC
+    so formatting can take the fast path."""
+    zone = timezone.get_current_timezone()
+    return UTC if getattr(zone, "key", None) in ("UTC", "Etc/UTC") else zone
+
+
+def moment_texts(value: datetime, zone: tzinfo) -> tuple[str, str, str]:
+    """(ISO 8601, "2026-01-31 09:30", "2026-01-31 09:30:00 UTC") for a table cell.
+
+    Slicing isoformat() is several times cheaper than astimezone() plus two strftime()
+    calls, and a 1000-row page formats 2000 moments; UTC (the default zone) takes it."""
+    if zone is UTC and value.utcoffset() == ZERO:
+        iso = value.isoformat()
+        return iso, f"{iso[:10]} {iso[11:16]}", f"{iso[:10]} {iso[11:19]} UTC"
+    local = value.astimezone(zone)
+    return (
+        local.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M"),
+        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
 
 
 def local_moment(value: datetime | None, zone: tzinfo | None = None) -> datetime | None:

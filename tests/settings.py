@@ -24,3 +24,5 @@ SANDBOX_DB_PATH = Path(tempfile.gettempdir()) / f"taskdeck-test-sandbox-{os.getp
 TASKROUTER_RETRY_BACKOFF = 0.01
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = None  # nothing is collected for tests; whitenoise serves the finders
+# Tests see every change at once; the shared-read tests turn sharing on themselves.
+TASKROUTER_SHARED_READ_SECONDS = 0

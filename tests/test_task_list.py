@@ -160,7 +160,7 @@ def test_a_live_refresh_gets_only_the_rows(client):
     html = response.content.decode().strip()
     assert html.startswith('<tbody id="task-rows"')
     assert html.endswith("</tbody>")
-    assert re.search(r'data-version="[0-9a-f]{12}"', html)
+    assert re.search(r'data-version="[0-9a-f]{8}"', html)
 
 
 def test_invalid_parameters_get_messages_at_their_fields_and_keep_what_was_typed(client, caplog):
@@ -273,3 +273,50 @@ def test_home_redirects_to_the_default_workspace(client, settings):
     assert client.get("/")["Location"] == "/w/Support/tasks/"
     settings.TASKROUTER_DEFAULT_WORKSPACE = "sales & renewals"
     assert client.get("/")["Location"] == "/w/Sales%20&%20Renewals/tasks/"
+
+
+def test_viewers_of_the_same_page_share_one_taskrouter_read(client, settings, caplog):
+    settings.TASKROUTER_SHARED_READ_SECONDS = 30
+    client.get("/w/Support/tasks/?status=pending")  # directory cached, page read once
+    with caplog.at_level(logging.INFO, logger="tasks_app.taskrouter.client"):
+        caplog.clear()
+        for _ in range(3):
+            assert client.get("/w/Support/tasks/?status=pending").status_code == 200
+        client.get("/w/Support/tasks/?status=pending", HTTP_HX_REQUEST="true",
+                   HTTP_HX_TARGET="task-rows")
+    assert [r for r in caplog.records if "/Tasks" in r.getMessage()] == []
+
+
+def test_a_write_through_taskdeck_ends_the_shared_read_of_its_workspace(client, sandbox, settings):
+    settings.TASKROUTER_SHARED_READ_SECONDS = 30
+    sid = sandbox.task_sid("pending")
+    url = f"/w/Support/tasks/?status=pending&size=1000"
+    before = client.get(url).content.decode()
+    assert f'id="row-{sid}"' in before
+    task = taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
+    taskrouter.update_task(
+        workspace_sid=sandbox.workspace_sid(), task_sid=sid, if_match=task.etag,
+        assignment_status="canceled", reason="test",
+    )
+    assert f'id="row-{sid}"' not in client.get(url).content.decode()
+
+
+def test_simultaneous_viewers_wait_for_one_read_instead_of_each_asking(
+    settings, sandbox, loopback_sandbox
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.TASKROUTER_SHARED_READ_SECONDS = 30
+    ws = sandbox.workspace_sid()
+    loopback_sandbox.faults.set("delay=0.4;times=1;path=/Tasks")  # only the first read is slow
+    query = taskrouter.TaskQuery(statuses=("assigned",))
+
+    def view(_):
+        page = taskrouter.list_tasks(workspace_sid=ws, query=query, max_age=30)
+        return page.read_at, [t.sid for t in page]
+
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(view, range(4)))
+    # One read answered all four: the same moment, the same rows.
+    assert len({read_at for read_at, _ in pages}) == 1
+    assert len({tuple(rows) for _, rows in pages}) == 1

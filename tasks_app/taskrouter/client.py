@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -262,8 +263,8 @@ def _interpret(response: requests.Response) -> ApiResponse:
     if status == 204:
         return ApiResponse(status=status, body=None, headers=response.headers)
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         body = None
         if 200 <= status < 300:
             raise Unavailable(

@@ -25,8 +25,8 @@ def _date(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        parsed = datetime.fromisoformat(value)  # Python 3.11 reads TaskRouter's "Z" itself
+    except (TypeError, ValueError):
         raise _malformed("date") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -67,10 +67,10 @@ class Task:
     priority: int
     age: int  # seconds, as TaskRouter computed it when answering
     timeout: int
-    # None when TaskRouter left attributes out of a list result (see the spec's note).
-    attributes: dict | None
+    # The JSON text as TaskRouter sent it; None when it left attributes out of a list
+    # result (see the spec's note). Parsed on first use: a table page rarely needs it.
     attributes_json: str | None
-    addons: dict | None
+    addons_json: str | None
     reason: str | None
     date_created: datetime | None
     date_updated: datetime | None
@@ -86,12 +86,27 @@ class Task:
     ignore_capacity: bool | None
     url: str | None
     etag: str | None = None  # the version this copy was read at (single-task answers)
+    _parsed: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def attributes(self) -> dict | None:
+        """The attributes as a dict; None when TaskRouter did not send them."""
+        if "attributes" not in self._parsed:
+            self._parsed["attributes"] = _json_object(self.attributes_json)
+        return self._parsed["attributes"]
+
+    @property
+    def addons(self) -> dict | None:
+        if "addons" not in self._parsed:
+            self._parsed["addons"] = _json_object(self.addons_json)
+        return self._parsed["addons"]
 
     @classmethod
     def from_api(cls, payload: Mapping[str, Any], *, etag: str | None = None) -> Task:
         if not isinstance(payload, Mapping):
             raise _malformed("task")
         raw_attributes = payload.get("attributes")
+        raw_addons = payload.get("addons")
         return cls(
             sid=_required(payload, "sid"),
             workspace_sid=payload.get("workspace_sid") or "",
@@ -100,9 +115,8 @@ class Task:
             priority=_int(payload.get("priority")),
             age=_int(payload.get("age")),
             timeout=_int(payload.get("timeout")),
-            attributes=_json_object(raw_attributes),
             attributes_json=raw_attributes if isinstance(raw_attributes, str) else None,
-            addons=_json_object(payload.get("addons")),
+            addons_json=raw_addons if isinstance(raw_addons, str) else None,
             reason=payload.get("reason"),
             date_created=_date(payload.get("date_created")),
             date_updated=_date(payload.get("date_updated")),

@@ -9,6 +9,7 @@ its shape is an `InvalidParameter` without a round trip. Every write goes throug
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,8 +86,8 @@ def _tasks_path(workspace_sid: str, task_sid: str | None = None) -> str:
     return path
 
 
-def _task_page(response: ApiResponse) -> TaskPage:
-    body = response.body if isinstance(response.body, dict) else {}
+def _task_page(body: Any, read_at: datetime | None = None) -> TaskPage:
+    body = body if isinstance(body, dict) else {}
     rows, meta = body.get("tasks"), body.get("meta")
     if not isinstance(rows, list) or not isinstance(meta, dict):
         raise TaskRouterError("TaskRouter sent a task list Taskdeck could not read.")
@@ -95,6 +96,7 @@ def _task_page(response: ApiResponse) -> TaskPage:
         page_size=int(meta.get("page_size") or len(rows)),
         next_page_url=meta.get("next_page_url"),
         previous_page_url=meta.get("previous_page_url"),
+        read_at=read_at or _now(),
     )
 
 
@@ -105,8 +107,14 @@ def list_tasks(
     query: TaskQuery = TaskQuery(),
     page_size: int = rules.DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
+    max_age: float = 0,
 ) -> TaskPage:
-    """One page of tasks. ``page_token`` is the PageToken of a page TaskRouter linked to."""
+    """One page of tasks. ``page_token`` is the PageToken of a page TaskRouter linked to.
+
+    With ``max_age`` (seconds), the page may come from a read made that recently for
+    anyone, by any instance, of the same page: a hundred supervisors watching one queue
+    cost TaskRouter one request per refresh. Every write through this module makes such
+    reads of its workspace stale at once."""
     params = query.to_params()
     params.append(("PageSize", str(rules.validate_page_size(page_size))))
     if page_token:
@@ -114,7 +122,45 @@ def list_tasks(
             raise InvalidParameter("That page link is not one TaskRouter made.", param="PageToken")
         # TaskRouter echoes Page as client state; it refuses a non-zero Page without a token.
         params += [("Page", "1"), ("PageToken", page_token)]
-    return _task_page(request("GET", _tasks_path(workspace_sid), params=params))
+    path = _tasks_path(workspace_sid)
+    if max_age > 0:
+        return _task_page(*_shared_read(path, params, workspace_sid=workspace_sid, max_age=max_age))
+    return _task_page(request("GET", path, params=params).body)
+
+
+def _shared_read(
+    path: str, params: list[tuple[str, str]], *, workspace_sid: str, max_age: float
+) -> tuple[Any, datetime]:
+    """A GET shared through the cache, read by one caller at a time (single flight)."""
+    generation = cache.get(_key(f"generation:{workspace_sid}"), 0)
+    digest = hashlib.sha256(repr((path, params, generation)).encode()).hexdigest()
+    key, lock = _key(f"read:{digest}"), _key(f"reading:{digest}")
+    entry = cache.get(key)
+    if entry is not None:
+        return entry
+    if cache.add(lock, 1, timeout=int(settings.TASKROUTER_TIMEOUT) + 1):
+        try:
+            entry = (request("GET", path, params=params).body, _now())
+            cache.set(key, entry, max_age)
+            return entry
+        finally:
+            cache.delete(lock)
+    # Someone is reading this very page now: their answer is worth a short wait.
+    deadline = time.monotonic() + settings.TASKROUTER_TIMEOUT
+    while time.monotonic() < deadline and cache.get(lock) is not None:
+        time.sleep(0.02)
+        entry = cache.get(key)
+        if entry is not None:
+            return entry
+    return request("GET", path, params=params).body, _now()
+
+
+def _invalidate_reads(workspace_sid: str) -> None:
+    key = _key(f"generation:{workspace_sid}")
+    try:
+        cache.incr(key)
+    except ValueError:  # no generation yet (or evicted): any new value makes old keys stale
+        cache.set(key, time.time_ns(), None)
 
 
 def iter_tasks(
@@ -141,7 +187,7 @@ def iter_tasks(
             yield task
         if not page.next_page_url or remaining == 0:
             return
-        page = _task_page(request("GET", page.next_page_url))
+        page = _task_page(request("GET", page.next_page_url).body)
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/task#fetch-a-task-resource
@@ -187,6 +233,7 @@ def _write(
         outcome = error
         raise
     finally:
+        _invalidate_reads(workspace_sid)
         task_written.send(
             sender=__name__,
             operation=operation,
@@ -319,11 +366,17 @@ def delete_task(*, workspace_sid: str, task_sid: str, if_match: str) -> None:
 # --- The directory: workspaces, workflows, queues, channels (cached briefly) -------------
 
 
-def _cached(key: str, load: Callable[[], T]) -> T:
-    """Directory lists change rarely; every instance shares them through the cache."""
+def _key(name: str) -> str:
+    """A cache key of this TaskRouter account: two deployments sharing a Redis (or tests
+    pointing at different sandboxes) never see each other's entries."""
     config = ClientConfig.from_settings()
     fingerprint = hashlib.sha256(f"{config.base_url}|{config.auth[0]}".encode()).hexdigest()[:16]
-    full_key = f"taskrouter:{fingerprint}:{key}"
+    return f"taskrouter:{fingerprint}:{name}"
+
+
+def _cached(key: str, load: Callable[[], T]) -> T:
+    """Directory lists change rarely; every instance shares them through the cache."""
+    full_key = _key(key)
     value = cache.get(full_key)
     if value is None:
         value = load()

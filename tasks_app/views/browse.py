@@ -78,6 +78,7 @@ def task_list(request: HttpRequest, workspace: str) -> HttpResponse:
                 query=form.to_query(),
                 page_size=form.cleaned_data["size"],
                 page_token=form.cleaned_data["page"],
+                max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
             )
         except taskrouter.InvalidParameter as error:
             form.add_error(_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
@@ -102,7 +103,15 @@ def task_list(request: HttpRequest, workspace: str) -> HttpResponse:
             context["page"] = page
             context["table"] = _table(form, slug, page.tasks, request)
             context["summary"] = describe_view(form, current, count=len(page))
+    context["filters_key"] = _filters_key(form, slug, request)
     return render_fragment(request, "tasks/task_list.html", context, status=status)
+
+
+def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple:
+    """Everything the filter form's HTML depends on, so it is rendered once per URL and
+    shared (template fragment cache): the query, the names offered, and the errors."""
+    directory = [(item.sid, item.friendly_name) for item in (*form.queues, *form.workflows)]
+    return (slug, request.GET.urlencode(), directory, form.errors.as_json())
 
 
 def _table(form: TaskFilterForm, slug: str, tasks, request: HttpRequest) -> TaskTable:
