@@ -1,0 +1,131 @@
+"""``python -m bench --profile [--page-size N]``: where the dashboard's time goes on one page
+(1000 rows unless told otherwise).
+
+The dashboard runs in this process (Django's test Client: the same middleware, view and
+templates as under gunicorn, minus the socket), with the same production-like settings as
+the benchmark; the sandbox runs in its own process over loopback, so its work is not in the
+profile (cProfile sees only this thread) and does not compete for this process's GIL.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import sys
+import sysconfig
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.measure import WORKSPACE_NAME, dashboard_params
+from bench.stack import REPO_ROOT, BenchError, Stack, clean_environ
+
+TOP = 25
+
+
+def run_profile(
+    *, samples: int, page_size: int, seed_tasks: int, progress: Callable[[str], None]
+) -> int:
+    with Stack() as stack:
+        progress(f"seeding a sandbox with {seed_tasks:,} tasks, preparing the dashboard")
+        sandbox = stack.start_sandbox("main", seed_tasks=seed_tasks)
+        stack.wait_preparation(stack.start_preparation())
+        stack.wait_sandbox(sandbox)
+        _configure_environ(stack.environ(taskrouter_url=sandbox.url))
+
+        import django
+
+        django.setup()
+        from django.test import Client
+
+        # ALLOWED_HOSTS is 127.0.0.1, as under gunicorn; the test Client's default host is not.
+        client = Client(HTTP_HOST="127.0.0.1")
+        path = f"/w/{WORKSPACE_NAME}/tasks/"
+        params = dashboard_params(page_size)
+
+        def get() -> Any:
+            response = client.get(path, params)
+            rows = response.content.count(b'<tr id="row-')
+            if response.status_code != 200 or rows != page_size:
+                raise BenchError(
+                    f"{path} answered {response.status_code} with {rows} rows:\n"
+                    f"{response.content[:2000].decode(errors='replace')}"
+                )
+            return response
+
+        for _ in range(3):  # warm-up: imports, template compilation, directory cache
+            get()
+        progress(f"timing {samples} requests, then profiling {samples} more")
+        plain = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            get()
+            plain.append(time.perf_counter() - started)
+
+        profiler = cProfile.Profile()
+        for _ in range(samples):
+            profiler.enable()
+            get()
+            profiler.disable()
+
+    stats = pstats.Stats(profiler)
+    print(
+        f"Dashboard task table, {page_size} rows, in-process (sandbox over loopback): "
+        f"median {statistics.median(plain) * 1000:.1f} ms unprofiled over {samples} requests."
+    )
+    calls, seconds = _taskrouter_calls(stats)
+    if calls:
+        print(
+            f"TaskRouter calls per page: {calls / samples:.2f}; time inside "
+            f"taskrouter.client.request (HTTP, waiting for the sandbox, JSON parsing): "
+            f"{seconds / samples * 1000:.1f} ms per page (profiled)."
+        )
+    print(f"\nProfile of {samples} requests, top {TOP} by cumulative time:")
+    print(_listing(stats, "cumulative", TOP))
+    print(f"Top {TOP} by own time (tottime):")
+    print(_listing(stats, "tottime", TOP))
+    # The cumulative list above is mostly the chain of middleware and template nodes every
+    # page goes through; Taskdeck's own functions are where a fix would go.
+    print(f"Taskdeck's own functions (tasks_app/), top {TOP} by cumulative time:")
+    print(_listing(stats, "cumulative", TOP, "tasks_app"))
+    return 0
+
+
+def _configure_environ(env: dict[str, str]) -> None:
+    """This process becomes the dashboard: Taskdeck's variables are exactly the bench's."""
+    for key in set(os.environ) - set(clean_environ(os.environ)):
+        del os.environ[key]
+    os.environ.update(env)
+
+
+def _taskrouter_calls(stats: pstats.Stats) -> tuple[int, float]:
+    """Calls of, and cumulative time in, the service module's one HTTP function."""
+    suffix = os.path.join("tasks_app", "taskrouter", "client.py")
+    for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        if filename.endswith(suffix) and function == "request":
+            _primitive, total_calls, _own, cumulative, _callers = row
+            return total_calls, cumulative
+    return 0, 0.0
+
+
+def _listing(stats: pstats.Stats, key: str, limit: int, match: str | None = None) -> str:
+    """pstats' table, with the repository's, site-packages' and the stdlib's directories
+    taken off the file names so the lines fit a terminal."""
+    stream = io.StringIO()
+    stats.stream = stream  # type: ignore[attr-defined]
+    restrictions: list[str | int] = [match, limit] if match else [limit]
+    stats.sort_stats(key).print_stats(*restrictions)
+    text = stream.getvalue()
+    prefixes = {
+        str(REPO_ROOT) + os.sep,
+        sysconfig.get_paths()["purelib"] + os.sep,
+        sysconfig.get_paths()["stdlib"] + os.sep,
+        sys.prefix + os.sep,
+    }
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        text = text.replace(prefix, "")
+    # Drop pstats' preamble (the profile's timestamp and totals line stays).
+    return "\n".join(line for line in text.splitlines() if line.strip())
