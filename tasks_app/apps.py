@@ -13,7 +13,9 @@ class TasksAppConfig(AppConfig):
         # The default SQLite file lives in var/, which a fresh clone does not have yet.
         for database in settings.DATABASES.values():
             name = str(database.get("NAME") or "")
-            if database["ENGINE"].endswith("sqlite3") and name and not name.startswith(
-                (":memory:", "file:")
+            if (
+                database["ENGINE"].endswith("sqlite3")
+                and name
+                and not name.startswith((":memory:", "file:"))
             ):
                 Path(name).parent.mkdir(parents=True, exist_ok=True)

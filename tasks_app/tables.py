@@ -331,7 +331,8 @@ class TaskTable(tables.Table):
         cells = "".join([cell(task, sid) for cell in renderers])
         select = (
             f'<td class="col-select"><input type="checkbox" name="task" value="{sid}" '
-            f'form="bulk-form" class="row-select" aria-label="Select {sid}"></td>'
+            f'id="select-{sid}" form="bulk-form" class="row-select" aria-label="Select {sid}">'
+            "</td>"
             if self.selectable
             else ""
         )

@@ -282,8 +282,9 @@ def test_viewers_of_the_same_page_share_one_taskrouter_read(client, settings, ca
         caplog.clear()
         for _ in range(3):
             assert client.get("/w/Support/tasks/?status=pending").status_code == 200
-        client.get("/w/Support/tasks/?status=pending", HTTP_HX_REQUEST="true",
-                   HTTP_HX_TARGET="task-rows")
+        client.get(
+            "/w/Support/tasks/?status=pending", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="task-rows"
+        )
     assert [r for r in caplog.records if "/Tasks" in r.getMessage()] == []
 
 
@@ -295,8 +296,11 @@ def test_a_write_through_taskdeck_ends_the_shared_read_of_its_workspace(client, 
     assert f'id="row-{sid}"' in before
     task = taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
     taskrouter.update_task(
-        workspace_sid=sandbox.workspace_sid(), task_sid=sid, if_match=task.etag,
-        assignment_status="canceled", reason="test",
+        workspace_sid=sandbox.workspace_sid(),
+        task_sid=sid,
+        if_match=task.etag,
+        assignment_status="canceled",
+        reason="test",
     )
     assert f'id="row-{sid}"' not in client.get(url).content.decode()
 

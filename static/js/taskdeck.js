@@ -69,6 +69,20 @@
     if (target) target.removeAttribute("aria-busy");
     if (event.detail.successful && $("#alerts")) $("#alerts").replaceChildren();
   });
+  // htmx snapshots the page for Back while the request that leaves it is still running:
+  // without this, a restored view would stay busy (dimmed, and never refreshed again).
+  document.addEventListener("htmx:beforeHistorySave", (event) => {
+    $$("[aria-busy]", event.detail.historyElt).forEach((el) => el.removeAttribute("aria-busy"));
+  });
+
+  // Runbook links stay short: empty filter fields are left out of the URL htmx pushes.
+  document.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.verb !== "get" || !event.detail.elt.closest("form[data-auto-submit]")) return;
+    const params = event.detail.parameters;
+    Array.from(params.keys()).forEach((key) => {
+      if (params.getAll(key).every((value) => value === "")) params.delete(key);
+    });
+  });
 
   // --- Filters: menus and checkboxes apply at once; text fields on Enter --------------
   document.addEventListener("change", (event) => {
@@ -119,8 +133,10 @@
     controls.hidden = false;
     const toggle = $("#live-toggle", controls);
     const paused = livePaused();
+    // A toggle button keeps its label; its pressed state says whether updates are paused.
     toggle.setAttribute("aria-pressed", paused ? "true" : "false");
-    toggle.textContent = paused ? "Resume live updates" : "Pause live updates";
+    if (paused) setLiveState("Paused.");
+    else if ($("#live-state") && $("#live-state").textContent === "Paused.") setLiveState("");
     const select = $("#live-interval", controls);
     const seconds = String(liveInterval() / 1000);
     if (!$$("option", select).some((o) => o.value === seconds)) {

@@ -102,7 +102,9 @@ def task_list(request: HttpRequest, workspace: str) -> HttpResponse:
         else:
             context["page"] = page
             context["table"] = _table(form, slug, page.tasks, request)
-            context["summary"] = describe_view(form, current, count=len(page))
+            context["summary"] = describe_view(
+                form, current, count=len(page), later_page=bool(page.previous_page_token)
+            )
     context["filters_key"] = _filters_key(form, slug, request)
     return render_fragment(request, "tasks/task_list.html", context, status=status)
 
@@ -124,7 +126,9 @@ def _table(form: TaskFilterForm, slug: str, tasks, request: HttpRequest) -> Task
     )
 
 
-def describe_view(form: TaskFilterForm, workspace: taskrouter.Workspace, *, count: int) -> str:
+def describe_view(
+    form: TaskFilterForm, workspace: taskrouter.Workspace, *, count: int, later_page: bool
+) -> str:
     """What the table shows, in words: its caption, and what the live region announces."""
     data = form.cleaned_data
     statuses = " or ".join(data["status"]) if data["status"] else ""
@@ -152,7 +156,7 @@ def describe_view(form: TaskFilterForm, workspace: taskrouter.Workspace, *, coun
                 direction = "newest first" if alias.startswith("-") else "oldest first"
             order.append(f"{words[name]} ({direction})")
         text += ", by " + ", then ".join(order)
-    if data["page"]:
+    if later_page:  # a page token alone may lead back to the first page
         text += " (a later page)"
     return text + "."
 

@@ -1,0 +1,257 @@
+"""Real-browser journeys: Playwright driving Debian's Chromium against pytest-django's
+``live_server`` (../shared/STACK_NOTES.md §6 and §9).
+
+Playwright cannot download its own browsers here, so Chromium is the system one
+(``CHROMIUM_PATH``, default ``/usr/bin/chromium``; CI installs it with apt).
+
+Every test in this directory:
+
+* is marked ``browser`` and put in the xdist group "browser", so ``--dist loadgroup`` runs
+  them all on one worker that starts one Chromium (``make test``);
+* fails on any JavaScript error, any console error (a Content-Security-Policy violation
+  is one: the app runs a strict policy with no inline script or style) and any request
+  to a host other than the live server's (127.0.0.1 / localhost);
+* gets its own sandbox copy from ``tests/conftest.py``, which the live server thread sees
+  too: the ``settings`` fixture changes the process-wide settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, WebError
+from playwright.sync_api import Error as PlaywrightError
+
+HERE = Path(__file__).parent
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+# Chromium's own background traffic (safe browsing, component updates, sync, variations,
+# ...) would hit the closed network and fill the log with refused connections.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    # This hook sees every collected item, not only this directory's: filter by path.
+    ours = [item for item in items if HERE in item.path.parents]
+    for item in ours:
+        item.add_marker(pytest.mark.browser)
+        # One worker runs every browser test (``--dist loadgroup``), so one Chromium
+        # serves them all instead of one per worker.
+        item.add_marker(pytest.mark.xdist_group("browser"))
+    result = yield  # xdist's worker turns the mark into a "@browser" node id suffix here
+    if getattr(config.option, "loadgroup", False):
+        _keep_xdist_group(ours, "browser")
+    return result
+
+
+def _keep_xdist_group(items: list[pytest.Item], group: str) -> None:
+    """Work around pytest-dev/pytest-xdist#1386 (open; fix proposed in PR #1388): since
+    pytest 9.2 a node id lives in ``item._id`` (a NodeId), and xdist 3.8.0 still writes
+    the "@group" suffix to the old ``item._nodeid``, where nothing reads it: every
+    xdist_group is silently ignored and the browser tests spread over every worker, one
+    Chromium each. Only when the suffix did not take, set it where pytest reads it.
+    Remove this once xdist writes the suffix itself (the check below then never fires)."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest < 9.2: xdist's own suffix works
+        return
+    suffix = f"@{group}"
+    for item in items:
+        if not item.nodeid.endswith(suffix) and isinstance(getattr(item, "_id", None), NodeId):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _allow_django_orm_beside_playwright() -> None:
+    """Playwright's sync API keeps an asyncio event loop in the test thread from the first
+    browser test to the end of the session. While it exists Django refuses every ORM call
+    in that thread (SynchronousOnlyOperation), pytest-django's own database set-up, flush
+    and tear-down around each test included. DJANGO_ALLOW_ASYNC_UNSAFE turns the check off.
+
+    Where it applies: this fixture is session-scoped and autouse *in this directory*, so
+    it runs just before the first browser test of a pytest process and never in a process
+    that runs none (``pytest tests/test_task_list.py``, or the ``make test`` worker that
+    does not get the "browser" group). It is not undone: any test that process runs
+    afterwards still has Playwright's loop beside it and needs it too. It is safe there:
+    nothing in a test run is async, and the test thread is the only user of its database
+    connection (the live server thread has its own). Never set it in the app's processes.
+    setdefault: a value already in the environment wins."""
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
+    }
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    """Relative URLs in ``page.goto("/w/Support/tasks/")`` go to the live server."""
+    return live_server.url
+
+
+# --- What the browser must never do ------------------------------------------------------
+
+
+@dataclass
+class BrowserProblems:
+    """Everything that went wrong in the browser during one test."""
+
+    context: BrowserContext
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    expected_console: list[re.Pattern[str]] = field(default_factory=list)
+
+    def expect_console_error(self, pattern: str) -> None:
+        """A console error this test provokes on purpose (e.g. Chromium logs every
+        4xx answer, including the 400 that carries form errors)."""
+        self.expected_console.append(re.compile(pattern))
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        if any(p.search(message.text) for p in self.expected_console):
+            return
+        where = message.location or {}
+        origin = f" ({where.get('url')}:{where.get('lineNumber')})" if where.get("url") else ""
+        self.console_errors.append(f"{message.text}{origin}")
+
+    def on_page_error(self, error: WebError) -> None:
+        self.page_errors.append(str(error.error))
+
+    def on_request(self, request: Request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            self.foreign_requests.append(f"{request.method} {request.url}")
+
+    def flush(self) -> None:
+        # Events reach Python asynchronously; one round trip to each page delivers
+        # everything the page emitted before it.
+        for page in self.context.pages:
+            # A closed page, or one mid-navigation, has nothing left to deliver.
+            with contextlib.suppress(PlaywrightError):
+                page.evaluate("0")
+
+    def forgive(self) -> None:
+        """Forget everything seen so far (for a test that provokes problems on purpose)."""
+        self.page_errors.clear()
+        self.console_errors.clear()
+        self.foreign_requests.clear()
+
+    def report(self) -> str:
+        lines = []
+        for title, items in (
+            ("JavaScript errors", self.page_errors),
+            ("Console errors (CSP violations appear here)", self.console_errors),
+            ("Requests to hosts other than the live server", self.foreign_requests),
+        ):
+            if items:
+                lines.append(f"{title}:")
+                lines.extend(f"  - {item}" for item in items)
+        return "\n".join(lines)
+
+
+@pytest.fixture(autouse=True)
+def browser_problems(context: BrowserContext) -> BrowserProblems:
+    problems = BrowserProblems(context)
+    context.on("console", problems.on_console)
+    context.on("weberror", problems.on_page_error)
+    context.on("request", problems.on_request)
+    return problems
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail the test (not its teardown) when the browser misbehaved during it."""
+    problems: BrowserProblems | None = getattr(item, "funcargs", {}).get("browser_problems")
+    try:
+        result = yield
+    except BaseException:
+        if problems is not None and (text := problems.report()):
+            item.add_report_section("call", "browser", text)
+        raise
+    if problems is not None:
+        problems.flush()
+        if text := problems.report():
+            pytest.fail(f"The browser reported problems:\n{text}", pytrace=False)
+    return result
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+# --- Accessibility -----------------------------------------------------------------------
+
+BLOCKING_IMPACTS = ("serious", "critical")
+_axe = Axe()
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"[{violation['impact']}] {violation['id']}: {violation['help']}\n"
+            f"    {violation['helpUrl']}"
+        )
+        for node in violation["nodes"]:
+            lines.append(f"    at {', '.join(map(str, node['target']))}")
+            lines.append(f"       {node['html'][:300]}")
+            summary = (node.get("failureSummary") or "").replace("\n", "\n         ")
+            if summary:
+                lines.append(f"         {summary}")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def axe(request: pytest.FixtureRequest) -> Callable[[Page], list[dict]]:
+    """``axe(page)`` runs axe-core on the page as it is now and fails on any violation of
+    impact serious or critical; lesser ones are returned (and shown in the report).
+
+    axe-playwright-python injects axe-core with ``page.evaluate`` (DevTools'
+    Runtime.evaluate), which the page's Content-Security-Policy does not govern, so
+    the strict policy needs no exception and the test still sees the real policy."""
+
+    def check(page: Page, *, context: str | None = None) -> list[dict]:
+        results = _axe.run(page, context=context).response
+        violations = results["violations"]
+        blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+        minor = [v for v in violations if v["impact"] not in BLOCKING_IMPACTS]
+        if minor:
+            request.node.add_report_section(
+                "call", f"axe (not blocking) {page.url}", format_violations(minor)
+            )
+        assert not blocking, (
+            f"axe-core {results['testEngine']['version']} found serious or critical "
+            f"accessibility violations on {page.url}:\n{format_violations(blocking)}"
+        )
+        return minor
+
+    return check
