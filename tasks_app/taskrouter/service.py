@@ -434,41 +434,31 @@ def default_workspace() -> Workspace:
     return workspaces[0]
 
 
+def _workspace_list(
+    workspace_sid: str, resource: str, key: str, build: Callable[[dict], T]
+) -> tuple[T, ...]:
+    """One of a workspace's directory lists (all pages), shared through the cache."""
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/{resource}"
+    return _cached(
+        f"{resource}:{workspace_sid}", lambda: tuple(build(r) for r in _list_all(path, key))
+    )
+
+
 # Reference: https://www.twilio.com/docs/taskrouter/api/workflow#read-multiple-workflow-resources
 def list_workflows(*, workspace_sid: str) -> tuple[Workflow, ...]:
-    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
-    return _cached(
-        f"workflows:{workspace_sid}",
-        lambda: tuple(
-            Workflow.from_api(r)
-            for r in _list_all(f"/v1/Workspaces/{workspace_sid}/Workflows", "workflows")
-        ),
-    )
+    return _workspace_list(workspace_sid, "Workflows", "workflows", Workflow.from_api)
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/task-queue#read-multiple-taskqueue-resources
 def list_task_queues(*, workspace_sid: str) -> tuple[TaskQueue, ...]:
-    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
-    return _cached(
-        f"task_queues:{workspace_sid}",
-        lambda: tuple(
-            TaskQueue.from_api(r)
-            for r in _list_all(f"/v1/Workspaces/{workspace_sid}/TaskQueues", "task_queues")
-        ),
-    )
+    return _workspace_list(workspace_sid, "TaskQueues", "task_queues", TaskQueue.from_api)
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/task-channel#read-multiple-taskchannel-resources
 def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
-    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
     # The list key is "channels", not "task_channels" (see the reference, §9).
-    return _cached(
-        f"task_channels:{workspace_sid}",
-        lambda: tuple(
-            TaskChannel.from_api(r)
-            for r in _list_all(f"/v1/Workspaces/{workspace_sid}/TaskChannels", "channels")
-        ),
-    )
+    return _workspace_list(workspace_sid, "TaskChannels", "channels", TaskChannel.from_api)
 
 
 def workspace_url_name(workspace: Workspace) -> str:
