@@ -209,6 +209,8 @@ class TaskTable(tables.Table):
 
     class Meta:
         order_by_field = "sort"
+        # Attribute columns (added per request) go before the row's actions.
+        sequence = ("...", "actions")
         orderable = False
         template_name = "tasks/_task_table.html"
 

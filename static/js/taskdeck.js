@@ -276,7 +276,7 @@
     const readAt = new Date(body.dataset.readAt || label.dataset.readAt);
     if (Number.isNaN(readAt.getTime())) return;
     const seconds = Math.max(0, Math.round((Date.now() - readAt.getTime()) / 1000));
-    const clock = readAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const clock = readAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
     const ago = seconds < 60 ? seconds + " s ago" : Math.floor(seconds / 60) + " min ago";
     label.textContent = "as of " + clock + " (" + ago + ")";
     label.classList.toggle("stale", seconds * 1000 > 2 * liveInterval() + 5000);
