@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# `make run` is the development quickstart: DEBUG on, a development secret key, the
-# embedded sandbox. Anything already set in the environment wins.
-export DJANGO_DEBUG ?= 1
+# `make run` and `make sandbox` are for development: DEBUG on, a development secret key,
+# the embedded sandbox. Anything already set in the environment wins. Tests and the
+# bench run with production settings of their own.
+run sandbox: export DJANGO_DEBUG ?= 1
 
 .PHONY: run test lint format bench sandbox clean
 

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
-os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ["DJANGO_DEBUG"] = "0"  # tests run with production settings, whatever the shell says
 
 from dashboard.settings import *  # noqa: F403
 from dashboard.settings import STORAGES
