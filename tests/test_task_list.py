@@ -291,7 +291,7 @@ def test_viewers_of_the_same_page_share_one_taskrouter_read(client, settings, ca
 def test_a_write_through_taskdeck_ends_the_shared_read_of_its_workspace(client, sandbox, settings):
     settings.TASKROUTER_SHARED_READ_SECONDS = 30
     sid = sandbox.task_sid("pending")
-    url = f"/w/Support/tasks/?status=pending&size=1000"
+    url = "/w/Support/tasks/?status=pending&size=1000"
     before = client.get(url).content.decode()
     assert f'id="row-{sid}"' in before
     task = taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)

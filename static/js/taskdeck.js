@@ -69,6 +69,27 @@
     if (target) target.removeAttribute("aria-busy");
     if (event.detail.successful && $("#alerts")) $("#alerts").replaceChildren();
   });
+  // After a refused save the button that was pressed is gone: put keyboard focus on the
+  // first field to fix (or the conflict to read), and say so in the live region.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const xhr = event.detail.xhr;
+    const swapped = event.detail.target;
+    if (!xhr || xhr.status < 400 || !swapped || swapped.id === "task-view") return;
+    // An outerHTML swap replaced the target: its successor carries the same id.
+    const target = swapped.isConnected ? swapped : document.getElementById(swapped.id);
+    if (!target) return;
+    const invalid = $("[aria-invalid=true]", target);
+    const conflict = $(".conflict", target);
+    if (invalid) {
+      invalid.focus();
+      announce("Fix the highlighted field: " + (invalid.labels && invalid.labels[0]
+        ? invalid.labels[0].textContent.trim() : "see the message next to it") + ".");
+    } else if (conflict) {
+      conflict.setAttribute("tabindex", "-1");
+      conflict.focus();
+    }
+  });
+
   // htmx snapshots the page for Back while the request that leaves it is still running:
   // without this, a restored view would stay busy (dimmed, and never refreshed again).
   document.addEventListener("htmx:beforeHistorySave", (event) => {
@@ -303,6 +324,9 @@
     scheduleRefresh();
   });
 
+  // Something else changed tasks on this page (a bulk action finished): refresh now.
+  document.addEventListener("taskdeck:refresh", () => refreshRows());
+
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") {
       const body = $("#task-rows");
@@ -333,3 +357,12 @@
   document.addEventListener("taskdeck:selection", updateCount);
   document.addEventListener("htmx:afterSettle", updateCount);
 })();
+
+/* Bulk actions: when a job finishes, the table shows the tasks as they are now. */
+document.addEventListener("htmx:afterSettle", (event) => {
+  "use strict";
+  const target = event.detail.target;
+  if (target && target.id === "bulk-panel" && target.querySelector("[data-bulk-finished]")) {
+    document.dispatchEvent(new CustomEvent("taskdeck:refresh"));
+  }
+});

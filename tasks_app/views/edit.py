@@ -441,8 +441,14 @@ def _query(request: HttpRequest) -> str:
     return f"?{urlencode({'cols': cols})}" if cols else ""
 
 
-def _row_form(status: str, *, data=None, initial=None) -> RowEditForm:
-    return RowEditForm(data, current_status=status, initial=initial, prefix="row")
+def _row_form(sid: str, status: str, *, data=None, initial=None) -> RowEditForm:
+    # Several rows may be open at once: ids per task keep each label on its own field.
+    form = RowEditForm(
+        data, current_status=status, initial=initial, prefix="row", auto_id=f"id_{sid}_%s"
+    )
+    # Keyboard users land in the editor they opened (htmx honours autofocus on swap).
+    form.fields["priority"].widget.attrs["autofocus"] = True
+    return form
 
 
 @require_safe
@@ -475,9 +481,9 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
             return problem_response(request, error)
         editor = editing.open_editor(request, task, fields=ROW_FIELDS)
         if request.method == "GET":
-            form = _row_form(task.assignment_status, initial={"priority": task.priority})
+            form = _row_form(sid, task.assignment_status, initial={"priority": task.priority})
             return _row_response(request, current, editor=editor, form=form)
-        form = _row_form(task.assignment_status, initial=_typed(request, "row"))
+        form = _row_form(sid, task.assignment_status, initial=_typed(request, "row"))
         return _row_response(
             request,
             current,
@@ -488,7 +494,7 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
             expired=True,
         )
 
-    form = _row_form(editor.seen["assignment_status"], data=request.POST)
+    form = _row_form(sid, editor.seen["assignment_status"], data=request.POST)
     if not form.is_valid():
         return _row_response(request, current, editor=editor, form=form, status=422)
     change = form.change(current_priority=editor.seen["priority"])
@@ -500,7 +506,7 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
     except editing.EditConflict as caught:
         now = caught.conflict.now
         fresh = editing.open_editor(request, now, fields=ROW_FIELDS)
-        form = _row_form(now.assignment_status, initial=_typed(request, "row"))
+        form = _row_form(sid, now.assignment_status, initial=_typed(request, "row"))
         return _row_response(
             request,
             current,
