@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
+from tasks_app import taskrouter
 from tasks_app.sandbox import (
     DEVELOPMENT_CREDENTIALS,
     FaultPlan,
@@ -60,6 +61,17 @@ class Sandbox:
 
     def task_sid(self, status: str = "pending", *, workspace: str = "Support") -> str:
         return self.task_sids(status, workspace=workspace)[0]
+
+    def fetch(self, sid: str, *, workspace: str = "Support") -> taskrouter.Task:
+        """The task as TaskRouter has it now (through the service module)."""
+        return taskrouter.fetch_task(workspace_sid=self.workspace_sid(workspace), task_sid=sid)
+
+    def change(self, sid: str, *, workspace: str = "Support", **changes) -> taskrouter.Task:
+        """Someone else (a colleague, an agent, TaskRouter itself) changes the task."""
+        task = self.fetch(sid, workspace=workspace)
+        return taskrouter.update_task(
+            workspace_sid=task.workspace_sid, task_sid=sid, if_match=task.etag, **changes
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -38,17 +38,6 @@ def post_section(client, sid: str, name: str, token: str, **fields) -> object:
     return client.post(f"/w/Support/tasks/{sid}/edit/{name}/", data, **htmx(f"edit-{name}"))
 
 
-def fetch(sandbox, sid: str) -> taskrouter.Task:
-    return taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
-
-
-def change_behind_their_back(sandbox, sid: str, **changes) -> taskrouter.Task:
-    task = fetch(sandbox, sid)
-    return taskrouter.update_task(
-        workspace_sid=sandbox.workspace_sid(), task_sid=sid, if_match=task.etag, **changes
-    )
-
-
 @pytest.fixture
 def writes():
     """Every write the dashboard sends to TaskRouter, as the service module announces it."""
@@ -105,7 +94,7 @@ def test_a_transition_not_offered_is_refused_by_the_form_before_taskrouter(
     assert response.status_code == (200 if allowed else 422)
     assert len(writes) == (1 if allowed else 0)
     if allowed:
-        assert fetch(sandbox, sid).assignment_status == target
+        assert sandbox.fetch(sid).assignment_status == target
 
 
 def test_cancel_without_a_reason_is_refused_at_the_field(client, sandbox, writes):
@@ -128,13 +117,13 @@ def test_saving_the_priority_sends_the_stored_version_and_shows_the_new_one(
     client, sandbox, writes
 ):
     sid = sandbox.task_sid("pending")
-    before = fetch(sandbox, sid)
+    before = sandbox.fetch(sid)
     html = open_page(client, sid)
     response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="7")
     body = response.content.decode()
     assert response.status_code == 200
     assert writes[0]["if_match"] == before.etag
-    after = fetch(sandbox, sid)
+    after = sandbox.fetch(sid)
     assert after.priority == 7
     assert f"Saved priority (now version {after.etag})" in body
     # The read-only parts of the page are refreshed out of band.
@@ -150,18 +139,18 @@ def test_saving_two_parts_of_the_page_in_turn_is_not_a_conflict(client, sandbox)
         client, sid, "channel", editor_token(html, "channel"), task_channel="chat"
     )
     assert first.status_code == second.status_code == 200
-    task = fetch(sandbox, sid)
+    task = sandbox.fetch(sid)
     assert (task.priority, task.task_channel_unique_name) == (3, "chat")
 
 
 def test_a_change_made_elsewhere_under_an_open_form_is_a_conflict_not_an_overwrite(client, sandbox):
     sid = sandbox.task_sid("pending")
     html = open_page(client, sid)
-    change_behind_their_back(sandbox, sid, priority=55)
+    sandbox.change(sid, priority=55)
     response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="9")
     body = response.content.decode()
     assert response.status_code == 409
-    assert fetch(sandbox, sid).priority == 55  # nothing overwritten
+    assert sandbox.fetch(sid).priority == 55  # nothing overwritten
     assert "The task changed since you opened it" in body
     row = re.search(r"<tr class=\"diff-changed\"><th scope=\"row\">Priority</th>(.*?)</tr>", body)
     assert row and re.findall(r"<td>(.*?)</td>", row.group(1))[:2] == ["0", "9"]
@@ -170,12 +159,12 @@ def test_a_change_made_elsewhere_under_an_open_form_is_a_conflict_not_an_overwri
     # Applying it to the current version (the fresh editor in the conflict form) works.
     applied = post_section(client, sid, "priority", editor_token(body, "priority"), priority="9")
     assert applied.status_code == 200
-    assert fetch(sandbox, sid).priority == 9
+    assert sandbox.fetch(sid).priority == 9
 
 
 def test_discarding_a_conflicted_change_shows_the_current_task(client, sandbox):
     sid = sandbox.task_sid("pending")
-    change_behind_their_back(sandbox, sid, priority=44)
+    sandbox.change(sid, priority=44)
     response = client.get(f"/w/Support/tasks/{sid}/edit/priority/", **htmx("edit-priority"))
     assert response.status_code == 200
     assert 'value="44"' in response.content.decode()
@@ -223,7 +212,7 @@ def test_status_with_attributes_is_two_requests_attributes_first_and_both_report
     assert [sorted(w["data"]) for w in writes] == [["Attributes"], ["AssignmentStatus", "Reason"]]
     assert all(w["if_match"] for w in writes)
     assert "Saved attributes (now version" in body and "Completed the task (now version" in body
-    task = fetch(sandbox, sid)
+    task = sandbox.fetch(sid)
     assert task.assignment_status == "completed" and task.attributes["disposition"] == "solved"
     assert task.reason == "resolved"
 
@@ -282,7 +271,7 @@ def test_attributes_that_are_not_an_object_are_refused(client, sandbox):
 
 def test_the_attributes_preview_lists_changes_key_by_key_without_writing(client, sandbox, writes):
     sid = sandbox.task_sid("pending")
-    task = fetch(sandbox, sid)
+    task = sandbox.fetch(sid)
     html = open_page(client, sid)
     edited = dict(task.attributes)
     edited["language"] = "de"
@@ -306,7 +295,7 @@ def test_the_attributes_preview_lists_changes_key_by_key_without_writing(client,
         {"skills"} if "skills" in task.attributes else set()
     )
     assert writes == []
-    assert fetch(sandbox, sid).etag == task.etag
+    assert sandbox.fetch(sid).etag == task.etag
 
 
 # --- start time and channel ----------------------------------------------------------------
@@ -332,7 +321,7 @@ def test_move_to_the_front_puts_the_task_before_every_other_pending_task_in_its_
     html = open_page(client, last.sid)
     response = post_section(client, last.sid, "start", editor_token(html, "start"), front="on")
     assert response.status_code == 200
-    moved = fetch(sandbox, last.sid)
+    moved = sandbox.fetch(last.sid)
     others = [t.virtual_start_time for t in pending if t.sid != last.sid]
     assert moved.virtual_start_time < min(others)
 
@@ -354,13 +343,13 @@ def test_delete_with_the_stored_version_removes_the_task_and_returns_to_the_tabl
     assert response["HX-Redirect"] == "/w/Support/tasks/"
     assert writes[0]["operation"] == "delete" and writes[0]["if_match"]
     with pytest.raises(taskrouter.NotFound):
-        fetch(sandbox, sid)
+        sandbox.fetch(sid)
 
 
 def test_delete_of_a_task_changed_meanwhile_is_a_conflict(client, sandbox):
     sid = sandbox.task_sid("pending")
     html = open_page(client, sid)
-    change_behind_their_back(sandbox, sid, priority=12)
+    sandbox.change(sid, priority=12)
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/delete/",
         {"editor": editor_token(html, "delete")},
@@ -368,7 +357,7 @@ def test_delete_of_a_task_changed_meanwhile_is_a_conflict(client, sandbox):
     )
     assert response.status_code == 409
     assert "Delete the current version" in response.content.decode()
-    assert fetch(sandbox, sid).priority == 12
+    assert sandbox.fetch(sid).priority == 12
 
 
 # --- expired editors, failures, no JavaScript ------------------------------------------------
@@ -475,7 +464,7 @@ def test_the_row_editor_refuses_a_cancel_without_reason(client, sandbox, writes)
 def test_the_row_editor_shows_a_conflict_and_then_applies_to_the_current_version(client, sandbox):
     sid = sandbox.task_sid("pending")
     html = client.get(f"/w/Support/tasks/{sid}/row/edit/", **htmx(f"row-{sid}")).content.decode()
-    change_behind_their_back(sandbox, sid, priority=64)
+    sandbox.change(sid, priority=64)
     conflict = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
         {"editor": row_token(html), "row-priority": "2", "row-assignment_status": ""},
@@ -490,7 +479,7 @@ def test_the_row_editor_shows_a_conflict_and_then_applies_to_the_current_version
         **htmx(f"row-{sid}"),
     )
     assert applied.status_code == 200
-    assert fetch(sandbox, sid).priority == 2
+    assert sandbox.fetch(sid).priority == 2
 
 
 def test_closing_the_row_editor_redraws_the_row(client, sandbox):
@@ -536,7 +525,7 @@ def test_create_makes_the_task_and_shows_it(client, sandbox):
     page = client.get(response["Location"]).content.decode()
     assert "Created task WT" in page
     sid = re.search(r"/tasks/(WT[0-9a-f]{32})/", response["Location"]).group(1)
-    task = fetch(sandbox, sid)
+    task = sandbox.fetch(sid)
     assert task.attributes == {"customer": {"name": "Grace"}, "language": "es"}
     assert (task.timeout, task.task_channel_unique_name, task.etag) == (3600, "chat", "0")
 

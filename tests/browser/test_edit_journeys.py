@@ -37,18 +37,6 @@ def settled(page: Page) -> None:
     expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
-def fetch(sandbox, sid: str) -> taskrouter.Task:
-    return taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
-
-
-def change_behind_their_back(sandbox, sid: str, **changes) -> taskrouter.Task:
-    """A colleague's script, an agent or TaskRouter itself changes the task."""
-    task = fetch(sandbox, sid)
-    return taskrouter.update_task(
-        workspace_sid=sandbox.workspace_sid(), task_sid=sid, if_match=task.etag, **changes
-    )
-
-
 def pending_in_free_queue(sandbox, limit: int = 1) -> list[str]:
     with sandbox.store.read() as conn:
         rows = conn.execute(
@@ -125,7 +113,7 @@ def test_editing_the_priority_in_a_table_row_swaps_only_that_row_and_announces_i
     sid, neighbour = open_free_queue_table(page, rows=2)
     mark_the_page(page)
     page.locator(f"#row-{neighbour}").evaluate("row => row.dataset.marker = 'untouched'")
-    before = fetch(sandbox, sid)
+    before = sandbox.fetch(sid)
     new_priority = before.priority + 17
 
     page.get_by_role("link", name=f"Edit {sid}", exact=True).click()
@@ -139,7 +127,7 @@ def test_editing_the_priority_in_a_table_row_swaps_only_that_row_and_announces_i
 
     expect(row).not_to_have_attribute("data-editing", "1")
     expect(table_cell(page, sid, "Priority")).to_have_text(str(new_priority))
-    after = fetch(sandbox, sid)
+    after = sandbox.fetch(sid)
     assert after.priority == new_priority
     expect(page.locator("#announcer")).to_have_text(f"Saved priority (now version {after.etag}).")
     expect(page.locator(f"#row-{neighbour}")).to_have_attribute("data-marker", "untouched")
@@ -154,7 +142,7 @@ def test_saving_the_priority_on_the_task_page_swaps_its_section_and_refreshes_th
     page: Page, sandbox
 ):
     (sid,) = pending_in_free_queue(sandbox)
-    before = fetch(sandbox, sid)
+    before = sandbox.fetch(sid)
     page.goto(f"{TABLE}{sid}/")
     expect(page.locator("#task-etag")).to_have_text(before.etag)
     mark_the_page(page)
@@ -166,7 +154,7 @@ def test_saving_the_priority_on_the_task_page_swaps_its_section_and_refreshes_th
 
     saved = section.locator(".banner-success")
     expect(saved).to_contain_text("Saved priority (now version")
-    after = fetch(sandbox, sid)
+    after = sandbox.fetch(sid)
     assert after.priority == 23 and after.etag != before.etag
     expect(saved).to_have_text(f"Saved priority (now version {after.etag}).")
     expect(fact(page, "Priority")).to_have_text("23")
@@ -182,7 +170,7 @@ def test_invalid_json_attributes_are_explained_at_the_field_and_nothing_typed_is
 ):
     browser_problems.expect_console_error(EXPECTED_STATUSES)
     (sid,) = pending_in_free_queue(sandbox)
-    before = fetch(sandbox, sid)
+    before = sandbox.fetch(sid)
     page.goto(f"{TABLE}{sid}/")
     # Typed but not saved in two other sections: a save elsewhere must leave them be.
     page.locator("#edit-priority").get_by_label("Priority").fill("4321")
@@ -208,7 +196,7 @@ def test_invalid_json_attributes_are_explained_at_the_field_and_nothing_typed_is
     expect(editor).to_have_value(typed)
     expect(page.locator("#edit-priority").get_by_label("Priority")).to_have_value("4321")
     expect(page.locator("#edit-status").get_by_label("Reason")).to_have_value("half-typed reason")
-    assert fetch(sandbox, sid).etag == before.etag  # nothing was written
+    assert sandbox.fetch(sid).etag == before.etag  # nothing was written
 
 
 def test_cancel_without_a_reason_is_refused_at_the_reason_field(
@@ -216,7 +204,7 @@ def test_cancel_without_a_reason_is_refused_at_the_reason_field(
 ):
     browser_problems.expect_console_error(EXPECTED_STATUSES)
     sid = sandbox.task_sid("pending")
-    before = fetch(sandbox, sid)
+    before = sandbox.fetch(sid)
     page.goto(f"{TABLE}{sid}/")
     section = page.locator("#edit-status")
     section.get_by_role("radio", name="Cancel", exact=True).check()
@@ -228,7 +216,7 @@ def test_cancel_without_a_reason_is_refused_at_the_reason_field(
         re.compile("Say why you cancel this task; TaskRouter records the reason.")
     )
     expect(section.get_by_role("radio", name="Cancel", exact=True)).to_be_checked()
-    after = fetch(sandbox, sid)
+    after = sandbox.fetch(sid)
     assert after.assignment_status == "pending"
     assert after.etag == before.etag
     expect(page.locator("h1 .badge")).to_have_text("Pending")
@@ -242,7 +230,7 @@ def test_two_supervisors_save_the_same_priority_the_second_sees_a_conflict_and_a
 ):
     browser_problems.expect_console_error(EXPECTED_STATUSES)
     (sid,) = pending_in_free_queue(sandbox)
-    original = fetch(sandbox, sid).priority
+    original = sandbox.fetch(sid).priority
     first, second = page, second_user.new_page()
     for each in (first, second):
         each.goto(f"{TABLE}{sid}/")
@@ -251,7 +239,7 @@ def test_two_supervisors_save_the_same_priority_the_second_sees_a_conflict_and_a
     first.locator("#edit-priority").get_by_label("Priority").fill("21")
     first.locator("#edit-priority").get_by_role("button", name="Save priority").click()
     expect(first.locator("#edit-priority .banner-success")).to_contain_text("Saved priority")
-    assert fetch(sandbox, sid).priority == 21
+    assert sandbox.fetch(sid).priority == 21
 
     section = second.locator("#edit-priority")
     section.get_by_label("Priority").fill("34")
@@ -270,7 +258,7 @@ def test_two_supervisors_save_the_same_priority_the_second_sees_a_conflict_and_a
     expect(second.locator("#announcer")).to_have_text(
         "The task changed since you opened it. Review and apply again."
     )
-    assert fetch(sandbox, sid).priority == 21  # the first supervisor's value stands
+    assert sandbox.fetch(sid).priority == 21  # the first supervisor's value stands
     settled(second)
     axe(second)
 
@@ -278,7 +266,7 @@ def test_two_supervisors_save_the_same_priority_the_second_sees_a_conflict_and_a
     expect(section.locator(".banner-success")).to_contain_text("Saved priority (now version")
     expect(section.get_by_role("alert")).to_have_count(0)
     expect(fact(second, "Priority")).to_have_text("34")
-    final = fetch(sandbox, sid)
+    final = sandbox.fetch(sid)
     assert final.priority == 34
     expect(second.locator("#task-etag")).to_have_text(final.etag)
     flush(second_user)
@@ -289,12 +277,12 @@ def test_a_change_made_through_the_api_under_the_task_page_is_a_conflict_not_an_
 ):
     browser_problems.expect_console_error(EXPECTED_STATUSES)
     (sid,) = pending_in_free_queue(sandbox)
-    original = fetch(sandbox, sid).priority
+    original = sandbox.fetch(sid).priority
     page.goto(f"{TABLE}{sid}/")
     section = page.locator("#edit-priority")
     expect(section.get_by_role("button", name="Save priority")).to_be_enabled()
 
-    change_behind_their_back(sandbox, sid, priority=55)
+    sandbox.change(sid, priority=55)
     section.get_by_label("Priority").fill("9")
     section.get_by_role("button", name="Save priority").click()
 
@@ -304,11 +292,11 @@ def test_a_change_made_through_the_api_under_the_task_page_is_a_conflict_not_an_
         [str(original), "9", "55 changed"]
     )
     expect(section.get_by_label("Priority")).to_have_value("9")
-    assert fetch(sandbox, sid).priority == 55  # the API's value survives ...
+    assert sandbox.fetch(sid).priority == 55  # the API's value survives ...
 
     section.get_by_role("button", name="Apply my change to the current version").click()
     expect(section.locator(".banner-success")).to_contain_text("Saved priority (now version")
-    assert fetch(sandbox, sid).priority == 9  # ... until the user applies theirs
+    assert sandbox.fetch(sid).priority == 9  # ... until the user applies theirs
     expect(fact(page, "Priority")).to_have_text("9")
 
 
@@ -317,13 +305,13 @@ def test_a_change_made_through_the_api_under_a_row_editor_is_a_conflict_not_an_o
 ):
     browser_problems.expect_console_error(EXPECTED_STATUSES)
     (sid,) = open_free_queue_table(page)
-    original = fetch(sandbox, sid).priority
+    original = sandbox.fetch(sid).priority
     page.get_by_role("link", name=f"Edit {sid}", exact=True).click()
     row = page.locator(f"#row-{sid}")
     expect(row).to_have_attribute("data-editing", "1")
     settled(page)
 
-    change_behind_their_back(sandbox, sid, priority=66)
+    sandbox.change(sid, priority=66)
     row.get_by_label("Priority").fill("2")
     row.get_by_role("button", name="Save", exact=True).click()
 
@@ -335,14 +323,14 @@ def test_a_change_made_through_the_api_under_a_row_editor_is_a_conflict_not_an_o
     expect(row).to_have_attribute("data-editing", "1")  # still the editor, input kept
     expect(row.get_by_label("Priority")).to_have_value("2")
     expect(page.locator("#announcer")).to_have_text("The task changed since you opened it.")
-    assert fetch(sandbox, sid).priority == 66
+    assert sandbox.fetch(sid).priority == 66
     settled(page)
     axe(page)
 
     row.get_by_role("button", name="Apply to the current version").click()
     expect(row).not_to_have_attribute("data-editing", "1")
     expect(table_cell(page, sid, "Priority")).to_have_text("2")
-    assert fetch(sandbox, sid).priority == 2
+    assert sandbox.fetch(sid).priority == 2
 
 
 # --- Bulk actions ------------------------------------------------------------------------
@@ -370,12 +358,12 @@ def test_a_bulk_cancel_of_20_tasks_with_one_changed_meanwhile_reports_19_done_1_
     expect(panel.locator(".bulk-items tbody tr")).to_have_count(20)
     expect(panel.locator(".bulk-items .result")).to_have_text(["Will be changed"] * 20)
     for sid in chosen:  # nothing written yet
-        assert fetch(sandbox, sid).assignment_status == "pending"
+        assert sandbox.fetch(sid).assignment_status == "pending"
     settled(page)
 
     # A colleague touches one of them between the preview and the confirmation.
-    task = fetch(sandbox, changed)
-    change_behind_their_back(sandbox, changed, attributes={**task.attributes, "vip": True})
+    task = sandbox.fetch(changed)
+    sandbox.change(changed, attributes={**task.attributes, "vip": True})
     panel.get_by_role("button", name="Cancel 20 tasks").click()
 
     expect(panel.locator("#bulk-summary")).to_have_text("19 done, 1 conflict.")
@@ -384,7 +372,7 @@ def test_a_bulk_cancel_of_20_tasks_with_one_changed_meanwhile_reports_19_done_1_
     expect(panel.locator(f"#bulk-item-{changed}")).to_contain_text("Changed since the preview")
     expect(panel.locator(".bulk-items .result-done")).to_have_count(19)
     for sid in chosen:
-        now = fetch(sandbox, sid)
+        now = sandbox.fetch(sid)
         if sid == changed:
             assert (now.assignment_status, now.attributes["vip"]) == ("pending", True)
         else:
@@ -432,7 +420,7 @@ def test_creating_a_task_explains_bad_json_at_the_field_then_opens_the_new_task(
     sid = re.search(r"/(WT[0-9a-f]{32})/$", page.url).group(1)
     expect(page.locator(".messages")).to_contain_text(f"Created task {sid} in queue")
     expect(page.get_by_role("heading", level=1)).to_contain_text(sid)
-    task = fetch(sandbox, sid)
+    task = sandbox.fetch(sid)
     assert task.attributes == {"customer": {"name": "Grace"}, "language": "es"}
     assert task.priority == 5
     assert task.workflow_friendly_name == "Support Routing"
@@ -454,7 +442,7 @@ def test_deleting_a_task_after_confirming_returns_to_the_table_and_the_task_is_g
     expect(page.locator(".messages")).to_have_text(f"Deleted task {sid}.")
     expect(page.locator(f"#row-{sid}")).to_have_count(0)
     with pytest.raises(taskrouter.NotFound):
-        fetch(sandbox, sid)
+        sandbox.fetch(sid)
 
 
 # --- Keyboard and screen-reader users after edits ------------------------------------------
