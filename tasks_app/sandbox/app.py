@@ -69,7 +69,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.errors import InvalidParameter
-from tasks_app.taskrouter.expressions import parse_expression
+from tasks_app.taskrouter.query import FILTER_PARAMETERS, TaskQuery
 
 from . import engine, store
 from .auth import Credentials
@@ -112,18 +112,6 @@ STATUS_REASONS = {
 }
 
 # Query parameters ListTask echoes in its page URLs, besides PageSize/Page/PageToken.
-TASK_FILTERS = (
-    "Priority",
-    "AssignmentStatus",
-    "WorkflowSid",
-    "WorkflowName",
-    "TaskQueueSid",
-    "TaskQueueName",
-    "EvaluateTaskAttributes",
-    "RoutingTarget",
-    "Ordering",
-    "HasAddons",
-)
 COLLECTIONS = {
     # path segment: (SID prefix, list key, resource name for rate-limit keys)
     "Workflows": ("WW", "workflows", "Workflow"),
@@ -471,42 +459,13 @@ class SandboxApp:
     # Tasks --------------------------------------------------------------------------------
 
     def _list_tasks(self, request: Request, ws: str, resource: str) -> Response:
-        statuses = rules.parse_statuses(request.values("AssignmentStatus"))
-        priority = None
-        if (value := request.first("Priority")) is not None:
-            priority = rules.parse_int(value, param="Priority")
-        workflow_sid = request.first("WorkflowSid")
-        if workflow_sid is not None:
-            workflow_sid = rules.validate_sid(workflow_sid, "WW", param="WorkflowSid")
-        queue_sid = request.first("TaskQueueSid")
-        if queue_sid is not None:
-            queue_sid = rules.validate_sid(queue_sid, "WQ", param="TaskQueueSid")
-        has_addons = None
-        if (value := request.first("HasAddons")) is not None:
-            has_addons = rules.parse_bool(value, param="HasAddons")
-        expression = None
-        if (value := request.first("EvaluateTaskAttributes")) is not None:
-            expression = parse_expression(value)
-        ordering: tuple[rules.OrderKey, ...] = ()
-        if (value := request.first("Ordering")) is not None:
-            ordering = rules.parse_ordering(value)
+        # The dashboard's own TaskQuery reads the filters: one grammar, both sides.
+        query = TaskQuery.from_params(request.first, request.values)
         page_size, page, token = _paging(request, "WT")
-        routing_target = request.first("RoutingTarget")
-        task_filter = store.TaskFilter(
-            statuses=statuses,
-            priority=priority,
-            workflow_sid=workflow_sid,
-            workflow_name=request.first("WorkflowName"),
-            task_queue_sid=queue_sid,
-            task_queue_name=request.first("TaskQueueName"),
-            routing_target=routing_target.strip() if routing_target else None,
-            has_addons=has_addons,
-            attributes=expression.matches if expression is not None else None,
-        )
         with self.store.read() as conn:
             if store.fetch_workspace(conn, ws) is None:
                 raise not_found(resource)
-            result = store.page_tasks(conn, ws, task_filter, ordering, page_size, token)
+            result = store.page_tasks(conn, ws, query, page_size, token)
             names = _names(conn, ws)
         now = store.to_us(self.now())
         items = [
@@ -517,11 +476,11 @@ class SandboxApp:
             + (b"+" if result.has_next else b"")
         ).hexdigest()[:32]
         payload = {
-            "meta": _meta(request, "tasks", TASK_FILTERS, page_size, page, token, result.rows,
+            "meta": _meta(request, "tasks", FILTER_PARAMETERS, page_size, page, token, result.rows,
                           result.has_next, result.has_previous and bool(result.rows)),
             "tasks": items,
         }  # fmt: skip
-        key = "Task-List-EvaluateTaskAttributes" if expression is not None else "Task-List"
+        key = "Task-List-EvaluateTaskAttributes" if query.evaluate_task_attributes else "Task-List"
         return self._ok(request, key, payload, etag=digest)
 
     def _fetch_task(self, request: Request, ws: str, sid: str, resource: str) -> Response:

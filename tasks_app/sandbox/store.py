@@ -50,8 +50,10 @@ from typing import Any
 
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.errors import InvalidParameter
+from tasks_app.taskrouter.expressions import parse_expression
+from tasks_app.taskrouter.query import TaskQuery
 
-__all__ = ["SandboxStore", "TaskFilter", "TaskPage", "from_us", "to_us"]
+__all__ = ["SandboxStore", "TaskPage", "from_us", "to_us"]
 
 SCHEMA_VERSION = "1"
 
@@ -518,53 +520,39 @@ def prune_tombstones(conn: sqlite3.Connection, older_than: int) -> int:
     return conn.execute("DELETE FROM task_tombstones WHERE deleted_at < ?", (older_than,)).rowcount
 
 
-@dataclass(frozen=True, slots=True)
-class TaskFilter:
-    """ListTask's filters. ``statuses`` empty means every status."""
-
-    statuses: tuple[str, ...] = ()
-    priority: int | None = None
-    workflow_sid: str | None = None
-    workflow_name: str | None = None
-    task_queue_sid: str | None = None
-    task_queue_name: str | None = None
-    routing_target: str | None = None
-    has_addons: bool | None = None
-    # EvaluateTaskAttributes, evaluated in Python on the parsed attributes.
-    attributes: Callable[[Mapping[str, Any]], bool] | None = None
-
-    def sql(self, workspace_sid: str) -> tuple[str, list[Any]]:
-        """The filters SQLite can apply, as `` AND ...`` conditions and their parameters."""
-        conditions: list[str] = []
-        params: list[Any] = []
-        if self.priority is not None:
-            conditions.append("priority = ?")
-            params.append(self.priority)
-        if self.workflow_sid is not None:
-            conditions.append("workflow_sid = ?")
-            params.append(self.workflow_sid)
-        if self.workflow_name is not None:
-            conditions.append(
-                "workflow_sid IN (SELECT sid FROM workflows "
-                "WHERE workspace_sid = ? AND friendly_name = ?)"
-            )
-            params += [workspace_sid, self.workflow_name]
-        if self.task_queue_sid is not None:
-            conditions.append("task_queue_sid = ?")
-            params.append(self.task_queue_sid)
-        if self.task_queue_name is not None:
-            conditions.append(
-                "task_queue_sid IN (SELECT sid FROM task_queues "
-                "WHERE workspace_sid = ? AND friendly_name = ?)"
-            )
-            params += [workspace_sid, self.task_queue_name]
-        if self.routing_target is not None:
-            conditions.append("routing_target = ?")
-            params.append(self.routing_target)
-        if self.has_addons is not None:
-            conditions.append("has_addons = ?")
-            params.append(int(self.has_addons))
-        return "".join(f" AND {c}" for c in conditions), params
+def _filter_sql(query: TaskQuery, workspace_sid: str) -> tuple[str, list[Any]]:
+    """The filters SQLite can apply, as `` AND ...`` conditions and their parameters
+    (statuses drive the index scans, the expression is evaluated in Python)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if query.priority is not None:
+        conditions.append("priority = ?")
+        params.append(query.priority)
+    if query.workflow_sid:
+        conditions.append("workflow_sid = ?")
+        params.append(query.workflow_sid)
+    if query.workflow_name:
+        conditions.append(
+            "workflow_sid IN (SELECT sid FROM workflows "
+            "WHERE workspace_sid = ? AND friendly_name = ?)"
+        )
+        params += [workspace_sid, query.workflow_name]
+    if query.task_queue_sid:
+        conditions.append("task_queue_sid = ?")
+        params.append(query.task_queue_sid)
+    if query.task_queue_name:
+        conditions.append(
+            "task_queue_sid IN (SELECT sid FROM task_queues "
+            "WHERE workspace_sid = ? AND friendly_name = ?)"
+        )
+        params += [workspace_sid, query.task_queue_name]
+    if query.routing_target:
+        conditions.append("routing_target = ?")
+        params.append(query.routing_target)
+    if query.has_addons is not None:
+        conditions.append("has_addons = ?")
+        params.append(int(query.has_addons))
+    return "".join(f" AND {c}" for c in conditions), params
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,8 +576,7 @@ def sort_spec(ordering: Sequence[rules.OrderKey]) -> SortSpec:
 def page_tasks(
     conn: sqlite3.Connection,
     workspace_sid: str,
-    task_filter: TaskFilter,
-    ordering: Sequence[rules.OrderKey],
+    query: TaskQuery,
     page_size: int,
     token: str | None = None,
 ) -> TaskPage:
@@ -597,18 +584,18 @@ def page_tasks(
 
     Raises InvalidParameter for a token that names no task of this workspace.
     """
-    spec = sort_spec(ordering)
+    spec = sort_spec(query.ordering)
     if token is None:
-        rows = _take(conn, workspace_sid, task_filter, spec, None, page_size + 1)
+        rows = _take(conn, workspace_sid, query, spec, None, page_size + 1)
         return TaskPage(rows[:page_size], len(rows) > page_size, False)
     direction, anchor_sid = token[:2], token[2:]
     anchor = _anchor_values(conn, workspace_sid, anchor_sid, spec)
     if direction == "PA":
-        rows = _take(conn, workspace_sid, task_filter, spec, anchor, page_size + 1)
+        rows = _take(conn, workspace_sid, query, spec, anchor, page_size + 1)
         return TaskPage(rows[:page_size], len(rows) > page_size, True)
     # The page before: scan the reversed ordering from the anchor, then turn it around.
     reverse = tuple((col, not desc) for col, desc in spec)
-    rows = _take(conn, workspace_sid, task_filter, reverse, anchor, page_size + 1)
+    rows = _take(conn, workspace_sid, query, reverse, anchor, page_size + 1)
     return TaskPage(rows[:page_size][::-1], True, len(rows) > page_size)
 
 
@@ -629,17 +616,18 @@ def _anchor_values(
 def _take(
     conn: sqlite3.Connection,
     workspace_sid: str,
-    task_filter: TaskFilter,
+    query: TaskQuery,
     spec: SortSpec,
     anchor: tuple[Any, ...] | None,
     limit: int,
 ) -> list[sqlite3.Row]:
-    where, params = task_filter.sql(workspace_sid)
-    statuses = task_filter.statuses or rules.STATUSES
+    where, params = _filter_sql(query, workspace_sid)
+    statuses = query.statuses or rules.STATUSES
     scans = [_scan(conn, workspace_sid, status, where, params, spec, anchor) for status in statuses]
     rows: Iterator[sqlite3.Row]
     rows = scans[0] if len(scans) == 1 else heapq.merge(*scans, key=_merge_key(spec))
-    matches = task_filter.attributes
+    expression = query.evaluate_task_attributes
+    matches = parse_expression(expression).matches if expression else None
     found: list[sqlite3.Row] = []
     try:
         for row in rows:

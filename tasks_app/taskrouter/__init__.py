@@ -28,8 +28,8 @@ _EXPORTS = {
         "Unavailable",
     ),
     "resources": ("Task", "TaskChannel", "TaskPage", "TaskQueue", "Workflow", "Workspace"),
+    "query": ("TaskQuery",),
     "service": (
-        "TaskQuery",
         "create_task",
         "default_workspace",
         "delete_task",
@@ -106,9 +106,9 @@ if TYPE_CHECKING:
         TaskRouterError,
         Unavailable,
     )
+    from .query import TaskQuery
     from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
     from .service import (
-        TaskQuery,
         create_task,
         default_workspace,
         delete_task,

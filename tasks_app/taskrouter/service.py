@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,61 +20,13 @@ from django.core.cache import cache
 from . import rules
 from .client import ApiResponse, ClientConfig, request
 from .errors import InvalidParameter, NotFound, TaskRouterError
-from .expressions import check_expression
+from .query import EVERY_TASK, TaskQuery
 from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
 from .signals import task_written
 
 T = TypeVar("T")
 
 # --- Reading tasks ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TaskQuery:
-    """The filters of ListTask, validated on construction (invalid -> InvalidParameter)."""
-
-    statuses: tuple[str, ...] = ()
-    priority: int | None = None
-    workflow_sid: str | None = None
-    workflow_name: str | None = None
-    task_queue_sid: str | None = None
-    task_queue_name: str | None = None
-    evaluate_task_attributes: str | None = None
-    routing_target: str | None = None
-    has_addons: bool | None = None
-    ordering: tuple[rules.OrderKey, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "statuses", rules.parse_statuses(self.statuses))
-        if self.priority is not None:
-            object.__setattr__(self, "priority", rules.validate_priority(self.priority))
-        if self.workflow_sid:
-            rules.validate_sid(self.workflow_sid, "WW", param="WorkflowSid")
-        if self.task_queue_sid:
-            rules.validate_sid(self.task_queue_sid, "WQ", param="TaskQueueSid")
-        if self.evaluate_task_attributes:
-            object.__setattr__(
-                self, "evaluate_task_attributes", check_expression(self.evaluate_task_attributes)
-            )
-        object.__setattr__(self, "ordering", rules.validate_ordering(self.ordering))
-
-    def to_params(self) -> list[tuple[str, str]]:
-        params: list[tuple[str, str]] = [("AssignmentStatus", s) for s in self.statuses]
-        optional = {
-            "Priority": self.priority,
-            "WorkflowSid": self.workflow_sid,
-            "WorkflowName": self.workflow_name,
-            "TaskQueueSid": self.task_queue_sid,
-            "TaskQueueName": self.task_queue_name,
-            "EvaluateTaskAttributes": self.evaluate_task_attributes,
-            "RoutingTarget": self.routing_target,
-            "HasAddons": None if self.has_addons is None else str(self.has_addons).lower(),
-            "Ordering": rules.format_ordering(self.ordering) or None,
-        }
-        params += [
-            (name, str(value)) for name, value in optional.items() if value not in (None, "")
-        ]
-        return params
 
 
 def _tasks_path(workspace_sid: str, task_sid: str | None = None) -> str:
@@ -104,7 +55,7 @@ def _task_page(body: Any, read_at: datetime | None = None) -> TaskPage:
 def list_tasks(
     *,
     workspace_sid: str,
-    query: TaskQuery = TaskQuery(),
+    query: TaskQuery = EVERY_TASK,
     page_size: int = rules.DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
     max_age: float = 0,
@@ -166,7 +117,7 @@ def _invalidate_reads(workspace_sid: str) -> None:
 def iter_tasks(
     *,
     workspace_sid: str,
-    query: TaskQuery = TaskQuery(),
+    query: TaskQuery = EVERY_TASK,
     page_size: int = rules.PAGE_SIZE_MAX,
     limit: int | None = None,
 ) -> Iterator[Task]:
