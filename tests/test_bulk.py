@@ -174,3 +174,14 @@ def test_writes_are_paced_within_the_configured_rate(client, sandbox, settings):
     run_to_the_end(client, token)
     # Ten writes at 20 a second: the last may start 0.45 s after the first.
     assert time.monotonic() - started >= 0.45
+
+
+def test_everything_matching_with_taskrouter_down_is_explained_not_a_server_error(
+    client, sandbox, loopback_sandbox
+):
+    loopback_sandbox.faults.set("503;path=/TaskQueues")
+    response, _ = preview(
+        client, action="priority", priority="4", everything="on", query="status=pending"
+    )
+    assert response.status_code == 503
+    assert "TaskRouter had a problem" in response.content.decode()

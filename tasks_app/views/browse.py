@@ -10,7 +10,12 @@ from django.views.decorators.http import require_safe
 from tasks_app import exports, taskrouter
 from tasks_app.forms import TaskFilterForm
 from tasks_app.tables import TaskTable
-from tasks_app.views.common import problem_response, render_fragment, status_for
+from tasks_app.views.common import (
+    problem_response,
+    render_fragment,
+    status_for,
+    with_workspace,
+)
 
 # TaskRouter's parameter names -> the task table's query parameters, to put a refusal
 # from TaskRouter next to the field that caused it.
@@ -40,18 +45,18 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def task_list(request: HttpRequest, workspace: str) -> HttpResponse:
+@with_workspace
+def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResponse:
     try:
-        current = taskrouter.resolve_workspace(workspace)
-        queues = taskrouter.list_task_queues(workspace_sid=current.sid)
-        workflows = taskrouter.list_workflows(workspace_sid=current.sid)
+        queues = taskrouter.list_task_queues(workspace_sid=workspace.sid)
+        workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
 
     form = TaskFilterForm(request.GET, queues=queues, workflows=workflows)
-    slug = taskrouter.workspace_url_name(current)
+    slug = taskrouter.workspace_url_name(workspace)
     context: dict = {
-        "workspace": current,
+        "workspace": workspace,
         "workspace_slug": slug,
         "form": form,
         "queues": queues,
@@ -69,12 +74,12 @@ def task_list(request: HttpRequest, workspace: str) -> HttpResponse:
         status = 400
     elif request.GET.get("format") == "csv":
         return exports.tasks_csv(
-            workspace=current, query=form.to_query(), columns=_table(form, slug, [], request)
+            workspace=workspace, query=form.to_query(), columns=_table(form, slug, [], request)
         )
     else:
         try:
             page = taskrouter.list_tasks(
-                workspace_sid=current.sid,
+                workspace_sid=workspace.sid,
                 query=form.to_query(),
                 page_size=form.cleaned_data["size"],
                 page_token=form.cleaned_data["page"],
@@ -103,7 +108,7 @@ def task_list(request: HttpRequest, workspace: str) -> HttpResponse:
             context["page"] = page
             context["table"] = _table(form, slug, page.tasks, request)
             context["summary"] = describe_view(
-                form, current, count=len(page), later_page=bool(page.previous_page_token)
+                form, workspace, count=len(page), later_page=bool(page.previous_page_token)
             )
     context["filters_key"] = _filters_key(form, slug, request)
     return render_fragment(request, "tasks/task_list.html", context, status=status)

@@ -12,7 +12,11 @@ from django.views.decorators.http import require_POST, require_safe
 from tasks_app import bulk, editing, taskrouter
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.models import BulkJob
-from tasks_app.views.common import problem_response, render_fragment, status_for
+from tasks_app.views.common import (
+    render_fragment,
+    status_for,
+    with_workspace,
+)
 
 _PANEL = {"bulk-panel": "tasks/bulk_job.html#bulk-panel"}
 
@@ -55,25 +59,24 @@ def _render(
 
 
 @require_POST
-def bulk_preview(request: HttpRequest, workspace: str) -> HttpResponse:
+@with_workspace
+def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResponse:
     """Read the chosen tasks and show what the action would do to each (nothing written)."""
-    try:
-        current = taskrouter.resolve_workspace(workspace)
-    except taskrouter.TaskRouterError as error:
-        return problem_response(request, error)
     form = BulkActionForm(request.POST)
     if not form.is_valid():
-        return _render(request, current, None, form=form, status=422)
+        return _render(request, workspace, None, form=form, status=422)
     data = form.cleaned_data
     if data["everything"]:
-        filters = TaskFilterForm(
-            QueryDict(data["query"]),
-            queues=taskrouter.list_task_queues(workspace_sid=current.sid),
-            workflows=taskrouter.list_workflows(workspace_sid=current.sid),
-        )
+        try:
+            queues = taskrouter.list_task_queues(workspace_sid=workspace.sid)
+            workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
+        except taskrouter.TaskRouterError as error:
+            form.add_error(None, error.user_message)
+            return _render(request, workspace, None, form=form, status=status_for(error))
+        filters = TaskFilterForm(QueryDict(data["query"]), queues=queues, workflows=workflows)
         if not filters.is_valid():
             form.add_error(None, "The table's filter is not valid; fix it before a bulk action.")
-            return _render(request, current, None, form=form, status=422)
+            return _render(request, workspace, None, form=form, status=422)
         clean_query = {k: v for k, v in QueryDict(data["query"]).lists() if k not in ("page",)}
         selection = bulk.Selection(
             query=filters.to_query(), description=urlencode(clean_query, doseq=True)
@@ -83,7 +86,7 @@ def bulk_preview(request: HttpRequest, workspace: str) -> HttpResponse:
     try:
         job = bulk.prepare(
             owner=editing.owner_of(request),
-            workspace_sid=current.sid,
+            workspace_sid=workspace.sid,
             action=data["action"],
             reason=data["reason"],
             priority=data["priority"],
@@ -91,32 +94,26 @@ def bulk_preview(request: HttpRequest, workspace: str) -> HttpResponse:
         )
     except taskrouter.TaskRouterError as error:
         form.add_error(None, error.user_message)
-        return _render(request, current, None, form=form, status=status_for(error))
+        return _render(request, workspace, None, form=form, status=status_for(error))
     if not request.htmx:
         return redirect(
-            "bulk_job", workspace=taskrouter.workspace_url_name(current), token=job.token
+            "bulk_job", workspace=taskrouter.workspace_url_name(workspace), token=job.token
         )
-    return _render(request, current, job)
+    return _render(request, workspace, job)
 
 
 @require_safe
-def bulk_job(request: HttpRequest, workspace: str, token: str) -> HttpResponse:
+@with_workspace
+def bulk_job(request: HttpRequest, workspace: taskrouter.Workspace, token: str) -> HttpResponse:
     """A job's preview, progress or results; it stays available afterwards."""
-    try:
-        current = taskrouter.resolve_workspace(workspace)
-    except taskrouter.TaskRouterError as error:
-        return problem_response(request, error)
-    return _render(request, current, _job(request, token))
+    return _render(request, workspace, _job(request, token))
 
 
 @require_POST
-def bulk_run(request: HttpRequest, workspace: str, token: str) -> HttpResponse:
+@with_workspace
+def bulk_run(request: HttpRequest, workspace: taskrouter.Workspace, token: str) -> HttpResponse:
     """Start, continue or retry a job: each call writes one short chunk and answers with
     the progress, which asks for the next chunk until the job is done."""
-    try:
-        current = taskrouter.resolve_workspace(workspace)
-    except taskrouter.TaskRouterError as error:
-        return problem_response(request, error)
     job = _job(request, token)
     step = request.POST.get("step", "continue")
     if step == "start" and job.started is None:
@@ -127,6 +124,6 @@ def bulk_run(request: HttpRequest, workspace: str, token: str) -> HttpResponse:
         bulk.run_chunk(job)
     if not request.htmx:
         return redirect(
-            "bulk_job", workspace=taskrouter.workspace_url_name(current), token=job.token
+            "bulk_job", workspace=taskrouter.workspace_url_name(workspace), token=job.token
         )
-    return _render(request, current, job)
+    return _render(request, workspace, job)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -9,18 +12,41 @@ from django.utils.cache import patch_vary_headers
 from tasks_app import taskrouter
 
 
-def render_fragment(
+def with_workspace(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Views under /w/<workspace>/ get the Workspace itself (named by SID or friendly
+    name in the URL); an unknown one, or TaskRouter failing, answers with the problem."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, workspace: str, **kwargs) -> HttpResponse:
+        try:
+            resolved = taskrouter.resolve_workspace(workspace)
+        except taskrouter.TaskRouterError as error:
+            return problem_response(request, error)
+        return view(request, resolved, *args, **kwargs)
+
+    return wrapper
+
+
+def fragment_response(
     request: HttpRequest, template: str, context: dict, *, status: int = 200
 ) -> HttpResponse:
-    """Render a page, or only the partial htmx asked for; either way marked for htmx so
-    error answers (4xx/5xx) are swapped in where the user is (see static/js/taskdeck.js)."""
-    target = request.htmx.target if request.htmx else None
-    partials = context.pop("partials", {})
-    name = partials.get(target, template) if target else template
-    response = render(request, name, context, status=status)
+    """Render ``template`` marked as Taskdeck's own answer, so static/js/taskdeck.js swaps
+    it in where the user is even for a 4xx/5xx (htmx 2 would not by default)."""
+    response = render(request, template, context, status=status)
     response["Taskdeck-Fragment"] = "1"
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+def render_fragment(
+    request: HttpRequest, template: str, context: dict, *, status: int = 200
+) -> HttpResponse:
+    """Render a page, or only the partial htmx asked for (``context["partials"]`` maps
+    HX-Target ids to ``template#partial`` names)."""
+    target = request.htmx.target if request.htmx else None
+    partials = context.pop("partials", {})
+    name = partials.get(target, template) if target else template
+    return fragment_response(request, name, context, status=status)
 
 
 def problem_response(request: HttpRequest, error: taskrouter.TaskRouterError) -> HttpResponse:

@@ -29,7 +29,13 @@ from tasks_app.forms import (
 )
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import rules
-from tasks_app.views.common import problem_response, render_fragment, status_for
+from tasks_app.views.common import (
+    fragment_response,
+    problem_response,
+    render_fragment,
+    status_for,
+    with_workspace,
+)
 
 # --- The task page's sections ---------------------------------------------------------------
 
@@ -179,18 +185,16 @@ def _task_context(workspace: taskrouter.Workspace, task: taskrouter.Task) -> dic
     }
 
 
-def _load(workspace: str, sid: str) -> tuple[taskrouter.Workspace, taskrouter.Task]:
-    current = taskrouter.resolve_workspace(workspace)
-    return current, taskrouter.fetch_task(workspace_sid=current.sid, task_sid=sid)
-
-
 @require_safe
-def task_page(request: HttpRequest, workspace: str, sid: str) -> HttpResponse:
+@with_workspace
+def task_page(request: HttpRequest, workspace: taskrouter.Workspace, sid: str) -> HttpResponse:
     try:
-        current, task = _load(workspace, sid)
+        task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
-    return render_fragment(request, "tasks/task_detail.html", _page_context(request, current, task))
+    return render_fragment(
+        request, "tasks/task_detail.html", _page_context(request, workspace, task)
+    )
 
 
 def _section_response(
@@ -213,9 +217,9 @@ def _section_response(
         }
         if task is not None:
             context |= _task_context(workspace, task) | {"refresh_task": True}
-        response = render(request, "tasks/task_detail.html#edit-section", context, status=status)
-        response["Taskdeck-Fragment"] = "1"
-        return response
+        return fragment_response(
+            request, "tasks/task_detail.html#edit-section", context, status=status
+        )
     if task is None:
         try:
             task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=section.task_sid)
@@ -226,56 +230,55 @@ def _section_response(
 
 
 @require_http_methods(["GET", "POST"])
-def task_edit(request: HttpRequest, workspace: str, sid: str, section: str) -> HttpResponse:
+@with_workspace
+def task_edit(
+    request: HttpRequest, workspace: taskrouter.Workspace, sid: str, section: str
+) -> HttpResponse:
     """GET: the section afresh (how "discard my change" works). POST: save it."""
     spec = SECTIONS.get(section)
     if spec is None:
         raise Http404("No such part of the task page.")
-    try:
-        current = taskrouter.resolve_workspace(workspace)
-    except taskrouter.TaskRouterError as error:
-        return problem_response(request, error)
-    channels = _channels(current.sid)
+    channels = _channels(workspace.sid)
 
     if request.method == "GET":
         try:
-            task = taskrouter.fetch_task(workspace_sid=current.sid, task_sid=sid)
+            task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
         except taskrouter.TaskRouterError as error:
             return problem_response(request, error)
         editor = editing.open_editor(request, task, fields=spec.fields)
         return _section_response(
-            request, current, _section(spec, editor, channels=channels), task=task
+            request, workspace, _section(spec, editor, channels=channels), task=task
         )
 
     editor = editing.find_editor(request, request.POST.get("editor", ""), task_sid=sid)
     if editor is None:
-        return _expired(request, current, spec, sid, channels)
+        return _expired(request, workspace, spec, sid, channels)
 
     if spec.name == "delete":
-        return _delete(request, current, spec, editor, channels)
+        return _delete(request, workspace, spec, editor, channels)
 
     form = _build_form(spec.name, editor.seen, data=request.POST, channels=channels)
     if not form.is_valid():
         section_state = _section(spec, editor, channels=channels, form=form)
-        return _section_response(request, current, section_state, status=422)
+        return _section_response(request, workspace, section_state, status=422)
 
     if spec.name == "attributes" and "preview" in request.POST:
         preview = editing.attribute_changes(
             editor.seen["attributes"], form.cleaned_data["attributes"]
         )
         section_state = _section(spec, editor, channels=channels, form=form, preview=preview)
-        return _section_response(request, current, section_state)
+        return _section_response(request, workspace, section_state)
 
     front_time = None
     if spec.name == "start" and form.cleaned_data.get("front"):
         try:
-            task = taskrouter.fetch_task(workspace_sid=current.sid, task_sid=sid)
+            task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
             front_time = editing.front_of_queue_time(task)
         except taskrouter.TaskRouterError as error:
             section_state = _section(
                 spec, editor, channels=channels, form=form, error=error.user_message
             )
-            return _section_response(request, current, section_state, status=status_for(error))
+            return _section_response(request, workspace, section_state, status=status_for(error))
         if front_time is None:
             section_state = _section(
                 spec,
@@ -284,10 +287,10 @@ def task_edit(request: HttpRequest, workspace: str, sid: str, section: str) -> H
                 form=form,
                 notes=("The task is already first in its queue (or not waiting in one).",),
             )
-            return _section_response(request, current, section_state)
+            return _section_response(request, workspace, section_state)
 
     change = form.change(front_time=front_time) if spec.name == "start" else form.change()
-    return _save(request, current, spec, editor, change, channels)
+    return _save(request, workspace, spec, editor, change, channels)
 
 
 def _save(request, workspace, spec, editor, change, channels) -> HttpResponse:
@@ -430,9 +433,7 @@ def _row_response(
             "cancel_url": reverse("task_row", args=[slug, editor.task_sid]) + _query(request),
             "detail_url": reverse("task_detail", args=[slug, editor.task_sid]),
         }
-    response = render(request, "tasks/_row_editor.html", context, status=status)
-    response["Taskdeck-Fragment"] = "1"
-    return response
+    return fragment_response(request, "tasks/_row_editor.html", context, status=status)
 
 
 def _query(request: HttpRequest) -> str:
@@ -452,23 +453,21 @@ def _row_form(sid: str, status: str, *, data=None, initial=None) -> RowEditForm:
 
 
 @require_safe
-def task_row(request: HttpRequest, workspace: str, sid: str) -> HttpResponse:
+@with_workspace
+def task_row(request: HttpRequest, workspace: taskrouter.Workspace, sid: str) -> HttpResponse:
     """One table row from a fresh fetch: how a row gets attributes TaskRouter left out of
     the list, and how a row editor is closed."""
     try:
-        current, task = _load(workspace, sid)
+        task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
-    return _row_response(request, current, task=task, changed=False)
+    return _row_response(request, workspace, task=task, changed=False)
 
 
 @require_http_methods(["GET", "POST"])
-def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpResponse:
+@with_workspace
+def task_row_edit(request: HttpRequest, workspace: taskrouter.Workspace, sid: str) -> HttpResponse:
     """Priority and status (with reason) edited in place, swapping only the row."""
-    try:
-        current = taskrouter.resolve_workspace(workspace)
-    except taskrouter.TaskRouterError as error:
-        return problem_response(request, error)
 
     editor = None
     if request.method == "POST":
@@ -476,17 +475,17 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
     if editor is None:
         # Opening the editor, or one that expired: start from the task as it is now.
         try:
-            task = taskrouter.fetch_task(workspace_sid=current.sid, task_sid=sid)
+            task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
         except taskrouter.TaskRouterError as error:
             return problem_response(request, error)
         editor = editing.open_editor(request, task, fields=ROW_FIELDS)
         if request.method == "GET":
             form = _row_form(sid, task.assignment_status, initial={"priority": task.priority})
-            return _row_response(request, current, editor=editor, form=form)
+            return _row_response(request, workspace, editor=editor, form=form)
         form = _row_form(sid, task.assignment_status, initial=_typed(request, "row"))
         return _row_response(
             request,
-            current,
+            workspace,
             editor=editor,
             form=form,
             status=409,
@@ -496,11 +495,11 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
 
     form = _row_form(sid, editor.seen["assignment_status"], data=request.POST)
     if not form.is_valid():
-        return _row_response(request, current, editor=editor, form=form, status=422)
+        return _row_response(request, workspace, editor=editor, form=form, status=422)
     change = form.change(current_priority=editor.seen["priority"])
     if not change.asked():
         form.add_error(None, "Nothing changed: edit the priority or pick a new status.")
-        return _row_response(request, current, editor=editor, form=form, status=422)
+        return _row_response(request, workspace, editor=editor, form=form, status=422)
     try:
         outcome = editing.apply_change(editor, change)
     except editing.EditConflict as caught:
@@ -509,7 +508,7 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
         form = _row_form(sid, now.assignment_status, initial=_typed(request, "row"))
         return _row_response(
             request,
-            current,
+            workspace,
             editor=fresh,
             form=form,
             conflict=caught.conflict,
@@ -520,7 +519,7 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
     except editing.EditFailed as failed:
         return _row_response(
             request,
-            current,
+            workspace,
             editor=editor,
             form=form,
             error=failed.error.user_message,
@@ -529,7 +528,7 @@ def task_row_edit(request: HttpRequest, workspace: str, sid: str) -> HttpRespons
         )
     editor.delete()
     return _row_response(
-        request, current, task=outcome.task, announce=" ".join((*outcome.done, *outcome.notes))
+        request, workspace, task=outcome.task, announce=" ".join((*outcome.done, *outcome.notes))
     )
 
 
@@ -547,14 +546,14 @@ _CREATE_FIELD_OF_PARAM = {
 
 
 @require_http_methods(["GET", "POST"])
-def task_create(request: HttpRequest, workspace: str) -> HttpResponse:
+@with_workspace
+def task_create(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResponse:
     try:
-        current = taskrouter.resolve_workspace(workspace)
-        channels = taskrouter.list_task_channels(workspace_sid=current.sid)
-        workflows = taskrouter.list_workflows(workspace_sid=current.sid)
+        channels = taskrouter.list_task_channels(workspace_sid=workspace.sid)
+        workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
-    slug = taskrouter.workspace_url_name(current)
+    slug = taskrouter.workspace_url_name(workspace)
     data = request.POST if request.method == "POST" else None
     form = CreateTaskForm(data, channels=channels, workflows=workflows)
     status = 200
@@ -562,7 +561,7 @@ def task_create(request: HttpRequest, workspace: str) -> HttpResponse:
         status = 422
         if form.is_valid():
             try:
-                task = taskrouter.create_task(workspace_sid=current.sid, **form.create_kwargs())
+                task = taskrouter.create_task(workspace_sid=workspace.sid, **form.create_kwargs())
             except taskrouter.InvalidParameter as error:
                 form.add_error(_CREATE_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
             except taskrouter.Rejected as error:
@@ -581,7 +580,7 @@ def task_create(request: HttpRequest, workspace: str) -> HttpResponse:
                     return HttpResponseClientRedirect(target)
                 return redirect(target)
     context = {
-        "workspace": current,
+        "workspace": workspace,
         "workspace_slug": slug,
         "form": form,
         "partials": {"create-form": "tasks/task_create.html#create-form"},
