@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -208,9 +208,13 @@ def counts(job: BulkJob) -> dict[str, int]:
     return {state: totals.get(state, 0) for state in State.values}
 
 
-def summary(job: BulkJob) -> str:
-    """ "19 done, 1 conflict" - in words, for the page and the live region."""
-    numbers = counts(job)
+def is_running(job: BulkJob, numbers: dict[str, int]) -> bool:
+    """Started, with writes still waiting or under way (``numbers`` from `counts`)."""
+    return job.started is not None and bool(numbers[State.QUEUED] + numbers[State.RUNNING])
+
+
+def summary(numbers: dict[str, int]) -> str:
+    """In words ("19 done, 1 conflict"), for the page and the live region."""
     words = {
         State.PREVIEW: "to change",
         State.QUEUED: "waiting",
@@ -227,7 +231,3 @@ def summary(job: BulkJob) -> str:
         if numbers[state]
     ]
     return ", ".join(parts) or "nothing selected"
-
-
-def selected_sids(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v for v in values if v))

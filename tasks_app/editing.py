@@ -193,10 +193,6 @@ class Conflict:
     attribute_keys: tuple[FieldDiff, ...]
     done: tuple[str, ...] = ()  # writes of this change that went through before the 412
 
-    @property
-    def changed_fields(self) -> tuple[FieldDiff, ...]:
-        return tuple(f for f in self.fields if f.changed_by_someone_else)
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -230,7 +226,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def compare(seen: Mapping[str, Any], asked: Mapping[str, Any], now: taskrouter.Task) -> Conflict:
+def compare(
+    seen: Mapping[str, Any],
+    asked: Mapping[str, Any],
+    now: taskrouter.Task,
+    *,
+    done: tuple[str, ...] = (),
+) -> Conflict:
     """Field by field (and attribute key by key): what they saw, asked for, and what is."""
     current = snapshot(now)
     names = [n for n in FIELD_LABELS if n in asked or seen.get(n) != current.get(n)]
@@ -248,7 +250,7 @@ def compare(seen: Mapping[str, Any], asked: Mapping[str, Any], now: taskrouter.T
             for k in every
             if not (before.get(k) == wanted.get(k) == after.get(k))
         )
-    return Conflict(now=now, fields=fields, attribute_keys=keys)
+    return Conflict(now=now, fields=fields, attribute_keys=keys, done=done)
 
 
 def attribute_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[FieldDiff]:
@@ -298,9 +300,8 @@ def apply_change(editor: TaskEditor, change: Change) -> Outcome:
             now = taskrouter.fetch_task(
                 workspace_sid=editor.workspace_sid, task_sid=editor.task_sid
             )
-            conflict = compare(editor.seen, change.asked(), now)
             raise EditConflict(
-                Conflict(conflict.now, conflict.fields, conflict.attribute_keys, tuple(done))
+                compare(editor.seen, change.asked(), now, done=tuple(done))
             ) from None
         except taskrouter.TaskRouterError as error:
             raise EditFailed(error, tuple(done)) from None

@@ -79,15 +79,6 @@ class BulkJob(models.Model):
     def __str__(self) -> str:
         return f"bulk {self.action} of {self.items.count()} tasks"
 
-    @property
-    def finished(self) -> bool:
-        return (
-            self.started is not None
-            and not self.items.filter(
-                state__in=[BulkItem.State.QUEUED, BulkItem.State.RUNNING]
-            ).exists()
-        )
-
 
 class BulkItem(models.Model):
     class State(models.TextChoices):

@@ -61,20 +61,10 @@ def moment_texts(value: datetime, zone: tzinfo) -> tuple[str, str, str]:
     )
 
 
-def local_moment(value: datetime | None, zone: tzinfo | None = None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(zone or timezone.get_current_timezone())
-
-
-def short_moment(value: datetime | None, zone: tzinfo | None = None) -> str:
-    moment = local_moment(value, zone)
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
-def full_moment(value: datetime | None, zone: tzinfo | None = None) -> str:
-    moment = local_moment(value, zone)
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z") if moment else ""
+def full_moment(value: datetime | None) -> str:
+    """ "2026-01-31 09:30:00 UTC" in the display zone (the task page; the table uses the
+    same `moment_texts`)."""
+    return moment_texts(value, display_zone())[2] if value else ""
 
 
 def attribute_text(value: Any) -> str:

@@ -134,10 +134,6 @@ class Task:
             etag=etag,
         )
 
-    @property
-    def has_attributes(self) -> bool:
-        return self.attributes is not None
-
 
 @dataclass(frozen=True, slots=True)
 class Workspace:

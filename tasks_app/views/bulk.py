@@ -45,11 +45,12 @@ def _render(
         "partials": _PANEL,
     }
     if job is not None:
+        numbers = bulk.counts(job)  # one query; the summary and the state derive from it
         context |= {
             "items": list(job.items.all()),
-            "summary": bulk.summary(job),
-            "counts": bulk.counts(job),
-            "running": job.started is not None and not job.finished,
+            "summary": bulk.summary(numbers),
+            "counts": numbers,
+            "running": bulk.is_running(job, numbers),
             "job_url": reverse("bulk_job", args=[slug, job.token]),
             "run_url": reverse("bulk_run", args=[slug, job.token]),
             "back_url": reverse("task_list", args=[slug])
