@@ -233,18 +233,26 @@ class TaskTable(tables.Table):
         )
         self.selectable = selectable
         self.query = dict(query or {})
-        detail = escape(reverse("task_detail", args=[workspace_slug, _SID_PLACEHOLDER]))
         cols = ",".join(a.path for a in attribute_columns)
-        # The row carries the table's attribute columns, so a redrawn row matches.
+        # A row's own URLs carry the table's attribute columns, so a redrawn row matches.
         row_query = f"?{urlencode({'cols': cols})}" if cols else ""
-        row_url = reverse("task_row", args=[workspace_slug, _SID_PLACEHOLDER]) + row_query
-        edit_url = reverse("task_row_edit", args=[workspace_slug, _SID_PLACEHOLDER]) + row_query
+        self._urls = {
+            "detail": reverse("task_detail", args=[workspace_slug, _SID_PLACEHOLDER]),
+            "row": reverse("task_row", args=[workspace_slug, _SID_PLACEHOLDER]) + row_query,
+            "edit": reverse("task_row_edit", args=[workspace_slug, _SID_PLACEHOLDER]) + row_query,
+        }
+        detail = escape(self._urls["detail"])
         self.columns["sid"].column.detail_url = detail
         actions = self.columns["actions"].column
-        actions.detail_url, actions.edit_url = detail, escape(edit_url)
+        actions.detail_url, actions.edit_url = detail, escape(self._urls["edit"])
         for bound in self.columns:
             if isinstance(bound.column, AttributeValueColumn):
-                bound.column.row_url = escape(row_url)
+                bound.column.row_url = escape(self._urls["row"])
+
+    def url(self, name: str, sid: str) -> str:
+        """A row's URL: ``detail`` (the task page), ``row`` (the row redrawn) or ``edit``
+        (its editor); the last two keep the table's attribute columns."""
+        return self._urls[name].replace(_SID_PLACEHOLDER, sid)
 
     # --- headers ---
 

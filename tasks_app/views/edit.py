@@ -5,7 +5,6 @@ table row's editor, creating and deleting. The rules of safe writing live in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -411,7 +410,6 @@ def _row_response(
 ) -> HttpResponse:
     """The row as a row (``task``), or as its editor (``editor``, drawn from what the
     editor saw: no extra read)."""
-    slug = taskrouter.workspace_url_name(workspace)
     table = _row_table(request, workspace, [task] if task else [])
     context: dict = {"announce": announce}
     if editor is None:
@@ -429,17 +427,11 @@ def _row_response(
             "done": done,
             "colspan": table.column_count,
             "transitions": editing.transition_choices(seen["assignment_status"]),
-            "save_url": reverse("task_row_edit", args=[slug, editor.task_sid]) + _query(request),
-            "cancel_url": reverse("task_row", args=[slug, editor.task_sid]) + _query(request),
-            "detail_url": reverse("task_detail", args=[slug, editor.task_sid]),
+            "save_url": table.url("edit", editor.task_sid),
+            "cancel_url": table.url("row", editor.task_sid),
+            "detail_url": table.url("detail", editor.task_sid),
         }
     return fragment_response(request, "tasks/_row_editor.html", context, status=status)
-
-
-def _query(request: HttpRequest) -> str:
-    """The table's attribute columns travel with the row, so it is redrawn the same."""
-    cols = request.GET.get("cols")
-    return f"?{urlencode({'cols': cols})}" if cols else ""
 
 
 def _row_form(sid: str, status: str, *, data=None, initial=None) -> RowEditForm:
