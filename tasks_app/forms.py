@@ -147,12 +147,15 @@ class TaskFilterForm(forms.Form):
 
     def clean_page(self) -> str | None:
         token = self.cleaned_data["page"].strip()
-        if token and not (token[:2] in ("PA", "PB") and token.isalnum()):
+        if not token:
+            return None
+        try:
+            return rules.validate_page_token(token, "WT", param="page")
+        except taskrouter.InvalidParameter:
             raise forms.ValidationError(
                 "This page link is out of date or damaged; start again from the first page.",
                 code="page",
-            )
-        return token or None
+            ) from None
 
     def clean_cols(self) -> tuple[AttributeColumn, ...]:
         columns: list[AttributeColumn] = []

@@ -718,10 +718,7 @@ def _paging(request: Request, prefix: str) -> tuple[int, int, str | None]:
         if page > 0:
             raise InvalidParameter("PageToken is required for paging.", param="PageToken")
         return page_size, page, None
-    token = token.strip()
-    if token[:2] not in ("PA", "PB") or not rules.is_sid(token[2:], prefix):
-        raise InvalidParameter("PageToken is not valid for this list.", param="PageToken")
-    return page_size, page, token
+    return page_size, page, rules.validate_page_token(token, prefix)
 
 
 def _meta(

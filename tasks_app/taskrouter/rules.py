@@ -158,6 +158,18 @@ def validate_sid(value: str, prefix: str, *, param: str) -> str:
     return value
 
 
+# --- Page tokens ----------------------------------------------------------------------------
+
+
+def validate_page_token(token: str, prefix: str, *, param: str = "PageToken") -> str:
+    """TaskRouter's page tokens: PA (the page after) or PB (the page before) and the SID
+    of the item at the page's edge (the only documented format: error 40153's text)."""
+    token = (token or "").strip()
+    if token[:2] not in ("PA", "PB") or not is_sid(token[2:], prefix):
+        raise InvalidParameter(f"{param} is not valid for this list.", param=param)
+    return token
+
+
 # --- Numbers ------------------------------------------------------------------------------
 
 PRIORITY_MIN, PRIORITY_MAX = 0, 2_147_483_647

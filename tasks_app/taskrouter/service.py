@@ -69,10 +69,8 @@ def list_tasks(
     params = query.to_params()
     params.append(("PageSize", str(rules.validate_page_size(page_size))))
     if page_token:
-        if not page_token.startswith(("PA", "PB")) or len(page_token) > 200:
-            raise InvalidParameter("That page link is not one TaskRouter made.", param="PageToken")
         # TaskRouter echoes Page as client state; it refuses a non-zero Page without a token.
-        params += [("Page", "1"), ("PageToken", page_token)]
+        params += [("Page", "1"), ("PageToken", rules.validate_page_token(page_token, "WT"))]
     path = _tasks_path(workspace_sid)
     if max_age > 0:
         return _task_page(*_shared_read(path, params, workspace_sid=workspace_sid, max_age=max_age))

@@ -378,3 +378,10 @@ def test_a_malformed_base_url_is_misconfigured(settings):
     settings.TASKROUTER_BASE_URL = "taskrouter.twilio.com"
     with pytest.raises(taskrouter.Misconfigured, match="TASKROUTER_BASE_URL"):
         taskrouter.list_workspaces()
+
+
+@pytest.mark.parametrize("token", ["PXWT" + "0" * 32, "PA", "PAWQ" + "0" * 32, "PA<script>"])
+def test_a_page_token_not_of_taskrouters_shape_is_refused_before_sending(ws, token):
+    with pytest.raises(taskrouter.InvalidParameter) as caught:
+        taskrouter.list_tasks(workspace_sid=ws, page_token=token)
+    assert caught.value.param == "PageToken"
