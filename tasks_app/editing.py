@@ -362,17 +362,12 @@ class TransitionChoice:
 
 def transition_choices(current: str) -> list[TransitionChoice]:
     """Every status a person might ask for, and why the unavailable ones are not offered."""
-    labels = {
-        rules.CANCELED: "Cancel",
-        rules.WRAPPING: "Wrap up",
-        rules.COMPLETED: "Complete",
-    }
     choices = []
     for status in rules.REQUESTABLE_STATUSES:
         choices.append(
             TransitionChoice(
                 status=status,
-                label=labels[status],
+                label=rules.ACTION_VERBS[status].capitalize(),
                 refusal=rules.transition_refusal(current, status),
                 needs_reason=status in rules.REASON_REQUIRED,
             )

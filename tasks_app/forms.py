@@ -317,8 +317,8 @@ class VirtualStartTimeField(forms.DateTimeField):
 
 
 def _status_choices(current: str) -> list[tuple[str, str]]:
-    labels = {rules.CANCELED: "Cancel", rules.WRAPPING: "Wrap up", rules.COMPLETED: "Complete"}
-    return [(s, labels[s]) for s in rules.allowed_transitions(current)]
+    # Labels are TaskRouter's own verbs ("Cannot wrap up task ..."): Cancel, Wrap up, Complete.
+    return [(s, rules.ACTION_VERBS[s].capitalize()) for s in rules.allowed_transitions(current)]
 
 
 def _require_reason(form: forms.Form, status: str | None) -> None:
