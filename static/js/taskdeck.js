@@ -182,7 +182,9 @@
     if (state) state.textContent = text;
   }
 
-  function refreshRows() {
+  // `lead`: what the page has just announced and the refresh must not talk over (a bulk
+  // action's outcome); a live update then says it again, followed by what changed.
+  function refreshRows(lead) {
     const controls = liveControls();
     const body = $("#task-rows");
     if (!controls || !body) return;
@@ -208,7 +210,7 @@
         if (!fresh) throw new Error("unexpected answer");
         // The view may have been swapped while this request ran; only merge into the
         // table this request was for.
-        if (controls.isConnected && liveControls() === controls) mergeRows($("#task-rows"), fresh);
+        if (controls.isConnected && liveControls() === controls) mergeRows($("#task-rows"), fresh, lead);
         live.failures = 0;
         setLiveState("");
       })
@@ -223,7 +225,7 @@
       });
   }
 
-  function mergeRows(body, fresh) {
+  function mergeRows(body, fresh, lead) {
     const selected = selectedSids();
     const focusedId = document.activeElement && document.activeElement.id;
     const oldRows = new Map(Array.from(body.rows).map((row) => [row.dataset.sid, row]));
@@ -286,7 +288,7 @@
     if (changed) notes.push(changed + (changed === 1 ? " task changed" : " tasks changed"));
     if (added) notes.push(added + (added === 1 ? " task appeared" : " tasks appeared"));
     if (removed) notes.push(removed + (removed === 1 ? " task left this view" : " tasks left this view"));
-    if (notes.length) announce("Live update: " + notes.join(", ") + ".");
+    if (notes.length) announce((lead ? lead + " " : "") + "Live update: " + notes.join(", ") + ".");
     document.dispatchEvent(new CustomEvent("taskdeck:selection"));
   }
 
@@ -325,7 +327,7 @@
   });
 
   // Something else changed tasks on this page (a bulk action finished): refresh now.
-  document.addEventListener("taskdeck:refresh", () => refreshRows());
+  document.addEventListener("taskdeck:refresh", (event) => refreshRows(event.detail && event.detail.lead));
 
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") {
@@ -362,7 +364,9 @@
 document.addEventListener("htmx:afterSettle", (event) => {
   "use strict";
   const target = event.detail.target;
-  if (target && target.id === "bulk-panel" && target.querySelector("[data-bulk-finished]")) {
-    document.dispatchEvent(new CustomEvent("taskdeck:refresh"));
+  const finished = target && target.id === "bulk-panel" && target.querySelector("[data-bulk-finished]");
+  if (finished) {
+    // The refresh's own announcement keeps the job's outcome in front of it.
+    document.dispatchEvent(new CustomEvent("taskdeck:refresh", { detail: { lead: finished.dataset.bulkFinished } }));
   }
 });

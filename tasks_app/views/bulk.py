@@ -46,9 +46,12 @@ def _render(
     }
     if job is not None:
         numbers = bulk.counts(job)  # one query; the summary and the state derive from it
+        summary = bulk.summary(numbers)
         context |= {
             "items": list(job.items.all()),
-            "summary": bulk.summary(numbers),
+            "summary": summary,
+            # Announced when the job ends, and again ahead of the table refresh it causes.
+            "outcome": f"Bulk action finished: {summary}.",
             "counts": numbers,
             "running": bulk.is_running(job, numbers),
             "job_url": reverse("bulk_job", args=[slug, job.token]),
