@@ -209,6 +209,7 @@ def run(stack: Stack, plan: Plan) -> dict[str, Any]:
         "warmup": plan.warmup,
         "pages": pages,
         "dashboard_floor": floor,
+        "budget": page_budget(pages[0], floor),
         "workspace_growth": growth,
         "ok": ok,
         "machine": {
@@ -260,6 +261,22 @@ def measure_page_sizes(
             }
         )
     return pages, floor
+
+
+def page_budget(page: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    """What the target leaves for the page's own work once the two costs it cannot avoid
+    are paid: any response through gunicorn and the middleware (``/livez``, measured in the
+    same block) and the TaskRouter call itself, (a). A target below that floor is out of
+    reach for any page, however lean; the report says so in numbers."""
+    a, b, floor_ms = page["a"]["median_ms"], page["b"]["median_ms"], floor["median_ms"]
+    allowed = page["target"] * a
+    return {
+        "page_size": page["page_size"],
+        "allowed_ms": round(allowed, 3),
+        "floor_plus_a_ms": round(floor_ms + a, 3),
+        "left_for_page_ms": round(allowed - floor_ms - a, 3),
+        "page_work_ms": round(b - floor_ms - a, 3),
+    }
 
 
 def measure_growth(sides: list[tuple[int, Sandbox, Dashboard, str]], plan: Plan) -> dict[str, Any]:
@@ -341,6 +358,13 @@ def render_report(result: dict[str, Any]) -> str:
     lines.append(
         f"dashboard floor (GET {floor['path']}: gunicorn and middleware, no TaskRouter call): "
         f"{_ms(floor)}"
+    )
+    budget = result["budget"]
+    lines.append(
+        f"at {budget['page_size']} rows the target allows (b) {budget['allowed_ms']:.1f} ms; "
+        f"/livez + (a) = {budget['floor_plus_a_ms']:.1f} ms before any work of the page, "
+        f"leaving {budget['left_for_page_ms']:.1f} ms for it; it took "
+        f"{budget['page_work_ms']:.1f} ms (b - /livez - a)"
     )
     lines += [
         "",
