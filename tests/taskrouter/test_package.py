@@ -4,14 +4,27 @@ step, so a new service function cannot be exported in one place and missing in a
 
 from __future__ import annotations
 
+import ast
+import inspect
 import subprocess
 import sys
 
 from tasks_app import taskrouter
 
 
+def _type_checking_imports() -> list[str]:
+    tree = ast.parse(inspect.getsource(taskrouter))
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+    )
+    return [alias.name for node in block.body for alias in node.names]
+
+
 def test_every_listed_name_is_exported_and_every_export_is_listed():
     assert sorted(taskrouter.__all__) == sorted(taskrouter._MODULE_OF)
+    assert sorted(_type_checking_imports()) == sorted(taskrouter.__all__)
     for name in taskrouter.__all__:
         assert getattr(taskrouter, name).__name__ == name
 
