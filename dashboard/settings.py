@@ -12,6 +12,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_float, env_int, env_list, env_str
+from tasks_app.sandbox.auth import DEVELOPMENT_CREDENTIALS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -110,13 +111,19 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # --- TaskRouter -------------------------------------------------------------------------
 # The default base URL is the embedded sandbox, reached in-process (no socket); the
 # ".invalid" name can never resolve, so a misrouted request fails instead of leaking.
-TASKROUTER_BASE_URL = env_str("TASKROUTER_BASE_URL", "http://taskrouter.sandbox.invalid").rstrip(
-    "/"
-)
+EMBEDDED_SANDBOX_URL = "http://taskrouter.sandbox.invalid"
+TASKROUTER_BASE_URL = env_str("TASKROUTER_BASE_URL", EMBEDDED_SANDBOX_URL).rstrip("/")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_API_KEY = env_str("TWILIO_API_KEY")
 TWILIO_API_SECRET = env_str("TWILIO_API_SECRET")
+# Transports mounted on the TaskRouter session by URL prefix (dotted paths of factories
+# returning a requests adapter): the embedded sandbox answers in-process, with no socket.
+TASKROUTER_TRANSPORTS = {EMBEDDED_SANDBOX_URL: "tasks_app.embedded_sandbox.transport"}
+if TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL and not (TWILIO_ACCOUNT_SID or TWILIO_API_KEY):
+    # The sandbox's documented development credentials (README, "The embedded sandbox").
+    TWILIO_ACCOUNT_SID = DEVELOPMENT_CREDENTIALS.account_sid
+    TWILIO_AUTH_TOKEN = DEVELOPMENT_CREDENTIALS.auth_token
 # Read timeout of one call to TaskRouter, in seconds (the connect timeout is 3.05 s or
 # this, whichever is smaller). Retries of reads and 429s come on top, within
 # TASKROUTER_MAX_RETRIES.

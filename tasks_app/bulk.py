@@ -21,9 +21,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from tasks_app import taskrouter
 from tasks_app.models import BulkItem, BulkJob
 from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import service as taskrouter
 
 State = BulkItem.State
 Action = BulkJob.Action
@@ -83,6 +83,7 @@ def _refusal(action: str, task: taskrouter.Task) -> str | None:
 
 def prepare(
     *,
+    actor: str,
     owner: str,
     workspace_sid: str,
     action: str,
@@ -109,6 +110,7 @@ def prepare(
 
     with transaction.atomic():
         job = BulkJob.objects.create(
+            actor=actor,
             owner=owner,
             workspace_sid=workspace_sid,
             action=action,
@@ -175,7 +177,11 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
         kwargs["reason"] = job.reason
     try:
         task = taskrouter.update_task(
-            workspace_sid=job.workspace_sid, task_sid=item.task_sid, if_match=item.etag, **kwargs
+            actor=job.actor,
+            workspace_sid=job.workspace_sid,
+            task_sid=item.task_sid,
+            if_match=item.etag,
+            **kwargs,
         )
     except taskrouter.PreconditionFailed:
         return State.CONFLICT, "Changed since the preview; not overwritten. Open it to review."

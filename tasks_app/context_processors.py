@@ -4,8 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from tasks_app import taskrouter
-from tasks_app.taskrouter.client import EMBEDDED_SANDBOX_URL
+from tasks_app.taskrouter import service as taskrouter
 
 
 def _workspaces() -> tuple:
@@ -17,6 +16,6 @@ def _workspaces() -> tuple:
 
 def taskdeck(request: HttpRequest) -> dict:
     return {
-        "using_sandbox": settings.TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL,
+        "using_sandbox": settings.TASKROUTER_BASE_URL == settings.EMBEDDED_SANDBOX_URL,
         "workspaces": SimpleLazyObject(_workspaces),
     }

@@ -15,9 +15,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from tasks_app import presentation, taskrouter
+from tasks_app import presentation
 from tasks_app.models import TaskEditor, new_token
 from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import service as taskrouter
 
 # Labels of the fields a person can edit, in the order a conflict lists them.
 FIELD_LABELS: dict[str, str] = {
@@ -42,6 +43,11 @@ def snapshot(task: taskrouter.Task) -> dict[str, Any]:
         ),
         "attributes": task.attributes if task.attributes is not None else {},
     }
+
+
+def actor_of(request: HttpRequest) -> str:
+    """Who acts: the signed-in person's identity."""
+    return request.user.get_username() if request.user.is_authenticated else "anonymous"
 
 
 def owner_of(request: HttpRequest) -> str:
@@ -280,7 +286,7 @@ def _describe(request: Mapping[str, Any], task: taskrouter.Task) -> str:
     return text[0].upper() + text[1:] + f" (now version {task.etag})."
 
 
-def apply_change(editor: TaskEditor, change: Change) -> Outcome:
+def apply_change(editor: TaskEditor, change: Change, *, actor: str) -> Outcome:
     """Write a change at the editor's version; raise EditConflict on a 412, EditFailed
     when TaskRouter refuses or fails. Nothing is ever sent without If-Match."""
     requests = change.requests()
@@ -291,6 +297,7 @@ def apply_change(editor: TaskEditor, change: Change) -> Outcome:
     for request in requests:
         try:
             task = taskrouter.update_task(
+                actor=actor,
                 workspace_sid=editor.workspace_sid,
                 task_sid=editor.task_sid,
                 if_match=editor.etag,
@@ -317,10 +324,13 @@ def apply_change(editor: TaskEditor, change: Change) -> Outcome:
     return Outcome(task=task, done=tuple(done), notes=tuple(notes))
 
 
-def delete(editor: TaskEditor) -> None:
+def delete(editor: TaskEditor, *, actor: str) -> None:
     try:
         taskrouter.delete_task(
-            workspace_sid=editor.workspace_sid, task_sid=editor.task_sid, if_match=editor.etag
+            actor=actor,
+            workspace_sid=editor.workspace_sid,
+            task_sid=editor.task_sid,
+            if_match=editor.etag,
         )
     except taskrouter.PreconditionFailed:
         now = taskrouter.fetch_task(workspace_sid=editor.workspace_sid, task_sid=editor.task_sid)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 
 # Spreadsheets execute cells that start with these; task attributes are untrusted text.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from django import forms
 from django.utils import timezone
 
-from tasks_app import taskrouter
 from tasks_app.editing import Change
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.expressions import (
     ExpressionSyntaxError,
     Reference,

@@ -66,6 +66,9 @@ class BulkJob(models.Model):
 
     token = models.CharField(max_length=64, unique=True, default=new_token)
     owner = models.CharField(max_length=128, db_index=True)
+    # The person every write of this job is made for (the audit trail names them), kept
+    # here because the writes run in worker processes that carry no request.
+    actor = models.CharField(max_length=254)
     workspace_sid = models.CharField(max_length=34)
     action = models.CharField(max_length=16, choices=Action.choices)
     reason = models.CharField(max_length=255, blank=True)

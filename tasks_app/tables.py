@@ -24,8 +24,8 @@ from django_tables2.data import TableData
 
 from tasks_app import presentation
 from tasks_app.forms import AttributeColumn
-from tasks_app.taskrouter import Task
 from tasks_app.taskrouter.expressions import resolve
+from tasks_app.taskrouter.resources import Task
 from tasks_app.taskrouter.rules import CLOSED_STATUSES
 
 

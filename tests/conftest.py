@@ -15,15 +15,17 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from tasks_app import taskrouter
+from tasks_app import embedded_sandbox
 from tasks_app.sandbox import (
     DEVELOPMENT_CREDENTIALS,
     FaultPlan,
     SandboxApp,
     SandboxServer,
     SandboxStore,
+    ensure_seeded,
 )
-from tasks_app.taskrouter import client, embedded
+from tasks_app.taskrouter import client
+from tasks_app.taskrouter import service as taskrouter
 
 SEED_TASKS = 600
 
@@ -32,7 +34,7 @@ SEED_TASKS = 600
 def seeded_sandbox_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sandbox-template") / "sandbox.sqlite3"
     store = SandboxStore(path)
-    store.ensure_seeded(tasks=SEED_TASKS)
+    ensure_seeded(store, tasks=SEED_TASKS)
     store.close()
     return path
 
@@ -70,7 +72,11 @@ class Sandbox:
         """Someone else (a colleague, an agent, TaskRouter itself) changes the task."""
         task = self.fetch(sid, workspace=workspace)
         return taskrouter.update_task(
-            workspace_sid=task.workspace_sid, task_sid=sid, if_match=task.etag, **changes
+            actor="colleague@example.com",
+            workspace_sid=task.workspace_sid,
+            task_sid=sid,
+            if_match=task.etag,
+            **changes,
         )
 
 
@@ -80,13 +86,13 @@ def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[San
     path = tmp_path / "sandbox.sqlite3"
     shutil.copyfile(seeded_sandbox_file, path)
     settings.SANDBOX_DB_PATH = path
-    settings.TASKROUTER_BASE_URL = client.EMBEDDED_SANDBOX_URL
+    settings.TASKROUTER_BASE_URL = settings.EMBEDDED_SANDBOX_URL
     cache.clear()
     store = SandboxStore(path)
     yield Sandbox(store)
     store.close()
     client.reset_sessions()
-    embedded.reset()
+    embedded_sandbox.reset()
 
 
 @dataclass

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.test import Client
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,13 @@ def test_a_bulk_cancel_of_20_tasks_one_changed_meanwhile_reports_19_done_and_1_c
     # Someone else touches one task between the preview and the run.
     ws = sandbox.workspace_sid()
     changed = taskrouter.fetch_task(workspace_sid=ws, task_sid=sids[7])
-    taskrouter.update_task(workspace_sid=ws, task_sid=sids[7], if_match=changed.etag, priority=3)
+    taskrouter.update_task(
+        actor="tests@example.com",
+        workspace_sid=ws,
+        task_sid=sids[7],
+        if_match=changed.etag,
+        priority=3,
+    )
 
     final = run_to_the_end(client, token)
     outcome = results(final)

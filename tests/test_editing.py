@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tasks_app import taskrouter
 from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,7 @@ def test_cells_a_spreadsheet_would_run_as_formulas_are_defused(client, sandbox):
     ws = sandbox.workspace_sid()
     workflow = taskrouter.list_workflows(workspace_sid=ws)[0]
     taskrouter.create_task(
+        actor="tests@example.com",
         workspace_sid=ws,
         workflow_sid=workflow.sid,
         priority=2_000_000_001,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +42,7 @@ def test_attributes_are_pretty_printed_and_escaped(client, sandbox):
     ws = sandbox.workspace_sid()
     workflow = taskrouter.list_workflows(workspace_sid=ws)[0]
     task = taskrouter.create_task(
+        actor="tests@example.com",
         workspace_sid=ws,
         workflow_sid=workflow.sid,
         attributes={"note": "</pre><script>alert(1)</script>", "nested": {"a": [1, 2]}},

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 
 pytestmark = pytest.mark.django_db
 
@@ -229,6 +229,7 @@ def test_attribute_columns_show_values_and_escape_them(client):
     ws = taskrouter.resolve_workspace("Support")
     workflow = taskrouter.list_workflows(workspace_sid=ws.sid)[0]
     task = taskrouter.create_task(
+        actor="tests@example.com",
         workspace_sid=ws.sid,
         workflow_sid=workflow.sid,
         attributes={"customer": {"name": "<script>alert(1)</script>"}, "tags": ["a", "b"]},
@@ -296,6 +297,7 @@ def test_a_write_through_taskdeck_ends_the_shared_read_of_its_workspace(client, 
     assert f'id="row-{sid}"' in before
     task = taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
     taskrouter.update_task(
+        actor="tests@example.com",
         workspace_sid=sandbox.workspace_sid(),
         task_sid=sid,
         if_match=task.etag,

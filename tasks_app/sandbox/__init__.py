@@ -8,7 +8,7 @@ A plain WSGI application over its own SQLite file; stdlib only, plus the pure-Py
 rules it shares with the dashboard (``tasks_app.taskrouter.rules``, ``.errors``,
 ``.expressions``). Nothing else from tasks_app is imported here.
 
-    store = SandboxStore("var/sandbox.sqlite3"); store.ensure_seeded()
+    store = SandboxStore("var/sandbox.sqlite3"); ensure_seeded(store)
     app = SandboxApp(store, credentials=Credentials.development())
     session.mount("http://taskrouter.sandbox.invalid", in_process_adapter(app))  # no socket
     with SandboxServer(app) as server: requests.get(server.url + "/v1/Workspaces", ...)
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .app import SandboxApp
 from .auth import DEVELOPMENT_CREDENTIALS, Credentials
 from .faults import Fault, FaultPlan
+from .seed import ensure_seeded
 from .server import SandboxServer
 from .simulate import Simulator
 from .store import SandboxStore
@@ -49,5 +50,6 @@ __all__ = [
     "SandboxServer",
     "SandboxStore",
     "Simulator",
+    "ensure_seeded",
     "in_process_adapter",
 ]

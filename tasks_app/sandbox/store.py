@@ -351,41 +351,8 @@ class SandboxStore:
                 (SCHEMA_VERSION,),
             )
 
-    # Seeding ------------------------------------------------------------------------------
-
-    def ensure_seeded(self, tasks: int = 600, seed: int = 7) -> bool:
-        """Fill an empty store with deterministic data; a no-op once seeded. True if it seeded.
-
-        The check and the seeding are one write transaction, so when two processes start
-        together one seeds and the other waits, then finds the data there.
-        """
-        from . import seed as seeding  # seeding needs routing and expressions; load lazily
-
-        with self.write() as conn:
-            if conn.execute("SELECT 1 FROM meta WHERE key = 'seeded_at'").fetchone():
-                return False
-            bulk = conn.execute("SELECT 1 FROM tasks LIMIT 1").fetchone() is None
-            if bulk:
-                # Building the indexes once after the bulk insert is about 3x faster than
-                # maintaining them row by row (100k tasks: ~1.6 s instead of ~4.5 s).
-                for name in INDEX_NAMES:
-                    conn.execute(f"DROP INDEX IF EXISTS {name}")
-            seeded_at = now_us()
-            seeding.populate(conn, tasks=tasks, seed=seed, now=seeded_at)
-            if bulk:
-                for statement in INDEX_DDL:
-                    conn.execute(statement)
-            conn.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [("seeded_at", str(seeded_at)), ("seed", str(seed)), ("seed_tasks", str(tasks))],
-            )
-        with self.connection() as conn:
-            # Fold the seeding's WAL back into the database file, so it does not linger.
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return True
-
     def reset(self) -> None:
-        """Delete every resource; the next ``ensure_seeded`` seeds again."""
+        """Delete every resource; the next ``seed.ensure_seeded`` seeds again."""
         with self.write() as conn:
             for table in ("tasks", "task_tombstones", "task_channels", "task_queues"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names

@@ -3,7 +3,8 @@
 The only place in Taskdeck that touches ``requests``. Everything it returns is an
 `ApiResponse` of parsed JSON; everything that goes wrong is a `TaskRouterError`.
 
-Retry policy (TaskRouter facts in ../shared/reference/TASKROUTER_API.md §7-8):
+Retry policy (TaskRouter's behaviour is summarised in docs/taskrouter.md, "Errors and
+retries"):
 - Reads (GET) are retried on connection errors, timeouts, 429 and 5xx.
 - Any method is retried on 429 ("requests that receive 429 responses aren't processed
   and are safe to retry") and on a connection that was refused before the request went
@@ -27,7 +28,8 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
+from django.utils.module_loading import import_string
+from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from .errors import (
@@ -43,7 +45,6 @@ from .errors import (
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED_SANDBOX_URL = "http://taskrouter.sandbox.invalid"
 CONNECT_TIMEOUT = 3.05  # slightly above a multiple of 3 s, as requests' docs advise
 MAX_RETRY_AFTER = 5.0  # seconds; longer waits become a "rate limited" message instead
 POOL_SIZE = 16  # >= gunicorn threads per worker
@@ -58,10 +59,6 @@ class ClientConfig:
     max_retries: int
     backoff: float
 
-    @property
-    def embedded(self) -> bool:
-        return self.base_url == EMBEDDED_SANDBOX_URL
-
     @classmethod
     def from_settings(cls) -> ClientConfig:
         base_url = settings.TASKROUTER_BASE_URL.rstrip("/")
@@ -73,14 +70,14 @@ class ClientConfig:
         read_timeout = float(settings.TASKROUTER_TIMEOUT)
         return cls(
             base_url=base_url,
-            auth=_credentials(embedded=base_url == EMBEDDED_SANDBOX_URL),
+            auth=_credentials(),
             timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
             max_retries=max(0, int(settings.TASKROUTER_MAX_RETRIES)),
             backoff=float(settings.TASKROUTER_RETRY_BACKOFF),
         )
 
 
-def _credentials(*, embedded: bool) -> tuple[str, str]:
+def _credentials() -> tuple[str, str]:
     """HTTP Basic pair: API Key + secret when given, else Account SID + Auth Token."""
     if settings.TWILIO_API_KEY or settings.TWILIO_API_SECRET:
         if not (settings.TWILIO_API_KEY and settings.TWILIO_API_SECRET):
@@ -88,10 +85,6 @@ def _credentials(*, embedded: bool) -> tuple[str, str]:
         return settings.TWILIO_API_KEY, settings.TWILIO_API_SECRET
     if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
         return settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
-    if embedded:
-        from .embedded import development_credentials
-
-        return development_credentials()
     raise Misconfigured(
         "Taskdeck has no TaskRouter credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, "
         "or TWILIO_API_KEY, TWILIO_API_SECRET and TWILIO_ACCOUNT_SID."
@@ -118,17 +111,22 @@ class ApiResponse:
 _local = threading.local()
 
 
-def _session(config: ClientConfig) -> requests.Session:
-    # The embedded sandbox's adapter is part of the key: tests point each test at its own
-    # sandbox file, and a session must never talk to a sandbox it was not built for.
-    sandbox = None
-    if config.embedded:
-        from .embedded import sandbox_adapter
+def _mounted_transport(config: ClientConfig) -> BaseAdapter | None:
+    """A transport configured for this base URL (TASKROUTER_TRANSPORTS maps URL prefixes to
+    dotted paths of adapter factories): how the embedded sandbox is reached in-process."""
+    for prefix, factory in settings.TASKROUTER_TRANSPORTS.items():
+        if config.base_url.startswith(prefix.rstrip("/")):
+            return import_string(factory)()
+    return None
 
-        sandbox = sandbox_adapter()
+
+def _session(config: ClientConfig) -> requests.Session:
+    # The mounted transport is part of the key: tests point each test at its own sandbox
+    # file, and a session must never talk to a sandbox it was not built for.
+    transport = _mounted_transport(config)
     sessions: dict = getattr(_local, "sessions", None) or {}
     _local.sessions = sessions
-    session = sessions.get((config, sandbox))
+    session = sessions.get((config, transport))
     if session is None:
         session = requests.Session()
         session.auth = config.auth
@@ -136,9 +134,9 @@ def _session(config: ClientConfig) -> requests.Session:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        if sandbox is not None:
-            session.mount(config.base_url, sandbox)
-        sessions[(config, sandbox)] = session
+        if transport is not None:
+            session.mount(config.base_url, transport)
+        sessions[(config, transport)] = session
     return session
 
 

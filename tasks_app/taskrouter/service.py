@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,10 +20,54 @@ from django.core.cache import cache
 
 from . import rules
 from .client import ApiResponse, ClientConfig, request
-from .errors import InvalidParameter, NotFound, TaskRouterError
+from .errors import (
+    AuthenticationFailed,
+    InvalidParameter,
+    Misconfigured,
+    NotFound,
+    PreconditionFailed,
+    RateLimited,
+    Rejected,
+    TaskRouterError,
+    Unavailable,
+)
 from .query import EVERY_TASK, TaskQuery
 from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
-from .signals import task_written
+from .signals import task_write_started, task_written
+
+# What callers use: the operations below, and the types and errors they return or raise.
+__all__ = [
+    "AuthenticationFailed",
+    "InvalidParameter",
+    "Misconfigured",
+    "NotFound",
+    "PreconditionFailed",
+    "RateLimited",
+    "Rejected",
+    "Task",
+    "TaskChannel",
+    "TaskPage",
+    "TaskQuery",
+    "TaskQueue",
+    "TaskRouterError",
+    "Unavailable",
+    "Workflow",
+    "Workspace",
+    "create_task",
+    "default_workspace",
+    "delete_task",
+    "fetch_task",
+    "find_task",
+    "iter_tasks",
+    "list_task_channels",
+    "list_task_queues",
+    "list_tasks",
+    "list_workflows",
+    "list_workspaces",
+    "resolve_workspace",
+    "update_task",
+    "workspace_url_name",
+]
 
 T = TypeVar("T")
 
@@ -167,13 +212,29 @@ def _write(
     method: str,
     path: str,
     *,
+    actor: str,
     workspace_sid: str,
     task_sid: str | None,
     data: dict[str, str],
     if_match: str | None = None,
 ) -> ApiResponse:
-    """Every write to TaskRouter passes here, and is announced with its outcome."""
+    """Every write to TaskRouter passes here: announced before it is sent (the intent, so
+    a crash mid-call still leaves a trace) and after it ends, with its outcome."""
+    if not actor or not actor.strip():
+        # Every write names the person it is made for; there is no anonymous write.
+        raise InvalidParameter("A write to TaskRouter needs the person making it.")
     headers = {"If-Match": if_match} if if_match is not None else None
+    write_id = uuid.uuid4().hex
+    details = {
+        "write_id": write_id,
+        "actor": actor,
+        "operation": operation,
+        "workspace_sid": workspace_sid,
+        "task_sid": task_sid,
+        "data": data,
+        "if_match": if_match,
+    }
+    task_write_started.send(sender=__name__, **details)
     outcome: ApiResponse | TaskRouterError | None = None
     try:
         outcome = request(method, path, data=data, headers=headers)
@@ -183,15 +244,7 @@ def _write(
         raise
     finally:
         _invalidate_reads(workspace_sid)
-        task_written.send(
-            sender=__name__,
-            operation=operation,
-            workspace_sid=workspace_sid,
-            task_sid=task_sid,
-            data=data,
-            if_match=if_match,
-            outcome=outcome,
-        )
+        task_written.send(sender=__name__, outcome=outcome, **details)
 
 
 def _require_if_match(if_match: str | None) -> str:
@@ -211,6 +264,7 @@ def _now() -> datetime:
 # Reference: https://www.twilio.com/docs/taskrouter/api/task#create-a-task-resource
 def create_task(
     *,
+    actor: str,
     workspace_sid: str,
     attributes: dict[str, Any] | None = None,
     priority: int | None = None,
@@ -235,6 +289,7 @@ def create_task(
         "create",
         "POST",
         _tasks_path(workspace_sid),
+        actor=actor,
         workspace_sid=workspace_sid,
         task_sid=None,
         data=data,
@@ -245,6 +300,7 @@ def create_task(
 # Reference: https://www.twilio.com/docs/taskrouter/api/task#update-a-task-resource
 def update_task(
     *,
+    actor: str,
     workspace_sid: str,
     task_sid: str,
     if_match: str,
@@ -291,6 +347,7 @@ def update_task(
         "update",
         "POST",
         _tasks_path(workspace_sid, task_sid),
+        actor=actor,
         workspace_sid=workspace_sid,
         task_sid=task_sid,
         data=data,
@@ -300,11 +357,12 @@ def update_task(
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/task#delete-a-task-resource
-def delete_task(*, workspace_sid: str, task_sid: str, if_match: str) -> None:
+def delete_task(*, actor: str, workspace_sid: str, task_sid: str, if_match: str) -> None:
     _write(
         "delete",
         "DELETE",
         _tasks_path(workspace_sid, task_sid),
+        actor=actor,
         workspace_sid=workspace_sid,
         task_sid=task_sid,
         data={},

@@ -1,11 +1,16 @@
-"""Signals of the service module.
+"""Signals of the service module: the seam the audit trail and metrics listen at, so no
+write can bypass them.
 
-`task_written` is sent once for every write to TaskRouter (create, update, delete), after
-it ends, with ``operation``, ``workspace_sid``, ``task_sid``, ``data`` (the form fields
-sent), ``if_match`` and ``outcome`` (the ApiResponse, or the TaskRouterError raised). The
-audit trail and metrics listen here, so no write can bypass them.
+Both carry ``write_id`` (the same for the two signals of one write), ``actor`` (who the
+write is made for), ``operation`` (create, update, delete), ``workspace_sid``,
+``task_sid`` (None for a create), ``data`` (the form fields sent) and ``if_match``.
+
+- `task_write_started` is sent before the request goes out: the intent.
+- `task_written` is sent once the write has ended, with ``outcome``: the ApiResponse, or
+  the TaskRouterError raised, or None if something else interrupted it.
 """
 
 from django.dispatch import Signal
 
+task_write_started = Signal()
 task_written = Signal()

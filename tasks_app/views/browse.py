@@ -7,9 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from tasks_app import exports, taskrouter
+from tasks_app import exports
 from tasks_app.forms import TaskFilterForm
 from tasks_app.tables import TaskTable
+from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.common import (
     problem_response,
     render_fragment,

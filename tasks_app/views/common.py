@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 
 
 def with_workspace(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

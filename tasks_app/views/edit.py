@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from tasks_app import editing, presentation, taskrouter
+from tasks_app import editing, presentation
 from tasks_app.editing import Conflict
 from tasks_app.forms import (
     AttributesEditForm,
@@ -28,6 +28,7 @@ from tasks_app.forms import (
 )
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.common import (
     fragment_response,
     problem_response,
@@ -294,7 +295,7 @@ def task_edit(
 
 def _save(request, workspace, spec, editor, change, channels) -> HttpResponse:
     try:
-        outcome = editing.apply_change(editor, change)
+        outcome = editing.apply_change(editor, change, actor=editing.actor_of(request))
     except editing.EditConflict as caught:
         return _conflict(request, workspace, spec, caught.conflict, channels)
     except editing.EditFailed as failed:
@@ -367,7 +368,7 @@ def _expired(request, workspace, spec, sid, channels) -> HttpResponse:
 
 def _delete(request, workspace, spec, editor, channels) -> HttpResponse:
     try:
-        editing.delete(editor)
+        editing.delete(editor, actor=editing.actor_of(request))
     except editing.EditConflict as caught:
         return _conflict(request, workspace, spec, caught.conflict, channels)
     except taskrouter.TaskRouterError as error:
@@ -493,7 +494,7 @@ def task_row_edit(request: HttpRequest, workspace: taskrouter.Workspace, sid: st
         form.add_error(None, "Nothing changed: edit the priority or pick a new status.")
         return _row_response(request, workspace, editor=editor, form=form, status=422)
     try:
-        outcome = editing.apply_change(editor, change)
+        outcome = editing.apply_change(editor, change, actor=editing.actor_of(request))
     except editing.EditConflict as caught:
         now = caught.conflict.now
         fresh = editing.open_editor(request, now, fields=ROW_FIELDS)
@@ -553,7 +554,11 @@ def task_create(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpRe
         status = 422
         if form.is_valid():
             try:
-                task = taskrouter.create_task(workspace_sid=workspace.sid, **form.create_kwargs())
+                task = taskrouter.create_task(
+                    actor=editing.actor_of(request),
+                    workspace_sid=workspace.sid,
+                    **form.create_kwargs(),
+                )
             except taskrouter.InvalidParameter as error:
                 form.add_error(_CREATE_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
             except taskrouter.Rejected as error:

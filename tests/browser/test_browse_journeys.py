@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 
 TABLE = "/w/Support/tasks/"
 SORT_MARKS = " \n\t▲▼•⇅"
@@ -346,6 +346,7 @@ def test_live_refresh_highlights_a_changed_row_keeps_selection_and_can_be_paused
         # A colleague (or TaskRouter) changes the task; the table is not told.
         task = taskrouter.fetch_task(workspace_sid=workspace_sid, task_sid=sid)
         taskrouter.update_task(
+            actor="tests@example.com",
             workspace_sid=workspace_sid,
             task_sid=sid,
             if_match=task.etag,
@@ -389,6 +390,7 @@ def test_a_live_update_keeps_keyboard_focus_on_the_row_being_selected(page: Page
     workspace_sid = sandbox.workspace_sid("Support")
     task = taskrouter.fetch_task(workspace_sid=workspace_sid, task_sid=sid)
     taskrouter.update_task(
+        actor="tests@example.com",
         workspace_sid=workspace_sid,
         task_sid=sid,
         if_match=task.etag,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from tasks_app import taskrouter
+from tasks_app.taskrouter import service as taskrouter
 
 TABLE = "/w/Support/tasks/"
 # A queue whose workflow target leaves the priority alone (Billing and VIP Care keep

@@ -18,6 +18,7 @@ from tasks_app.sandbox import (
     SandboxApp,
     SandboxServer,
     SandboxStore,
+    ensure_seeded,
     in_process_adapter,
 )
 from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SEED, SEED_TASKS, Api
@@ -28,7 +29,7 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One seeded file per test process; every test works on its own copy."""
     path = tmp_path_factory.mktemp("sandbox-seeded") / "sandbox.sqlite3"
     template = SandboxStore(path)
-    template.ensure_seeded(tasks=SEED_TASKS, seed=SEED)
+    ensure_seeded(template, tasks=SEED_TASKS, seed=SEED)
     template.close()
     return path
 

@@ -12,6 +12,7 @@ from tasks_app.sandbox import (
     SandboxApp,
     SandboxServer,
     SandboxStore,
+    ensure_seeded,
     in_process_adapter,
 )
 from tasks_app.sandbox.store import from_us
@@ -152,7 +153,7 @@ def test_walking_backwards_from_the_last_page_gives_the_same_tasks(inproc):
 def big_store(tmp_path_factory) -> SandboxStore:
     path = Path(tmp_path_factory.mktemp("big")) / "sandbox.sqlite3"
     big = SandboxStore(path)
-    big.ensure_seeded(tasks=4000)
+    ensure_seeded(big, tasks=4000)
     yield big
     big.close()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, SandboxStore
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, SandboxStore, ensure_seeded
 from tasks_app.sandbox import store as store_module
 from tasks_app.taskrouter import rules
 from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SUPPORT, Api
@@ -37,9 +37,9 @@ def _rows(store: SandboxStore) -> tuple[int, list[tuple]]:
 
 def test_the_same_seed_gives_the_same_data_relative_to_seeding_time(tmp_path):
     first, second = SandboxStore(tmp_path / "a.db"), SandboxStore(tmp_path / "b.db")
-    first.ensure_seeded(tasks=300, seed=11)
+    ensure_seeded(first, tasks=300, seed=11)
     time.sleep(0.01)
-    second.ensure_seeded(tasks=300, seed=11)
+    ensure_seeded(second, tasks=300, seed=11)
     at_a, rows_a = _rows(first)
     at_b, rows_b = _rows(second)
     assert at_a != at_b
@@ -51,26 +51,26 @@ def test_the_same_seed_gives_the_same_data_relative_to_seeding_time(tmp_path):
 
 def test_another_seed_gives_other_tasks(tmp_path):
     first, second = SandboxStore(tmp_path / "a.db"), SandboxStore(tmp_path / "b.db")
-    first.ensure_seeded(tasks=50, seed=1)
-    second.ensure_seeded(tasks=50, seed=2)
+    ensure_seeded(first, tasks=50, seed=1)
+    ensure_seeded(second, tasks=50, seed=2)
     assert {r[0] for r in _rows(first)[1]}.isdisjoint({r[0] for r in _rows(second)[1]})
 
 
 def test_seeding_happens_once_and_reset_empties(tmp_path):
     store = SandboxStore(tmp_path / "s.db")
-    assert store.ensure_seeded(tasks=40) is True
-    assert store.ensure_seeded(tasks=80) is False
+    assert ensure_seeded(store, tasks=40) is True
+    assert ensure_seeded(store, tasks=80) is False
     assert store.count_tasks() == 40
     store.reset()
     assert store.count_tasks() == 0
     assert not store.is_seeded()
-    assert store.ensure_seeded(tasks=25) is True
+    assert ensure_seeded(store, tasks=25) is True
     assert store.count_tasks() == 25
 
 
 def test_the_data_survives_a_restart(tmp_path):
     store = SandboxStore(tmp_path / "s.db")
-    store.ensure_seeded(tasks=30)
+    ensure_seeded(store, tasks=30)
     with store.write() as conn:
         sid = conn.execute("SELECT sid FROM tasks LIMIT 1").fetchone()[0]
         store_module.update_task(conn, sid, {"priority": 4242})
@@ -80,7 +80,7 @@ def test_the_data_survives_a_restart(tmp_path):
         assert conn.execute("SELECT priority FROM tasks WHERE sid = ?", (sid,)).fetchone()[0] == (
             4242
         )
-    assert again.ensure_seeded(tasks=30) is False
+    assert ensure_seeded(again, tasks=30) is False
 
 
 def test_seed_data_is_realistic(seeded_template):
@@ -133,7 +133,7 @@ def test_every_ordering_has_an_index_and_no_page_scan_sorts(seeded_template):
 def hundred_thousand(tmp_path_factory) -> tuple[SandboxStore, float]:
     store = SandboxStore(tmp_path_factory.mktemp("large") / "sandbox.sqlite3")
     started = time.perf_counter()
-    store.ensure_seeded(tasks=100_000)
+    ensure_seeded(store, tasks=100_000)
     elapsed = time.perf_counter() - started
     yield store, elapsed
     store.close()
@@ -193,12 +193,12 @@ WORKER = textwrap.dedent(
     """
     import json, os, pathlib, sys, time
     from datetime import UTC, datetime
-    from tasks_app.sandbox import SandboxStore, engine
+    from tasks_app.sandbox import SandboxStore, engine, ensure_seeded
     from tasks_app.sandbox.engine import ApiError
 
     path, workspace, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = SandboxStore(path)
-    store.ensure_seeded(tasks=200)
+    ensure_seeded(store, tasks=200)
     with store.read() as conn:
         sid = conn.execute(
             "SELECT sid FROM tasks WHERE workspace_sid = ? AND assignment_status = 'pending' "

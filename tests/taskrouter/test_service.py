@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks_app import taskrouter
 from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.rules import OrderKey
 
 pytestmark = pytest.mark.django_db(databases=[])
@@ -112,6 +112,7 @@ def test_resolve_workspace_accepts_a_sid_or_a_friendly_name_in_any_case(ws, loop
 def test_create_task_returns_the_new_task_at_version_zero(ws):
     workflow = taskrouter.list_workflows(workspace_sid=ws)[0]
     task = taskrouter.create_task(
+        actor="tests@example.com",
         workspace_sid=ws,
         workflow_sid=workflow.sid,
         attributes={"customer": {"name": "Ada"}, "language": "fr"},
@@ -130,7 +131,7 @@ def test_update_task_with_the_current_etag_applies_and_returns_the_next_version(
     sid = sandbox.task_sid("pending")
     task = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid)
     updated = taskrouter.update_task(
-        workspace_sid=ws, task_sid=sid, if_match=task.etag, priority=42
+        actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match=task.etag, priority=42
     )
     assert int(updated.etag) == int(task.etag) + 1
 
@@ -138,9 +139,17 @@ def test_update_task_with_the_current_etag_applies_and_returns_the_next_version(
 def test_update_task_with_a_stale_etag_is_a_precondition_failure(ws, sandbox):
     sid = sandbox.task_sid("pending")
     task = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid)
-    taskrouter.update_task(workspace_sid=ws, task_sid=sid, if_match=task.etag, priority=1)
+    taskrouter.update_task(
+        actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match=task.etag, priority=1
+    )
     with pytest.raises(taskrouter.PreconditionFailed) as caught:
-        taskrouter.update_task(workspace_sid=ws, task_sid=sid, if_match=task.etag, priority=2)
+        taskrouter.update_task(
+            actor="tests@example.com",
+            workspace_sid=ws,
+            task_sid=sid,
+            if_match=task.etag,
+            priority=2,
+        )
     assert caught.value.http_status == 412 and caught.value.code == 20412
 
 
@@ -149,6 +158,7 @@ def test_a_refused_transition_carries_taskrouters_words(ws, sandbox):
     task = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid)
     with pytest.raises(taskrouter.Rejected) as caught:
         taskrouter.update_task(
+            actor="tests@example.com",
             workspace_sid=ws,
             task_sid=sid,
             if_match=task.etag,
@@ -163,8 +173,15 @@ def test_delete_task_needs_the_current_version(ws, sandbox):
     sid = sandbox.task_sid("completed")
     task = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid)
     with pytest.raises(taskrouter.PreconditionFailed):
-        taskrouter.delete_task(workspace_sid=ws, task_sid=sid, if_match=str(int(task.etag) + 5))
-    taskrouter.delete_task(workspace_sid=ws, task_sid=sid, if_match=task.etag)
+        taskrouter.delete_task(
+            actor="tests@example.com",
+            workspace_sid=ws,
+            task_sid=sid,
+            if_match=str(int(task.etag) + 5),
+        )
+    taskrouter.delete_task(
+        actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match=task.etag
+    )
     with pytest.raises(taskrouter.NotFound):
         taskrouter.fetch_task(workspace_sid=ws, task_sid=sid)
 
@@ -173,9 +190,13 @@ def test_no_write_is_sent_without_if_match(ws, sandbox, loopback_sandbox):
     sid = sandbox.task_sid("pending")
     loopback_sandbox.faults.set("500")  # would fail any request that went out
     with pytest.raises(taskrouter.InvalidParameter):
-        taskrouter.update_task(workspace_sid=ws, task_sid=sid, if_match="", priority=3)
+        taskrouter.update_task(
+            actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match="", priority=3
+        )
     with pytest.raises(taskrouter.InvalidParameter):
-        taskrouter.delete_task(workspace_sid=ws, task_sid=sid, if_match="  ")
+        taskrouter.delete_task(
+            actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match="  "
+        )
 
 
 def test_every_write_is_announced_with_its_outcome(ws, sandbox):
@@ -190,7 +211,13 @@ def test_every_write_is_announced_with_its_outcome(ws, sandbox):
     try:
         sid = sandbox.task_sid("pending")
         with pytest.raises(taskrouter.PreconditionFailed):
-            taskrouter.update_task(workspace_sid=ws, task_sid=sid, if_match="999", priority=3)
+            taskrouter.update_task(
+                actor="tests@example.com",
+                workspace_sid=ws,
+                task_sid=sid,
+                if_match="999",
+                priority=3,
+            )
     finally:
         task_written.disconnect(listener)
     assert seen[0]["operation"] == "update"
@@ -204,20 +231,44 @@ def test_every_write_is_announced_with_its_outcome(ws, sandbox):
 @pytest.mark.parametrize(
     ("call", "param"),
     [
-        (lambda ws: taskrouter.create_task(workspace_sid=ws, priority=-1), "Priority"),
-        (lambda ws: taskrouter.create_task(workspace_sid=ws, timeout=0), "Timeout"),
-        (lambda ws: taskrouter.create_task(workspace_sid=ws, timeout=1_209_601), "Timeout"),
         (
-            lambda ws: taskrouter.create_task(workspace_sid=ws, attributes={"x": "y" * 5000}),
+            lambda ws: taskrouter.create_task(
+                actor="tests@example.com", workspace_sid=ws, priority=-1
+            ),
+            "Priority",
+        ),
+        (
+            lambda ws: taskrouter.create_task(
+                actor="tests@example.com", workspace_sid=ws, timeout=0
+            ),
+            "Timeout",
+        ),
+        (
+            lambda ws: taskrouter.create_task(
+                actor="tests@example.com", workspace_sid=ws, timeout=1_209_601
+            ),
+            "Timeout",
+        ),
+        (
+            lambda ws: taskrouter.create_task(
+                actor="tests@example.com", workspace_sid=ws, attributes={"x": "y" * 5000}
+            ),
             "Attributes",
         ),
         (
             lambda ws: taskrouter.create_task(
-                workspace_sid=ws, virtual_start_time=datetime.now(UTC) + timedelta(hours=1)
+                actor="tests@example.com",
+                workspace_sid=ws,
+                virtual_start_time=datetime.now(UTC) + timedelta(hours=1),
             ),
             "VirtualStartTime",
         ),
-        (lambda ws: taskrouter.create_task(workspace_sid=ws, workflow_sid="WW123"), "WorkflowSid"),
+        (
+            lambda ws: taskrouter.create_task(
+                actor="tests@example.com", workspace_sid=ws, workflow_sid="WW123"
+            ),
+            "WorkflowSid",
+        ),
         (lambda ws: taskrouter.list_tasks(workspace_sid=ws, page_size=1001), "PageSize"),
         (lambda ws: taskrouter.list_tasks(workspace_sid="Support"), "WorkspaceSid"),
         (
@@ -245,6 +296,7 @@ def test_invalid_input_is_refused_before_anything_is_sent(ws, loopback_sandbox, 
 def test_attributes_with_a_status_change_to_wrapping_are_refused_as_two_requests(ws, sandbox):
     with pytest.raises(taskrouter.InvalidParameter, match="send two requests"):
         taskrouter.update_task(
+            actor="tests@example.com",
             workspace_sid=ws,
             task_sid=sandbox.task_sid("assigned"),
             if_match="0",
@@ -296,7 +348,9 @@ def test_a_write_is_not_retried_after_a_server_error(ws, sandbox, loopback_sandb
     loopback_sandbox.faults.set("503;times=1;methods=POST")
     # Had it been retried, the retry would have succeeded (the fault is used up).
     with pytest.raises(taskrouter.Unavailable):
-        taskrouter.update_task(workspace_sid=ws, task_sid=sid, if_match=etag, priority=9)
+        taskrouter.update_task(
+            actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match=etag, priority=9
+        )
     assert taskrouter.fetch_task(workspace_sid=ws, task_sid=sid).etag == etag
 
 
@@ -306,7 +360,9 @@ def test_a_write_is_retried_after_429_because_taskrouter_did_not_process_it(
     sid = sandbox.task_sid("pending")
     etag = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid).etag
     loopback_sandbox.faults.set("429;times=2;methods=POST")
-    updated = taskrouter.update_task(workspace_sid=ws, task_sid=sid, if_match=etag, priority=9)
+    updated = taskrouter.update_task(
+        actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match=etag, priority=9
+    )
     assert updated.priority == 9 or updated.etag == str(int(etag) + 1)
 
 
@@ -341,7 +397,9 @@ def test_a_write_that_times_out_is_not_resent_and_says_it_may_have_applied(
     etag = taskrouter.fetch_task(workspace_sid=ws, task_sid=sid).etag
     loopback_sandbox.faults.set("delay=1;times=1;methods=POST")
     with pytest.raises(taskrouter.Unavailable, match="cannot tell whether the change was saved"):
-        taskrouter.update_task(workspace_sid=ws, task_sid=sid, if_match=etag, priority=11)
+        taskrouter.update_task(
+            actor="tests@example.com", workspace_sid=ws, task_sid=sid, if_match=etag, priority=11
+        )
     time.sleep(1.0)  # the sandbox finishes the delayed write
     # Exactly one write reached TaskRouter: the version moved by one, not two.
     assert taskrouter.fetch_task(workspace_sid=ws, task_sid=sid).etag == str(int(etag) + 1)

@@ -22,6 +22,7 @@ from tasks_app.sandbox import (
     SandboxServer,
     SandboxStore,
     Simulator,
+    ensure_seeded,
 )
 from tasks_app.taskrouter.errors import InvalidParameter
 
@@ -70,7 +71,7 @@ class Command(BaseCommand):
         store = SandboxStore(_db_path(options["db"]))
         if options["reset"]:
             store.reset()
-        store.ensure_seeded(tasks=options["tasks"], seed=options["seed"])
+        ensure_seeded(store, tasks=options["tasks"], seed=options["seed"])
         credentials = _credentials()
         app = SandboxApp(
             store,

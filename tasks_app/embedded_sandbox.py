@@ -1,8 +1,10 @@
-"""The embedded sandbox, reached in-process through a requests transport adapter.
+"""The embedded sandbox, wired in as TaskRouter's transport.
 
-Only used while TASKROUTER_BASE_URL is the default: the client then runs the same code it
-runs against taskrouter.twilio.com, minus the socket. The sandbox accepts the credentials
-Taskdeck is configured with, or its documented development credentials when none are set.
+Settings name `transport` in ``TASKROUTER_TRANSPORTS`` for the sandbox's base URL, and the
+service package's client mounts what it returns on its requests session: the client runs
+the same code it runs against taskrouter.twilio.com, minus the socket, and nothing in
+`tasks_app.taskrouter` knows the sandbox exists. The sandbox accepts the credentials
+Taskdeck is configured with (settings default them to its development credentials).
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ import threading
 from pathlib import Path
 
 from django.conf import settings
+from requests.adapters import BaseAdapter
+
+from tasks_app.sandbox import (
+    DEVELOPMENT_CREDENTIALS,
+    Credentials,
+    SandboxApp,
+    SandboxStore,
+    ensure_seeded,
+    in_process_adapter,
+)
 
 _lock = threading.Lock()
+# (db path, credentials, options) -> (transport adapter, its store)
+_sandboxes: dict[tuple, tuple[BaseAdapter, SandboxStore]] = {}
 
 
-def development_credentials() -> tuple[str, str]:
-    from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
-
-    return DEVELOPMENT_CREDENTIALS.account_sid, DEVELOPMENT_CREDENTIALS.auth_token
-
-
-def sandbox_credentials():
+def sandbox_credentials() -> Credentials:
     """What the sandbox accepts: Taskdeck's configured credentials, else the defaults."""
-    from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, Credentials
-
     if not (settings.TWILIO_ACCOUNT_SID or settings.TWILIO_API_KEY):
         return DEVELOPMENT_CREDENTIALS
     return Credentials(
@@ -35,8 +41,9 @@ def sandbox_credentials():
     )
 
 
-def sandbox_adapter():
-    """The transport adapter for this process's embedded sandbox (built and seeded once)."""
+def transport() -> BaseAdapter:
+    """The transport adapter for this process's embedded sandbox (built and seeded once
+    per sandbox file and configuration)."""
     key = (
         str(settings.SANDBOX_DB_PATH),
         sandbox_credentials(),
@@ -59,15 +66,9 @@ def reset() -> None:
         _sandboxes.clear()
 
 
-# (db path, credentials, options) -> (transport adapter, its store)
-_sandboxes: dict[tuple, tuple] = {}
-
-
-def _build(db_path: str, credentials, list_attributes: bool, seed_tasks: int):
-    from tasks_app.sandbox import SandboxApp, SandboxStore, in_process_adapter
-
+def _build(db_path: str, credentials: Credentials, list_attributes: bool, seed_tasks: int):
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     store = SandboxStore(db_path)
-    store.ensure_seeded(tasks=seed_tasks)
+    ensure_seeded(store, tasks=seed_tasks)
     app = SandboxApp(store, credentials=credentials, list_attributes=list_attributes)
     return in_process_adapter(app), store
