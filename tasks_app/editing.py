@@ -1,24 +1,33 @@
-"""Editing tasks safely: stored versions, ordered writes and conflicts made visible.
+"""Editing tasks safely: versions, one write path, conflicts made visible.
 
-Every change a person makes in Taskdeck goes through `apply_change` (or `delete`), which
-sends the version stored in their `TaskEditor` as If-Match through the service module.
-When TaskRouter answers 412, the change is not retried: the person gets a `Conflict` that
-shows, field by field, what they saw, what they asked for and what the task is now.
+Every change a person makes goes through `write` (called by `run_edit`, the one edit flow
+the task page's sections and the table row's editor share). It sends the version the
+person's form was shown at as If-Match. When TaskRouter answers 412 the change is not
+retried: the person gets a `Conflict` showing, field by field, what they saw, what they
+asked for and what the task is now.
+
+The version a form was shown at travels in the form itself, as a signed `Editor` token:
+the task as read, its ETag, the form it belongs to and the person it was shown to. Opening
+a page writes nothing anywhere; a token survives restarts and works on every instance
+(it is signed with SECRET_KEY); a token of another person or form is worthless; it expires
+after `EDITOR_LIFETIME`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from django.http import HttpRequest
+from django.core import signing
 
 from tasks_app import presentation
-from tasks_app.models import TaskEditor, new_token
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
+
+EDITOR_LIFETIME = timedelta(hours=12)
+_SALT = "taskdeck.editor.v1"
 
 # Labels of the fields a person can edit, in the order a conflict lists them.
 FIELD_LABELS: dict[str, str] = {
@@ -45,73 +54,108 @@ def snapshot(task: taskrouter.Task) -> dict[str, Any]:
     }
 
 
-def actor_of(request: HttpRequest) -> str:
-    """Who acts: the signed-in person's identity."""
-    return request.user.get_username() if request.user.is_authenticated else "anonymous"
+# --- The version a form was shown at ------------------------------------------------------
 
 
-def owner_of(request: HttpRequest) -> str:
-    """Who an editor belongs to: this browser session (and, with SSO, its user)."""
-    if request.session.session_key is None:
-        request.session.save()
-    user = request.user.get_username() if request.user.is_authenticated else ""
-    return f"{user}|{request.session.session_key}"
+@dataclass(frozen=True)
+class Editor:
+    """One form's view of one task: what it showed (``seen``) at which version (``etag``),
+    for whom (``owner``) and which form (``form``). Carried by the form as `token`."""
+
+    workspace_sid: str
+    task_sid: str
+    etag: str
+    seen: dict[str, Any]
+    form: str
+    owner: str
+
+    @property
+    def token(self) -> str:
+        payload = {
+            "w": self.workspace_sid,
+            "t": self.task_sid,
+            "e": self.etag,
+            "s": self.seen,
+            "f": self.form,
+            "o": self.owner,
+        }
+        return signing.dumps(payload, salt=_SALT, compress=True)
+
+    @property
+    def known(self) -> bool:
+        """False for the stand-in used when the task could not be read at all."""
+        return bool(self.etag)
 
 
-def open_editor(
-    request: HttpRequest, task: taskrouter.Task, *, fields: Sequence[str]
-) -> TaskEditor:
-    """Remember the version of ``task`` a form is being shown at, and its fields."""
-    return open_editors(request, task, [fields])[0]
-
-
-def open_editors(
-    request: HttpRequest, task: taskrouter.Task, field_sets: Sequence[Sequence[str]]
-) -> list[TaskEditor]:
-    """One editor per form of a page showing ``task``, sharing the page (one insert)."""
+def open_editor(task: taskrouter.Task, *, form: str, owner: str) -> Editor:
+    """The version of ``task`` a form is being shown at."""
     if task.etag is None:
         # Only a single-task read carries the version; list rows cannot open editors.
         raise ValueError("an editor needs a task fetched on its own (with its ETag)")
-    TaskEditor.prune()
-    owner, seen, page = owner_of(request), snapshot(task), new_token()
-    editors = [
-        TaskEditor(
-            owner=owner,
-            workspace_sid=task.workspace_sid,
-            task_sid=task.sid,
-            etag=task.etag,
-            seen=seen,
-            fields=list(fields),
-            page=page,
-        )
-        for fields in field_sets
-    ]
-    return TaskEditor.objects.bulk_create(editors)
+    return Editor(
+        workspace_sid=task.workspace_sid,
+        task_sid=task.sid,
+        etag=task.etag,
+        seen=snapshot(task),
+        form=form,
+        owner=owner,
+    )
 
 
-def find_editor(request: HttpRequest, token: str, *, task_sid: str) -> TaskEditor | None:
+def unknown_editor(*, workspace_sid: str, task_sid: str, form: str, owner: str) -> Editor:
+    """A form's editor when the task could not be read (TaskRouter down): it can show
+    what was typed, and any save from it is treated as expired."""
+    return Editor(workspace_sid, task_sid, etag="", seen={}, form=form, owner=owner)
+
+
+def read_editor(token: str, *, owner: str, task_sid: str, form: str | None = None) -> Editor | None:
+    """The editor a token names, if it is genuine, current, this person's and this task's
+    (and this form's, when ``form`` is given); None otherwise."""
     if not token:
         return None
-    return TaskEditor.objects.filter(
-        token=token, owner=owner_of(request), task_sid=task_sid
-    ).first()
+    try:
+        payload = signing.loads(token, salt=_SALT, max_age=EDITOR_LIFETIME)
+    except signing.BadSignature:  # tampered, of another deployment, or expired
+        return None
+    if not isinstance(payload, dict):
+        return None
+    editor = Editor(
+        workspace_sid=str(payload.get("w", "")),
+        task_sid=str(payload.get("t", "")),
+        etag=str(payload.get("e", "")),
+        seen=payload.get("s") if isinstance(payload.get("s"), dict) else {},
+        form=str(payload.get("f", "")),
+        owner=str(payload.get("o", "")),
+    )
+    if editor.owner != owner or editor.task_sid != task_sid or not editor.etag:
+        return None
+    if form is not None and editor.form != form:
+        return None
+    return editor
 
 
-def _advance(editor: TaskEditor, task: taskrouter.Task, written: Iterable[str]) -> None:
-    """After the owner's own write: this editor stands at the new version, and so does
-    every editor of the same page at the old version whose fields the write left alone."""
-    previous, written = editor.etag, set(written)
-    editor.etag = task.etag or editor.etag
-    editor.seen = snapshot(task)
-    editor.save(update_fields=["etag", "seen", "updated"])
-    siblings = TaskEditor.objects.filter(
-        page=editor.page, owner=editor.owner, task_sid=editor.task_sid, etag=previous
-    ).exclude(pk=editor.pk)
-    for sibling in siblings:
-        if not written & set(sibling.fields):
-            sibling.etag, sibling.seen = editor.etag, editor.seen
-            sibling.save(update_fields=["etag", "seen", "updated"])
+def advance(editor: Editor, task: taskrouter.Task) -> Editor:
+    """The editor after its owner's own write: standing at the new version."""
+    return replace(editor, etag=task.etag or editor.etag, seen=snapshot(task))
 
+
+def advance_siblings(
+    siblings: Iterable[Editor], *, previous_etag: str, task: taskrouter.Task, written: set[str]
+) -> list[Editor]:
+    """After the owner's write on a page, the other forms of the page that stood at the
+    same version and show none of the fields written move to the new version: saving the
+    priority does not make the next save of the channel look like someone else's change.
+    A form showing a field just written elsewhere keeps its version (its save will show
+    the conflict), and so does one already behind (it has someone else's change to see)."""
+    return [
+        advance(sibling, task)
+        for sibling in siblings
+        if sibling.etag == previous_etag and not written & set(FIELDS_OF_FORM.get(sibling.form, ()))
+    ]
+
+
+# The snapshot fields each form shows and changes (see tasks_app.forms); delete covers all.
+FIELDS_OF_FORM: dict[str, tuple[str, ...]] = {}
 
 # --- What a person asks for ---------------------------------------------------------------
 
@@ -124,6 +168,10 @@ class Change:
     priority: int | None = None
     task_channel: str | None = None
     virtual_start_time: datetime | None = None
+    # A virtual start time just ahead of every other pending task of the queue, worked out
+    # when written (it depends on the queue as it is then).
+    front_of_queue: bool = False
+    delete: bool = False
 
     def asked(self) -> dict[str, Any]:
         """The requested fields, shaped like a snapshot."""
@@ -202,9 +250,12 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Outcome:
-    task: taskrouter.Task
+    task: taskrouter.Task | None  # as the last write left it; None when nothing was written
     done: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    editor: Editor | None = None  # the form's editor afterwards
+    written: frozenset[str] = frozenset()  # snapshot fields sent
+    deleted: bool = False
 
 
 class EditConflict(Exception):
@@ -214,12 +265,16 @@ class EditConflict(Exception):
 
 
 class EditFailed(Exception):
-    """TaskRouter refused or failed; ``done`` lists what was saved before it did."""
+    """TaskRouter refused or failed; ``done`` lists what was saved before it did, and
+    ``editor`` is where the form stands after that (None if unchanged)."""
 
-    def __init__(self, error: taskrouter.TaskRouterError, done: tuple[str, ...]) -> None:
+    def __init__(
+        self, error: taskrouter.TaskRouterError, done: tuple[str, ...], editor: Editor | None
+    ) -> None:
         super().__init__(error.user_message)
         self.error = error
         self.done = done
+        self.editor = editor
 
 
 def _text(value: Any) -> str:
@@ -286,12 +341,38 @@ def _describe(request: Mapping[str, Any], task: taskrouter.Task) -> str:
     return text[0].upper() + text[1:] + f" (now version {task.etag})."
 
 
-def apply_change(editor: TaskEditor, change: Change, *, actor: str) -> Outcome:
-    """Write a change at the editor's version; raise EditConflict on a 412, EditFailed
-    when TaskRouter refuses or fails. Nothing is ever sent without If-Match."""
+def _kept_by_workflow(change: Change, task: taskrouter.Task) -> str | None:
+    if change.priority is not None and task.priority != change.priority:
+        return (
+            f"TaskRouter kept priority {task.priority} instead of {change.priority}: "
+            "the task's workflow target sets its priority."
+        )
+    return None
+
+
+def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
+    """The one way Taskdeck changes or deletes a task for a person: at the editor's
+    version (If-Match), in the order TaskRouter needs, on behalf of ``actor``.
+
+    Raises EditConflict on a 412 and EditFailed when TaskRouter refuses or fails (with
+    what was already saved). Nothing is ever sent without If-Match."""
+    if change.delete:
+        return _delete(editor, actor=actor)
+    if change.front_of_queue:
+        try:
+            current = taskrouter.fetch_task(
+                workspace_sid=editor.workspace_sid, task_sid=editor.task_sid
+            )
+            moment = front_of_queue_time(current)
+        except taskrouter.TaskRouterError as error:
+            raise EditFailed(error, (), None) from None
+        if moment is None:
+            note = "The task is already first in its queue (or not waiting in one)."
+            return Outcome(task=None, done=(), notes=(note,), editor=editor)
+        change = replace(change, front_of_queue=False, virtual_start_time=moment)
     requests = change.requests()
     if not requests:
-        raise EditFailed(taskrouter.InvalidParameter("Nothing to change."), ())
+        raise EditFailed(taskrouter.InvalidParameter("Nothing to change."), (), None)
     done: list[str] = []
     task: taskrouter.Task | None = None
     for request in requests:
@@ -311,20 +392,21 @@ def apply_change(editor: TaskEditor, change: Change, *, actor: str) -> Outcome:
                 compare(editor.seen, change.asked(), now, done=tuple(done))
             ) from None
         except taskrouter.TaskRouterError as error:
-            raise EditFailed(error, tuple(done)) from None
-        _advance(editor, task, request)
+            raise EditFailed(error, tuple(done), editor) from None
+        editor = advance(editor, task)
         done.append(_describe(request, task))
     assert task is not None
-    notes = []
-    if change.priority is not None and task.priority != change.priority:
-        notes.append(
-            f"TaskRouter kept priority {task.priority} instead of {change.priority}: "
-            "the task's workflow target sets its priority."
-        )
-    return Outcome(task=task, done=tuple(done), notes=tuple(notes))
+    kept = _kept_by_workflow(change, task)
+    return Outcome(
+        task=task,
+        done=tuple(done),
+        notes=(kept,) if kept else (),
+        editor=editor,
+        written=frozenset(k for request in requests for k in request),
+    )
 
 
-def delete(editor: TaskEditor, *, actor: str) -> None:
+def _delete(editor: Editor, *, actor: str) -> Outcome:
     try:
         taskrouter.delete_task(
             actor=actor,
@@ -335,7 +417,11 @@ def delete(editor: TaskEditor, *, actor: str) -> None:
     except taskrouter.PreconditionFailed:
         now = taskrouter.fetch_task(workspace_sid=editor.workspace_sid, task_sid=editor.task_sid)
         raise EditConflict(compare(editor.seen, {}, now)) from None
-    editor.delete()
+    except taskrouter.TaskRouterError as error:
+        raise EditFailed(error, (), editor) from None
+    return Outcome(
+        task=None, done=(f"Deleted task {editor.task_sid}.",), editor=editor, deleted=True
+    )
 
 
 def front_of_queue_time(task: taskrouter.Task) -> datetime | None:
@@ -383,3 +469,172 @@ def transition_choices(current: str) -> list[TransitionChoice]:
             )
         )
     return choices
+
+
+# --- The edit flow ----------------------------------------------------------------------------
+
+
+class EditForm(Protocol):
+    """What `run_edit` needs of a form (see tasks_app.forms.SectionForm)."""
+
+    section: str
+    cleaned_data: dict
+
+    def __init__(self, data=None, *, editor: Editor, initial: dict | None = None) -> None: ...
+    def is_valid(self) -> bool: ...
+    def add_error(self, field: str | None, error: str) -> None: ...
+    def preview(self) -> list[FieldDiff] | None: ...
+    def change(self) -> Change: ...
+
+
+# What the person sees after each outcome, and the HTTP status that says it.
+STATUS_OF_KIND = {
+    "shown": 200,
+    "preview": 200,
+    "saved": 200,
+    "invalid": 422,
+    "conflict": 409,
+    "expired": 409,
+}
+
+
+@dataclass
+class EditResult:
+    """The outcome of one edit: what to show in the form's place."""
+
+    kind: str  # shown, preview, saved, invalid, conflict, expired, failed
+    form: Any
+    editor: Editor
+    task: taskrouter.Task | None = None  # the task as now known, when it was (re)read
+    conflict: Conflict | None = None
+    done: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: taskrouter.TaskRouterError | None = None
+    preview: list[FieldDiff] | None = None
+    written: frozenset[str] = frozenset()
+    deleted: bool = False
+    siblings: list[Editor] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """The task's status the form was built for."""
+        return self.editor.seen.get("assignment_status", "")
+
+    @property
+    def closed(self) -> bool:
+        """TaskRouter changes nothing of a closed task (but it can still be deleted)."""
+        return self.status in rules.CLOSED_STATUSES and not getattr(
+            self.form, "open_when_closed", False
+        )
+
+    @property
+    def expired(self) -> bool:
+        return self.kind == "expired"
+
+    @property
+    def http_status(self) -> int:
+        if self.kind == "failed" and self.error is not None:
+            return self.error.page_status
+        return STATUS_OF_KIND.get(self.kind, 200)
+
+
+def _typed(data: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """What the person typed into a form, to show again on a fresh form."""
+    start = f"{prefix}-"
+    return {k[len(start) :]: v for k, v in data.items() if k.startswith(start)}
+
+
+def show(form_class: type[EditForm], task: taskrouter.Task, *, owner: str) -> EditResult:
+    """A form, fresh, for the task as just read."""
+    editor = open_editor(task, form=form_class.section, owner=owner)
+    return EditResult("shown", form_class(editor=editor), editor, task=task)
+
+
+def run_edit(
+    form_class: type[EditForm],
+    data: Mapping[str, Any],
+    *,
+    tokens: Iterable[str],
+    owner: str,
+    actor: str,
+    workspace_sid: str,
+    task_sid: str,
+) -> EditResult:
+    """The edit flow shared by every form that changes a task: find the version the form
+    was shown at (``tokens`` are the page's editor tokens; the one of this form is its
+    own, the others its siblings), validate, preview or write, and say what happened.
+    Whatever happens, the form comes back with what the person typed."""
+    name = form_class.section
+    editors = [e for e in (read_editor(t, owner=owner, task_sid=task_sid) for t in tokens) if e]
+    editor = next((e for e in editors if e.form == name), None)
+    if editor is None:
+        return _expired(form_class, data, owner=owner, workspace_sid=workspace_sid, sid=task_sid)
+
+    form = form_class(data, editor=editor)
+    if not form.is_valid():
+        return EditResult("invalid", form, editor)
+    preview = form.preview()
+    if preview is not None:
+        return EditResult("preview", form, editor, preview=preview)
+    change = form.change()
+    if not (change.asked() or change.delete or change.front_of_queue):
+        form.add_error(None, "Nothing changed: edit a field before saving.")
+        return EditResult("invalid", form, editor)
+
+    try:
+        outcome = write(editor, change, actor=actor)
+    except EditConflict as caught:
+        fresh = open_editor(caught.conflict.now, form=name, owner=owner)
+        retry = form_class(editor=fresh, initial=_typed(data, name))
+        return EditResult(
+            "conflict",
+            retry,
+            fresh,
+            task=caught.conflict.now,
+            conflict=caught.conflict,
+            done=caught.conflict.done,
+        )
+    except EditFailed as failed:
+        return EditResult(
+            "failed", form, failed.editor or editor, error=failed.error, done=failed.done
+        )
+
+    after = outcome.editor or editor
+    siblings: list[Editor] = []
+    if outcome.task is not None:
+        others = [e for e in editors if e.form != name]
+        siblings = advance_siblings(
+            others, previous_etag=editor.etag, task=outcome.task, written=set(outcome.written)
+        )
+    return EditResult(
+        "saved",
+        form_class(editor=after),
+        after,
+        task=outcome.task,
+        done=outcome.done,
+        notes=outcome.notes,
+        written=outcome.written,
+        deleted=outcome.deleted,
+        siblings=siblings,
+    )
+
+
+def _expired(
+    form_class: type[EditForm], data: Mapping[str, Any], *, owner: str, workspace_sid: str, sid: str
+) -> EditResult:
+    """The form's version is unknown (expired, another person's, tampered): treat it as a
+    conflict against the task as it is now, keeping the input."""
+    name = form_class.section
+    try:
+        task = taskrouter.fetch_task(workspace_sid=workspace_sid, task_sid=sid)
+    except taskrouter.TaskRouterError as error:
+        stand_in = unknown_editor(workspace_sid=workspace_sid, task_sid=sid, form=name, owner=owner)
+        return EditResult("failed", form_class(data, editor=stand_in), stand_in, error=error)
+    fresh = open_editor(task, form=name, owner=owner)
+    return EditResult(
+        "expired",
+        form_class(editor=fresh, initial=_typed(data, name)),
+        fresh,
+        task=task,
+        conflict=compare({}, {}, task),
+    )

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from django import forms
 from django.utils import timezone
 
+from tasks_app import editing, presentation
 from tasks_app.editing import Change
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import rules
@@ -316,6 +318,89 @@ class VirtualStartTimeField(forms.DateTimeField):
         return _rule(rules.validate_virtual_start_time, moment, now=timezone.now())
 
 
+class SectionForm(forms.Form):
+    """A form that changes a task: one part of the task page, or the table row's editor.
+
+    It knows how to build itself from the task as its editor read it (``initial_from``),
+    what change it asks for (``change``), its partial template, and which fields of the
+    task it shows and changes (``fields_changed``), which is what the edit flow needs to
+    tell a conflict from the person's own earlier save on the same page."""
+
+    section: ClassVar[str]
+    title: ClassVar[str]
+    submit_label: ClassVar[str] = "Save"
+    fields_changed: ClassVar[tuple[str, ...]]
+    # Shown on closed tasks too (deleting is possible whatever the status).
+    open_when_closed: ClassVar[bool] = False
+
+    def __init__(self, data=None, *, editor: editing.Editor, initial: dict | None = None):
+        super().__init__(
+            data, initial=initial or self.initial_from(editor.seen), prefix=self.section
+        )
+        self.editor = editor
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "section" in cls.__dict__:
+            editing.FIELDS_OF_FORM[cls.section] = cls.fields_changed
+
+    # The form's part of the page (fields and buttons); most need nothing special.
+    template = "tasks/sections/_fields.html"
+
+    def initial_from(self, seen: dict) -> dict:
+        return {}
+
+    def preview(self) -> list[editing.FieldDiff] | None:
+        return None
+
+    def change(self) -> Change:
+        raise NotImplementedError
+
+
+class PriorityEditForm(SectionForm):
+    section, title, submit_label = "priority", "Priority", "Save priority"
+    fields_changed = ("priority",)
+
+    priority = PriorityField(label="Priority")
+
+    def initial_from(self, seen: dict) -> dict:
+        return {"priority": seen.get("priority")}
+
+    def change(self) -> Change:
+        return Change(priority=self.cleaned_data["priority"])
+
+
+class AttributesEditForm(SectionForm):
+    section, title, submit_label = "attributes", "Edit attributes", "Save attributes"
+    fields_changed = ("attributes",)
+    template = "tasks/sections/_attributes.html"
+
+    attributes = AttributesField(
+        label="Attributes (JSON)",
+        help_text=f"A JSON object of at most {rules.ATTRIBUTES_MAX_CHARS:,} characters "
+        "(Taskdeck sends it compacted). A pending task is routed again when its attributes "
+        "change.",
+    )
+
+    def initial_from(self, seen: dict) -> dict:
+        return {"attributes": presentation.pretty_json(seen.get("attributes", {}))}
+
+    def clean_attributes(self):
+        if self.cleaned_data["attributes"] is None:
+            raise forms.ValidationError("Attributes must be a JSON object; use {} for none.")
+        return self.cleaned_data["attributes"]
+
+    def preview(self) -> list[editing.FieldDiff] | None:
+        if "preview" not in self.data:
+            return None
+        return editing.attribute_changes(
+            self.editor.seen.get("attributes", {}), self.cleaned_data["attributes"]
+        )
+
+    def change(self) -> Change:
+        return Change(attributes=self.cleaned_data["attributes"])
+
+
 def _status_choices(current: str) -> list[tuple[str, str]]:
     # Labels are TaskRouter's own verbs ("Cannot wrap up task ..."): Cancel, Wrap up, Complete.
     return [(s, rules.ACTION_VERBS[s].capitalize()) for s in rules.allowed_transitions(current)]
@@ -327,28 +412,22 @@ def _require_reason(form: forms.Form, status: str | None) -> None:
         form.add_error("reason", f"Say why you {verb} this task; TaskRouter records the reason.")
 
 
-class PriorityEditForm(forms.Form):
-    priority = PriorityField(label="Priority")
-
-    def change(self) -> Change:
-        return Change(priority=self.cleaned_data["priority"])
-
-
-class AttributesEditForm(forms.Form):
-    attributes = AttributesField(label="Attributes (JSON)")
-
-    def clean_attributes(self):
-        if self.cleaned_data["attributes"] is None:
-            raise forms.ValidationError("Attributes must be a JSON object; use {} for none.")
-        return self.cleaned_data["attributes"]
-
-    def change(self) -> Change:
-        return Change(attributes=self.cleaned_data["attributes"])
+_REASON_HELP = (
+    "Required to "
+    + " or ".join(
+        rules.ACTION_VERBS[s] for s in rules.REQUESTABLE_STATUSES if s in rules.REASON_REQUIRED
+    )
+    + "."
+)
 
 
-class StatusEditForm(forms.Form):
+class StatusEditForm(SectionForm):
+    section, title, submit_label = "status", "Status", "Change status"
+    fields_changed = ("assignment_status", "reason", "attributes")
+    template = "tasks/sections/_status.html"
+
     assignment_status = forms.ChoiceField(label="New status", widget=forms.RadioSelect)
-    reason = ReasonField(label="Reason", required=False)
+    reason = ReasonField(label="Reason", required=False, help_text=_REASON_HELP)
     attributes = AttributesField(
         label="Also set attributes (optional)",
         required=False,
@@ -358,18 +437,23 @@ class StatusEditForm(forms.Form):
         "requests for both.",
     )
 
-    def __init__(self, *args, current_status: str, current_attributes: dict, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignment_status"].choices = _status_choices(current_status)
-        self.current_attributes = current_attributes
+        self.current_status = self.editor.seen.get("assignment_status", "")
+        self.fields["assignment_status"].choices = _status_choices(self.current_status)
+
+    @property
+    def transitions(self) -> list[editing.TransitionChoice]:
+        return editing.transition_choices(self.current_status)
 
     def clean(self):
         data = super().clean()
         _require_reason(self, data.get("assignment_status"))
+        current_attributes = self.editor.seen.get("attributes", {})
         merged = None
         if data.get("attributes"):
-            merged = {**self.current_attributes, **data["attributes"]}
-            if merged == self.current_attributes:
+            merged = {**current_attributes, **data["attributes"]}
+            if merged == current_attributes:
                 merged = None  # nothing new: no extra request
             else:
                 try:
@@ -388,23 +472,44 @@ class StatusEditForm(forms.Form):
         )
 
 
-class ChannelEditForm(forms.Form):
+class ChannelEditForm(SectionForm):
+    section, title, submit_label = "channel", "Task channel", "Save channel"
+    fields_changed = ("task_channel",)
+
     task_channel = forms.ChoiceField(label="Task channel")
 
-    def __init__(self, *args, channels: Sequence[taskrouter.TaskChannel], **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["task_channel"].choices = [
-            (c.unique_name, f"{c.friendly_name} ({c.unique_name})") for c in channels
-        ]
+        current = self.editor.seen.get("task_channel", "")
+        try:
+            channels = taskrouter.list_task_channels(workspace_sid=self.editor.workspace_sid)
+        except taskrouter.TaskRouterError:
+            channels = ()  # TaskRouter is down: offer what the task has; saving says why not
+        choices = [(c.unique_name, f"{c.friendly_name} ({c.unique_name})") for c in channels]
+        if current and all(value != current for value, _ in choices):
+            choices.insert(0, (current, current))
+        self.fields["task_channel"].choices = choices
+
+    def initial_from(self, seen: dict) -> dict:
+        return {"task_channel": seen.get("task_channel")}
 
     def change(self) -> Change:
         return Change(task_channel=self.cleaned_data["task_channel"])
 
 
-class StartTimeEditForm(forms.Form):
+class StartTimeEditForm(SectionForm):
+    section, title, submit_label = "start", "Place in the queue", "Save start time"
+    fields_changed = ("virtual_start_time",)
+    template = "tasks/sections/_start.html"
+
     virtual_start_time = VirtualStartTimeField(label="Virtual start time", required=False)
     # "Move to the front of the queue" is a second submit button of the same form.
     front = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def initial_from(self, seen: dict) -> dict:
+        moment = seen.get("virtual_start_time")
+        value = rules.parse_datetime(moment, param="VirtualStartTime") if moment else None
+        return {"virtual_start_time": value}
 
     def clean(self):
         data = super().clean()
@@ -412,37 +517,78 @@ class StartTimeEditForm(forms.Form):
             self.add_error("virtual_start_time", "Pick a time, or move the task to the front.")
         return data
 
-    def change(self, *, front_time=None) -> Change:
-        return Change(virtual_start_time=front_time or self.cleaned_data["virtual_start_time"])
+    def change(self) -> Change:
+        if self.cleaned_data.get("front"):
+            return Change(front_of_queue=True)
+        return Change(virtual_start_time=self.cleaned_data["virtual_start_time"])
 
 
-class RowEditForm(forms.Form):
+class DeleteTaskForm(SectionForm):
+    """A confirmation: deleting acts on the whole task as the person saw it."""
+
+    section, title, submit_label = "delete", "Delete", "Delete task"
+    fields_changed = tuple(editing.FIELD_LABELS)
+    open_when_closed = True
+    template = "tasks/sections/_delete.html"
+
+    def change(self) -> Change:
+        return Change(delete=True)
+
+
+# The task page's sections, in page order.
+TASK_PAGE_SECTIONS: tuple[type[SectionForm], ...] = (
+    StatusEditForm,
+    PriorityEditForm,
+    ChannelEditForm,
+    StartTimeEditForm,
+    AttributesEditForm,
+    DeleteTaskForm,
+)
+SECTION_FORMS: dict[str, type[SectionForm]] = {f.section: f for f in TASK_PAGE_SECTIONS}
+
+
+class RowEditForm(SectionForm):
     """The table row's editor: priority, and a status change with its reason."""
+
+    section, title, submit_label = "row", "Edit", "Save"
+    fields_changed = ("priority", "assignment_status", "reason")
 
     priority = PriorityField(label="Priority", required=False, help_text="")
     assignment_status = forms.ChoiceField(label="Status", required=False)
-    reason = ReasonField(label="Reason", required=False)
+    reason = ReasonField(label="Reason", required=False, help_text=_REASON_HELP)
 
-    def __init__(self, *args, current_status: str, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.current_status = current_status
+        # Several rows may be open at once: ids per task keep each label on its own field.
+        self.auto_id = f"id_{self.editor.task_sid}_%s"
+        self.current_status = self.editor.seen.get("assignment_status", "")
         self.fields["assignment_status"].choices = [
-            ("", f"Keep {current_status}"),
-            *_status_choices(current_status),
+            ("", f"Keep {self.current_status}"),
+            *_status_choices(self.current_status),
         ]
+        # Keyboard users land in the editor they opened (htmx honours autofocus on swap).
+        self.fields["priority"].widget.attrs["autofocus"] = True
+
+    @property
+    def transitions(self) -> list[editing.TransitionChoice]:
+        return editing.transition_choices(self.current_status)
+
+    def initial_from(self, seen: dict) -> dict:
+        return {"priority": seen.get("priority")}
 
     def clean(self):
         data = super().clean()
         _require_reason(self, data.get("assignment_status"))
         return data
 
-    def change(self, *, current_priority: int) -> Change:
+    def change(self) -> Change:
         data = self.cleaned_data
         priority = data["priority"]
+        status = data["assignment_status"] or None
         return Change(
-            priority=priority if priority is not None and priority != current_priority else None,
-            assignment_status=data["assignment_status"] or None,
-            reason=(data["reason"] or None) if data["assignment_status"] else None,
+            priority=priority if priority not in (None, self.editor.seen.get("priority")) else None,
+            assignment_status=status,
+            reason=(data["reason"] or None) if status else None,
         )
 
 

@@ -1,58 +1,17 @@
 """Taskdeck's own tables. TaskRouter holds the tasks; Taskdeck holds what it must not
-forget between requests, in the database every instance shares (never in one process)."""
+forget between requests, in the database every instance shares (never in one process).
+The version a form was shown at is not here: it travels signed in the form itself
+(see tasks_app.editing)."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from django.db import models
-from django.utils import timezone
-
-EDITOR_LIFETIME = timedelta(hours=12)
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-class TaskEditor(models.Model):
-    """An open editor: the task as one person saw it when a form was shown, and the
-    version (ETag) every write from that form must carry as If-Match.
-
-    It belongs to one browser session (``owner``) and is named by a random ``token`` the
-    form carries; a token from another session is worthless. After the owner's own
-    successful write it moves to the new version, and so do the other editors of the same
-    page whose fields that write did not touch: saving the priority does not make the next
-    save of the channel look like someone else's change, but an attributes form showing
-    attributes that were just changed elsewhere on the page will get the conflict view.
-    """
-
-    token = models.CharField(max_length=64, unique=True, default=new_token)
-    owner = models.CharField(max_length=128, db_index=True)
-    workspace_sid = models.CharField(max_length=34)
-    task_sid = models.CharField(max_length=34, db_index=True)
-    etag = models.CharField(max_length=64)
-    # The editable fields as last read: what "you saw" in a conflict view.
-    seen = models.JSONField()
-    # The fields this editor's form shows and changes, and the page it sits on (the task
-    # page has several small forms, one editor each).
-    fields = models.JSONField(default=list)
-    page = models.CharField(max_length=64, db_index=True, default=new_token)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["updated"])]
-
-    def __str__(self) -> str:
-        return f"editor of {self.task_sid} at version {self.etag}"
-
-    @classmethod
-    def prune(cls) -> int:
-        """Forget editors nobody has used for a while (called when new ones open)."""
-        deleted, _ = cls.objects.filter(updated__lt=timezone.now() - EDITOR_LIFETIME).delete()
-        return deleted
 
 
 class BulkJob(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks_app.views import browse, bulk, edit, health
+from tasks_app.views import browse, bulk, health, row_editor, task_create, task_detail
 
 # These URLs are a public contract: runbooks link to them (see README, "URLs").
 urlpatterns = [
@@ -9,16 +9,20 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("tasks/<str:sid>/", browse.task_redirect, name="task_redirect"),
     path("w/<str:workspace>/tasks/", browse.task_list, name="task_list"),
-    path("w/<str:workspace>/tasks/new/", edit.task_create, name="task_create"),
+    path("w/<str:workspace>/tasks/new/", task_create.task_create, name="task_create"),
     path("w/<str:workspace>/tasks/bulk/", bulk.bulk_preview, name="bulk_preview"),
     path("w/<str:workspace>/tasks/bulk/<str:token>/", bulk.bulk_job, name="bulk_job"),
     path("w/<str:workspace>/tasks/bulk/<str:token>/run/", bulk.bulk_run, name="bulk_run"),
-    path("w/<str:workspace>/tasks/<str:sid>/", edit.task_page, name="task_detail"),
-    path("w/<str:workspace>/tasks/<str:sid>/row/", edit.task_row, name="task_row"),
-    path("w/<str:workspace>/tasks/<str:sid>/row/edit/", edit.task_row_edit, name="task_row_edit"),
+    path("w/<str:workspace>/tasks/<str:sid>/", task_detail.task_detail, name="task_detail"),
+    path("w/<str:workspace>/tasks/<str:sid>/row/", row_editor.task_row, name="task_row"),
+    path(
+        "w/<str:workspace>/tasks/<str:sid>/row/edit/",
+        row_editor.task_row_edit,
+        name="task_row_edit",
+    ),
     path(
         "w/<str:workspace>/tasks/<str:sid>/edit/<str:section>/",
-        edit.task_edit,
-        name="task_edit",
+        task_detail.task_section,
+        name="task_section",
     ),
 ]

@@ -33,9 +33,24 @@ def open_page(client, sid: str) -> str:
     return response.content.decode()
 
 
-def post_section(client, sid: str, name: str, token: str, **fields) -> object:
-    data = {"editor": token, **{f"{name}-{k}": v for k, v in fields.items()}}
+def page_tokens(html: str) -> list[str]:
+    """Every form's version token on a page, as htmx sends them with a save."""
+    return re.findall(r'name="editor" value="([^"]+)" id="editor-[a-z]+" data-editor-token', html)
+
+
+def post_section(
+    client, sid: str, name: str, token: str, *, page: list[str] = (), **fields
+) -> object:
+    data = {"editor": [token, *page], **{f"{name}-{k}": v for k, v in fields.items()}}
     return client.post(f"/w/Support/tasks/{sid}/edit/{name}/", data, **htmx(f"edit-{name}"))
+
+
+def advanced_token(body: str, name: str) -> str | None:
+    """The new version token a save hands another form of the page (out of band)."""
+    match = re.search(
+        rf'name="editor" value="([^"]+)" id="editor-{name}" data-editor-token hx-swap-oob', body
+    )
+    return match.group(1) if match else None
 
 
 @pytest.fixture
@@ -134,10 +149,18 @@ def test_saving_the_priority_sends_the_stored_version_and_shows_the_new_one(
 def test_saving_two_parts_of_the_page_in_turn_is_not_a_conflict(client, sandbox):
     sid = sandbox.task_sid("pending")
     html = open_page(client, sid)
-    first = post_section(client, sid, "priority", editor_token(html, "priority"), priority="3")
-    second = post_section(
-        client, sid, "channel", editor_token(html, "channel"), task_channel="chat"
+    first = post_section(
+        client,
+        sid,
+        "priority",
+        editor_token(html, "priority"),
+        page=page_tokens(html),
+        priority="3",
     )
+    # The save moved the channel form to the new version; the browser swapped its token in.
+    channel_token = advanced_token(first.content.decode(), "channel")
+    assert channel_token and channel_token != editor_token(html, "channel")
+    second = post_section(client, sid, "channel", channel_token, task_channel="chat")
     assert first.status_code == second.status_code == 200
     task = sandbox.fetch(sid)
     assert (task.priority, task.task_channel_unique_name) == (3, "chat")
@@ -360,6 +383,68 @@ def test_delete_of_a_task_changed_meanwhile_is_a_conflict(client, sandbox):
     assert sandbox.fetch(sid).priority == 12
 
 
+def test_a_tampered_version_token_is_treated_as_expired(client, sandbox, writes):
+    sid = sandbox.task_sid("pending")
+    token = editor_token(open_page(client, sid), "priority")
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    response = post_section(client, sid, "priority", forged, priority="8")
+    assert response.status_code == 409
+    assert "This form had expired" in response.content.decode()
+    assert writes == []
+
+
+def test_opening_a_task_page_writes_nothing_to_the_database(
+    client, sandbox, django_assert_num_queries
+):
+    sid = sandbox.task_sid("pending")
+    with django_assert_num_queries(0):
+        assert client.get(f"/w/Support/tasks/{sid}/").status_code == 200
+
+
+def test_a_token_of_one_form_cannot_save_another(client, sandbox, writes):
+    sid = sandbox.task_sid("pending")
+    html = open_page(client, sid)
+    response = post_section(client, sid, "priority", editor_token(html, "channel"), priority="8")
+    assert response.status_code == 409
+    assert writes == []
+
+
+def test_after_a_cancel_every_other_section_shows_the_task_is_closed(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    html = open_page(client, sid)
+    response = post_section(
+        client,
+        sid,
+        "status",
+        editor_token(html, "status"),
+        page=page_tokens(html),
+        assignment_status="canceled",
+        reason="duplicate",
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    for name in ("priority", "channel", "start", "attributes"):
+        redrawn = re.search(rf'<section class="task-actions edit-{name}"[^>]*hx-swap-oob', body)
+        assert redrawn, name
+    assert body.count("TaskRouter does not change closed tasks") == 5
+
+
+def test_taskrouters_refusal_of_a_closed_task_is_in_plain_words(sandbox):
+    sid = sandbox.task_sid("pending")
+    task = sandbox.change(sid, assignment_status="canceled", reason="elsewhere")
+    with pytest.raises(taskrouter.Rejected) as refused:
+        taskrouter.update_task(
+            actor="tests@example.com",
+            workspace_sid=task.workspace_sid,
+            task_sid=sid,
+            if_match=task.etag,
+            priority=3,
+        )
+    message = refused.value.user_message
+    assert sid in message
+    assert "account" not in message and task.account_sid not in message
+
+
 # --- expired editors, failures, no JavaScript ------------------------------------------------
 
 
@@ -372,12 +457,13 @@ def test_an_unknown_editor_token_is_treated_as_a_conflict_keeping_the_input(clie
     assert 'value="8"' in body
 
 
-def test_an_editor_belongs_to_the_session_that_opened_it(client, sandbox, django_user_model):
+def test_a_form_version_belongs_to_the_person_it_was_shown_to(client, sandbox, django_user_model):
     from django.test import Client
 
     sid = sandbox.task_sid("pending")
     token = editor_token(open_page(client, sid), "priority")
     stranger = Client()
+    stranger.force_login(django_user_model.objects.create_user("stranger@example.com"))
     response = post_section(stranger, sid, "priority", token, priority="8")
     assert response.status_code == 409
     assert "This form had expired" in response.content.decode()

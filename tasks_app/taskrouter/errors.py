@@ -10,11 +10,19 @@ This module is pure Python (no Django) so the sandbox can raise the same validat
 
 from __future__ import annotations
 
+import re
+
+# TaskRouter's refusals name the account ("Cannot update task WT... in workspace WS... for
+# account AC..."): a supervisor needs neither the account SID nor the noise.
+_ACCOUNT_CLAUSE = re.compile(r"\s*(?:for|in|of) account AC[0-9a-fA-F]{32}")
+
 
 class TaskRouterError(Exception):
-    """Base class. ``str(error)`` is the user-safe message."""
+    """Base class. ``str(error)`` is the user-safe message; ``page_status`` the HTTP status
+    of a Taskdeck page that could not do its work because of it."""
 
     default_message = "TaskRouter could not complete the request."
+    page_status = 502
 
     def __init__(
         self,
@@ -42,6 +50,7 @@ class InvalidParameter(TaskRouterError, ValueError):
     """
 
     default_message = "A value is not valid for TaskRouter."
+    page_status = 400
 
     def __init__(self, user_message: str, *, param: str | None = None, **kwargs) -> None:
         super().__init__(user_message, **kwargs)
@@ -54,18 +63,26 @@ class NotFound(TaskRouterError):
     default_message = (
         "TaskRouter has no such resource. Closed tasks are removed a few minutes after they end."
     )
+    page_status = 404
 
 
 class PreconditionFailed(TaskRouterError):
     """412 (code 20412): the task changed since it was read; the If-Match ETag is stale."""
 
     default_message = "The task changed since you opened it."
+    page_status = 412
 
 
 class Rejected(TaskRouterError):
     """400 (or another 4xx) with Twilio's code and message: TaskRouter refused the request."""
 
     default_message = "TaskRouter refused the request."
+    page_status = 400
+
+    def __init__(self, user_message: str | None = None, **kwargs) -> None:
+        if user_message:
+            user_message = _ACCOUNT_CLAUSE.sub("", user_message)
+        super().__init__(user_message, **kwargs)
 
 
 class AuthenticationFailed(TaskRouterError):
@@ -81,12 +98,14 @@ class RateLimited(TaskRouterError):
     """429 (code 20429) after the retries allowed for it ran out."""
 
     default_message = "TaskRouter is rate limiting requests. Try again in a few seconds."
+    page_status = 503
 
 
 class Unavailable(TaskRouterError):
     """Timeouts, refused or dropped connections, 5xx answers and bodies that are not JSON."""
 
     default_message = "TaskRouter is not answering right now. Try again in a moment."
+    page_status = 503
 
 
 class Misconfigured(TaskRouterError):

@@ -153,6 +153,13 @@ class Workspace:
             date_created=_date(payload.get("date_created")),
         )
 
+    @property
+    def url_name(self) -> str:
+        """How the workspace appears in Taskdeck's URLs: its friendly name, which reads well
+        in a runbook, unless the name cannot be one path segment (then its SID)."""
+        name = self.friendly_name
+        return name if name and "/" not in name and name.strip() == name else self.sid
+
 
 @dataclass(frozen=True, slots=True)
 class Workflow:

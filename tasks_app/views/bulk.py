@@ -9,12 +9,14 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from tasks_app import bulk, editing
+from tasks_app import bulk
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.common import (
+    actor_of,
     render_fragment,
+    session_owner,
     status_for,
     with_workspace,
 )
@@ -23,7 +25,7 @@ _PANEL = {"bulk-panel": "tasks/bulk_job.html#bulk-panel"}
 
 
 def _job(request: HttpRequest, token: str) -> BulkJob:
-    job = BulkJob.objects.filter(token=token, owner=editing.owner_of(request)).first()
+    job = BulkJob.objects.filter(token=token, owner=session_owner(request)).first()
     if job is None:
         raise Http404("No such bulk action (they belong to the session that started them).")
     return job
@@ -90,8 +92,8 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
         selection = bulk.Selection(sids=tuple(data["task"]), description="selected")
     try:
         job = bulk.prepare(
-            actor=editing.actor_of(request),
-            owner=editing.owner_of(request),
+            actor=actor_of(request),
+            owner=session_owner(request),
             workspace_sid=workspace.sid,
             action=data["action"],
             reason=data["reason"],

@@ -1,4 +1,5 @@
-"""What every view shares: rendering pages or the part htmx asked for, and problems."""
+"""What every view shares: the workspace in the URL, who is acting, rendering pages or
+the part htmx asked for, and TaskRouter problems answered in one place."""
 
 from __future__ import annotations
 
@@ -14,17 +15,30 @@ from tasks_app.taskrouter import service as taskrouter
 
 def with_workspace(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Views under /w/<workspace>/ get the Workspace itself (named by SID or friendly
-    name in the URL); an unknown one, or TaskRouter failing, answers with the problem."""
+    name in the URL). A TaskRouter error that escapes the view (or the lookup) becomes
+    the problem response here, so views handle only what concerns their own fields."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, workspace: str, **kwargs) -> HttpResponse:
         try:
             resolved = taskrouter.resolve_workspace(workspace)
+            return view(request, resolved, *args, **kwargs)
         except taskrouter.TaskRouterError as error:
             return problem_response(request, error)
-        return view(request, resolved, *args, **kwargs)
 
     return wrapper
+
+
+def actor_of(request: HttpRequest) -> str:
+    """Who acts: the signed-in person's identity, passed with every write."""
+    return request.user.get_username() if request.user.is_authenticated else "anonymous"
+
+
+def session_owner(request: HttpRequest) -> str:
+    """What a bulk job belongs to: this browser session (and the signed-in person)."""
+    if request.session.session_key is None:
+        request.session.save()
+    return f"{actor_of(request)}|{request.session.session_key}"
 
 
 def fragment_response(
@@ -50,19 +64,20 @@ def render_fragment(
 
 
 def problem_response(request: HttpRequest, error: taskrouter.TaskRouterError) -> HttpResponse:
-    """A page that could not be built at all; htmx gets only the banner."""
-    partials = {request.htmx.target: "error.html#problem"} if request.htmx else {}
-    context = {"error": error, "partials": partials}
-    return render_fragment(request, "error.html", context, status=status_for(error))
+    """A page that could not be built at all. htmx gets only the banner: in place of what
+    it asked to read, or, for a write, in the page's alert area, so the form the person
+    typed into stays as it is."""
+    context: dict = {"error": error}
+    if request.htmx and request.method != "GET":
+        response = fragment_response(
+            request, "error.html#problem", context, status=error.page_status
+        )
+        response["HX-Retarget"] = "#alerts"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    context["partials"] = {request.htmx.target: "error.html#problem"} if request.htmx else {}
+    return render_fragment(request, "error.html", context, status=error.page_status)
 
 
 def status_for(error: taskrouter.TaskRouterError) -> int:
-    if isinstance(error, taskrouter.NotFound):
-        return 404
-    if isinstance(error, taskrouter.InvalidParameter | taskrouter.Rejected):
-        return 400
-    if isinstance(error, taskrouter.PreconditionFailed):
-        return 412
-    if isinstance(error, taskrouter.Unavailable | taskrouter.RateLimited):
-        return 503
-    return 502
+    return error.page_status

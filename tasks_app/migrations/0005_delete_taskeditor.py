@@ -1,0 +1,9 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    """Open editors moved out of the database into signed tokens carried by each form."""
+
+    dependencies = [("tasks_app", "0002_bulkjob_actor")]
+
+    operations = [migrations.DeleteModel(name="TaskEditor")]
