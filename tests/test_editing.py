@@ -624,3 +624,69 @@ def test_create_by_htmx_redirects_the_browser_to_the_new_task(client, sandbox):
         **htmx("create-form"),
     )
     assert re.fullmatch(r"/w/Support/tasks/WT[0-9a-f]{32}/", response["HX-Redirect"])
+
+
+# --- nothing typed is lost, whatever fails ---------------------------------------------------
+
+
+def test_without_javascript_a_save_during_an_outage_keeps_the_typed_value(
+    client, sandbox, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    html = open_page(client, sid)  # the workspace list is cached from here on
+    loopback_sandbox.faults.set("503")
+    response = client.post(
+        f"/w/Support/tasks/{sid}/edit/priority/",
+        {"editor": editor_token(html, "priority"), "priority-priority": "77"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert "TaskRouter had a problem" in body and "Nothing you typed is lost" in body
+    assert 'value="77"' in body
+
+
+def test_an_expired_form_saved_during_an_outage_keeps_the_typed_value(
+    client, sandbox, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    open_page(client, sid)
+    loopback_sandbox.faults.set("503")
+    response = post_section(client, sid, "priority", "made-up-token", priority="78")
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert 'value="78"' in body and "Nothing you typed is lost" in body
+
+
+def test_an_htmx_save_failing_before_the_form_is_read_leaves_the_form_in_place(
+    client, sandbox, loopback_sandbox, settings
+):
+    sid = sandbox.task_sid("pending")
+    html = open_page(client, sid)
+    settings.TASKROUTER_DIRECTORY_TTL = 0
+    from django.core.cache import cache
+
+    cache.clear()  # the workspace lookup must now reach TaskRouter, which is down
+    loopback_sandbox.faults.set("503")
+    response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="79")
+    assert response.status_code == 503
+    # The problem goes to the page's alert area; the section (and what was typed) stays.
+    assert response["HX-Retarget"] == "#alerts"
+    assert "TaskRouter" in response.content.decode()
+
+
+def test_the_row_editor_shows_visibly_when_the_workflow_keeps_the_priority(client, sandbox):
+    with sandbox.store.read() as conn:
+        sid = conn.execute(
+            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
+            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
+        ).fetchone()["sid"]
+    html = client.get(f"/w/Support/tasks/{sid}/row/edit/", **htmx(f"row-{sid}")).content.decode()
+    response = client.post(
+        f"/w/Support/tasks/{sid}/row/edit/",
+        {"editor": row_token(html), "row-priority": "1", "row-assignment_status": ""},
+        **htmx(f"row-{sid}"),
+    )
+    body = response.content.decode()
+    # A note row under the saved row, on screen, not only in the live region.
+    note = re.search(rf'<tr class="row-note" data-note-for="{sid}">.*?</tr>', body, re.S)
+    assert note and "TaskRouter kept priority 100 instead of 1" in note.group(0)
