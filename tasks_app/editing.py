@@ -15,6 +15,7 @@ after `EDITOR_LIFETIME`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from django.core import signing
 
 from tasks_app import presentation
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import routing, rules
 from tasks_app.taskrouter import service as taskrouter
 
 EDITOR_LIFETIME = timedelta(hours=12)
@@ -51,7 +52,28 @@ def snapshot(task: taskrouter.Task) -> dict[str, Any]:
             rules.format_datetime(task.virtual_start_time) if task.virtual_start_time else ""
         ),
         "attributes": task.attributes if task.attributes is not None else {},
+        # Not editable: what says whether a workflow target fixes the priority.
+        "workflow_sid": task.workflow_sid or "",
     }
+
+
+def priority_kept_by_workflow(
+    *, workspace_sid: str, workflow_sid: str, attributes: Mapping[str, Any]
+) -> routing.Route | None:
+    """The route the task's workflow gives it, when that route's target fixes the priority
+    (TaskRouter then keeps the target's priority whatever is saved); None when it does
+    not, or when the workflow cannot be read."""
+    if not workflow_sid:
+        return None
+    try:
+        workflows = taskrouter.list_workflows(workspace_sid=workspace_sid)
+    except taskrouter.TaskRouterError:
+        return None
+    workflow = next((w for w in workflows if w.sid == workflow_sid), None)
+    if workflow is None or not workflow.configuration:
+        return None
+    found = routing.route(json.dumps(workflow.configuration, sort_keys=True), attributes or {})
+    return found if found.priority is not None else None
 
 
 # --- The version a form was shown at ------------------------------------------------------

@@ -357,11 +357,37 @@ class SectionForm(forms.Form):
         raise NotImplementedError
 
 
+def _explain_workflow_priority(form: SectionForm) -> str:
+    """Said before saving: a workflow target that fixes the priority makes TaskRouter keep
+    its own, whatever is typed here."""
+    seen = form.editor.seen
+    if not form.editor.known or seen.get("assignment_status") in rules.CLOSED_STATUSES:
+        return ""
+    route = editing.priority_kept_by_workflow(
+        workspace_sid=form.editor.workspace_sid,
+        workflow_sid=seen.get("workflow_sid", ""),
+        attributes=seen.get("attributes", {}),
+    )
+    if route is None:
+        return ""
+    where = f"the “{route.filter_friendly_name}” filter" if route.filter_friendly_name else "it"
+    text = (
+        f"This task's workflow routes it through {where}, whose target sets priority "
+        f"{route.priority}: TaskRouter keeps {route.priority} whatever is saved here."
+    )
+    form.fields["priority"].help_text = text
+    return text
+
+
 class PriorityEditForm(SectionForm):
     section, title, submit_label = "priority", "Priority", "Save priority"
     fields_changed = ("priority",)
 
     priority = PriorityField(label="Priority")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kept_by_workflow = _explain_workflow_priority(self)
 
     def initial_from(self, seen: dict) -> dict:
         return {"priority": seen.get("priority")}
@@ -568,6 +594,7 @@ class RowEditForm(SectionForm):
         ]
         # Keyboard users land in the editor they opened (htmx honours autofocus on swap).
         self.fields["priority"].widget.attrs["autofocus"] = True
+        self.kept_by_workflow = _explain_workflow_priority(self)
 
     @property
     def transitions(self) -> list[editing.TransitionChoice]:

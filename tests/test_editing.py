@@ -690,3 +690,15 @@ def test_the_row_editor_shows_visibly_when_the_workflow_keeps_the_priority(clien
     # A note row under the saved row, on screen, not only in the live region.
     note = re.search(rf'<tr class="row-note" data-note-for="{sid}">.*?</tr>', body, re.S)
     assert note and "TaskRouter kept priority 100 instead of 1" in note.group(0)
+
+
+def test_before_saving_the_page_says_when_the_workflow_fixes_the_priority(client, sandbox):
+    with sandbox.store.read() as conn:
+        vip = conn.execute(
+            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
+            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
+        ).fetchone()["sid"]
+    priority_section = section_html(open_page(client, vip), "priority")
+    assert "TaskRouter keeps 100 whatever is saved here" in priority_section
+    ordinary = sandbox.task_sid("pending")
+    assert "whatever is saved here" not in section_html(open_page(client, ordinary), "priority")

@@ -47,10 +47,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import routing, rules
 from tasks_app.taskrouter.errors import InvalidParameter
 
-from . import routing, store
+from . import store
 
 __all__ = ["ApiError", "create_task", "delete_task", "etag_matches", "update_task"]
 

@@ -36,9 +36,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import routing, rules
 
-from . import routing, store
+from . import store
 
 __all__ = ["WORKSPACE_PROFILES", "populate", "random_attributes", "seeded_sid"]
 

@@ -26,9 +26,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import routing, rules
 
-from . import engine, routing, seed, store
+from . import engine, seed, store
 
 __all__ = ["PURGE_AFTER_SECONDS", "SimEvent", "Simulator"]
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tasks_app.sandbox import routing
+from tasks_app.taskrouter import routing
 from tasks_app.taskrouter.errors import InvalidParameter
 from tests.sandbox.helpers import SALES, SUPPORT, set_status
 

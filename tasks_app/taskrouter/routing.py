@@ -1,7 +1,9 @@
 """Workflow evaluation: which TaskQueue a task enters, and with which priority.
 
-A Workflow's ``configuration`` is TaskRouter's JSON document ([WfDoc] in TASKROUTER_API.md
-section 10)::
+TaskRouter's routing rule, written once: the sandbox routes tasks with it, and the task
+page uses it to say, before a save, that a workflow target will keep a task's priority.
+
+A Workflow's ``configuration`` is TaskRouter's JSON document::
 
     {"task_routing": {
         "filters": [{"filter_friendly_name": "VIP", "expression": "vip == true",
@@ -9,10 +11,11 @@ section 10)::
                                   "expression": "worker.tier == 'senior'"}]}],
         "default_filter": {"queue": "WQ..."}}}
 
-Filters are evaluated top to bottom against the task's attributes and the first match wins
-([WfDoc]); with none matching, the task goes to ``default_filter``'s queue. The task enters
-the first target of the matching filter, and that target's ``priority``, when set, becomes the
-task's priority: "a Workflow Target priority wins" over the one the client asked for ([OAI]).
+Filters are evaluated top to bottom against the task's attributes and the first match wins;
+with none matching, the task goes to ``default_filter``'s queue. The task enters the first
+target of the matching filter, and that target's ``priority``, when set, becomes the task's
+priority: a Workflow Target priority wins over the one the client asked for (Twilio's
+TaskRouter documentation of Workflows and of the Task resource's Priority).
 
 DECISIONS (the sandbox has no Workers, so it stops at the queue):
     * A target's ``expression`` (a worker expression), ``timeout`` (moving on to the next
