@@ -280,6 +280,10 @@ class SandboxApp:
                 # What a response cut short by a proxy looks like.
                 return Response(200, b'{"meta": {"page": 0, "page_size": 50, "first_pa',
                                 [("Content-Type", JSON_TYPE)])  # fmt: skip
+            if fault.kind == "html":
+                # A proxy or captive portal answering in TaskRouter's place.
+                page = b"<html><body><h1>Gateway error</h1><p>Try later.</p></body></html>"
+                return Response(200, page, [("Content-Type", "text/html; charset=utf-8")])
             status, code, message = ERROR_KINDS[fault.kind]
             response = _error(status, code, message)
             if fault.retry_after is not None:

@@ -7,6 +7,8 @@ A fault spec is a kind followed by ``;``-separated modifiers::
     500 | 502 | 503 | 504  a server error in Twilio's body shape
     drop                 close the connection without answering
     malformed            200 with a body that is not JSON
+    html                 200 with an HTML page (a captive portal or a proxy's error page)
+    401                  the credentials are refused (code 20003), as after a key rotation
 
     modifiers: times=N (only the next N matching requests), methods=GET,POST,
                path=/Tasks (a substring of the request path)
@@ -43,13 +45,14 @@ __all__ = ["ERROR_KINDS", "ClientReadTimeout", "Fault", "FaultPlan", "ServerDrop
 
 # HTTP status -> (Twilio code, message)
 ERROR_KINDS: dict[str, tuple[int, int, str]] = {
+    "401": (401, 20003, "Authenticate"),
     "429": (429, 20429, "Too Many Requests"),
     "500": (500, 20500, "Internal Server Error"),
     "502": (502, 20500, "Bad Gateway"),
     "503": (503, 20503, "Service Unavailable"),
     "504": (504, 20500, "Gateway Timeout"),
 }
-KINDS = frozenset({"delay", "drop", "malformed", *ERROR_KINDS})
+KINDS = frozenset({"delay", "drop", "malformed", "html", *ERROR_KINDS})
 
 
 class ServerDroppedConnection(Exception):
