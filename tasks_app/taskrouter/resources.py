@@ -153,6 +153,21 @@ class Workspace:
             date_created=_date(payload.get("date_created")),
         )
 
+    @property
+    def url_name(self) -> str:
+        """How this workspace appears in Taskdeck's URLs (``/w/<url_name>/tasks/``).
+
+        Its friendly name, which reads well in a runbook's link, when the name is one path
+        segment that leads back to this workspace; otherwise its SID, which always is.
+        TaskRouter accepts any text as a friendly name: a ``/`` would split the segment
+        (``reverse()`` refuses it), surrounding spaces are stripped when a URL is read, and
+        browsers resolve ``.`` and ``..`` away before sending the request.
+        """
+        name = self.friendly_name
+        if not name or name != name.strip() or "/" in name or name in (".", ".."):
+            return self.sid
+        return name
+
 
 @dataclass(frozen=True, slots=True)
 class Workflow:

@@ -469,7 +469,6 @@ def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
 
 
 def workspace_url_name(workspace: Workspace) -> str:
-    """How a workspace appears in Taskdeck's URLs: its friendly name, which reads well in
-    a runbook, unless the name cannot be one path segment (then its SID)."""
-    name = workspace.friendly_name
-    return name if name and "/" not in name and name.strip() == name else workspace.sid
+    """How a workspace appears in Taskdeck's URLs: ``Workspace.url_name``, the one rule
+    (views call this; templates read the property)."""
+    return workspace.url_name
