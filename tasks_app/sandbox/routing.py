@@ -1,7 +1,7 @@
 """Workflow evaluation: which TaskQueue a task enters, and with which priority.
 
-A Workflow's ``configuration`` is TaskRouter's JSON document ([WfDoc] in TASKROUTER_API.md
-section 10)::
+A Workflow's ``configuration`` is TaskRouter's JSON document ([WfDoc]; docs/taskrouter.md,
+"Workflows")::
 
     {"task_routing": {
         "filters": [{"filter_friendly_name": "VIP", "expression": "vip == true",

@@ -3,7 +3,7 @@
 Views and forms call these; nothing else talks to TaskRouter. Inputs are checked with
 `rules` and `expressions` before anything is sent, so a value TaskRouter would reject for
 its shape is an `InvalidParameter` without a round trip. Every write goes through
-`_write`, the one place where a write can be observed (the audit trail hooks in there).
+`_write`, the one place where a write can be observed (it sends the `signals`).
 """
 
 from __future__ import annotations
@@ -464,7 +464,8 @@ def list_task_queues(*, workspace_sid: str) -> tuple[TaskQueue, ...]:
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/task-channel#read-multiple-taskchannel-resources
 def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
-    # The list key is "channels", not "task_channels" (see the reference, §9).
+    # The list key is "channels", not "task_channels" (docs/taskrouter.md, "Directory
+    # resources").
     return _workspace_list(workspace_sid, "TaskChannels", "channels", TaskChannel.from_api)
 
 

@@ -1,7 +1,7 @@
 """TaskRouter's expression language: what matches, what is an error, and where.
 
-The sourced rules are in ../shared/reference/TASKROUTER_API.md section 10; the decisions the
-reference leaves open are listed in the docstring of tasks_app/taskrouter/expressions.py and
+The sourced rules are in docs/taskrouter.md ("The expression language"); the decisions
+Twilio leaves open are listed in the docstring of tasks_app/taskrouter/expressions.py and
 pinned here.
 """
 
