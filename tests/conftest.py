@@ -8,9 +8,11 @@ reached in-process by default, or over a real loopback socket with `loopback_san
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.core.cache import cache
@@ -28,6 +30,31 @@ from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
 
 SEED_TASKS = 600
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 0.05) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that; fail the test
+    when ``timeout`` seconds pass first. For events that happen in another thread or
+    process: a fixed sleep is either too short on a loaded machine or wasted on an idle one.
+    Give ``timeout`` a wide margin; a fast machine returns at once."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"still not true after {timeout:g} s: {predicate!r}")
+        time.sleep(interval)
+    return result
+
+
+def htmx_headers(target: str | None = None) -> dict[str, str]:
+    """The headers htmx sends with a request, as Django test client keyword arguments:
+    ``client.get(url, **htmx_headers("task-rows"))`` asks for what an htmx swap into
+    ``#task-rows`` would."""
+    headers = {"HTTP_HX_REQUEST": "true"}
+    if target:
+        headers["HTTP_HX_TARGET"] = target
+    return headers
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ from django.test import Client
 
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
+from tests.conftest import htmx_headers
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "bulk-panel"}
+HTMX = htmx_headers("bulk-panel")
 
 
 @pytest.fixture(autouse=True)

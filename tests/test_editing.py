@@ -9,12 +9,9 @@ import pytest
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
+from tests.conftest import htmx_headers as htmx
 
 pytestmark = pytest.mark.django_db
-
-
-def htmx(target: str) -> dict:
-    return {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": target}
 
 
 def section_html(html: str, name: str) -> str:

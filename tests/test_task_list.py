@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from tasks_app.taskrouter import service as taskrouter
+from tests.conftest import htmx_headers
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "task-view"}
+HTMX = htmx_headers("task-view")
 
 
 def row_sids(html: str) -> list[str]:
@@ -154,9 +155,7 @@ def test_htmx_gets_only_the_view_fragment_and_an_announcement(client):
 
 
 def test_a_live_refresh_gets_only_the_rows(client):
-    response = client.get(
-        "/w/Support/tasks/?status=pending", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="task-rows"
-    )
+    response = client.get("/w/Support/tasks/?status=pending", **htmx_headers("task-rows"))
     html = response.content.decode().strip()
     assert html.startswith('<tbody id="task-rows"')
     assert html.endswith("</tbody>")
@@ -220,7 +219,7 @@ def test_rate_limiting_is_explained(client, loopback_sandbox):
 def test_a_failed_live_refresh_answers_with_the_problem_not_empty_rows(client, loopback_sandbox):
     client.get("/w/Support/tasks/")
     loopback_sandbox.faults.set("503;path=/Tasks")
-    response = client.get("/w/Support/tasks/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="task-rows")
+    response = client.get("/w/Support/tasks/", **htmx_headers("task-rows"))
     assert response.status_code == 503
     assert "task-rows" not in response.content.decode()
 
@@ -249,7 +248,7 @@ def test_when_lists_omit_attributes_the_columns_say_so_and_a_row_loads_them(clie
     html = client.get("/w/Support/tasks/?cols=language&size=5").content.decode()
     assert html.count("not in list") == 5
     row_url = re.search(r'hx-get="([^"]+/row/\?[^"]*)"', html).group(1).replace("&amp;", "&")
-    row = client.get(row_url, HTTP_HX_REQUEST="true")
+    row = client.get(row_url, **htmx_headers())
     assert row.status_code == 200
     assert re.search(r'<td class="col-attribute">(en|es|fr|de)</td>', row.content.decode())
 
@@ -283,9 +282,7 @@ def test_viewers_of_the_same_page_share_one_taskrouter_read(client, settings, ca
         caplog.clear()
         for _ in range(3):
             assert client.get("/w/Support/tasks/?status=pending").status_code == 200
-        client.get(
-            "/w/Support/tasks/?status=pending", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="task-rows"
-        )
+        client.get("/w/Support/tasks/?status=pending", **htmx_headers("task-rows"))
     assert [r for r in caplog.records if "/Tasks" in r.getMessage()] == []
 
 

@@ -14,7 +14,7 @@ authentication (401/20003) -> routing (404/20404 for an unknown SID or a path se
 wrong shape) -> the operation. JSON follows the spec's schemas and examples (key order of the
 examples, absolute ``url``/``links``/``meta`` URLs built from the request's scheme and Host).
 
-DECISIONS on what TASKROUTER_API.md marks UNKNOWN:
+DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does document):
     * Task ``ETag``: the task's version as a bare integer (``ETag: 3``), as [MutDoc]'s
       walkthrough shows; sent on create (201), fetch and update, never on delete (204).
     * 404 messages name the path without ``/v1`` ("The requested resource

@@ -1,6 +1,6 @@
 """Who may call the sandbox: HTTP Basic with an Account SID + Auth Token or an API Key + secret.
 
-Twilio accepts both pairs on every TaskRouter path ([ReqDoc] in TASKROUTER_API.md section 1);
+Twilio accepts both pairs on every TaskRouter path ([ReqDoc]; docs/taskrouter.md);
 TaskRouter paths carry no AccountSid, so the account comes from the credentials. A sandbox
 serves exactly one account: every resource it answers with carries that account's SID.
 """

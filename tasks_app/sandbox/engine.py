@@ -9,7 +9,7 @@ parameter first (400), then the task's existence (404), then If-Match (412), the
 state (400). So a stale ETag with a malformed value gets the 400, and a well-formed change
 on a stale ETag gets the 412.
 
-DECISIONS on UNKNOWNs (TASKROUTER_API.md sections 4 and 5):
+DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does document):
     * Clients may only request ``canceled``, ``wrapping`` and ``completed``
       (``rules.transition_refusal``); asking for ``pending``, ``reserved`` or ``assigned`` is
       refused with 400/20001 and ``rules.transition_refusal_message``.

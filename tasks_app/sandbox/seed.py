@@ -1,7 +1,7 @@
 """Deterministic, realistic sandbox data.
 
 Same ``seed`` -> same SIDs, names, attributes and relative times; dates are offsets from the
-moment of seeding, so a fresh sandbox always looks live. Three workspaces:
+moment of seeding, so a fresh sandbox always looks live. Four workspaces:
 
 * **Support**: two workflows ("Support Routing": VIP -> priority 100 target, Spanish and
   French language routing, chat/SMS to a messaging queue, billing and technical skills;
@@ -9,6 +9,9 @@ moment of seeding, so a fresh sandbox always looks live. Three workspaces:
 * **Sales & Renewals** (a space and an ampersand, so URLs and filters get exercised): one
   workflow (enterprise -> priority 50, renewals, German speakers, outbound leads), five queues.
 * **Training**: one "Default Fifo Workflow" and one queue, no tasks (an empty workspace).
+* **EMEA/Tier 2** (a ``/``, which cannot be one URL path segment, so Taskdeck's URLs use its
+  SID): one workflow, two queues and a dozen tasks of its own, drawn from a random stream
+  of their own so that adding it left the other workspaces' data exactly as it was.
 
 Every workspace has the TaskChannels ``default``, ``voice``, ``chat``, ``sms`` and ``video``.
 Tasks (split about 70/30 between Support and Sales) cover every status: mostly pending,
@@ -75,6 +78,10 @@ class WorkspaceProfile:
     workflows: tuple[WorkflowSpec, ...]
     share: float  # of all seeded tasks
     kind: str  # which attributes its tasks get
+    # A workspace with share 0 may still get this many tasks (fewer in a seed of under
+    # 50 per task), from its own random stream: the shared stream, and so every other
+    # workspace's data, stays as it is.
+    own_tasks: int = 0
 
 
 SUPPORT = WorkspaceProfile(
@@ -164,7 +171,28 @@ TRAINING = WorkspaceProfile(
     ),
 )
 
-WORKSPACE_PROFILES: tuple[WorkspaceProfile, ...] = (SUPPORT, SALES, TRAINING)
+ESCALATIONS = WorkspaceProfile(
+    key="emea-tier-2",
+    friendly_name="EMEA/Tier 2",
+    kind="support",
+    share=0.0,
+    own_tasks=12,
+    queues=(
+        QueueSpec("escalations", "Tier 2 Escalations", "1 == 1"),
+        QueueSpec("disputes", "Billing Disputes", 'skills HAS "billing"'),
+    ),
+    workflows=(
+        WorkflowSpec(
+            key="tier-2-escalation",
+            friendly_name="Tier 2 Escalation",
+            share=1.0,
+            filters=(("Billing disputes", 'skills HAS "billing"', "disputes", 20),),
+            default_queue="escalations",
+        ),
+    ),
+)
+
+WORKSPACE_PROFILES: tuple[WorkspaceProfile, ...] = (SUPPORT, SALES, TRAINING, ESCALATIONS)
 
 # (unique_name, friendly_name, channel_optimized_routing)
 CHANNELS = (
@@ -243,17 +271,22 @@ ADDONS = (
 WORKER_COUNT = 12
 
 
-_CUMULATIVE: dict[int, tuple[list[Any], list[float], float]] = {}
+_CUMULATIVE: dict[int, tuple[list[Any], list[float], float, Any]] = {}
 
 
 def _weighted(rng: random.Random, pairs: Mapping[str, int] | tuple) -> Any:
-    """A weighted choice; the tables are constants, so their cumulative weights are cached."""
+    """A weighted choice; cumulative weights are cached by the table's identity.
+
+    The entry keeps its table alive: an id is only unique among living objects, and a
+    table built per seeding, once freed, could hand its id to the next one.
+    """
     table = _CUMULATIVE.get(id(pairs))
-    if table is None:
+    if table is None or table[3] is not pairs:
         items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
         cumulative = list(itertools.accumulate(w for _, w in items))
-        table = _CUMULATIVE[id(pairs)] = ([k for k, _ in items], cumulative, cumulative[-1])
-    keys, cumulative, total = table
+        table = ([k for k, _ in items], cumulative, cumulative[-1], pairs)
+        _CUMULATIVE[id(pairs)] = table
+    keys, cumulative, total, _ = table
     return keys[bisect.bisect(cumulative, rng.random() * total)]
 
 
@@ -419,7 +452,18 @@ def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> No
         plans.append((profile, ws, workflows, channel_sids))
 
     workers = [seeded_sid("WK", seed, f"worker/{n}") for n in range(WORKER_COUNT)]
-    store.insert_tasks(conn, _tasks(rng, plans, workers, tasks=tasks, seed=seed, now=now))
+    own = [(plan, min(plan[0].own_tasks, tasks // 50)) for plan in plans if plan[0].own_tasks]
+    shared = [plan for plan in plans if plan[0].share > 0]
+    remaining = tasks - sum(count for _, count in own)
+    store.insert_tasks(conn, _tasks(rng, shared, workers, tasks=remaining, seed=seed, now=now))
+    for plan, count in own:
+        key = plan[0].key
+        # A string seed is hashed with SHA-512: the same stream on every run and machine.
+        own_rng = random.Random(f"{seed}/{key}")
+        store.insert_tasks(
+            conn,
+            _tasks(own_rng, [plan], workers, tasks=count, seed=seed, now=now, sid_prefix=f"{key}/"),
+        )
 
 
 def _tasks(
@@ -430,10 +474,12 @@ def _tasks(
     tasks: int,
     seed: int,
     now: int,
+    sid_prefix: str = "",
 ) -> Iterator[dict[str, Any]]:
+    """``tasks`` tasks spread over ``plans`` by their shares (a lone plan gets them all)."""
     routes: dict[tuple, routing.Route] = {}
     channel_names = [name for name, _, _ in CHANNELS]
-    weighted_plans = tuple((plan, plan[0].share) for plan in plans if plan[0].share > 0)
+    weighted_plans = tuple((plan, plan[0].share or 1.0) for plan in plans)
     workflow_tables = {
         plan[1]: tuple(((sid, configuration), share) for sid, configuration, share in plan[2])
         for plan in plans
@@ -483,7 +529,7 @@ def _tasks(
             rules.WRAPPING: rng.randint(3, 5),
         }.get(status, rng.randint(4, 6))
         yield {
-            "sid": seeded_sid("WT", seed, f"task/{n}"),
+            "sid": seeded_sid("WT", seed, f"task/{sid_prefix}{n}"),
             "workspace_sid": ws,
             "assignment_status": status,
             "attributes": json.dumps(attributes, ensure_ascii=False),

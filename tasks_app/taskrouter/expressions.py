@@ -5,8 +5,8 @@ Python, no Django: the sandbox evaluates the same expression against thousands o
 request, so :func:`parse_expression` caches by text and compiles the tree into nested
 closures; :meth:`Expression.matches` then costs a few function calls per condition.
 
-Sources are in ../shared/reference/TASKROUTER_API.md section 10, tagged as there: [ExprDoc]
-is Twilio's expression-syntax page, [TaskDoc] the Task resource page. Anything marked
+Sources are summarised in docs/taskrouter.md ("The expression language"), whose tags these
+are: [ExprDoc] is Twilio's expression-syntax page, [TaskDoc] the Task resource page. Anything marked
 DECISION is not documented by Twilio and was chosen here; the tests pin each one.
 
 Grammar (AND binds tighter than OR, as in SQL, which [ExprDoc] says the language is like)::
@@ -53,8 +53,8 @@ Operators [ExprDoc], aliases from [TaskDoc]
       ``<-`` for it too, evidently a typo, so NOT IN has no symbol alias here.)
     * ``AND``, ``OR``, parentheses. There is no unary ``NOT`` [ExprDoc]; a ``NOT`` anywhere
       but before ``IN`` is an error suggesting ``!=`` or ``NOT IN``.
-    * Keywords are case-insensitive: official examples write ``in`` (activity-based routing
-      doc, reference section 10); the reference notes it is not stated as a rule.
+    * Keywords are case-insensitive: official examples write ``in`` (Twilio's activity-based
+      routing doc), though Twilio does not state it as a rule.
     * DECISION: symbols are read longest-first, so ``a<-1`` is ``a <- 1`` (IN) and ``a>-1``
       is HAS; write ``a < -1`` with a space to compare with a negative number.
     * DECISION: a condition must be a comparison. A bare reference or constant (``vip``,

@@ -155,10 +155,18 @@ class Workspace:
 
     @property
     def url_name(self) -> str:
-        """How the workspace appears in Taskdeck's URLs: its friendly name, which reads well
-        in a runbook, unless the name cannot be one path segment (then its SID)."""
+        """How this workspace appears in Taskdeck's URLs (``/w/<url_name>/tasks/``).
+
+        Its friendly name, which reads well in a runbook's link, when the name is one path
+        segment that leads back to this workspace; otherwise its SID, which always is.
+        TaskRouter accepts any text as a friendly name: a ``/`` would split the segment
+        (``reverse()`` refuses it), surrounding spaces are stripped when a URL is read, and
+        browsers resolve ``.`` and ``..`` away before sending the request.
+        """
         name = self.friendly_name
-        return name if name and "/" not in name and name.strip() == name else self.sid
+        if not name or name != name.strip() or "/" in name or name in (".", ".."):
+            return self.sid
+        return name
 
 
 @dataclass(frozen=True, slots=True)

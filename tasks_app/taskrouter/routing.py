@@ -3,7 +3,8 @@
 TaskRouter's routing rule, written once: the sandbox routes tasks with it, and the task
 page uses it to say, before a save, that a workflow target will keep a task's priority.
 
-A Workflow's ``configuration`` is TaskRouter's JSON document::
+A Workflow's ``configuration`` is TaskRouter's JSON document (docs/taskrouter.md,
+"Workflows")::
 
     {"task_routing": {
         "filters": [{"filter_friendly_name": "VIP", "expression": "vip == true",

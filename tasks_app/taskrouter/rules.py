@@ -1,8 +1,8 @@
 """The rules of TaskRouter's Task resource, written once.
 
 Both sides use this module: the dashboard's forms check input with it before anything is
-sent, and the embedded sandbox enforces it the way TaskRouter does. Sources for every
-number and message are in ../shared/reference/TASKROUTER_API.md (sections 2, 4, 5, 8).
+sent, and the embedded sandbox enforces it the way TaskRouter does. Every number and
+message, with its source, is in docs/taskrouter.md.
 
 Pure Python, no Django: the sandbox imports it.
 """
@@ -112,8 +112,8 @@ def transition_refusal_message(
 def update_refusal_message(
     *, task_sid: str, workspace_sid: str, account_sid: str, current: str
 ) -> str | None:
-    """Closed tasks are read-only until TaskRouter purges them (Taskdeck's reading of the
-    unknown in the reference, §5): anything else may be updated."""
+    """Closed tasks are read-only until TaskRouter purges them (a decision: Twilio does not
+    say; docs/taskrouter.md, "Statuses"): anything else may be updated."""
     if current not in CLOSED_STATUSES:
         return None
     return (

@@ -3,7 +3,7 @@
 Views and forms call these; nothing else talks to TaskRouter. Inputs are checked with
 `rules` and `expressions` before anything is sent, so a value TaskRouter would reject for
 its shape is an `InvalidParameter` without a round trip. Every write goes through
-`_write`, the one place where a write can be observed (the audit trail hooks in there).
+`_write`, the one place where a write can be observed (it sends the `signals`).
 """
 
 from __future__ import annotations
@@ -464,12 +464,12 @@ def list_task_queues(*, workspace_sid: str) -> tuple[TaskQueue, ...]:
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/task-channel#read-multiple-taskchannel-resources
 def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
-    # The list key is "channels", not "task_channels" (see the reference, §9).
+    # The list key is "channels", not "task_channels" (docs/taskrouter.md, "Directory
+    # resources").
     return _workspace_list(workspace_sid, "TaskChannels", "channels", TaskChannel.from_api)
 
 
 def workspace_url_name(workspace: Workspace) -> str:
-    """How a workspace appears in Taskdeck's URLs: its friendly name, which reads well in
-    a runbook, unless the name cannot be one path segment (then its SID)."""
-    name = workspace.friendly_name
-    return name if name and "/" not in name and name.strip() == name else workspace.sid
+    """How a workspace appears in Taskdeck's URLs: ``Workspace.url_name``, the one rule
+    (views call this; templates read the property)."""
+    return workspace.url_name

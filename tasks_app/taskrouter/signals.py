@@ -1,5 +1,5 @@
-"""Signals of the service module: the seam the audit trail and metrics listen at, so no
-write can bypass them.
+"""Signals of the service module: the one seam where listeners (an audit trail, metrics)
+see every write, so no write can bypass them.
 
 Both carry ``write_id`` (the same for the two signals of one write), ``actor`` (who the
 write is made for), ``operation`` (create, update, delete), ``workspace_sid``,

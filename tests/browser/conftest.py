@@ -1,5 +1,5 @@
 """Real-browser journeys: Playwright driving Debian's Chromium against pytest-django's
-``live_server`` (../shared/STACK_NOTES.md §6 and §9).
+``live_server`` (a Django server in a thread of the test process).
 
 Playwright cannot download its own browsers here, so Chromium is the system one
 (``CHROMIUM_PATH``, default ``/usr/bin/chromium``; CI installs it with apt).

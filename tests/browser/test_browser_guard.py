@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from tests.conftest import wait_until
+
 
 def test_the_guard_sees_csp_violations_script_errors_and_foreign_requests(
     page: Page, browser_problems
@@ -29,8 +31,12 @@ def test_the_guard_sees_csp_violations_script_errors_and_foreign_requests(
         )
     popup.value.close()
     expect(page.locator("body")).to_be_visible()
-    page.wait_for_timeout(100)  # the timer's error
-    browser_problems.flush()
+
+    def timer_error_arrived() -> bool:
+        browser_problems.flush()
+        return bool(browser_problems.page_errors)
+
+    wait_until(timer_error_arrived, timeout=5)
 
     assert page.evaluate("window.inlineScriptRan") is None
     console = browser_problems.console_errors

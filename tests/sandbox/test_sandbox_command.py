@@ -13,6 +13,7 @@ from pathlib import Path
 import requests
 
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
+from tests.conftest import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "AC" + "ab" * 16
@@ -22,10 +23,13 @@ SECRET = "configured-secret-that-must-stay-secret"
 
 
 def _start(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Popen, str, list[str]]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SANDBOX_"))}
+    # As a newcomer's shell has it: no Django, Twilio or sandbox settings at all.
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "SANDBOX_", "DJANGO_", "TASKROUTER_"))
+    }
     clean.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        DJANGO_DEBUG="1",
         PYTHONUNBUFFERED="1",
         SANDBOX_DB_PATH=str(tmp_path / "from-settings.sqlite3"),
         **env,
@@ -94,13 +98,12 @@ def test_runsandbox_serves_with_the_configured_credentials(tmp_path):
         page = requests.get(tasks, auth=(ACCOUNT, TOKEN), timeout=5).json()
         assert page["tasks"][0]["attributes"] is None
         before = {t["sid"]: t["assignment_status"] for t in page["tasks"]}
-        deadline = time.monotonic() + 10
-        while True:  # the simulator moves tasks along
+
+        def statuses() -> dict[str, str]:
             page = requests.get(tasks, auth=(ACCOUNT, TOKEN), timeout=5).json()
-            if {t["sid"]: t["assignment_status"] for t in page["tasks"]} != before:
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+            return {t["sid"]: t["assignment_status"] for t in page["tasks"]}
+
+        wait_until(lambda: statuses() != before, timeout=10)  # the simulator moves tasks
     finally:
         _stop(process)
 
@@ -124,5 +127,18 @@ def test_runsandbox_defaults_to_the_development_credentials_and_resets(tmp_path)
             for w in body["workspaces"]
         ]
         assert sum(counts) == 12
+    finally:
+        _stop(process)
+
+
+def test_the_readmes_simulate_command_runs_with_no_settings_in_the_environment(tmp_path):
+    # manage.py runsandbox 127.0.0.1:8765 --simulate, with neither DJANGO_DEBUG nor
+    # DJANGO_SECRET_KEY set (a free port here, so parallel runs do not collide).
+    process, url, lines = _start(tmp_path, "--tasks", "20", "--simulate")
+    development = (DEVELOPMENT_CREDENTIALS.account_sid, DEVELOPMENT_CREDENTIALS.auth_token)
+    try:
+        assert any("simulating" in line for line in lines)
+        workspaces = requests.get(f"{url}/v1/Workspaces", auth=development, timeout=5)
+        assert workspaces.status_code == 200
     finally:
         _stop(process)

@@ -10,6 +10,7 @@ import requests
 
 from tasks_app.sandbox import Fault, FaultPlan
 from tasks_app.taskrouter.errors import InvalidParameter
+from tests.conftest import wait_until
 from tests.sandbox.helpers import SALES, SUPPORT
 
 TASKS = f"/Workspaces/{SUPPORT}/Tasks"
@@ -152,12 +153,13 @@ def test_drop_in_process_is_a_connection_error(inproc, faults):
 
 
 def test_a_delay_beyond_the_read_timeout_in_process_is_a_read_timeout(inproc, faults):
-    faults.set("delay=5;times=1")
+    faults.set("delay=10;times=1")
     started = time.monotonic()
     with pytest.raises(requests.ReadTimeout):
         inproc.get(TASKS, timeout=(3.05, 0.2))
     elapsed = time.monotonic() - started
-    assert 0.2 <= elapsed < 1.0
+    # Cut short at the read timeout, not after the delay: half the delay is a wide margin.
+    assert 0.2 <= elapsed < 5
 
 
 def test_a_write_that_timed_out_in_process_still_happens_later(inproc, faults):
@@ -165,10 +167,7 @@ def test_a_write_that_timed_out_in_process_still_happens_later(inproc, faults):
     faults.set("delay=0.4;times=1")
     with pytest.raises(requests.ReadTimeout):
         inproc.post(task["url"], {"Priority": "4"}, timeout=0.1)
-    deadline = time.monotonic() + 3
-    while inproc.get(task["url"]).json()["priority"] != 4:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: inproc.get(task["url"]).json()["priority"] == 4, timeout=10)
 
 
 def test_a_short_delay_in_process_answers(inproc, faults):

@@ -76,6 +76,7 @@ def test_workspaces_are_listed_with_twilios_envelope(api):
         "Support",
         "Sales & Renewals",
         "Training",
+        "EMEA/Tier 2",
     ]
     assert body["meta"]["key"] == "workspaces"
     assert body["meta"]["url"] == f"{api.base_url}/v1/Workspaces?PageSize=50&Page=0"

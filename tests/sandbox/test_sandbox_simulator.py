@@ -10,6 +10,7 @@ from tasks_app.sandbox import Simulator
 from tasks_app.sandbox import store as store_module
 from tasks_app.sandbox.simulate import PURGE_AFTER_SECONDS, TTL_REASON
 from tasks_app.taskrouter import rules
+from tests.conftest import wait_until
 from tests.sandbox.helpers import SUPPORT, task_in_status
 
 US = 1_000_000
@@ -107,8 +108,9 @@ def test_run_steps_until_stopped(store):
     stop = threading.Event()
     thread = threading.Thread(target=Simulator(store, rate=200, seed=9).run, args=(stop,))
     thread.start()
-    time.sleep(0.3)
-    stop.set()
-    thread.join(timeout=2)
+    try:
+        wait_until(lambda: _snapshot(store) != before, timeout=10)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
     assert not thread.is_alive()
-    assert _snapshot(store) != before

@@ -1,7 +1,7 @@
 """Every sandbox answer validates against Twilio's own OpenAPI schemas.
 
 ``twilio_taskrouter_v1.json`` beside this file is Twilio's spec (twilio/twilio-oai, MIT: see
-``LICENSE.twilio-oai``), copied from shared/reference. Item schemas are referenced with
+``LICENSE.twilio-oai``), copied from its ``spec/json``. Item schemas are referenced with
 ``$ref``; the list envelopes are inline in each list path's 200 response. Beyond the schema
 (whose objects allow extra keys), each item must carry exactly the schema's properties.
 """

@@ -1,14 +1,13 @@
 """TaskRouter's expression language: what matches, what is an error, and where.
 
-The sourced rules are in ../shared/reference/TASKROUTER_API.md section 10; the decisions the
-reference leaves open are listed in the docstring of tasks_app/taskrouter/expressions.py and
+The sourced rules are in docs/taskrouter.md ("The expression language"); the decisions
+Twilio leaves open are listed in the docstring of tasks_app/taskrouter/expressions.py and
 pinned here.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections import OrderedDict
 from decimal import Decimal
 from types import MappingProxyType
@@ -546,7 +545,9 @@ def test_the_module_level_matches_parses_and_evaluates():
     assert matches("language == 'fr'", {}) is False
 
 
-def test_matching_is_fast_enough_for_the_sandbox():
+def test_one_parsed_expression_judges_each_task_on_its_own():
+    # The sandbox parses a filter once and evaluates it per task; how fast is for
+    # `make bench`, not for an assertion on whatever machine runs the tests.
     expression = parse_expression(
         "language IN ['en', 'es'] AND priority >= 3 AND object.param != 'apple'"
     )
@@ -556,14 +557,8 @@ def test_matching_is_fast_enough_for_the_sandbox():
         {"language": "es", "priority": 1},
         {"language": "es", "priority": 9, "object": {"param": "apple"}},
     ]
-    evaluate = expression.matches
-    started = time.perf_counter()
-    hits = 0
-    for i in range(100_000):
-        hits += evaluate(attributes[i & 3])
-    elapsed = time.perf_counter() - started
-    assert hits == 25_000
-    assert elapsed < 2.0, f"100k evaluations took {elapsed:.2f} s"
+    answers = [expression.matches(each) for each in attributes * 3]
+    assert answers == [True, False, False, False] * 3
 
 
 def test_numbers_from_other_json_decoders_still_compare():
