@@ -372,12 +372,10 @@ def test_an_unknown_editor_token_is_treated_as_a_conflict_keeping_the_input(clie
     assert 'value="8"' in body
 
 
-def test_an_editor_belongs_to_the_session_that_opened_it(client, sandbox, django_user_model):
-    from django.test import Client
-
+def test_an_editor_belongs_to_the_session_that_opened_it(client, sandbox, signed_in):
     sid = sandbox.task_sid("pending")
     token = editor_token(open_page(client, sid), "priority")
-    stranger = Client()
+    stranger = signed_in("admin")
     response = post_section(stranger, sid, "priority", token, priority="8")
     assert response.status_code == 409
     assert "This form had expired" in response.content.decode()
