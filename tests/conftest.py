@@ -29,18 +29,9 @@ from tasks_app.sandbox import (
 )
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
+from tests.identities import IDENTITIES
 
 SEED_TASKS = 600
-
-# What the SSO proxy sends for a person of each role (tests/settings.py maps the groups).
-IDENTITIES = {
-    "admin": {"X-Forwarded-Email": "admin@example.com", "X-Forwarded-Groups": "taskdeck-admins"},
-    "editor": {
-        "X-Forwarded-Email": "editor@example.com",
-        "X-Forwarded-Groups": "staff,taskdeck-editors",
-    },
-    "viewer": {"X-Forwarded-Email": "viewer@example.com", "X-Forwarded-Groups": "taskdeck-viewers"},
-}
 
 
 @pytest.fixture(autouse=True)
