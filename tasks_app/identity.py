@@ -43,6 +43,7 @@ from django.utils.cache import patch_vary_headers
 
 logger = logging.getLogger(__name__)
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ROLES = ("viewer", "editor", "admin")  # each can do everything the ones before it can
 # Paths that answer without an identity: the load balancer's probes and the metrics
 # scraper do not pass through SSO.
@@ -252,6 +253,10 @@ class SSOMiddleware(RemoteUserMiddleware):
                 "add you to one of the groups in TASKDECK_ROLE_GROUPS.",
                 title="No Taskdeck role",
             )
+        if request.method not in SAFE_METHODS and not request.identity.can_edit:
+            # Every write in Taskdeck is a POST (or another unsafe method): refused here
+            # too, so a view that forgot its require_role still cannot let a viewer write.
+            return forbidden(request, _refusal_text(request.identity, "editor"))
         return self.get_response(request)
 
     def identify(self, request: HttpRequest) -> Identity:
@@ -305,8 +310,9 @@ class SSOMiddleware(RemoteUserMiddleware):
             user = auth.authenticate(request, remote_user=username)
             if user is None:
                 raise Refusal(f"The development user {username} cannot sign in.")
+            # Not logged in to the session: a client without cookies (a load test, curl)
+            # would otherwise write a new session on every request.
             request.user = user
-            auth.login(request, user)
         source = "sso-disabled" if settings.TASKDECK_SSO_DISABLED else "development"
         return Identity(username=username, role=role, source=source)
 
@@ -341,6 +347,14 @@ _WHAT_ROLE_ALLOWS = {
 }
 
 
+def _refusal_text(identity: Identity | None, role: str) -> str:
+    held = (identity.role if identity else None) or "no role"
+    return (
+        f"Your role ({held}) does not allow {_WHAT_ROLE_ALLOWS.get(role, 'this')}; "
+        f"that needs the {role} role. Nothing was changed."
+    )
+
+
 def require_role(role: str) -> Callable:
     """Refuse the view with a 403 unless the person's role is at least ``role``."""
     if role not in ROLES:
@@ -351,13 +365,7 @@ def require_role(role: str) -> Callable:
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             identity = identity_of(request)
             if identity is None or not identity.has_role(role):
-                held = identity.role if identity else "no role"
-                return forbidden(
-                    request,
-                    f"Your role ({held}) does not allow "
-                    f"{_WHAT_ROLE_ALLOWS.get(role, 'this')}; it needs the {role} role. "
-                    "Nothing was changed.",
-                )
+                return forbidden(request, _refusal_text(identity, role))
             return view(request, *args, **kwargs)
 
         wrapper.required_role = role  # tests list every guarded view by this
