@@ -190,7 +190,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Identity: the company's SSO proxy says who is acting (README, "Sign-in and roles") --
+# --- Identity: the company's SSO proxy says who is acting (tasks_app/identity.py) ------
 # Django's remote-user sign-in, with the header names, trusted proxies and roles below
 # (tasks_app/identity.py). Users are created the first time they are seen.
 AUTHENTICATION_BACKENDS = ["tasks_app.identity.SSOBackend"]
