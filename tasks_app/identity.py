@@ -10,6 +10,8 @@ what they leave to the deployment, each a known trap:
 - Anyone who reaches Taskdeck's port directly could send those headers, so they are
   only believed from a peer address inside `TASKDECK_SSO_TRUSTED_PROXIES`; from any other
   address they are refused (403) and logged.
+- ``X-Forwarded_Email`` reaches Django under the same key as ``X-Forwarded-Email``;
+  gunicorn (since 22) drops header names with underscores, and the proxy must too.
 - A header sent twice reaches Django joined with ``,`` (``attacker@x,real@y`` when a proxy
   appends instead of replacing): such an identity is refused, never split.
 - Groups are re-read on every request, not only at sign-in (Django's middleware only
@@ -134,9 +136,19 @@ class Identity:
         return self.source == "sso-disabled"
 
 
+@functools.lru_cache(maxsize=8)
+def _role_map(text: str) -> dict[str, set[str]]:
+    return parse_role_groups(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(cidrs: tuple[str, ...]) -> tuple:
+    return parse_networks(cidrs, setting="TASKDECK_SSO_TRUSTED_PROXIES")
+
+
 def role_for(groups: Iterable[str]) -> str | None:
     """The highest role any of ``groups`` grants."""
-    mapping = parse_role_groups(settings.TASKDECK_ROLE_GROUPS)
+    mapping = _role_map(settings.TASKDECK_ROLE_GROUPS)
     held = set(groups)
     for role in reversed(ROLES):
         if mapping.get(role, set()) & held:
@@ -203,9 +215,7 @@ def parse_groups(raw: str) -> tuple[str, ...]:
 
 
 def peer_is_trusted(request: HttpRequest) -> bool:
-    networks = parse_networks(
-        settings.TASKDECK_SSO_TRUSTED_PROXIES, setting="TASKDECK_SSO_TRUSTED_PROXIES"
-    )
+    networks = _trusted_networks(tuple(settings.TASKDECK_SSO_TRUSTED_PROXIES))
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "").strip())
     except ValueError:
