@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tasks_app.models import AppendOnly, AuditRecord
+from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_write_started, task_written
 from tests.identities import IDENTITIES
@@ -136,6 +137,32 @@ def test_a_lost_answer_is_recorded_as_unknown(sandbox, loopback_sandbox):
     entry = only_record(task_sid=sid)
     assert entry.outcome == AuditRecord.Outcome.UNKNOWN and entry.completed is not None
     assert "cannot tell" in entry.message
+
+
+def test_an_upstream_401_leaves_no_secret_in_the_trail_its_page_its_csv_or_the_log(
+    sandbox, loopback_sandbox, settings, signed_in, caplog
+):
+    sid = sandbox.task_sid("pending")
+    task = sandbox.fetch(sid)
+    settings.TWILIO_AUTH_TOKEN = "wrong-token-s3cr3t"
+    client.reset_sessions()
+    with pytest.raises(taskrouter.AuthenticationFailed):
+        taskrouter.update_task(
+            actor=EDITOR,
+            workspace_sid=task.workspace_sid,
+            task_sid=sid,
+            if_match=task.etag,
+            priority=9,
+        )
+    entry = only_record(task_sid=sid)
+    assert entry.outcome == AuditRecord.Outcome.REJECTED and entry.http_status == 401
+    admin = signed_in("admin")
+    page = admin.get("/audit/").content.decode()
+    export = b"".join(admin.get("/audit/", {"format": "csv"}).streaming_content).decode()
+    stored = repr(list(AuditRecord.objects.values()))
+    for text in (stored, page, export, caplog.text):
+        assert "s3cr3t" not in text
+    assert "credentials" in page  # the record says what went wrong, without the secret
 
 
 def test_a_write_interrupted_after_the_intent_leaves_the_intent(sandbox):
