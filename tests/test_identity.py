@@ -141,6 +141,20 @@ def test_with_debug_and_no_proxy_everyone_is_the_labelled_development_user(setti
     assert "Development user" in body
 
 
+def test_the_development_user_can_write_and_the_trail_names_them(settings, sandbox):
+    settings.DEBUG = True
+    settings.TASKDECK_SSO_TRUSTED_PROXIES = []
+    sid = sandbox.task_sid("pending")
+    browser = Client()
+    response = browser.post(
+        "/w/Support/tasks/bulk/", {"action": "priority", "priority": "8", "task": [sid]}
+    )
+    assert response.status_code == 302  # the preview of a bulk action: allowed to an admin
+    token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    browser.post(f"/w/Support/tasks/bulk/{token}/run/", {"step": "start"})
+    assert AuditRecord.objects.get(task_sid=sid).actor == "developer@localhost"
+
+
 def test_without_a_trusted_proxy_identity_headers_are_refused_even_in_development(settings):
     settings.DEBUG = True
     settings.TASKDECK_SSO_TRUSTED_PROXIES = []
@@ -265,3 +279,14 @@ def test_the_audit_trail_is_not_for_viewers(signed_in):
     response = signed_in("viewer").get("/audit/")
     assert response.status_code == 403
     assert "needs the editor role" in response.content.decode()
+
+
+def test_the_actor_of_a_request_is_the_signed_in_person_and_never_anonymous(rf):
+    from tasks_app.identity import Identity, actor_of
+
+    request = rf.get("/")
+    request.identity = Identity(username="editor@example.com", role="editor")
+    assert actor_of(request) == "editor@example.com"
+    request.identity = None
+    with pytest.raises(PermissionError):
+        actor_of(request)
