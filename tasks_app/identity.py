@@ -252,17 +252,19 @@ class SSOMiddleware(RemoteUserMiddleware):
         if request.path_info.rstrip("/") in EXEMPT_PATHS:
             return self.get_response(request)
         try:
-            request.identity = self.identify(request)
+            identity = self.identify(request)
         except Refusal as refusal:
             return forbidden(request, refusal.reason, title=refusal.title)
-        if request.identity.role is None:
+        if identity.role is None:
+            # request.identity stays None: pages show nothing of Taskdeck to them.
             return forbidden(
                 request,
-                f"You are signed in as {request.identity.username}, but none of your groups "
+                f"You are signed in as {identity.username}, but none of your groups "
                 "grants a Taskdeck role (viewer, editor or admin). Ask an administrator to "
                 "add you to one of the groups in TASKDECK_ROLE_GROUPS.",
                 title="No Taskdeck role",
             )
+        request.identity = identity
         if request.method not in SAFE_METHODS and not request.identity.can_edit:
             # Every write in Taskdeck is a POST (or another unsafe method): refused here
             # too, so a view that forgot its require_role still cannot let a viewer write.

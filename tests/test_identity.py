@@ -46,6 +46,7 @@ def test_a_request_without_an_identity_gets_a_403_that_says_what_is_missing():
     assert response.status_code == 403
     assert "X-Forwarded-Email" in body and "SSO" in body
     assert "<form" not in body  # not a login form
+    assert "Support" not in body  # nor the workspace names of the page header
 
 
 def test_identity_headers_from_an_address_that_is_not_the_proxy_are_refused_and_logged(caplog):
@@ -109,6 +110,7 @@ def test_someone_whose_groups_grant_no_role_is_told_so():
     body = response.content.decode()
     assert response.status_code == 403
     assert "guest@example.com" in body and "TASKDECK_ROLE_GROUPS" in body
+    assert "Support" not in body
 
 
 def test_the_identity_header_name_is_configurable(settings):
