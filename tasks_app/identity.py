@@ -367,6 +367,15 @@ def _refusal_text(identity: Identity | None, role: str) -> str:
     )
 
 
+def role_refusal(request: HttpRequest, role: str) -> HttpResponse | None:
+    """For a view whose required role depends on what is asked (one view saving every
+    section of the task page, delete included): the 403 to answer with, or None."""
+    identity = identity_of(request)
+    if identity is None or not identity.has_role(role):
+        return forbidden(request, _refusal_text(identity, role))
+    return None
+
+
 def require_role(role: str) -> Callable:
     """Refuse the view with a 403 unless the person's role is at least ``role``."""
     if role not in ROLES:
@@ -375,10 +384,7 @@ def require_role(role: str) -> Callable:
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            identity = identity_of(request)
-            if identity is None or not identity.has_role(role):
-                return forbidden(request, _refusal_text(identity, role))
-            return view(request, *args, **kwargs)
+            return role_refusal(request, role) or view(request, *args, **kwargs)
 
         wrapper.required_role = role  # tests list every guarded view by this
         return wrapper

@@ -292,3 +292,18 @@ def test_the_actor_of_a_request_is_the_signed_in_person_and_never_anonymous(rf):
     request.identity = None
     with pytest.raises(PermissionError):
         actor_of(request)
+
+
+def test_an_admin_only_action_refuses_an_editor_and_lets_an_admin_through(rf):
+    from django.http import HttpResponse
+
+    from tasks_app.identity import Identity, require_role
+
+    delete = require_role("admin")(lambda request: HttpResponse("deleted"))
+    request = rf.post("/")
+    request.identity = Identity(username="editor@example.com", role="editor")
+    refused = delete(request)
+    assert refused.status_code == 403
+    assert "needs the admin role" in refused.content.decode()
+    request.identity = Identity(username="admin@example.com", role="admin")
+    assert delete(request).content == b"deleted"

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from tasks_app import bulk, editing
 from tasks_app.forms import BulkActionForm, TaskFilterForm
-from tasks_app.identity import require_role
+from tasks_app.identity import actor_of, require_role
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.common import (
@@ -92,7 +92,7 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
         selection = bulk.Selection(sids=tuple(data["task"]), description="selected")
     try:
         job = bulk.prepare(
-            actor=editing.actor_of(request),
+            actor=actor_of(request),
             owner=editing.owner_of(request),
             workspace_sid=workspace.sid,
             action=data["action"],
