@@ -128,6 +128,8 @@ class Stack:
                 "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
                 "DJANGO_SECURE_SSL_REDIRECT": "0",
                 "DJANGO_SECURE_COOKIES": "0",
+                # No SSO proxy in front of the bench: everyone is the development user.
+                "TASKDECK_SSO_DISABLED": "1",
                 "DATABASE_URL": f"sqlite:///{self.dir / 'taskdeck.sqlite3'}",
                 "TWILIO_ACCOUNT_SID": DEVELOPMENT_CREDENTIALS.account_sid,
                 "TWILIO_AUTH_TOKEN": DEVELOPMENT_CREDENTIALS.auth_token,

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who is acting (SSO headers, roles); refuses requests without an identity.
+    "tasks_app.identity.SSOMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -188,6 +190,31 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     }
 }
+
+# --- Identity: the company's SSO proxy says who is acting (tasks_app/identity.py) ------
+# Django's remote-user sign-in, with the header names, trusted proxies and roles below
+# (tasks_app/identity.py). Users are created the first time they are seen.
+AUTHENTICATION_BACKENDS = ["tasks_app.identity.SSOBackend"]
+TASKDECK_SSO_USER_HEADER = env_str("TASKDECK_SSO_USER_HEADER", "X-Forwarded-Email")
+TASKDECK_SSO_GROUPS_HEADER = env_str("TASKDECK_SSO_GROUPS_HEADER", "X-Forwarded-Groups")
+# CIDRs of the proxy; identity headers from any other peer address are refused. Taskdeck
+# must also be unreachable except through the proxy, which replaces (never appends to)
+# the identity headers.
+TASKDECK_SSO_TRUSTED_PROXIES = env_list("TASKDECK_SSO_TRUSTED_PROXIES")
+# role=group,group;role=group: e.g. admin=ops-admins;editor=ops-supervisors,team-leads;viewer=ops
+TASKDECK_ROLE_GROUPS = env_str("TASKDECK_ROLE_GROUPS")
+# Without SSO everyone is this person, with this role (DEBUG with no trusted proxy, so
+# `make run` works alone, or TASKDECK_SSO_DISABLED=1 on purpose; every page then says so).
+TASKDECK_SSO_DISABLED = env_bool("TASKDECK_SSO_DISABLED", False)
+TASKDECK_DEV_USER = env_str("TASKDECK_DEV_USER", "developer@localhost")
+TASKDECK_DEV_ROLE = env_str("TASKDECK_DEV_ROLE", "admin")
+if not DEBUG and not TASKDECK_SSO_TRUSTED_PROXIES and not TASKDECK_SSO_DISABLED:
+    raise ImproperlyConfigured(
+        "TASKDECK_SSO_TRUSTED_PROXIES is not set, so Taskdeck could not know who is acting. "
+        "Set it to the CIDRs of the SSO proxy in front of Taskdeck (e.g. 10.0.0.5/32), or "
+        "set TASKDECK_SSO_DISABLED=1 to let everyone act as TASKDECK_DEV_USER "
+        "(every page will say so)."
+    )
 
 # --- Locale -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -10,6 +10,9 @@ class TasksAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from tasks_app import audit
+
+        audit.connect()  # every write to TaskRouter leaves an audit record
         # The default SQLite file lives in var/, which a fresh clone does not have yet.
         for database in settings.DATABASES.values():
             name = str(database.get("NAME") or "")

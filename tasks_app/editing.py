@@ -404,6 +404,7 @@ def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
                 workspace_sid=editor.workspace_sid,
                 task_sid=editor.task_sid,
                 if_match=editor.etag,
+                seen=editor.seen,
                 **request,
             )
         except taskrouter.PreconditionFailed:
@@ -435,6 +436,7 @@ def _delete(editor: Editor, *, actor: str) -> Outcome:
             workspace_sid=editor.workspace_sid,
             task_sid=editor.task_sid,
             if_match=editor.etag,
+            seen=editor.seen,
         )
     except taskrouter.PreconditionFailed:
         now = taskrouter.fetch_task(workspace_sid=editor.workspace_sid, task_sid=editor.task_sid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 
 from django.db import models
+from django.utils import timezone
 
 
 def new_token() -> str:
@@ -74,3 +75,73 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_sid}: {self.state}"
+
+
+class AppendOnly(Exception):
+    """Someone tried to change or remove what the audit trail has recorded."""
+
+
+class AuditQuerySet(models.QuerySet):
+    """Audit records are never updated or deleted in bulk (and, on PostgreSQL, a trigger
+    refuses it below Taskdeck too: migration 0004)."""
+
+    def update(self, **kwargs):
+        raise AppendOnly("Audit records cannot be changed.")
+
+    def delete(self):
+        raise AppendOnly("Audit records cannot be deleted.")
+
+    def complete(self, **kwargs) -> int:
+        """The one change allowed: an intent gets its outcome, once."""
+        return models.QuerySet.update(self.filter(completed__isnull=True), **kwargs)
+
+    complete.queryset_only = True
+
+
+class AuditRecord(models.Model):
+    """One attempt to write to TaskRouter, kept after the task itself is gone.
+
+    Inserted before the request is sent (the intent, outcome "unknown"), completed once
+    it ends; a crash in between leaves the intent. Nothing changes a completed record."""
+
+    class Outcome(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        DONE = "done", "Done"
+        CONFLICT = "conflict", "Conflict"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    write_id = models.CharField(max_length=32, unique=True)
+    actor = models.CharField(max_length=254, db_index=True)
+    started = models.DateTimeField(default=timezone.now, db_index=True)
+    completed = models.DateTimeField(null=True, blank=True)
+    workspace_sid = models.CharField(max_length=34, db_index=True)
+    # Empty for a create until TaskRouter names the new task.
+    task_sid = models.CharField(max_length=34, blank=True, db_index=True)
+    action = models.CharField(max_length=16)  # create, update, delete
+    # The fields as the person saw them (when the caller knew), and the data sent.
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(default=dict)
+    reason = models.TextField(blank=True)
+    if_match = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.UNKNOWN)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.PositiveIntegerField(null=True, blank=True)  # Twilio's code
+    message = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)  # Twilio-Request-Id
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.task_sid or 'new task'}: {self.outcome}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnly("Audit records cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Audit records cannot be deleted.")

@@ -10,12 +10,15 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test import Client
 
 from tasks_app import embedded_sandbox
 from tasks_app.sandbox import (
@@ -28,6 +31,7 @@ from tasks_app.sandbox import (
 )
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
+from tests.identities import IDENTITIES
 
 SEED_TASKS = 600
 
@@ -55,6 +59,45 @@ def htmx_headers(target: str | None = None) -> dict[str, str]:
     if target:
         headers["HTTP_HX_TARGET"] = target
     return headers
+
+
+@pytest.fixture(autouse=True)
+def worker_threads_share_the_test_database(monkeypatch):
+    """Bulk writes run in worker threads, and the audit trail records each from there. In
+    production every thread has its own database connection; a test's database lives in
+    one uncommitted transaction, which other connections cannot write beside, so worker
+    threads borrow the test's connection (as Django's live server thread does)."""
+    original = ThreadPoolExecutor.__init__
+
+    def init(self, *args, initializer=None, initargs=(), **kwargs):
+        shared = connections[DEFAULT_DB_ALIAS]
+
+        def borrow(*args):
+            shared.inc_thread_sharing()
+            connections[DEFAULT_DB_ALIAS] = shared
+            if initializer is not None:
+                initializer(*args)
+
+        original(self, *args, initializer=borrow, initargs=initargs, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "__init__", init)
+
+
+@pytest.fixture(name="client")
+def admin_client_behind_sso() -> Client:
+    """A browser behind the SSO proxy, signed in as an admin (so every action is allowed;
+    tests of roles use `signed_in`)."""
+    return Client(headers=IDENTITIES["admin"])
+
+
+@pytest.fixture
+def signed_in():
+    """``signed_in("viewer")``: a new browser session of a person with that role."""
+
+    def make(role: str) -> Client:
+        return Client(headers=IDENTITIES[role])
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,9 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
 os.environ["DJANGO_DEBUG"] = "0"  # tests run with production settings, whatever the shell says
+# The test client and the live server see requests from 127.0.0.1: that is the SSO proxy.
+os.environ["TASKDECK_SSO_TRUSTED_PROXIES"] = "127.0.0.1/32"
+os.environ.pop("TASKDECK_SSO_DISABLED", None)
 
 from dashboard.settings import *  # noqa: F403
 from dashboard.settings import STORAGES
@@ -26,3 +29,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = None  # nothing is collected for tests; whitenoise serves the finders
 # Tests see every change at once; the shared-read tests turn sharing on themselves.
 TASKROUTER_SHARED_READ_SECONDS = 0
+# Roles of the identities tests sign in as (tests/conftest.py, IDENTITY_HEADERS).
+TASKDECK_ROLE_GROUPS = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"

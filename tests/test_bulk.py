@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-from django.test import Client
 
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
@@ -167,9 +166,9 @@ def test_results_stay_available_on_the_jobs_page(client, sandbox):
     assert "3 done" in page.content.decode() and "<html" in page.content.decode()
 
 
-def test_a_job_belongs_to_the_session_that_made_it(client, sandbox):
+def test_a_job_belongs_to_the_session_that_made_it(client, sandbox, signed_in):
     _, token = preview(client, action="priority", priority="8", task=sandbox.task_sids("pending"))
-    assert Client().get(f"/w/Support/tasks/bulk/{token}/").status_code == 404
+    assert signed_in("admin").get(f"/w/Support/tasks/bulk/{token}/").status_code == 404
 
 
 def test_writes_are_paced_within_the_configured_rate(client, sandbox, settings):

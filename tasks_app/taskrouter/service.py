@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -217,6 +217,7 @@ def _write(
     task_sid: str | None,
     data: dict[str, str],
     if_match: str | None = None,
+    seen: Mapping[str, Any] | None = None,
 ) -> ApiResponse:
     """Every write to TaskRouter passes here: announced before it is sent (the intent, so
     a crash mid-call still leaves a trace) and after it ends, with its outcome."""
@@ -233,6 +234,7 @@ def _write(
         "task_sid": task_sid,
         "data": data,
         "if_match": if_match,
+        "seen": dict(seen) if seen is not None else None,
     }
     task_write_started.send(sender=__name__, **details)
     outcome: ApiResponse | TaskRouterError | None = None
@@ -310,8 +312,10 @@ def update_task(
     priority: int | None = None,
     task_channel: str | None = None,
     virtual_start_time: datetime | None = None,
+    seen: Mapping[str, Any] | None = None,
 ) -> Task:
-    """Change a task if (and only if) it is still at version ``if_match``.
+    """Change a task if (and only if) it is still at version ``if_match``. ``seen`` is the
+    task as the person saw it, for the audit trail's "before".
 
     TaskRouter needs two requests to change attributes and move a task to wrapping or
     completed; callers make them (attributes first) rather than this function guessing.
@@ -352,12 +356,20 @@ def update_task(
         task_sid=task_sid,
         data=data,
         if_match=if_match,
+        seen=seen,
     )
     return Task.from_api(response.body, etag=response.etag)
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/task#delete-a-task-resource
-def delete_task(*, actor: str, workspace_sid: str, task_sid: str, if_match: str) -> None:
+def delete_task(
+    *,
+    actor: str,
+    workspace_sid: str,
+    task_sid: str,
+    if_match: str,
+    seen: Mapping[str, Any] | None = None,
+) -> None:
     _write(
         "delete",
         "DELETE",
@@ -367,6 +379,7 @@ def delete_task(*, actor: str, workspace_sid: str, task_sid: str, if_match: str)
         task_sid=task_sid,
         data={},
         if_match=_require_if_match(if_match),
+        seen=seen,
     )
 
 

@@ -11,6 +11,7 @@ from tasks_app import exports
 from tasks_app.forms import TaskFilterForm
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.views import audit as audit_views
 from tasks_app.views.common import (
     problem_response,
     render_fragment,
@@ -173,6 +174,9 @@ def task_redirect(request: HttpRequest, sid: str) -> HttpResponse:
     try:
         task = taskrouter.find_task(task_sid=sid)
         workspace = next(w for w in taskrouter.list_workspaces() if w.sid == task.workspace_sid)
+    except taskrouter.NotFound as error:
+        # Deleted or purged: what Taskdeck did to it is still worth showing.
+        return audit_views.task_gone(request, sid) or problem_response(request, error)
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
     except StopIteration:

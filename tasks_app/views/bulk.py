@@ -11,10 +11,10 @@ from django.views.decorators.http import require_POST, require_safe
 
 from tasks_app import bulk
 from tasks_app.forms import BulkActionForm, TaskFilterForm
+from tasks_app.identity import actor_of, require_role
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.common import (
-    actor_of,
     render_fragment,
     session_owner,
     status_for,
@@ -66,6 +66,7 @@ def _render(
 
 
 @require_POST
+@require_role("editor")
 @with_workspace
 def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResponse:
     """Read the chosen tasks and show what the action would do to each (nothing written)."""
@@ -118,6 +119,7 @@ def bulk_job(request: HttpRequest, workspace: taskrouter.Workspace, token: str) 
 
 
 @require_POST
+@require_role("editor")
 @with_workspace
 def bulk_run(request: HttpRequest, workspace: taskrouter.Workspace, token: str) -> HttpResponse:
     """Start, continue or retry a job: each call writes one short chunk and answers with

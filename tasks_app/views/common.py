@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from tasks_app.identity import actor_of
 from tasks_app.taskrouter import service as taskrouter
 
 
@@ -27,11 +28,6 @@ def with_workspace(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return problem_response(request, error)
 
     return wrapper
-
-
-def actor_of(request: HttpRequest) -> str:
-    """Who acts: the signed-in person's identity, passed with every write."""
-    return request.user.get_username() if request.user.is_authenticated else "anonymous"
 
 
 def session_owner(request: HttpRequest) -> str:

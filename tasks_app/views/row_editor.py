@@ -8,9 +8,10 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from tasks_app import editing
 from tasks_app.forms import RowEditForm, TaskFilterForm
+from tasks_app.identity import actor_of, require_role
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
-from tasks_app.views.common import actor_of, fragment_response, with_workspace
+from tasks_app.views.common import fragment_response, with_workspace
 
 
 def _table(request: HttpRequest, workspace: taskrouter.Workspace, tasks) -> TaskTable:
@@ -73,6 +74,7 @@ def task_row(request: HttpRequest, workspace: taskrouter.Workspace, sid: str) ->
 
 
 @require_http_methods(["GET", "POST"])
+@require_role("editor")
 @with_workspace
 def task_row_edit(request: HttpRequest, workspace: taskrouter.Workspace, sid: str) -> HttpResponse:
     if request.method == "GET":

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from tasks_app.forms import CreateTaskForm
+from tasks_app.identity import actor_of, require_role
 from tasks_app.taskrouter import service as taskrouter
-from tasks_app.views.common import actor_of, render_fragment, with_workspace
+from tasks_app.views.common import render_fragment, with_workspace
 
 # TaskRouter's parameter names -> the form's fields, to put a refusal where it belongs.
 _FIELD_OF_PARAM = {
@@ -41,6 +42,7 @@ def _create(request: HttpRequest, workspace: taskrouter.Workspace, form: CreateT
 
 
 @require_http_methods(["GET", "POST"])
+@require_role("editor")
 @with_workspace
 def task_create(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResponse:
     channels = taskrouter.list_task_channels(workspace_sid=workspace.sid)

@@ -14,17 +14,22 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from tasks_app import editing, presentation
+from tasks_app import audit, editing, presentation
 from tasks_app.forms import SECTION_FORMS, TASK_PAGE_SECTIONS, SectionForm
+from tasks_app.identity import actor_of, identity_of, require_role, role_refusal
 from tasks_app.taskrouter import service as taskrouter
-from tasks_app.views.common import actor_of, fragment_response, with_workspace
+from tasks_app.views.common import fragment_response, with_workspace
+
+# How many of a task's audit records its page shows; the rest are a link away.
+HISTORY_ON_PAGE = 20
 
 
 def _facts(workspace: taskrouter.Workspace, task: taskrouter.Task) -> dict:
-    """The read-only parts of the page."""
+    """The read-only parts of the page, its history in Taskdeck included."""
     list_url = reverse("task_list", args=[workspace.url_name])
     return {
         "task": task,
+        "history": audit.history_of(task.sid)[:HISTORY_ON_PAGE],
         "attributes_pretty": presentation.pretty_json(task.attributes or {}),
         "addons_pretty": presentation.pretty_json(task.addons) if task.addons else "",
         "queue_url": f"{list_url}?queue={task.task_queue_sid}" if task.task_queue_sid else None,
@@ -40,13 +45,14 @@ def _page(
     replacing: editing.EditResult | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The whole page, one section optionally in the state an edit left it in."""
+    """The whole page, one section optionally in the state an edit left it in. Only the
+    forms the person's role may use are drawn (the views refuse the rest anyway)."""
     owner = actor_of(request)
     sections = [
         replacing
         if replacing is not None and replacing.form.section == form.section
         else editing.show(form, task, owner=owner)
-        for form in TASK_PAGE_SECTIONS
+        for form in _sections_for(request)
     ]
     context = {"workspace": workspace, "sections": sections, **_facts(workspace, task)}
     return render(request, "tasks/task_detail.html", context, status=status)
@@ -61,6 +67,13 @@ def task_detail(request: HttpRequest, workspace: taskrouter.Workspace, sid: str)
     return response
 
 
+def _sections_for(request: HttpRequest) -> list[type[SectionForm]]:
+    identity = identity_of(request)
+    if identity is None or not identity.can_edit:
+        return []
+    return [f for f in TASK_PAGE_SECTIONS if f.section != "delete" or identity.can_delete]
+
+
 def _section_form(section: str) -> type[SectionForm]:
     form = SECTION_FORMS.get(section)
     if form is None:
@@ -69,12 +82,15 @@ def _section_form(section: str) -> type[SectionForm]:
 
 
 @require_http_methods(["GET", "POST"])
+@require_role("editor")
 @with_workspace
 def task_section(
     request: HttpRequest, workspace: taskrouter.Workspace, sid: str, section: str
 ) -> HttpResponse:
     """GET: the section afresh (how "discard my change" works). POST: save it."""
     form = _section_form(section)
+    if form.section == "delete" and (refusal := role_refusal(request, "admin")):
+        return refusal
     if request.method == "GET":
         task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
         return _section_response(
@@ -139,7 +155,7 @@ def _siblings_after(
     (what the person may have typed into them stays)."""
     if "assignment_status" in result.written:
         owner = actor_of(request)
-        others = [f for f in TASK_PAGE_SECTIONS if f.section != result.form.section]
+        others = [f for f in _sections_for(request) if f.section != result.form.section]
         return {"redrawn_sections": [editing.show(form, task, owner=owner) for form in others]}
     return {"advanced_editors": result.siblings}
 

@@ -30,6 +30,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, WebError
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.identities import IDENTITIES
+
 HERE = Path(__file__).parent
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
@@ -105,6 +107,13 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
         "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
         "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
     }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    """The browser reaches Taskdeck as if through the SSO proxy (tests/settings.py trusts
+    127.0.0.1), signed in as an admin; role journeys make their own contexts."""
+    return {**browser_context_args, "extra_http_headers": IDENTITIES["admin"]}
 
 
 @pytest.fixture(scope="session")

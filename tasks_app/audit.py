@@ -1,0 +1,258 @@
+"""The audit trail: one `AuditRecord` per attempt to write to TaskRouter.
+
+It listens at the service module's two signals, so no write can bypass it: edits, creates,
+deletes and every item of a bulk job (whose writes run in worker threads: the actor comes
+with each write's signal, never from the request or a thread-local).
+
+- `task_write_started`: the intent is inserted before the request goes out (outcome
+  "unknown"). If it cannot be recorded the signal raises and nothing is sent.
+- `task_written`: the record is completed with the outcome, once. A crash in between
+  leaves the intent, which is exactly what the trail should say: nobody knows.
+
+Callers may pass ``seen`` (the fields as the person saw them) with the signal; the record
+keeps it as "before" beside the data sent ("after").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.db import DatabaseError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from tasks_app.models import AuditRecord
+from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import service as taskrouter
+from tasks_app.taskrouter.signals import task_write_started, task_written
+
+logger = logging.getLogger(__name__)
+
+Outcome = AuditRecord.Outcome
+
+# Cells a spreadsheet would run as a formula (or that hide one behind a tab or CR).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- Recording ----------------------------------------------------------------------------
+
+
+def record_intent(
+    sender: Any,
+    *,
+    write_id: str,
+    actor: str,
+    operation: str,
+    workspace_sid: str,
+    task_sid: str | None,
+    data: dict[str, str],
+    if_match: str | None,
+    seen: dict[str, Any] | None = None,
+    **extra: Any,
+) -> None:
+    AuditRecord.objects.create(
+        write_id=write_id,
+        actor=actor,
+        workspace_sid=workspace_sid,
+        task_sid=task_sid or "",
+        action=operation,
+        before=seen,
+        after=dict(data),
+        reason=data.get("Reason", ""),
+        if_match=if_match or "",
+    )
+
+
+def classify(outcome: Any) -> dict[str, Any]:
+    """The completion of a record, from what the service module's write ended with."""
+    if outcome is None:
+        return {
+            "outcome": Outcome.UNKNOWN,
+            "message": "Interrupted before TaskRouter's answer was known.",
+        }
+    if isinstance(outcome, taskrouter.TaskRouterError):
+        fields = {
+            "http_status": outcome.http_status,
+            "error_code": outcome.code,
+            "request_id": outcome.request_id or "",
+            "message": outcome.user_message,
+        }
+        if isinstance(outcome, taskrouter.PreconditionFailed):
+            return fields | {"outcome": Outcome.CONFLICT}
+        if isinstance(outcome, taskrouter.Unavailable) and outcome.http_status is None:
+            # The answer was lost (timeout, dropped connection): it may have landed.
+            return fields | {"outcome": Outcome.UNKNOWN}
+        status = outcome.http_status or 0
+        if 400 <= status < 500 or isinstance(outcome, taskrouter.InvalidParameter):
+            return fields | {"outcome": Outcome.REJECTED}
+        return fields | {"outcome": Outcome.FAILED}
+    body = getattr(outcome, "body", None)
+    fields = {
+        "outcome": Outcome.DONE,
+        "http_status": getattr(outcome, "status", None),
+        "request_id": getattr(outcome, "request_id", None) or "",
+    }
+    if isinstance(body, dict) and isinstance(body.get("sid"), str):
+        # A create learns its task's SID here (an update's answer repeats the one it had).
+        fields["task_sid"] = body["sid"][:34]
+    return fields
+
+
+def record_outcome(sender: Any, *, write_id: str, outcome: Any = None, **extra: Any) -> None:
+    try:
+        AuditRecord.objects.filter(write_id=write_id).complete(
+            completed=timezone.now(), **classify(outcome)
+        )
+    except DatabaseError:
+        # The write has happened (or not) whatever the trail says; the person must still
+        # see TaskRouter's answer. The intent stays, with outcome unknown.
+        logger.exception("could not complete audit record %s", write_id)
+
+
+def connect() -> None:
+    """Called once from the app's ready(): the trail hears every write from then on."""
+    task_write_started.connect(record_intent, dispatch_uid="taskdeck-audit-intent")
+    task_written.connect(record_outcome, dispatch_uid="taskdeck-audit-outcome")
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+def history_of(task_sid: str) -> QuerySet[AuditRecord]:
+    """Every write attempt on one task, newest first (it outlives the task)."""
+    return AuditRecord.objects.filter(task_sid=task_sid)
+
+
+class AuditFilterForm(forms.Form):
+    """The filters of /audit/: every field optional, every value checked."""
+
+    task = forms.CharField(required=False, max_length=34, label="Task SID")
+    person = forms.CharField(required=False, max_length=254)
+    workspace = forms.CharField(required=False, max_length=34, label="Workspace SID")
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any"), *Outcome.choices], label="Outcome"
+    )
+    since = forms.DateTimeField(
+        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def clean_task(self) -> str:
+        return self._sid("task", "WT")
+
+    def clean_workspace(self) -> str:
+        return self._sid("workspace", "WS")
+
+    def _sid(self, name: str, prefix: str) -> str:
+        value = self.cleaned_data[name].strip()
+        if value:
+            try:
+                rules.validate_sid(value, prefix, param=name)
+            except taskrouter.InvalidParameter as error:
+                raise forms.ValidationError(error.user_message) from None
+        return value
+
+    def clean(self) -> dict:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "“Until” must be after “From”.")
+        return data
+
+    def apply(self, records: QuerySet[AuditRecord]) -> QuerySet[AuditRecord]:
+        data = self.cleaned_data
+        if data.get("task"):
+            records = records.filter(task_sid=data["task"])
+        if data.get("person"):
+            records = records.filter(actor__iexact=data["person"].strip())
+        if data.get("workspace"):
+            records = records.filter(workspace_sid=data["workspace"])
+        if data.get("outcome"):
+            records = records.filter(outcome=data["outcome"])
+        if data.get("since"):
+            records = records.filter(started__gte=data["since"])
+        if data.get("until"):
+            records = records.filter(started__lte=data["until"])
+        return records
+
+
+def visible_to(identity: Any) -> QuerySet[AuditRecord]:
+    """Admins read the whole trail; editors their own writes; anyone else nothing."""
+    if identity is not None and identity.has_role("admin"):
+        return AuditRecord.objects.all()
+    if identity is not None and identity.has_role("editor"):
+        return AuditRecord.objects.filter(actor=identity.username)
+    return AuditRecord.objects.none()
+
+
+def describe(record: AuditRecord) -> str:
+    """What the write asked for, in words (the table's "Action" column)."""
+    status = (record.after or {}).get("AssignmentStatus")
+    if record.action == "update" and status:
+        return {"canceled": "cancel", "completed": "complete", "wrapping": "wrap up"}.get(
+            status, f"set status {status}"
+        )
+    return record.action
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "started",
+    "completed",
+    "actor",
+    "workspace_sid",
+    "task_sid",
+    "action",
+    "outcome",
+    "http_status",
+    "error_code",
+    "request_id",
+    "if_match",
+    "reason",
+    "message",
+    "before",
+    "after",
+)
+
+
+def safe_cell(value: Any) -> str:
+    """A cell as text that a spreadsheet shows and never runs: formulas get a ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        text = value.isoformat()
+    elif isinstance(value, dict | list):
+        text = _json(value)
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def csv_rows(records: Iterable[AuditRecord]) -> Iterator[list[str]]:
+    yield list(CSV_COLUMNS)
+    for record in records:
+        yield [safe_cell(getattr(record, column)) for column in CSV_COLUMNS]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(records: Iterable[AuditRecord]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    for row in csv_rows(records):
+        yield writer.writerow(row)

@@ -1,0 +1,392 @@
+"""Who is acting, and what their role lets them do.
+
+Taskdeck sits behind the company's SSO proxy (oauth2-proxy, Pomerium, an ingress with
+forward auth), which authenticates people and passes who they are in request headers.
+Django's `RemoteUserMiddleware` and `RemoteUserBackend` do the sign-in; this module adds
+what they leave to the deployment, each a known trap:
+
+- The header names are configurable (`TASKDECK_SSO_USER_HEADER`, `..._GROUPS_HEADER`);
+  WSGI hands ``X-Forwarded-Email`` to Django as ``HTTP_X_FORWARDED_EMAIL``.
+- Anyone who reaches Taskdeck's port directly could send those headers, so they are
+  only believed from a peer address inside `TASKDECK_SSO_TRUSTED_PROXIES`; from any other
+  address they are refused (403) and logged.
+- ``X-Forwarded_Email`` reaches Django under the same key as ``X-Forwarded-Email``;
+  gunicorn (since 22) drops header names with underscores, and the proxy must too.
+- A header sent twice reaches Django joined with ``,`` (``attacker@x,real@y`` when a proxy
+  appends instead of replacing): such an identity is refused, never split.
+- Groups are re-read on every request, not only at sign-in (Django's middleware only
+  authenticates when the user changes), so a role change applies to the next request.
+
+The role (viewer < editor < admin) comes from `TASKDECK_ROLE_GROUPS`. With DEBUG on and no
+trusted proxy, or with `TASKDECK_SSO_DISABLED=1` set on purpose, everyone is the
+development user (`TASKDECK_DEV_USER`, `TASKDECK_DEV_ROLE`) and every page says so.
+
+Every view is checked on the server: the middleware refuses a request without an
+identity and a role, and `require_role` guards what editors and admins may do.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.backends import RemoteUserBackend
+from django.contrib.auth.middleware import RemoteUserMiddleware
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+
+logger = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ROLES = ("viewer", "editor", "admin")  # each can do everything the ones before it can
+# Paths that answer without an identity: the load balancer's probes and the metrics
+# scraper do not pass through SSO.
+EXEMPT_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+# Longest identity Taskdeck keeps (Django's username column holds 150 characters).
+MAX_IDENTITY_LENGTH = 150
+_IDENTITY = re.compile(r"[^\s,;\"'<>\\]+")  # one token: no spaces, separators or markup
+
+
+# --- Configuration ------------------------------------------------------------------------
+
+
+def meta_key(header: str) -> str:
+    """The request.META key WSGI gives a header: ``X-Forwarded-Email`` ->
+    ``HTTP_X_FORWARDED_EMAIL``."""
+    return "HTTP_" + header.strip().upper().replace("-", "_")
+
+
+def parse_networks(values: Iterable[str], *, setting: str) -> tuple:
+    """CIDRs (or single addresses) of trusted proxies; a typo stops start-up."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{setting} holds {value!r}, which is not an address or a CIDR such as 10.0.0.0/8."
+            ) from None
+    return tuple(networks)
+
+
+def parse_role_groups(text: str, *, setting: str = "TASKDECK_ROLE_GROUPS") -> dict[str, set[str]]:
+    """``admin=ops-admins;editor=ops-supervisors,team-leads;viewer=ops`` -> role: groups."""
+    mapping: dict[str, set[str]] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        role, equals, groups = part.partition("=")
+        role = role.strip().lower()
+        if not equals or role not in ROLES:
+            raise ImproperlyConfigured(
+                f"{setting} must read like admin=ops-admins;editor=team-leads;viewer=ops "
+                f"(roles: {', '.join(ROLES)}); {part.strip()!r} is not understood."
+            )
+        mapping.setdefault(role, set()).update(g.strip() for g in groups.split(",") if g.strip())
+    return mapping
+
+
+def development_mode() -> bool:
+    """Everyone is the development user: DEBUG without a proxy, or SSO turned off."""
+    return bool(settings.TASKDECK_SSO_DISABLED) or (
+        bool(settings.DEBUG) and not settings.TASKDECK_SSO_TRUSTED_PROXIES
+    )
+
+
+# --- The person behind a request ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    username: str
+    role: str | None  # None: signed in, but no group of theirs grants a role
+    groups: tuple[str, ...] = ()
+    source: str = "sso"  # "sso", "development" or "sso-disabled"
+
+    def has_role(self, role: str) -> bool:
+        return self.role is not None and ROLES.index(self.role) >= ROLES.index(role)
+
+    @property
+    def can_edit(self) -> bool:
+        return self.has_role("editor")
+
+    @property
+    def can_delete(self) -> bool:
+        return self.has_role("admin")
+
+    @property
+    def can_audit(self) -> bool:
+        """Editors see their own audit records, admins everyone's."""
+        return self.has_role("editor")
+
+    @property
+    def development(self) -> bool:
+        return self.source != "sso"
+
+    @property
+    def sso_disabled(self) -> bool:
+        return self.source == "sso-disabled"
+
+
+@functools.lru_cache(maxsize=8)
+def _role_map(text: str) -> dict[str, set[str]]:
+    return parse_role_groups(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(cidrs: tuple[str, ...]) -> tuple:
+    return parse_networks(cidrs, setting="TASKDECK_SSO_TRUSTED_PROXIES")
+
+
+def role_for(groups: Iterable[str]) -> str | None:
+    """The highest role any of ``groups`` grants."""
+    mapping = _role_map(settings.TASKDECK_ROLE_GROUPS)
+    held = set(groups)
+    for role in reversed(ROLES):
+        if mapping.get(role, set()) & held:
+            return role
+    return None
+
+
+def actor_of(request: HttpRequest) -> str:
+    """Who acts: the identity string every write to TaskRouter and the audit trail carry."""
+    identity = getattr(request, "identity", None)
+    if identity is None:
+        # Only the health checks run without an identity, and they write nothing.
+        raise PermissionError("This request has no identity; it cannot write.")
+    return identity.username
+
+
+def identity_of(request: HttpRequest) -> Identity | None:
+    return getattr(request, "identity", None)
+
+
+class Refusal(Exception):
+    """Why a request gets no identity: ``reason`` is shown to the person (no secrets)."""
+
+    def __init__(self, reason: str, *, title: str = "Taskdeck does not know who you are") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.title = title
+
+
+# --- Django's remote-user machinery, configured -------------------------------------------
+
+
+class SSOBackend(RemoteUserBackend):
+    """Creates a user the first time a person is seen. Roles are not stored on the user:
+    they come from the groups header of each request (see `SSOMiddleware`)."""
+
+    create_unknown_user = True
+
+    def clean_username(self, username: str) -> str:
+        return username.strip().lower()
+
+
+def clean_identity(raw: str, header: str) -> str:
+    """The identity from the user header, or a `Refusal` saying what is wrong with it."""
+    value = raw.strip()
+    if "," in value:
+        # Two headers joined by the server: a proxy appended instead of replacing.
+        raise Refusal(
+            f"The {header} header was sent more than once; Taskdeck believes only one. "
+            "The SSO proxy must replace identity headers, not add to them.",
+            title="Ambiguous identity",
+        )
+    if not value or len(value) > MAX_IDENTITY_LENGTH or not _IDENTITY.fullmatch(value):
+        raise Refusal(
+            f"The {header} header does not hold an identity Taskdeck can use "
+            f"(one name or email address, at most {MAX_IDENTITY_LENGTH} characters).",
+            title="Unusable identity",
+        )
+    return value.lower()
+
+
+def parse_groups(raw: str) -> tuple[str, ...]:
+    return tuple(sorted({g.strip() for g in raw.split(",") if g.strip()}))
+
+
+def peer_is_trusted(request: HttpRequest) -> bool:
+    networks = _trusted_networks(tuple(settings.TASKDECK_SSO_TRUSTED_PROXIES))
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "").strip())
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+class SSOMiddleware(RemoteUserMiddleware):
+    """Sets ``request.identity`` on every request (except the health checks), or answers
+    403 saying what is missing. Place it after AuthenticationMiddleware."""
+
+    # Taskdeck runs under WSGI; Django adapts this middleware for ASGI if ever needed.
+    async_capable = False
+
+    def __init__(self, get_response: Callable) -> None:
+        super().__init__(get_response)
+        # Loaded with the WSGI application: a typo in the settings stops start-up here
+        # rather than refusing every request later.
+        parse_networks(
+            settings.TASKDECK_SSO_TRUSTED_PROXIES, setting="TASKDECK_SSO_TRUSTED_PROXIES"
+        )
+        parse_role_groups(settings.TASKDECK_ROLE_GROUPS)
+        if settings.TASKDECK_DEV_ROLE.strip().lower() not in ROLES:
+            raise ImproperlyConfigured(f"TASKDECK_DEV_ROLE must be one of {', '.join(ROLES)}.")
+
+    @property
+    def header(self) -> str:  # read per request, so settings changes apply at once
+        return meta_key(settings.TASKDECK_SSO_USER_HEADER)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.identity = None
+        if request.path_info.rstrip("/") in EXEMPT_PATHS:
+            return self.get_response(request)
+        try:
+            identity = self.identify(request)
+        except Refusal as refusal:
+            return forbidden(request, refusal.reason, title=refusal.title)
+        if identity.role is None:
+            # request.identity stays None: pages show nothing of Taskdeck to them.
+            return forbidden(
+                request,
+                f"You are signed in as {identity.username}, but none of your groups "
+                "grants a Taskdeck role (viewer, editor or admin). Ask an administrator to "
+                "add you to one of the groups in TASKDECK_ROLE_GROUPS.",
+                title="No Taskdeck role",
+            )
+        request.identity = identity
+        if request.method not in SAFE_METHODS and not request.identity.can_edit:
+            # Every write in Taskdeck is a POST (or another unsafe method): refused here
+            # too, so a view that forgot its require_role still cannot let a viewer write.
+            return forbidden(request, _refusal_text(request.identity, "editor"))
+        return self.get_response(request)
+
+    def identify(self, request: HttpRequest) -> Identity:
+        user_header = settings.TASKDECK_SSO_USER_HEADER
+        groups_header = settings.TASKDECK_SSO_GROUPS_HEADER
+        sent = [h for h in (user_header, groups_header) if meta_key(h) in request.META]
+        if development_mode():
+            if sent:
+                # A proxy in front of an instance that ignores it: say so, do not guess.
+                self._log_refusal(request, "identity headers while SSO is off")
+                raise Refusal(
+                    f"This request carries {', '.join(sent)}, but Taskdeck is not "
+                    "configured to trust any proxy (TASKDECK_SSO_TRUSTED_PROXIES).",
+                    title="Identity headers refused",
+                )
+            return self._development_user(request)
+        if not settings.TASKDECK_SSO_TRUSTED_PROXIES:
+            raise Refusal(
+                "Taskdeck has no trusted SSO proxy configured (TASKDECK_SSO_TRUSTED_PROXIES), "
+                "so it cannot know who you are.",
+                title="Sign-in is not configured",
+            )
+        if sent and not peer_is_trusted(request):
+            self._log_refusal(request, "identity headers from an untrusted peer")
+            raise Refusal(
+                "Identity headers are only accepted from Taskdeck's SSO proxy, and this "
+                "request did not come through it.",
+                title="Identity headers refused",
+            )
+        if meta_key(user_header) not in request.META:
+            if request.user.is_authenticated:
+                self._remove_invalid_user(request)
+            raise Refusal(
+                f"The request has no {user_header} header. Open Taskdeck through the "
+                "company's sign-in (SSO) address, not its server address.",
+            )
+        username = clean_identity(request.META[meta_key(user_header)], user_header)
+        # Django's own sign-in: creates the user on first sight, keeps them in the session.
+        self.process_request(request)
+        if not request.user.is_authenticated or request.user.get_username() != username:
+            raise Refusal(f"The account {username} cannot sign in to Taskdeck.")
+        groups = parse_groups(request.META.get(meta_key(groups_header), ""))
+        return Identity(username=username, role=role_for(groups), groups=groups)
+
+    def _development_user(self, request: HttpRequest) -> Identity:
+        username = settings.TASKDECK_DEV_USER.strip().lower() or "developer@localhost"
+        role = settings.TASKDECK_DEV_ROLE.strip().lower()
+        if role not in ROLES:
+            raise ImproperlyConfigured(f"TASKDECK_DEV_ROLE must be one of {', '.join(ROLES)}.")
+        if request.user.get_username() != username:
+            user = auth.authenticate(request, remote_user=username)
+            if user is None:
+                raise Refusal(f"The development user {username} cannot sign in.")
+            # Not logged in to the session: a client without cookies (a load test, curl)
+            # would otherwise write a new session on every request.
+            request.user = user
+        source = "sso-disabled" if settings.TASKDECK_SSO_DISABLED else "development"
+        return Identity(username=username, role=role, source=source)
+
+    def _log_refusal(self, request: HttpRequest, what: str) -> None:
+        # %r: header values are attacker-controlled; repr keeps them on one line.
+        logger.warning(
+            "refused %s: peer=%r path=%r user_header=%r",
+            what,
+            request.META.get("REMOTE_ADDR", ""),
+            request.path,
+            request.META.get(meta_key(settings.TASKDECK_SSO_USER_HEADER), "")[:200],
+        )
+
+
+# --- Refusals -----------------------------------------------------------------------------
+
+
+def forbidden(request: HttpRequest, reason: str, *, title: str = "Not allowed") -> HttpResponse:
+    """A 403 that says why; htmx gets only the message, swapped in where the user acted."""
+    htmx = request.headers.get("HX-Request") == "true"
+    template = "identity/forbidden.html#refusal" if htmx else "identity/forbidden.html"
+    response = render(request, template, {"title": title, "reason": reason}, status=403)
+    # Taskdeck's own answer: static/js/taskdeck.js swaps it in even though it is a 4xx.
+    response["Taskdeck-Fragment"] = "1"
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+_WHAT_ROLE_ALLOWS = {
+    "editor": "changing tasks (editing, creating, cancelling, completing, bulk actions)",
+    "admin": "this (deleting tasks and reading everyone's audit trail)",
+}
+
+
+def _refusal_text(identity: Identity | None, role: str) -> str:
+    held = (identity.role if identity else None) or "no role"
+    return (
+        f"Your role ({held}) does not allow {_WHAT_ROLE_ALLOWS.get(role, 'this')}; "
+        f"that needs the {role} role. Nothing was changed."
+    )
+
+
+def role_refusal(request: HttpRequest, role: str) -> HttpResponse | None:
+    """For a view whose required role depends on what is asked (one view saving every
+    section of the task page, delete included): the 403 to answer with, or None."""
+    identity = identity_of(request)
+    if identity is None or not identity.has_role(role):
+        return forbidden(request, _refusal_text(identity, role))
+    return None
+
+
+def require_role(role: str) -> Callable:
+    """Refuse the view with a 403 unless the person's role is at least ``role``."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            return role_refusal(request, role) or view(request, *args, **kwargs)
+
+        wrapper.required_role = role  # tests list every guarded view by this
+        return wrapper
+
+    return decorate
