@@ -178,7 +178,7 @@ def _task_context(workspace: taskrouter.Workspace, task: taskrouter.Task) -> dic
         "workspace": workspace,
         "workspace_slug": slug,
         "task": task,
-        "attributes_pretty": presentation.pretty_json(task.attributes or {}),
+        "attributes_pretty": presentation.attributes_block(task),
         "addons_pretty": presentation.pretty_json(task.addons) if task.addons else "",
         "queue_url": f"{list_url}?queue={task.task_queue_sid}" if task.task_queue_sid else None,
         "workflow_url": f"{list_url}?workflow={task.workflow_sid}" if task.workflow_sid else None,
