@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dashboard.middleware.NoStoreMiddleware",
+    "dashboard.middleware.TaskRouterDeadlineMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -130,6 +131,13 @@ if TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL and not (TWILIO_ACCOUNT_SID or TW
 # TASKROUTER_MAX_RETRIES.
 TASKROUTER_TIMEOUT = env_float("TASKROUTER_TIMEOUT", 10.0)
 TASKROUTER_MAX_RETRIES = env_int("TASKROUTER_MAX_RETRIES", 2)
+# All TaskRouter calls made for one page share this many seconds, retries included; then
+# the page says TaskRouter is not answering instead of holding a worker for a minute.
+TASKROUTER_PAGE_DEADLINE = env_float("TASKROUTER_PAGE_DEADLINE", 6.0, minimum=0.5)
+# After this many failed calls in a row to one kind of endpoint (tasks list, one task,
+# writes, directory), every worker stops calling it for the cool-down, then probes once.
+TASKROUTER_BREAKER_FAILURES = env_int("TASKROUTER_BREAKER_FAILURES", 5)
+TASKROUTER_BREAKER_COOLDOWN = env_float("TASKROUTER_BREAKER_COOLDOWN", 15.0, minimum=1)
 TASKROUTER_RETRY_BACKOFF = env_float("TASKROUTER_RETRY_BACKOFF", 0.25)
 TASKROUTER_DEFAULT_WORKSPACE = env_str("TASKROUTER_DEFAULT_WORKSPACE")
 # How long workspace, queue, workflow and channel lists are cached (they rarely change).

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import rules
-from .client import ApiResponse, ClientConfig, request
+from .client import ApiResponse, ClientConfig, request, time_left
 from .errors import (
     AuthenticationFailed,
     InvalidParameter,
@@ -139,8 +139,11 @@ def _shared_read(
             return entry
         finally:
             cache.delete(lock)
-    # Someone is reading this very page now: their answer is worth a short wait.
-    deadline = time.monotonic() + settings.TASKROUTER_TIMEOUT
+    # Someone is reading this very page now: their answer is worth a short wait, within
+    # this page's own deadline.
+    left = time_left()
+    wait = settings.TASKROUTER_TIMEOUT if left is None else min(left, settings.TASKROUTER_TIMEOUT)
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline and cache.get(lock) is not None:
         time.sleep(0.02)
         entry = cache.get(key)
