@@ -145,6 +145,9 @@ TASKROUTER_DIRECTORY_TTL = env_int("TASKROUTER_DIRECTORY_TTL", 60)
 # How long one read of a task table page serves everyone viewing the same page, on every
 # instance sharing the cache (0 turns sharing off). Taskdeck's own writes end it at once.
 TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0, minimum=0)
+# How long such a shared read is kept to be shown, with its age, when TaskRouter fails or
+# misses the page's deadline (only while sharing is on).
+TASKROUTER_STALE_SECONDS = env_float("TASKROUTER_STALE_SECONDS", 300.0, minimum=0)
 
 # The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
 SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")

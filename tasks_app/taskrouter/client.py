@@ -386,6 +386,9 @@ def request(
                 attempt += 1
                 continue
             breaker.failed()
+            if method == "GET" and isinstance(exc, requests.Timeout) and not _fits(deadline, 0):
+                # The page's time ran out in this attempt, not TaskRouter's usual timeout.
+                raise _deadline_error(method, seconds or page_seconds()) from None
             raise _connection_error(exc, method) from None
 
         status = response.status_code

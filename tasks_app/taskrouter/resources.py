@@ -243,6 +243,9 @@ class TaskPage:
     next_page_url: str | None = None
     previous_page_url: str | None = None
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Set when TaskRouter failed and this is the last copy read of the same page (shown
+    # with its age, read_at): why it could not be read afresh.
+    stale_because: Exception | None = None
 
     @property
     def next_page_token(self) -> str | None:
