@@ -100,7 +100,16 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
         }
     }
 elif CACHE_URL in ("", "locmem://"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Bounded by bytes, not only entries: shared reads of large pages would otherwise grow
+    # each worker by hundreds of MiB.
+    CACHES = {
+        "default": {
+            "BACKEND": "dashboard.cache.BoundedLocMemCache",
+            "OPTIONS": {
+                "MAX_BYTES": env_int("TASKDECK_LOCAL_CACHE_MAX_BYTES", 32 * 1024 * 1024),
+            },
+        }
+    }
 else:
     raise ImproperlyConfigured(
         f"CACHE_URL must be redis://host:port/db or empty (local memory), not {CACHE_URL!r}."
