@@ -255,3 +255,25 @@ def test_display_helpers_survive_values_json_cannot_write():
         presentation.pretty_json(value).encode("utf-8")
         presentation.attribute_text(value).encode("utf-8")
     assert expressions.resolve(expressions.parse_reference("a"), "not a mapping") is None
+
+
+@pytest.mark.parametrize("text", STORED.values(), ids=STORED.keys())
+def test_a_task_with_odd_stored_attributes_renders_its_row_its_row_editor_and_live_refresh(
+    client, sandbox, text
+):
+    sid = poison(sandbox, text)
+    hx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": f"row-{sid}"}
+    row = client.get(f"/w/Support/tasks/{sid}/row/?cols=a,language", **hx)
+    editor = client.get(f"/w/Support/tasks/{sid}/row/edit/?cols=a", **hx)
+    refresh = client.get(
+        "/w/Support/tasks/?status=pending&size=1000&cols=a",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="task-rows",
+    )
+    for response in (row, editor, refresh):
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert sid in body
+        assert "<script>alert(1)</script>" not in body
+    if text is not STORED["huge"]:
+        assert presentation.UNREADABLE_ATTRIBUTES in row.content.decode()
