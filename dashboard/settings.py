@@ -143,6 +143,10 @@ TASKROUTER_MAX_RETRIES = env_int("TASKROUTER_MAX_RETRIES", 2)
 # All TaskRouter calls made for one page share this many seconds, retries included; then
 # the page says TaskRouter is not answering instead of holding a worker for a minute.
 TASKROUTER_PAGE_DEADLINE = env_float("TASKROUTER_PAGE_DEADLINE", 6.0, minimum=0.5)
+# Reads one process lets wait on TaskRouter at once; more fail fast. Keep it below the
+# worker's threads (gunicorn --threads 8), so a hanging TaskRouter leaves threads free for
+# health checks and for pages that need no TaskRouter.
+TASKROUTER_MAX_READS_IN_FLIGHT = env_int("TASKROUTER_MAX_READS_IN_FLIGHT", 5)
 # After this many failed calls in a row to one kind of endpoint (tasks list, one task,
 # writes, directory), every worker stops calling it for the cool-down, then probes once.
 TASKROUTER_BREAKER_FAILURES = env_int("TASKROUTER_BREAKER_FAILURES", 5)

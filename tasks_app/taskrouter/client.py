@@ -19,6 +19,9 @@ gets one of its own. Each attempt's read timeout is the smaller of TASKROUTER_TI
 the time left, and retries stop when it is spent: a slow TaskRouter costs a page a few
 seconds, not timeout x retries.
 
+Reads in flight: at most TASKROUTER_MAX_READS_IN_FLIGHT reads wait on TaskRouter at once
+in one process; more fail fast, so a hanging TaskRouter never holds every worker thread.
+
 Circuit breaker: per TaskRouter origin and endpoint class (tasks list, task fetch, writes,
 directory), shared by every worker through Django's cache. After
 TASKROUTER_BREAKER_FAILURES consecutive failed calls (no answer, a timeout, 5xx, an
@@ -168,8 +171,17 @@ def reset_sessions() -> None:
 
 # --- The page deadline ---------------------------------------------------------------------
 
-# When the page being served must have its answer (time.monotonic()); None outside a page.
-_page_deadline: ContextVar[float | None] = ContextVar("taskrouter_page_deadline", default=None)
+
+@dataclass(slots=True)
+class _Page:
+    """The page being served: when it must have its answers (time.monotonic()), and the
+    outage its reads already met, if any."""
+
+    deadline: float
+    failure: Unavailable | None = None
+
+
+_page: ContextVar[_Page | None] = ContextVar("taskrouter_page", default=None)
 
 
 def page_seconds() -> float:
@@ -181,18 +193,18 @@ def page_deadline(seconds: float | None = None) -> Iterator[None]:
     """Every TaskRouter call inside shares one deadline (TASKROUTER_PAGE_DEADLINE by
     default). An outer deadline is kept: a nested one never extends it."""
     deadline = time.monotonic() + (page_seconds() if seconds is None else seconds)
-    outer = _page_deadline.get()
-    token = _page_deadline.set(deadline if outer is None else min(outer, deadline))
+    outer = _page.get()
+    token = _page.set(_Page(deadline if outer is None else min(outer.deadline, deadline)))
     try:
         yield
     finally:
-        _page_deadline.reset(token)
+        _page.reset(token)
 
 
 def time_left() -> float | None:
     """Seconds left before the current page's deadline; None outside a page."""
-    deadline = _page_deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
+    page = _page.get()
+    return None if page is None else page.deadline - time.monotonic()
 
 
 class DeadlineExceeded(Unavailable):
@@ -303,6 +315,52 @@ class _Breaker:
         )
 
 
+# --- Reads in flight -----------------------------------------------------------------------
+
+# How long a read waits for one of the process's slots. A healthy TaskRouter answers in
+# tens of milliseconds, so a slot frees up well within this; a hanging one keeps them all
+# and later pages fail fast instead of occupying every worker thread (and /livez with them).
+SLOT_WAIT = 0.25
+# When no slot has come free for this long, TaskRouter is hanging rather than busy: a read
+# then fails at once instead of waiting at all.
+SLOW_AFTER = 1.0
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+_last_release = [time.monotonic()]  # when the last read gave its slot back
+
+
+class Busy(Unavailable):
+    """Every read slot of this process is waiting on TaskRouter already."""
+
+
+def _release(slot: threading.BoundedSemaphore | None) -> None:
+    if slot is not None:
+        _last_release[0] = time.monotonic()
+        slot.release()
+
+
+def _read_slot(method: str, left: float) -> threading.BoundedSemaphore | None:
+    """A slot for one read (TASKROUTER_MAX_READS_IN_FLIGHT per process), or Busy. Writes
+    take none: they are few, each is someone's deliberate change, and a write refused here
+    would be a write lost for a reason that has nothing to do with it."""
+    if method != "GET":
+        return None
+    size = max(1, int(settings.TASKROUTER_MAX_READS_IN_FLIGHT))
+    with _slots_lock:
+        slots = _slots.get(size)
+        if slots is None:
+            slots = _slots[size] = threading.BoundedSemaphore(size)
+    if slots.acquire(blocking=False):
+        return slots
+    hanging = time.monotonic() - _last_release[0] > SLOW_AFTER
+    if hanging or not slots.acquire(timeout=max(0.0, min(SLOT_WAIT, left))):
+        raise Busy(
+            "TaskRouter is slow to answer and Taskdeck is already waiting on it for other "
+            "pages. Try again in a moment."
+        )
+    return slots
+
+
 # --- Calls ----------------------------------------------------------------------------------
 
 
@@ -341,13 +399,39 @@ def request(
     headers: Mapping[str, str] | None = None,
 ) -> ApiResponse:
     """One TaskRouter call with the retry policy, deadline and breaker above. ``path``
-    may be an absolute URL TaskRouter gave us (a next_page_url) on its own origin."""
+    may be an absolute URL TaskRouter gave us (a next_page_url) on its own origin.
+
+    Once a read of the page being served has met an outage (no answer in time, 5xx, an
+    open breaker), its later reads fail at once with the same message: the page (and its
+    header, which lists workspaces) must not spend its deadline twice on a TaskRouter
+    that is down."""
+    page = _page.get()
+    if method == "GET" and page is not None and page.failure is not None:
+        raise type(page.failure)(page.failure.user_message)
+    try:
+        return _request(
+            method, path, params=params, data=data, headers=headers, deadline=page and page.deadline
+        )
+    except Unavailable as error:
+        if method == "GET" and page is not None:
+            page.failure = error
+        raise
+
+
+def _request(
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+    data: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+    deadline: float | None,
+) -> ApiResponse:
     config = ClientConfig.from_settings()
     url = _absolute_url(config, path)
     session = _session(config)
     breaker = _Breaker.for_call(config, method, url)
     own_seconds = page_seconds()
-    deadline = _page_deadline.get()
     seconds = own_seconds if deadline is None else None
     if deadline is None:
         deadline = time.monotonic() + own_seconds
@@ -358,17 +442,21 @@ def request(
             raise _deadline_error(method, seconds if seconds is not None else page_seconds())
         if not breaker.allow():
             raise breaker.refusal(method)
+        slot = _read_slot(method, left)
         started = time.monotonic()
         try:
-            response = session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=(min(config.timeout[0], left), min(config.timeout[1], left)),
-                allow_redirects=False,
-            )
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=(min(config.timeout[0], left), min(config.timeout[1], left)),
+                    allow_redirects=False,
+                )
+            finally:
+                _release(slot)
         except requests.RequestException as exc:
             elapsed = time.monotonic() - started
             safe = method == "GET" or _never_sent(exc)

@@ -330,3 +330,84 @@ def test_answers_that_are_refusals_do_not_count_as_failures(sandbox, loopback_sa
         with pytest.raises(taskrouter.NotFound):
             taskrouter.fetch_task(workspace_sid=ws, task_sid="WT" + "0" * 32)
     assert taskrouter.fetch_task(workspace_sid=ws, task_sid=sandbox.task_sid()).sid
+
+
+# --- reads in flight ------------------------------------------------------------------------
+
+
+def test_when_every_read_slot_waits_on_a_hanging_taskrouter_more_reads_fail_fast(
+    sandbox, loopback_sandbox, settings
+):
+    settings.TASKROUTER_MAX_READS_IN_FLIGHT = 2
+    settings.TASKROUTER_TIMEOUT = 10.0
+    settings.TASKROUTER_PAGE_DEADLINE = 6.0
+    settings.TASKROUTER_BREAKER_FAILURES = 1000
+    ws = sandbox.workspace_sid()
+    loopback_sandbox.faults.set("delay=15")
+
+    def slow_read():
+        with pytest.raises(taskrouter.Unavailable):
+            taskrouter.list_tasks(workspace_sid=ws)
+
+    holders = [threading.Thread(target=slow_read) for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    deadline = time.monotonic() + 5
+    while True:  # poll until both slots are taken and the fail-fast window has begun
+        started = time.monotonic()
+        try:
+            taskrouter.list_tasks(workspace_sid=ws)
+        except client.Busy:
+            if time.monotonic() - started < 0.1:
+                break
+        except taskrouter.Unavailable:
+            pass
+        assert time.monotonic() < deadline
+    assert time.monotonic() - started < 0.1  # not the 6 s the holders are spending
+    for holder in holders:
+        holder.join(timeout=20)
+
+
+def test_writes_never_wait_for_a_read_slot(sandbox, loopback_sandbox, settings):
+    settings.TASKROUTER_MAX_READS_IN_FLIGHT = 1
+    settings.TASKROUTER_BREAKER_FAILURES = 1000
+    task = sandbox.fetch(sandbox.task_sid())
+    loopback_sandbox.faults.set("delay=15;methods=GET")
+
+    def slow_read():
+        with pytest.raises(taskrouter.Unavailable):
+            taskrouter.list_tasks(workspace_sid=task.workspace_sid)
+
+    holder = threading.Thread(target=slow_read)
+    holder.start()
+    deadline = time.monotonic() + 5
+    while client._slots.get(1) is None or client._slots[1]._value != 0:  # slot taken
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    updated = taskrouter.update_task(
+        actor="a@example.com",
+        workspace_sid=task.workspace_sid,
+        task_sid=task.sid,
+        if_match=task.etag,
+        priority=12,
+    )
+    assert updated.priority == 12
+    holder.join(timeout=20)
+
+
+def test_once_a_page_met_an_outage_its_later_reads_fail_at_once(
+    sandbox, loopback_sandbox, settings
+):
+    settings.TASKROUTER_MAX_RETRIES = 2
+    ws = sandbox.workspace_sid()
+    with client.page_deadline():
+        taskrouter.list_tasks(workspace_sid=ws, page_size=1)
+        loopback_sandbox.faults.set("503;times=3")  # one read and its two retries fail
+        with pytest.raises(taskrouter.Unavailable, match="HTTP 503") as first:
+            taskrouter.list_task_queues(workspace_sid=ws)
+        started = time.monotonic()
+        with pytest.raises(taskrouter.Unavailable) as later:
+            taskrouter.list_tasks(workspace_sid=ws, page_size=2)  # TaskRouter is fine again
+        assert time.monotonic() - started < 1
+    assert later.value.user_message == first.value.user_message
+    assert len(taskrouter.list_tasks(workspace_sid=ws, page_size=2)) == 2  # the next page reads
