@@ -249,10 +249,13 @@ class CircuitOpen(Unavailable):
     """TaskRouter kept failing; Taskdeck is not asking it for a while (nothing was sent)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Breaker:
     key: str
     label: str
+    # Whether allow() saw failures or an open state: only then does a success need to
+    # reset anything (a healthy call costs one cache read).
+    seen_trouble: bool = True
 
     @classmethod
     def for_call(cls, config: ClientConfig, method: str, url: str) -> _Breaker:
@@ -267,7 +270,9 @@ class _Breaker:
         """Whether a call may go out now; False while open (and while another worker
         is already probing a breaker whose cool-down ended)."""
         try:
-            open_until = cache.get(self.key + ":open")
+            state = cache.get_many([self.key + ":open", self.key + ":failures"])
+            self.seen_trouble = bool(state)
+            open_until = state.get(self.key + ":open")
             if open_until is None:
                 return True
             if time.time() < open_until:
@@ -279,9 +284,10 @@ class _Breaker:
             return True
 
     def succeeded(self) -> None:
+        if not self.seen_trouble:
+            return
         try:
-            if cache.get(self.key + ":failures") or cache.get(self.key + ":open"):
-                cache.delete_many([self.key + ":failures", self.key + ":open", self.key + ":probe"])
+            cache.delete_many([self.key + ":failures", self.key + ":open", self.key + ":probe"])
         except Exception:
             logger.warning("taskrouter breaker %s could not be reset", self.key)
 
