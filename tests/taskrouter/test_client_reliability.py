@@ -318,6 +318,8 @@ def test_a_sent_write_whose_answer_is_lost_still_says_it_may_have_been_saved(
             priority=10,
         )
     loopback_sandbox.faults.clear()
+    breaker.TASKROUTER_TIMEOUT = 10.0  # reads from here on check the outcome, unhurried
+    breaker.TASKROUTER_BREAKER_FAILURES = 1000
     deadline = time.monotonic() + 10
     while sandbox.fetch(task.sid).priority != 9:  # the late write lands, exactly once
         assert time.monotonic() < deadline
