@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dashboard.middleware.NoStoreMiddleware",
+    "dashboard.middleware.TaskRouterDeadlineMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -100,7 +102,16 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
         }
     }
 elif CACHE_URL in ("", "locmem://"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Bounded by bytes, not only entries: shared reads of large pages would otherwise grow
+    # each worker by hundreds of MiB.
+    CACHES = {
+        "default": {
+            "BACKEND": "dashboard.cache.BoundedLocMemCache",
+            "OPTIONS": {
+                "MAX_BYTES": env_int("TASKDECK_LOCAL_CACHE_MAX_BYTES", 32 * 1024 * 1024),
+            },
+        }
+    }
 else:
     raise ImproperlyConfigured(
         f"CACHE_URL must be redis://host:port/db or empty (local memory), not {CACHE_URL!r}."
@@ -132,6 +143,17 @@ if TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL and not (TWILIO_ACCOUNT_SID or TW
 # TASKROUTER_MAX_RETRIES.
 TASKROUTER_TIMEOUT = env_float("TASKROUTER_TIMEOUT", 10.0)
 TASKROUTER_MAX_RETRIES = env_int("TASKROUTER_MAX_RETRIES", 2)
+# All TaskRouter calls made for one page share this many seconds, retries included; then
+# the page says TaskRouter is not answering instead of holding a worker for a minute.
+TASKROUTER_PAGE_DEADLINE = env_float("TASKROUTER_PAGE_DEADLINE", 6.0, minimum=0.5)
+# Reads one process lets wait on TaskRouter at once; more fail fast. Keep it below the
+# worker's threads (gunicorn --threads 8), so a hanging TaskRouter leaves threads free for
+# health checks and for pages that need no TaskRouter.
+TASKROUTER_MAX_READS_IN_FLIGHT = env_int("TASKROUTER_MAX_READS_IN_FLIGHT", 5)
+# After this many failed calls in a row to one kind of endpoint (tasks list, one task,
+# writes, directory), every worker stops calling it for the cool-down, then probes once.
+TASKROUTER_BREAKER_FAILURES = env_int("TASKROUTER_BREAKER_FAILURES", 5)
+TASKROUTER_BREAKER_COOLDOWN = env_float("TASKROUTER_BREAKER_COOLDOWN", 15.0, minimum=1)
 TASKROUTER_RETRY_BACKOFF = env_float("TASKROUTER_RETRY_BACKOFF", 0.25)
 TASKROUTER_DEFAULT_WORKSPACE = env_str("TASKROUTER_DEFAULT_WORKSPACE")
 # How long workspace, queue, workflow and channel lists are cached (they rarely change).
@@ -139,6 +161,9 @@ TASKROUTER_DIRECTORY_TTL = env_int("TASKROUTER_DIRECTORY_TTL", 60)
 # How long one read of a task table page serves everyone viewing the same page, on every
 # instance sharing the cache (0 turns sharing off). Taskdeck's own writes end it at once.
 TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0, minimum=0)
+# How long such a shared read is kept to be shown, with its age, when TaskRouter fails or
+# misses the page's deadline (only while sharing is on).
+TASKROUTER_STALE_SECONDS = env_float("TASKROUTER_STALE_SECONDS", 300.0, minimum=0)
 
 # The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
 SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")

@@ -54,6 +54,9 @@ def snapshot(task: taskrouter.Task) -> dict[str, Any]:
         "attributes": task.attributes if task.attributes is not None else {},
         # Not editable: what says whether a workflow target fixes the priority.
         "workflow_sid": task.workflow_sid or "",
+        # Attributes TaskRouter holds that are not strict JSON: the text as it sent it, so
+        # the attributes editor starts from it and nothing merges into an empty stand-in.
+        "attributes_unreadable": (task.attributes_json or "") if task.attributes_problem else "",
     }
 
 

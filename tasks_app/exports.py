@@ -8,6 +8,7 @@ status code has long been sent.
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 
 from tasks_app.taskrouter import service as taskrouter
+
+logger = logging.getLogger(__name__)
 
 # Spreadsheets execute cells that start with these; task attributes are untrusted text.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -55,10 +58,11 @@ def tasks_csv(
                     return
                 yield writer.writerow([_safe(c.column.text(task)) for c in bound])
                 written += 1
-        except taskrouter.TaskRouterError as error:
-            yield writer.writerow(
-                [f"# Export incomplete after {written:,} tasks: {error.user_message}"]
-            )
+        except Exception as error:
+            if not isinstance(error, taskrouter.TaskRouterError):
+                logger.exception("CSV export failed after %d tasks", written)
+            message = getattr(error, "user_message", "a task could not be written.")
+            yield writer.writerow([f"# Export incomplete after {written:,} tasks: {message}"])
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -409,6 +409,9 @@ class AttributesEditForm(SectionForm):
     )
 
     def initial_from(self, seen: dict) -> dict:
+        if seen.get("attributes_unreadable"):
+            # Start from what TaskRouter holds: saving needs it fixed into JSON first.
+            return {"attributes": seen["attributes_unreadable"]}
         return {"attributes": presentation.pretty_json(seen.get("attributes", {}))}
 
     def clean_attributes(self):
@@ -477,7 +480,13 @@ class StatusEditForm(SectionForm):
         _require_reason(self, data.get("assignment_status"))
         current_attributes = self.editor.seen.get("attributes", {})
         merged = None
-        if data.get("attributes"):
+        if data.get("attributes") and self.editor.seen.get("attributes_unreadable"):
+            self.add_error(
+                "attributes",
+                "The task's stored attributes are not valid JSON, so keys cannot be merged into "
+                "them; fix them in the attributes editor first.",
+            )
+        elif data.get("attributes"):
             merged = {**current_attributes, **data["attributes"]}
             if merged == current_attributes:
                 merged = None  # nothing new: no extra request

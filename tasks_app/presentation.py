@@ -67,14 +67,56 @@ def full_moment(value: datetime | None) -> str:
     return moment_texts(value, display_zone())[2] if value else ""
 
 
+# What a cell of an attribute column shows for a task whose attributes cannot be read.
+UNREADABLE_ATTRIBUTES = "(unreadable attributes)"
+
+
+def _json_text(value: Any, **options: Any) -> str:
+    """JSON for display that never raises: a value that cannot be written as JSON (NaN,
+    a lone surrogate, nesting past the stack) falls back to repr, which always works and
+    is escaped like any other text on the way out."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, **options)
+        text.encode("utf-8")  # a lone surrogate would fail later, in the response
+    except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
+        return ascii(value) if _reprable(value) else "(a value Taskdeck cannot display)"
+    return text
+
+
+def _reprable(value: Any) -> bool:
+    try:
+        ascii(value)
+    except RecursionError:
+        return False
+    return True
+
+
 def attribute_text(value: Any) -> str:
     """An attribute value in a cell: strings as they are, everything else as JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _json_text(value)
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+    return _json_text(value, indent=2, sort_keys=True)
+
+
+def attributes_block(task: Any) -> str:
+    """The task page's attributes: formatted JSON, or, when TaskRouter holds something
+    that is not strict JSON, the text exactly as it sent it under a note saying why
+    (templates escape it like any other text)."""
+    problem = getattr(task, "attributes_problem", None)
+    if problem is None:
+        return pretty_json(task.attributes or {})
+    raw = task.attributes_json.encode("utf-8", "backslashreplace").decode("utf-8")
+    return (
+        f"Taskdeck cannot read these attributes. {problem} "
+        f"They are shown exactly as TaskRouter sent them:\n\n{raw}"
+    )

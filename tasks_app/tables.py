@@ -178,6 +178,8 @@ class AttributeValueColumn(TaskColumn):
         self.reference = attribute.reference
 
     def text(self, task: Task) -> str:
+        if task.attributes_problem:
+            return presentation.UNREADABLE_ATTRIBUTES
         return presentation.attribute_text(resolve(self.reference, task.attributes))
 
     def cell(self, task: Task, sid: str) -> str:

@@ -739,3 +739,26 @@ def test_a_save_names_the_person_and_what_they_saw_in_the_audit_trail(client, sa
     assert record.actor == "admin@example.com"
     assert record.outcome == "done"
     assert record.before["priority"] == before
+
+
+def test_a_task_with_unreadable_attributes_is_never_saved_over_with_an_empty_stand_in(
+    client, sandbox, writes
+):
+    sid = sandbox.task_sid("pending")
+    with sandbox.store.write() as conn:
+        conn.execute("UPDATE tasks SET attributes = ? WHERE sid = ?", ('{"a": NaN, "b": 1}', sid))
+    html = open_page(client, sid)
+    # The attributes editor starts from what TaskRouter holds, not from {}.
+    assert "NaN" in section_html(html, "attributes")
+    response = post_section(
+        client,
+        sid,
+        "status",
+        editor_token(html, "status"),
+        assignment_status="canceled",
+        reason="dup",
+        attributes='{"c": 2}',
+    )
+    assert response.status_code == 422
+    assert "cannot be merged" in response.content.decode()
+    assert writes == []

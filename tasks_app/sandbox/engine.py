@@ -40,7 +40,6 @@ DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does do
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections.abc import Mapping
@@ -320,8 +319,6 @@ def delete_task(
 
 
 def _loads(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    # Stored attributes may be anything a real TaskRouter once accepted (NaN, deep
+    # nesting): a task whose attributes cannot be read routes as if it had none.
+    return rules.stored_attributes(text)

@@ -35,7 +35,6 @@ DECISIONS (TaskRouter does not document these):
 from __future__ import annotations
 
 import heapq
-import json
 import os
 import sqlite3
 import threading
@@ -610,11 +609,8 @@ def _take(
 
 
 def _attributes(row: sqlite3.Row) -> Mapping[str, Any]:
-    try:
-        value = json.loads(row["attributes"])
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    # Never raises, whatever was stored (deep nesting, NaN): a poisoned task still lists.
+    return rules.stored_attributes(row["attributes"])
 
 
 def _scan(

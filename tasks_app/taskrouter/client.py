@@ -12,15 +12,36 @@ retries"):
   TaskRouter may have applied it, and the caller must re-read.
 - Backoff is exponential with full jitter; a Retry-After header, when present, wins
   (capped, so one answer cannot stall a page for long).
+
+Deadline: every call made while serving one page shares that page's deadline
+(TASKROUTER_PAGE_DEADLINE seconds, started by `page_deadline`); outside a page, each call
+gets one of its own. Each attempt's read timeout is the smaller of TASKROUTER_TIMEOUT and
+the time left, and retries stop when it is spent: a slow TaskRouter costs a page a few
+seconds, not timeout x retries.
+
+Reads in flight: at most TASKROUTER_MAX_READS_IN_FLIGHT reads wait on TaskRouter at once
+in one process; more fail fast, so a hanging TaskRouter never holds every worker thread.
+
+Circuit breaker: per TaskRouter origin and endpoint class (tasks list, task fetch, writes,
+directory), shared by every worker through Django's cache. After
+TASKROUTER_BREAKER_FAILURES consecutive failed calls (no answer, a timeout, 5xx, an
+unreadable body) it opens for TASKROUTER_BREAKER_COOLDOWN seconds and calls fail at once
+without reaching TaskRouter; then one call is let through as a probe, and its outcome
+closes or reopens it. A write refused by an open breaker was never sent and says so; a
+write that was sent keeps the outcome it really had.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import random
+import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +49,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from django.conf import settings
+from django.core.cache import cache
 from django.utils.module_loading import import_string
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
@@ -147,6 +169,233 @@ def reset_sessions() -> None:
     _local.sessions = {}
 
 
+# --- The page deadline ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Page:
+    """The page being served: when it must have its answers (time.monotonic()), and the
+    outage its reads already met, if any."""
+
+    deadline: float
+    failure: Unavailable | None = None
+
+
+_page: ContextVar[_Page | None] = ContextVar("taskrouter_page", default=None)
+
+
+def page_seconds() -> float:
+    return max(0.1, float(settings.TASKROUTER_PAGE_DEADLINE))
+
+
+@contextlib.contextmanager
+def page_deadline(seconds: float | None = None) -> Iterator[None]:
+    """Every TaskRouter call inside shares one deadline (TASKROUTER_PAGE_DEADLINE by
+    default). An outer deadline is kept: a nested one never extends it."""
+    deadline = time.monotonic() + (page_seconds() if seconds is None else seconds)
+    outer = _page.get()
+    token = _page.set(_Page(deadline if outer is None else min(outer.deadline, deadline)))
+    try:
+        yield
+    finally:
+        _page.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left before the current page's deadline; None outside a page."""
+    page = _page.get()
+    return None if page is None else page.deadline - time.monotonic()
+
+
+class DeadlineExceeded(Unavailable):
+    """The page's time for TaskRouter ran out (retries included)."""
+
+
+def _deadline_error(method: str, seconds: float) -> Unavailable:
+    return DeadlineExceeded(
+        f"TaskRouter did not answer within {seconds:g} seconds. Try again in a moment."
+        if method == "GET"
+        else f"TaskRouter did not answer within {seconds:g} seconds, so nothing was sent. "
+        "Try again in a moment."
+    )
+
+
+# --- The circuit breaker ------------------------------------------------------------------
+
+_TASK_PATH = re.compile(r"/v1/Workspaces/[^/]+/Tasks/?$")
+_ONE_TASK_PATH = re.compile(r"/v1/Workspaces/[^/]+/Tasks/[^/]+/?$")
+ENDPOINT_LABELS = {
+    "tasks": "the task list",
+    "task": "single tasks",
+    "write": "changes to tasks",
+    "directory": "workspaces, queues and workflows",
+}
+
+
+def endpoint_class(method: str, url: str) -> str:
+    """Which breaker a call belongs to: an outage of one kind of endpoint (TaskRouter's
+    writes, say) does not stop Taskdeck from reading."""
+    if method != "GET":
+        return "write"
+    path = urlsplit(url).path
+    if _ONE_TASK_PATH.search(path):
+        return "task"
+    if _TASK_PATH.search(path):
+        return "tasks"
+    return "directory"
+
+
+class CircuitOpen(Unavailable):
+    """TaskRouter kept failing; Taskdeck is not asking it for a while (nothing was sent)."""
+
+
+@dataclass(slots=True)
+class _Breaker:
+    key: str
+    label: str
+    # Whether allow() saw failures or an open state: only then does a success need to
+    # reset anything (a healthy call costs one cache read).
+    seen_trouble: bool = True
+
+    @classmethod
+    def for_call(cls, config: ClientConfig, method: str, url: str) -> _Breaker:
+        kind = endpoint_class(method, url)
+        origin = hashlib.sha256(config.base_url.encode()).hexdigest()[:16]
+        return cls(key=f"taskrouter:breaker:{origin}:{kind}", label=ENDPOINT_LABELS[kind])
+
+    # The cache may itself be down (Redis restarting): the breaker then stays out of the
+    # way rather than turning a cache error into a TaskRouter error, or hiding the real
+    # outcome of a write that was sent.
+    def allow(self) -> bool:
+        """Whether a call may go out now; False while open (and while another worker
+        is already probing a breaker whose cool-down ended)."""
+        try:
+            state = cache.get_many([self.key + ":open", self.key + ":failures"])
+            self.seen_trouble = bool(state)
+            open_until = state.get(self.key + ":open")
+            if open_until is None:
+                return True
+            if time.time() < open_until:
+                return False
+            # Half open: exactly one caller, in any worker, probes TaskRouter.
+            probe_seconds = float(settings.TASKROUTER_TIMEOUT) + CONNECT_TIMEOUT + 1
+            return bool(cache.add(self.key + ":probe", 1, timeout=probe_seconds))
+        except Exception:
+            return True
+
+    def succeeded(self) -> None:
+        if not self.seen_trouble:
+            return
+        try:
+            cache.delete_many([self.key + ":failures", self.key + ":open", self.key + ":probe"])
+        except Exception:
+            logger.warning("taskrouter breaker %s could not be reset", self.key)
+
+    def failed(self) -> None:
+        threshold = max(1, int(settings.TASKROUTER_BREAKER_FAILURES))
+        cooldown = max(1.0, float(settings.TASKROUTER_BREAKER_COOLDOWN))
+        try:
+            # Counting outlives the cool-down, so a failed probe reopens it at once.
+            if not cache.add(self.key + ":failures", 1, timeout=cooldown * 10):
+                failures = cache.incr(self.key + ":failures")
+            else:
+                failures = 1
+            if failures >= threshold:
+                cache.set(self.key + ":open", time.time() + cooldown, timeout=cooldown * 10)
+                cache.delete(self.key + ":probe")
+                logger.warning(
+                    "taskrouter breaker %s open for %.0fs after %d failures",
+                    self.key,
+                    cooldown,
+                    failures,
+                )
+        except Exception:
+            logger.warning("taskrouter breaker %s could not record a failure", self.key)
+
+    def refusal(self, method: str) -> CircuitOpen:
+        cooldown = float(settings.TASKROUTER_BREAKER_COOLDOWN)
+        sent = "" if method == "GET" else " Nothing was sent, so nothing changed."
+        return CircuitOpen(
+            f"TaskRouter has been failing for {self.label}, so Taskdeck is not asking it "
+            f"for up to {cooldown:g} seconds.{sent} Try again in a moment."
+        )
+
+
+# --- Reads in flight -----------------------------------------------------------------------
+
+# How long a read waits for one of the process's slots. A healthy TaskRouter answers in
+# tens of milliseconds, so a slot frees up well within this; a hanging one keeps them all
+# and later pages fail fast instead of occupying every worker thread (and /livez with them).
+SLOT_WAIT = 0.25
+# When no slot has come free for this long, TaskRouter is hanging rather than busy: a read
+# then fails at once instead of waiting at all.
+SLOW_AFTER = 1.0
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+_last_release = [time.monotonic()]  # when the last read gave its slot back
+
+
+class Busy(Unavailable):
+    """Every read slot of this process is waiting on TaskRouter already."""
+
+
+def _release(slot: threading.BoundedSemaphore | None) -> None:
+    if slot is not None:
+        _last_release[0] = time.monotonic()
+        slot.release()
+
+
+def _read_slot(method: str, left: float) -> threading.BoundedSemaphore | None:
+    """A slot for one read (TASKROUTER_MAX_READS_IN_FLIGHT per process), or Busy. Writes
+    take none: they are few, each is someone's deliberate change, and a write refused here
+    would be a write lost for a reason that has nothing to do with it."""
+    if method != "GET":
+        return None
+    size = max(1, int(settings.TASKROUTER_MAX_READS_IN_FLIGHT))
+    with _slots_lock:
+        slots = _slots.get(size)
+        if slots is None:
+            slots = _slots[size] = threading.BoundedSemaphore(size)
+    if slots.acquire(blocking=False):
+        return slots
+    hanging = time.monotonic() - _last_release[0] > SLOW_AFTER
+    if hanging or not slots.acquire(timeout=max(0.0, min(SLOT_WAIT, left))):
+        raise Busy(
+            "TaskRouter is slow to answer and Taskdeck is already waiting on it for other "
+            "pages. Try again in a moment."
+        )
+    return slots
+
+
+# --- Calls ----------------------------------------------------------------------------------
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port that is not a number
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _absolute_url(config: ClientConfig, path: str) -> str:
+    """The URL to call. A URL TaskRouter handed back (a next_page_url) is followed only
+    on the configured TaskRouter origin: the request carries the account's credentials,
+    and an answer naming another host must never receive them."""
+    if not path.startswith(("http://", "https://")):
+        return config.base_url + path
+    if _origin(path) != _origin(config.base_url):
+        logger.warning("taskrouter answer named another origin for its next page; refused")
+        raise Unavailable(
+            "TaskRouter's answer pointed to another server for its next page, and Taskdeck "
+            "only sends its credentials to the configured TaskRouter. An administrator "
+            "should check TASKROUTER_BASE_URL and any proxy in between."
+        )
+    return path
+
+
 def request(
     method: str,
     path: str,
@@ -155,24 +404,65 @@ def request(
     data: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> ApiResponse:
-    """One TaskRouter call with the retry policy above. ``path`` may be an absolute URL
-    TaskRouter gave us (a next_page_url), which is followed verbatim."""
+    """One TaskRouter call with the retry policy, deadline and breaker above. ``path``
+    may be an absolute URL TaskRouter gave us (a next_page_url) on its own origin.
+
+    Once a read of the page being served has met an outage (no answer in time, 5xx, an
+    open breaker), its later reads fail at once with the same message: the page (and its
+    header, which lists workspaces) must not spend its deadline twice on a TaskRouter
+    that is down."""
+    page = _page.get()
+    if method == "GET" and page is not None and page.failure is not None:
+        raise type(page.failure)(page.failure.user_message)
+    try:
+        return _request(
+            method, path, params=params, data=data, headers=headers, deadline=page and page.deadline
+        )
+    except Unavailable as error:
+        if method == "GET" and page is not None:
+            page.failure = error
+        raise
+
+
+def _request(
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+    data: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+    deadline: float | None,
+) -> ApiResponse:
     config = ClientConfig.from_settings()
-    url = path if path.startswith(("http://", "https://")) else config.base_url + path
+    url = _absolute_url(config, path)
     session = _session(config)
+    breaker = _Breaker.for_call(config, method, url)
+    own_seconds = page_seconds()
+    seconds = own_seconds if deadline is None else None
+    if deadline is None:
+        deadline = time.monotonic() + own_seconds
     attempt = 0
     while True:
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            raise _deadline_error(method, seconds if seconds is not None else page_seconds())
+        if not breaker.allow():
+            raise breaker.refusal(method)
+        slot = _read_slot(method, left)
         started = time.monotonic()
         try:
-            response = session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=config.timeout,
-                allow_redirects=False,
-            )
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=(min(config.timeout[0], left), min(config.timeout[1], left)),
+                    allow_redirects=False,
+                )
+            finally:
+                _release(slot)
         except requests.RequestException as exc:
             elapsed = time.monotonic() - started
             safe = method == "GET" or _never_sent(exc)
@@ -184,10 +474,15 @@ def request(
                 attempt + 1,
                 type(exc).__name__,
             )
-            if safe and attempt < config.max_retries:
-                _sleep(_backoff(config, attempt))
+            pause = _backoff(config, attempt)
+            if safe and attempt < config.max_retries and _fits(deadline, pause):
+                _sleep(pause)
                 attempt += 1
                 continue
+            breaker.failed()
+            if method == "GET" and isinstance(exc, requests.Timeout) and not _fits(deadline, 0):
+                # The page's time ran out in this attempt, not TaskRouter's usual timeout.
+                raise _deadline_error(method, seconds or page_seconds()) from None
             raise _connection_error(exc, method) from None
 
         status = response.status_code
@@ -204,10 +499,26 @@ def request(
         if retryable and attempt < config.max_retries:
             delay = _retry_after(response)
             if delay is None or delay <= MAX_RETRY_AFTER:
-                _sleep(delay if delay is not None else _backoff(config, attempt))
-                attempt += 1
-                continue
-        return _interpret(response)
+                pause = delay if delay is not None else _backoff(config, attempt)
+                if _fits(deadline, pause):
+                    _sleep(pause)
+                    attempt += 1
+                    continue
+        try:
+            answer = _interpret(response)
+        except Unavailable:
+            breaker.failed()  # 5xx, or a body that could not be read
+            raise
+        except TaskRouterError:
+            breaker.succeeded()  # TaskRouter answered (404, 412, 400, 429): it is up
+            raise
+        breaker.succeeded()
+        return answer
+
+
+def _fits(deadline: float, pause: float) -> bool:
+    """Whether waiting ``pause`` still leaves time for another attempt."""
+    return time.monotonic() + pause < deadline - 0.1
 
 
 def _sleep(seconds: float) -> None:

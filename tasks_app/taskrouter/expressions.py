@@ -273,8 +273,14 @@ def parse_reference(text: str, *, param: str = DEFAULT_PARAM) -> Reference:
 
 
 def resolve(reference: Reference, attributes: Mapping[str, Any] | None) -> Any:
-    """The value a reference names in these attributes; None (NULL) when it is missing."""
-    return _getter(reference.path)(attributes or {})
+    """The value a reference names in these attributes; None (NULL) when it is missing.
+    Never raises: a table cell of a task with odd attributes shows nothing, not a 500."""
+    if not isinstance(attributes, Mapping):
+        attributes = {}
+    try:
+        return _getter(reference.path)(attributes)
+    except (TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        return None
 
 
 # --- Tokenizer ------------------------------------------------------------------------------

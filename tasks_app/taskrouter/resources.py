@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import Unavailable
+from . import rules
+from .errors import InvalidParameter, Unavailable
 
 
 def _malformed(what: str) -> Unavailable:
@@ -39,9 +40,20 @@ def _json_object(value: Any) -> dict | None:
         return value
     try:
         parsed = json.loads(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def _strict_object(text: str | None) -> tuple[dict | None, str | None]:
+    """(the object, None) for strict JSON; ({}, why) for anything else; (None, None) when
+    nothing was sent. Never raises, whatever a task holds."""
+    if text is None:
+        return None, None
+    try:
+        return rules.load_attributes(text, param="The JSON TaskRouter sent"), None
+    except InvalidParameter as error:
+        return {}, error.user_message
 
 
 def _required(payload: Mapping[str, Any], key: str) -> Any:
@@ -54,7 +66,7 @@ def _required(payload: Mapping[str, Any], key: str) -> Any:
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
 
 
@@ -90,15 +102,26 @@ class Task:
 
     @property
     def attributes(self) -> dict | None:
-        """The attributes as a dict; None when TaskRouter did not send them."""
+        """The attributes as a dict; None when TaskRouter did not send them, and empty
+        when what it sent is not strict JSON (see `attributes_problem`)."""
         if "attributes" not in self._parsed:
-            self._parsed["attributes"] = _json_object(self.attributes_json)
+            self._parsed["attributes"], self._parsed["attributes_problem"] = _strict_object(
+                self.attributes_json
+            )
         return self._parsed["attributes"]
+
+    @property
+    def attributes_problem(self) -> str | None:
+        """Why the attributes TaskRouter sent cannot be read (NaN, nesting deeper than
+        Taskdeck reads, a lone surrogate, not JSON at all), or None. Pages then show the
+        text as sent, with this note, instead of failing."""
+        self.attributes  # noqa: B018 -- parsing fills in the problem
+        return self._parsed["attributes_problem"]
 
     @property
     def addons(self) -> dict | None:
         if "addons" not in self._parsed:
-            self._parsed["addons"] = _json_object(self.addons_json)
+            self._parsed["addons"] = _strict_object(self.addons_json)[0] or None
         return self._parsed["addons"]
 
     @classmethod
@@ -235,6 +258,9 @@ class TaskPage:
     next_page_url: str | None = None
     previous_page_url: str | None = None
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Set when TaskRouter failed and this is the last copy read of the same page (shown
+    # with its age, read_at): why it could not be read afresh.
+    stale_because: Exception | None = None
 
     @property
     def next_page_token(self) -> str | None:

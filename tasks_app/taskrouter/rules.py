@@ -10,6 +10,7 @@ Pure Python, no Django: the sandbox imports it.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -226,8 +227,9 @@ ATTRIBUTES_MAX_CHARS = 4096  # "whitespace included"
 
 
 def serialize_attributes(attributes: dict) -> str:
-    """The compact JSON text Taskdeck sends: the most room under the 4096-character limit."""
-    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":"))
+    """The compact JSON text Taskdeck sends: the most room under the 4096-character limit.
+    NaN and Infinity raise ValueError rather than go out as words that are not JSON."""
+    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def parse_attributes(text: str, *, param: str = "Attributes") -> dict:
@@ -245,25 +247,126 @@ def _check_attributes_size(text: str, *, param: str) -> None:
         )
 
 
+# Taskdeck's own bound, not TaskRouter's (it documents none): far deeper than any routing
+# rule reads, and far below where Python's parser and serializer run out of stack (about
+# 1,000 levels, which fit in 4,096 characters).
+ATTRIBUTES_MAX_DEPTH = 100
+# A JSON string with its escapes; what it holds never counts as nesting.
+_JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+
+
+def _refuse_constant(name: str) -> float:
+    # json.loads hands NaN, Infinity and -Infinity here; none of them is JSON (RFC 8259).
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        # 1e400 is valid JSON syntax but no double holds it: Python would keep Infinity
+        # and send it back as the non-JSON word Infinity.
+        raise _NotJson(f"the number {text[:40]} is too large")
+    return value
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in this JSON text (strings skipped), counted
+    without recursion so no depth can exhaust the stack."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", _JSON_STRING_RE.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether any string (key or value) holds half a UTF-16 pair, which "\\ud800" in
+    JSON produces and which no UTF-8 page, database or TaskRouter can store."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE_RE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def load_attributes(text: str, *, param: str = "Attributes") -> dict:
     """Parse attributes as a person typed them (any layout): a JSON object. The size limit
-    applies to what is sent, see `validate_attributes`."""
+    applies to what is sent, see `validate_attributes`.
+
+    Strict JSON only: NaN, Infinity and numbers beyond a double are refused (Python's
+    parser accepts them, TaskRouter's JSON does not), as are nesting deeper than
+    ATTRIBUTES_MAX_DEPTH and lone surrogates; every refusal is an InvalidParameter."""
+    if not isinstance(text, str):
+        raise InvalidParameter(f"{param} must be JSON text.", param=param)
+    if _SURROGATE_RE.search(text):
+        raise InvalidParameter(
+            f"{param} contains a character that is not valid Unicode (half a surrogate pair).",
+            param=param,
+        )
+    if json_depth(text) > ATTRIBUTES_MAX_DEPTH:
+        raise InvalidParameter(
+            f"{param} nests objects or arrays more than {ATTRIBUTES_MAX_DEPTH} levels deep.",
+            param=param,
+        )
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InvalidParameter(
             f"{param} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
             param=param,
         ) from None
+    except _NotJson as exc:
+        raise InvalidParameter(f"{param} is not valid JSON: {exc}.", param=param) from None
+    except (ValueError, RecursionError):
+        # Integers of thousands of digits (Python's conversion limit), or a nesting the
+        # count above missed: still not something TaskRouter could take.
+        raise InvalidParameter(f"{param} is not valid JSON.", param=param) from None
     if not isinstance(value, dict):
         raise InvalidParameter(f"{param} must be a JSON object ({{...}}).", param=param)
+    if _has_lone_surrogate(value):
+        raise InvalidParameter(
+            f"{param} contains a \\u escape that is not valid Unicode (half a surrogate pair).",
+            param=param,
+        )
     return value
+
+
+def stored_attributes(text: object) -> dict:
+    """Attributes already stored (by TaskRouter, or anyone who wrote to it): the object
+    when it is strict JSON, else empty. Never raises: a poisoned task must still list,
+    route and render."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        return load_attributes(text)
+    except InvalidParameter:
+        return {}
 
 
 def validate_attributes(attributes: dict, *, param: str = "Attributes") -> str:
     """The JSON text to send for these attributes, within the size limit."""
-    text = serialize_attributes(attributes)
+    if not isinstance(attributes, dict):
+        raise InvalidParameter(f"{param} must be a JSON object ({{...}}).", param=param)
+    try:
+        text = serialize_attributes(attributes)
+    except (ValueError, TypeError, RecursionError):
+        raise InvalidParameter(f"{param} must hold only JSON values.", param=param) from None
     _check_attributes_size(text, param=param)
+    # What is sent must read back as the same strict JSON (no lone surrogates, no depth
+    # beyond the limit), whoever built the dict.
+    load_attributes(text, param=param)
     return text
 
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import rules
-from .client import ApiResponse, ClientConfig, request
+from .client import ApiResponse, ClientConfig, request, time_left
 from .errors import (
     AuthenticationFailed,
     InvalidParameter,
@@ -82,7 +82,9 @@ def _tasks_path(workspace_sid: str, task_sid: str | None = None) -> str:
     return path
 
 
-def _task_page(body: Any, read_at: datetime | None = None) -> TaskPage:
+def _task_page(
+    body: Any, read_at: datetime | None = None, stale: TaskRouterError | None = None
+) -> TaskPage:
     body = body if isinstance(body, dict) else {}
     rows, meta = body.get("tasks"), body.get("meta")
     if not isinstance(rows, list) or not isinstance(meta, dict):
@@ -93,6 +95,7 @@ def _task_page(body: Any, read_at: datetime | None = None) -> TaskPage:
         next_page_url=meta.get("next_page_url"),
         previous_page_url=meta.get("previous_page_url"),
         read_at=read_at or _now(),
+        stale_because=stale,
     )
 
 
@@ -124,28 +127,67 @@ def list_tasks(
 
 def _shared_read(
     path: str, params: list[tuple[str, str]], *, workspace_sid: str, max_age: float
-) -> tuple[Any, datetime]:
-    """A GET shared through the cache, read by one caller at a time (single flight)."""
+) -> tuple[Any, datetime, TaskRouterError | None]:
+    """A GET shared through the cache, read by one caller at a time (single flight).
+
+    The copy is kept TASKROUTER_STALE_SECONDS beyond its ``max_age``: when TaskRouter is
+    down or too slow for the page's deadline, the page shows that last copy with its age
+    and the reason (the third value) instead of only an error."""
     generation = cache.get(_key(f"generation:{workspace_sid}"), 0)
     digest = hashlib.sha256(repr((path, params, generation)).encode()).hexdigest()
     key, lock = _key(f"read:{digest}"), _key(f"reading:{digest}")
+    keep = max(max_age, float(settings.TASKROUTER_STALE_SECONDS))
     entry = cache.get(key)
-    if entry is not None:
-        return entry
+    if entry is not None and _fresh(entry, max_age):
+        return (*entry, None)
+    try:
+        return (*_read_once(path, params, key, lock, keep, max_age, entry), None)
+    except Unavailable as error:
+        if entry is None:
+            raise
+        return (*entry, error)
+
+
+def _fresh(entry: tuple[Any, datetime], max_age: float) -> bool:
+    return (_now() - entry[1]).total_seconds() <= max_age
+
+
+def _newer(
+    entry: tuple[Any, datetime] | None, old: tuple[Any, datetime] | None, max_age: float
+) -> bool:
+    """A fresh copy someone else read meanwhile (not the stale one already in hand)."""
+    return entry is not None and (old is None or entry[1] != old[1]) and _fresh(entry, max_age)
+
+
+def _read_once(
+    path: str,
+    params: list[tuple[str, str]],
+    key: str,
+    lock: str,
+    keep: float,
+    max_age: float,
+    old: tuple[Any, datetime] | None,
+) -> tuple[Any, datetime]:
     if cache.add(lock, 1, timeout=int(settings.TASKROUTER_TIMEOUT) + 1):
         try:
             entry = (request("GET", path, params=params).body, _now())
-            cache.set(key, entry, max_age)
+            cache.set(key, entry, keep)
             return entry
         finally:
             cache.delete(lock)
-    # Someone is reading this very page now: their answer is worth a short wait.
-    deadline = time.monotonic() + settings.TASKROUTER_TIMEOUT
+    # Someone is reading this very page now: their answer is worth a short wait, within
+    # this page's own deadline.
+    left = time_left()
+    wait = settings.TASKROUTER_TIMEOUT if left is None else min(left, settings.TASKROUTER_TIMEOUT)
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline and cache.get(lock) is not None:
         time.sleep(0.02)
         entry = cache.get(key)
-        if entry is not None:
+        if _newer(entry, old, max_age):
             return entry
+    entry = cache.get(key)
+    if _newer(entry, old, max_age):
+        return entry
     return request("GET", path, params=params).body, _now()
 
 

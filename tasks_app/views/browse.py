@@ -107,6 +107,11 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
             context["problem"] = error
             status = status_for(error)
         else:
+            if page.stale_because is not None:  # TaskRouter failed: its last answer, dated
+                context["problem"] = taskrouter.Unavailable(
+                    f"{page.stale_because} These are the last tasks Taskdeck read, as of "
+                    "the time shown with them."
+                )
             context["page"] = page
             context["table"] = _table(form, slug, page.tasks, request)
             context["summary"] = describe_view(

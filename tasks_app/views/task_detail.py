@@ -30,7 +30,7 @@ def _facts(workspace: taskrouter.Workspace, task: taskrouter.Task) -> dict:
     return {
         "task": task,
         "history": audit.history_of(task.sid)[:HISTORY_ON_PAGE],
-        "attributes_pretty": presentation.pretty_json(task.attributes or {}),
+        "attributes_pretty": presentation.attributes_block(task),
         "addons_pretty": presentation.pretty_json(task.addons) if task.addons else "",
         "queue_url": f"{list_url}?queue={task.task_queue_sid}" if task.task_queue_sid else None,
         "workflow_url": f"{list_url}?workflow={task.workflow_sid}" if task.workflow_sid else None,
