@@ -140,6 +140,7 @@ def _profile_page(
             f"{seconds / samples * 1000:.1f} ms per page (profiled)."
         )
     print(queries.summary(samples))
+    print(_breakdown(stats, samples))
     print(f"\nProfile of {samples} requests, top {TOP} by cumulative time:")
     print(_listing(stats, "cumulative", TOP))
     print(f"Top {TOP} by own time (tottime):")
@@ -196,6 +197,41 @@ def _taskrouter_calls(stats: pstats.Stats) -> tuple[int, float]:
             _primitive, total_calls, _own, cumulative, _callers = row
             return total_calls, cumulative
     return 0, 0.0
+
+
+# Where a page's time goes, by the functions that bound each kind of work: (label, the end
+# of the file's path, the function's name). A function the page never called is left out.
+_PARTS = (
+    ("TaskRouter over HTTP (taskrouter.client.request)", "taskrouter/client.py", "request"),
+    ("template rendering (render_to_string)", "template/loader.py", "render_to_string"),
+    ("opening the editors (editing.open_editors)", "tasks_app/editing.py", "open_editors"),
+    ("database commits", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
+    ("database commits", "~", "<method 'commit' of 'psycopg.Connection' objects>"),
+    ("session save (SessionMiddleware)", "sessions/backends/db.py", "save"),
+    ("signing (django.core.signing)", "django/core/signing.py", "sign_object"),
+)
+
+
+def _breakdown(stats: pstats.Stats, samples: int) -> str:
+    """Cumulative profiled time of each part per page, against the whole request's."""
+    found: dict[str, float] = {}
+    total = 0.0
+    for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        _primitive, _calls, _own, cumulative, _callers = row
+        if filename.endswith("django/core/handlers/base.py") and function == "get_response":
+            total = max(total, cumulative)
+        for label, suffix, name in _PARTS:
+            if filename.endswith(suffix) and function == name:
+                found[label] = found.get(label, 0.0) + cumulative
+    if not total:
+        return ""
+    lines = [
+        "Where the time goes (profiled, so inflated; parts overlap; ms per page of "
+        f"{total / samples * 1000:.1f}):"
+    ]
+    for label, seconds in sorted(found.items(), key=lambda item: -item[1]):
+        lines.append(f"  {seconds / samples * 1000:7.1f} ms {seconds / total:5.0%}  {label}")
+    return "\n".join(lines)
 
 
 def _listing(stats: pstats.Stats, key: str, limit: int, match: str | None = None) -> str:
