@@ -7,6 +7,7 @@ leaks into either side of a ratio.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -290,7 +291,30 @@ def task_probes(
 REFRESH_HEADERS = {"HX-Request": "true", "HX-Target": "task-rows"}
 _HX_ATTRIBUTE = re.compile(r"""\b(hx-headers|hx-vals)=(?:'([^']*)'|"([^"]*)")""")
 _DIGEST_ATTRIBUTE = re.compile(r'<(?!tr\b)[a-z]+\b[^>]*\bdata-([\w-]*digest[\w-]*)="([^"]*)"')
-_VERSION = re.compile(r'<tr id="row-WT[0-9a-f]{32}"[^>]*\bdata-version="([^"]*)"')
+_ROW_TAG = re.compile(r"<tr\b[^>]*>")
+_ROW_SID = re.compile(r'\bid="row-(WT[0-9a-f]{32})"')
+_ROW_VERSION = re.compile(r'\bdata-version="([0-9a-f]{1,8})"')
+
+
+def shown_rows(text: str) -> list[tuple[str, str]]:
+    """(SID, ``data-version``) of every task row in the markup, in order."""
+    rows = []
+    for tag in _ROW_TAG.findall(text):
+        sid, version = _ROW_SID.search(tag), _ROW_VERSION.search(tag)
+        if sid and version:
+            rows.append((sid.group(1), version.group(1)))
+    return rows
+
+
+def rows_header(rows: list[tuple[str, str]]) -> str:
+    """``Taskdeck-Rows`` as the table's script sends it on a live refresh: per row, in
+    order, its ``data-version`` XORed with the last 8 hex digits of its SID, as 4 bytes
+    big-endian, all base64-encoded."""
+    raw = b"".join(
+        ((int(version, 16) ^ int(sid[-8:], 16)) & 0xFFFFFFFF).to_bytes(4, "big")
+        for sid, version in rows
+    )
+    return base64.b64encode(raw).decode("ascii")
 
 
 def refresh_probe(
@@ -334,7 +358,8 @@ def refresh_carriers(page: requests.Response, fragment: requests.Response) -> li
     view's business), so it tries what the answers themselves offer: ``hx-headers`` /
     ``hx-vals`` the markup declares, an ``ETag`` (as ``If-None-Match``), a response header
     or ``data-*digest*`` attribute naming a digest (sent back under the same name), and the
-    rows' own versions joined by commas. The first one answered with no body is used.
+    rows the table shows, as the table's script describes them (`rows_header`) or as their
+    versions joined by commas. The first one answered with no body is used.
     """
     carriers: list[Carrier] = []
     for response in (fragment, page):
@@ -370,11 +395,15 @@ def refresh_carriers(page: requests.Response, fragment: requests.Response) -> li
                 ),
                 Carrier(f"If-None-Match: data-{attribute}", {"If-None-Match": value}, {}),
             ]
-    versions = ",".join(_VERSION.findall(fragment.text))
-    if versions:
+    rows = shown_rows(fragment.text) or shown_rows(page.text)
+    if rows:
         carriers += [
-            Carrier("Taskdeck-Rows: <row versions>", {"Taskdeck-Rows": versions}, {}),
-            Carrier("param versions=<row versions>", {}, {"versions": versions}),
+            Carrier("Taskdeck-Rows: <row keys>", {"Taskdeck-Rows": rows_header(rows)}, {}),
+            Carrier(
+                "Taskdeck-Rows: <row versions>",
+                {"Taskdeck-Rows": ",".join(version for _sid, version in rows)},
+                {},
+            ),
         ]
     unique: dict[str, Carrier] = {}
     for carrier in carriers:

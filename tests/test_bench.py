@@ -4,6 +4,7 @@ hand."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -18,6 +19,7 @@ from bench.measure import (
     WORKSPACE_NAME,
     dashboard_params,
     refresh_carriers,
+    rows_header,
     sandbox_params,
 )
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
@@ -228,6 +230,13 @@ def test_the_report_prints_every_figure_beside_its_target_and_names_what_it_miss
 # --- finding the unchanged refresh ----------------------------------------------------------
 
 
+def test_the_rows_header_keys_each_row_by_its_version_and_sid_in_order():
+    rows = [("WT" + "0" * 24 + "0000000a", "ab12cd34"), ("WT" + "f" * 32, "00000000")]
+
+    assert base64.b64decode(rows_header(rows)) == bytes.fromhex("ab12cd3e" + "ffffffff")
+    assert rows_header(list(reversed(rows))) != rows_header(rows)
+
+
 def _response(body: str, headers: dict[str, str]) -> requests.Response:
     response = requests.Response()
     response.status_code = 200
@@ -240,7 +249,11 @@ def test_the_bench_sends_back_what_the_table_declares_for_an_unchanged_refresh()
     page = _response('<body hx-headers=\'{"X-CSRFToken": "t"}\'><tbody id="task-rows">', {})
     fragment = _response(
         '<tbody id="task-rows" hx-headers=\'{"Taskdeck-Rows-Digest": "9f2c"}\' '
-        'data-rows-digest="9f2c"><tr id="row-WT' + "0" * 32 + '" data-version="ab12cd34">',
+        'data-rows-digest="9f2c"><tr id="row-WT'
+        + "0" * 32
+        + '" data-sid="WT'
+        + "0" * 32
+        + '" data-version="ab12cd34">',
         {"ETag": '"9f2c"'},
     )
 
@@ -251,7 +264,8 @@ def test_the_bench_sends_back_what_the_table_declares_for_an_unchanged_refresh()
     }
     assert carriers["If-None-Match: <ETag>"].headers == {"If-None-Match": '"9f2c"'}
     assert carriers["param rows_digest"].params == {"rows_digest": "9f2c"}
-    assert carriers["Taskdeck-Rows: <row versions>"].headers == {"Taskdeck-Rows": "ab12cd34"}
+    # ab12cd34 XOR the SID's last 8 hex digits (00000000), as 4 bytes, base64.
+    assert carriers["Taskdeck-Rows: <row keys>"].headers == {"Taskdeck-Rows": "qxLNNA=="}
     # What the fragment itself declares is tried first.
     assert next(iter(carriers)) == "hx-headers ['Taskdeck-Rows-Digest']"
     assert REFRESH_HEADERS["HX-Target"] == "task-rows"
