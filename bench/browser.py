@@ -11,11 +11,14 @@ bench) over a 10,000-task sandbox, and Chromium driven by Playwright (the system
   the page, parsing it into the DOM, the deferred scripts, and style, layout and paint;
 * a filter change to the table updated: from ticking a status filter to the first frame
   painted after htmx settled the new table, and the request's own share of it;
-* the page's element count, the main driver of parse, style and layout time.
+* the page's element count, the main driver of parse, style and layout time;
+* for one traced navigation and one traced filter change, the main thread's time by kind
+  of work (script, HTML parsing, style, layout, paint, garbage collection).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -88,6 +91,95 @@ _FILTER_CHANGE = """async (status) => {
 }"""
 
 
+# Chromium's trace events on the page's main thread -> the kind of work they are.
+_TRACE_KINDS = {
+    "ParseHTML": "parse HTML",
+    "EvaluateScript": "script",
+    "FunctionCall": "script",
+    "TimerFire": "script",
+    "EventDispatch": "script",
+    "FireAnimationFrame": "script",
+    "v8.compile": "script",
+    "v8.callFunction": "script",
+    "UpdateLayoutTree": "style",
+    "ParseAuthorStyleSheet": "style",
+    "Layout": "layout",
+    "PrePaint": "paint",
+    "Paint": "paint",
+    "Layerize": "paint",
+    "Commit": "paint",
+    "MinorGC": "garbage collection",
+    "MajorGC": "garbage collection",
+    "BlinkGC.AtomicPhase": "garbage collection",
+}
+_TRACE_CATEGORIES = [
+    "devtools.timeline",
+    "disabled-by-default-devtools.timeline",
+    "v8",
+    "blink_gc",
+]
+
+
+def trace_breakdown(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Milliseconds of each kind of work on the renderer's main thread, each event counted
+    without the tracked events nested inside it (a style recalculation forced by a script
+    counts as style, not twice)."""
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M"
+        and e.get("name") == "thread_name"
+        and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    # By start, and the longer first when two start together: it is the outer one.
+    spans = sorted(
+        (
+            (e["ts"], e["ts"] + e.get("dur", 0), _TRACE_KINDS[e["name"]], _source(e))
+            for e in events
+            if e.get("ph") == "X" and e.get("name") in _TRACE_KINDS and (e["pid"], e["tid"]) in main
+        ),
+        key=lambda span: (span[0], -span[1]),
+    )
+    totals: dict[str, float] = {}
+    stack: list[list[Any]] = []  # [end, kind, own time, source]
+
+    def close(frame: list[Any]) -> None:
+        totals[frame[1]] = totals.get(frame[1], 0.0) + frame[2] / 1000
+        if frame[1] == "script" and frame[3]:
+            key = f"script: {frame[3]}"
+            totals[key] = totals.get(key, 0.0) + frame[2] / 1000
+
+    for start, end, kind, source in spans:
+        while stack and stack[-1][0] <= start:
+            close(stack.pop())
+        if stack:
+            stack[-1][2] -= min(end, stack[-1][0]) - start
+        stack.append([end, kind, end - start, source])
+    while stack:
+        close(stack.pop())
+    return totals
+
+
+def _source(event: dict[str, Any]) -> str:
+    """Which script a script event ran: function and file:line, or the DOM event's type."""
+    data = event.get("args", {}).get("data") or {}
+    url = str(data.get("url") or "").rsplit("/", 1)[-1].split("?")[0]
+    if url:
+        name = data.get("functionName") or "(top level)"
+        return f"{name} {url}:{data.get('lineNumber', '?')}"
+    return f"{data['type']} event" if data.get("type") else ""
+
+
+def _traced(browser: Any, page: Any, action: Callable[[], Any]) -> dict[str, float]:
+    browser.start_tracing(page=page, categories=_TRACE_CATEGORIES)
+    try:
+        action()
+    finally:
+        raw = browser.stop_tracing()
+    data = json.loads(raw)
+    return trace_breakdown(data["traceEvents"] if isinstance(data, dict) else data)
+
+
 def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
     from playwright.sync_api import sync_playwright
 
@@ -111,6 +203,8 @@ def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
                     _measure_size(page, url, size, samples=samples, progress=progress)
                     for size in SIZES
                 ]
+                for result in results:
+                    result["traces"] = _trace_size(browser, page, url, result["size"])
             finally:
                 browser.close()
     print(render(results, samples))
@@ -146,6 +240,20 @@ def _measure_size(
     return {"size": size, "server": server, "navigations": navigations, "changes": changes}
 
 
+def _trace_size(browser: Any, page: Any, url: str, size: int) -> dict[str, dict[str, float]]:
+    """One traced navigation and one traced filter change: where the main thread's time
+    went, by kind of work."""
+    full_url = requests.Request("GET", url, params=dashboard_params(size)).prepare().url
+
+    def navigate() -> None:
+        page.goto(full_url, wait_until="load")
+        page.wait_for_function("window.__bench.usable !== undefined")
+
+    navigation = _traced(browser, page, navigate)
+    change = _traced(browser, page, lambda: page.evaluate(_FILTER_CHANGE, "assigned"))
+    return {"navigation": navigation, "filter change": change}
+
+
 def _median(rows: list[dict[str, Any]], key: str) -> float:
     values = [row[key] for row in rows if row.get(key) is not None]
     return statistics.median(values) if values else float("nan")
@@ -170,4 +278,27 @@ def render(results: list[dict[str, Any]], samples: int) -> str:
             f"{_median(nav, 'elements'):>9.0f}   {_median(changes, 'total'):.1f} "
             f"({_median(changes, 'request'):.1f})"
         )
+    kinds = ("script", "parse HTML", "style", "layout", "paint", "garbage collection")
+    lines += [
+        "",
+        "Main thread, one traced run each (ms; each kind without what is nested in it; "
+        "GC: garbage collection):",
+        f"{'':<26}"
+        + "".join(f"{kind if kind != 'garbage collection' else 'GC':>11}" for kind in kinds),
+    ]
+    for result in results:
+        for what, totals in result.get("traces", {}).items():
+            lines.append(
+                f"{str(result['size']) + ' rows, ' + what:<26}"
+                + "".join(f"{totals.get(kind, 0.0):>11.1f}" for kind in kinds)
+            )
+    for result in results:
+        for what, totals in result.get("traces", {}).items():
+            scripts = sorted(
+                ((k, v) for k, v in totals.items() if k.startswith("script: ")),
+                key=lambda item: -item[1],
+            )[:5]
+            if scripts:
+                lines.append(f"scripts of {result['size']} rows, {what} (ms, top 5):")
+                lines += [f"  {ms:8.1f}  {name[len('script: ') :]}" for name, ms in scripts]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from django.http import QueryDict
 from django.test import RequestFactory
 
 from bench import floor
+from bench.browser import trace_breakdown
 from bench.cli import growth_verdict, refresh_verdict, render_report, verdict
 from bench.measure import (
     REFRESH_HEADERS,
@@ -269,3 +270,32 @@ def test_the_bench_sends_back_what_the_table_declares_for_an_unchanged_refresh()
     # What the fragment itself declares is tried first.
     assert next(iter(carriers)) == "hx-headers ['Taskdeck-Rows-Digest']"
     assert REFRESH_HEADERS["HX-Target"] == "task-rows"
+
+
+# --- the browser's breakdown ----------------------------------------------------------------
+
+
+def test_the_browser_breakdown_counts_work_forced_inside_a_script_once_as_its_own_kind():
+    main, other = {"pid": 1, "tid": 7}, {"pid": 1, "tid": 9}
+    call = {"url": "http://127.0.0.1/static/js/taskdeck.js", "functionName": "merge"}
+    events = [
+        {**main, "ph": "M", "name": "thread_name", "args": {"name": "CrRendererMain"}},
+        {
+            **main,
+            "ph": "X",
+            "name": "FunctionCall",
+            "ts": 0,
+            "dur": 10_000,
+            "args": {"data": {**call, "lineNumber": 12}},
+        },
+        {**main, "ph": "X", "name": "UpdateLayoutTree", "ts": 0, "dur": 3_000},
+        {**main, "ph": "X", "name": "Layout", "ts": 6_000, "dur": 1_000},
+        {**main, "ph": "X", "name": "ParseHTML", "ts": 20_000, "dur": 4_000},
+        {**other, "ph": "X", "name": "Layout", "ts": 0, "dur": 50_000},  # not the page's thread
+    ]
+
+    totals = trace_breakdown(events)
+
+    assert totals["script"] == 6.0
+    assert (totals["style"], totals["layout"], totals["parse HTML"]) == (3.0, 1.0, 4.0)
+    assert totals["script: merge taskdeck.js:12"] == 6.0
