@@ -25,8 +25,8 @@ from bench.measure import (
     check_same_rows,
     dashboard_probe,
     find_unchanged_refresh,
-    floor_probe,
     floor_probe_table,
+    livez_probe,
     refresh_probe,
     sample,
     sandbox_probe,
@@ -407,7 +407,7 @@ def measure_tables(
                     extra_params=carrier.params,
                     unchanged=True,
                 )
-            probes["livez"] = floor_probe("livez", dashboard.url, log=dashboard.log)
+            probes["livez"] = livez_probe("livez", dashboard.url, log=dashboard.log)
         progress(
             f"measuring {size}-row tables: {plan.samples} samples each of " + ", ".join(probes)
         )

@@ -138,7 +138,7 @@ def _no_rows(response: requests.Response) -> list[str]:
     return []
 
 
-def floor_probe(name: str, dashboard_url: str, *, log: Path | None = None) -> Probe:
+def livez_probe(name: str, dashboard_url: str, *, log: Path | None = None) -> Probe:
     """``/livez``: gunicorn, the middleware and a JSON answer, no TaskRouter call and no
     template. What any page of the dashboard costs at the least, for reading the ratios."""
     return Probe(
