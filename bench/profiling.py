@@ -204,6 +204,8 @@ def _taskrouter_calls(stats: pstats.Stats) -> tuple[int, float]:
 _PARTS = (
     ("TaskRouter over HTTP (taskrouter.client.request)", "taskrouter/client.py", "request"),
     ("template rendering (render_to_string)", "template/loader.py", "render_to_string"),
+    ("the table's rows (TaskTable.rows_html)", "tasks_app/tables.py", "rows_html"),
+    ("tasks from JSON (Task.from_api)", "taskrouter/resources.py", "from_api"),
     ("opening the editors (editing.open_editors)", "tasks_app/editing.py", "open_editors"),
     ("database commits", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
     ("database commits", "~", "<method 'commit' of 'psycopg.Connection' objects>"),
