@@ -81,7 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--samples",
         type=int,
-        help="recorded requests per measurement (default 60; 10 with --quick; 20 with --profile)",
+        help="recorded requests per measurement (default 60; 10 with --quick; 20 with --profile; "
+        "5 with --browser)",
     )
     parser.add_argument(
         "--quick",
