@@ -40,6 +40,11 @@ _CONFIG_NAMES = frozenset(
     {"DATABASE_URL", "DATABASE_CONN_MAX_AGE", "CACHE_URL", "LOG_LEVEL", "WEB_CONCURRENCY"}
 )
 
+# How both the dashboard and the floor are served (worker class, workers, threads): one
+# sync worker with one thread, one request at a time as the bench sends them, and no thread
+# switching inside the worker.
+SERVED_AS = ("sync", 1, 1)
+
 _SANDBOX_URL = re.compile(r"TaskRouter sandbox on (http://\S+)")
 
 
@@ -225,61 +230,85 @@ class Stack:
 
     # --- dashboards ------------------------------------------------------------------------
 
-    def start_dashboard(
-        self, label: str, sandbox: Sandbox, *, shared_read_seconds: float = 0
-    ) -> Dashboard:
-        """gunicorn, one sync worker with one thread: one request at a time, as the bench
-        sends them, and no thread switching inside the worker."""
+    def _gunicorn(
+        self, label: str, app: str, env: Mapping[str, str]
+    ) -> tuple[Path, subprocess.Popen[bytes], str]:
+        """gunicorn serving ``app`` with `SERVED_AS`: the dashboard and the floor alike."""
         config = self.dir / "gunicorn.conf.py"
         config.touch()  # so a gunicorn.conf.py in the working directory is not picked up
         port = free_port()
-        log = self.dir / f"dashboard-{label}.log"
+        log = self.dir / f"{label}.log"
+        worker_class, workers, threads = SERVED_AS
         argv = [
             sys.executable,
             "-m",
             "gunicorn",
-            "dashboard.wsgi:application",
+            app,
             "--config",
             str(config),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "1",
+            str(workers),
             "--threads",
-            "1",
+            str(threads),
             "--worker-class",
-            "sync",
+            worker_class,
             "--log-level",
             "warning",
         ]
+        process = self._spawn(argv, log=log, env=env)
+        return log, process, f"http://127.0.0.1:{port}"
+
+    def start_dashboard(
+        self, label: str, sandbox: Sandbox, *, shared_read_seconds: float = 0
+    ) -> Dashboard:
         env = self.environ(taskrouter_url=sandbox.url)
         env["TASKROUTER_SHARED_READ_SECONDS"] = str(shared_read_seconds)
-        process = self._spawn(argv, log=log, env=env)
-        url = f"http://127.0.0.1:{port}"
-        return Dashboard(label=label, sandbox=sandbox, log=log, process=process, url=url)
+        log, process, url = self._gunicorn(f"dashboard-{label}", "dashboard.wsgi:application", env)
+        return Dashboard(
+            label=f"dashboard {label}", sandbox=sandbox, log=log, process=process, url=url
+        )
 
-    def wait_dashboard(self, dashboard: Dashboard, timeout: float = 60) -> Dashboard:
+    def start_floor(self, label: str, sandbox: Sandbox, workspace_sid: str) -> Dashboard:
+        """The floor app (`bench.floor`) reading the same sandbox and workspace."""
+        env = clean_environ(os.environ)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "bench.floor.settings",
+                "FLOOR_TASKROUTER_URL": sandbox.url,
+                "FLOOR_WORKSPACE_SID": workspace_sid,
+                "FLOOR_ACCOUNT_SID": SANDBOX_AUTH[0],
+                "FLOOR_AUTH_TOKEN": SANDBOX_AUTH[1],
+                "FLOOR_SECRET": self.secret_key,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        log, process, url = self._gunicorn(f"floor-{label}", "bench.floor.wsgi:application", env)
+        return Dashboard(label=f"floor {label}", sandbox=sandbox, log=log, process=process, url=url)
+
+    def wait_dashboard(
+        self, dashboard: Dashboard, timeout: float = 60, path: str = "/livez"
+    ) -> Dashboard:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if dashboard.process.poll() is not None:
                 raise BenchError(
-                    f"the {dashboard.label} dashboard exited ({dashboard.process.returncode}):"
+                    f"{dashboard.label} exited ({dashboard.process.returncode}):"
                     f"\n{log_tail(dashboard.log)}"
                 )
             try:
-                response = requests.get(dashboard.url + "/livez", timeout=2)
+                response = requests.get(dashboard.url + path, timeout=10)
             except requests.RequestException:
                 time.sleep(0.05)
                 continue
             if response.status_code == 200:
                 return dashboard
             raise BenchError(
-                f"the {dashboard.label} dashboard answered /livez with "
+                f"{dashboard.label} answered {path} with "
                 f"{response.status_code}:\n{log_tail(dashboard.log)}"
             )
-        raise BenchError(
-            f"the {dashboard.label} dashboard did not start:\n{log_tail(dashboard.log)}"
-        )
+        raise BenchError(f"{dashboard.label} did not start:\n{log_tail(dashboard.log)}")
 
     # --- clean-up --------------------------------------------------------------------------
 

@@ -1,0 +1,304 @@
+"""``python -m bench --browser``: the task table in a real browser, beside its server time.
+
+No target yet; the issue asks for the figures. One dashboard under gunicorn (as in the
+bench) over a 10,000-task sandbox, and Chromium driven by Playwright (the system's
+``/usr/bin/chromium``, or ``CHROMIUM_PATH``). For the 50- and 1000-row tables it reports:
+
+* server: the page's own time, measured with plain HTTP requests beside the browser's;
+* navigation to a usable table: from the navigation's start to the first frame painted
+  after ``DOMContentLoaded`` (htmx and the page's script have run by then, so every control
+  works), split by the browser's Navigation Timing into waiting for the server, receiving
+  the page, parsing it into the DOM, the deferred scripts, and style, layout and paint;
+* a filter change to the table updated: from ticking a status filter to the first frame
+  painted after htmx settled the new table, and the request's own share of it;
+* the page's element count, the main driver of parse, style and layout time;
+* for one traced navigation and one traced filter change, the main thread's time by kind
+  of work (script, HTML parsing, style, layout, paint, garbage collection).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from bench.measure import WORKSPACE_NAME, dashboard_params
+from bench.stack import BenchError, Stack
+
+SIZES = (50, 1000)
+SEED_TASKS = 10_000
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# Installed before any of the page's own scripts (through the DevTools protocol, so the
+# page's Content-Security-Policy does not apply): marks the first frame painted after
+# DOMContentLoaded, and the one after each htmx settle.
+_MARKS = """
+window.__bench = {settled: []};
+document.addEventListener("DOMContentLoaded", () => {
+  requestAnimationFrame(() => setTimeout(() => { window.__bench.usable = performance.now(); }));
+});
+document.addEventListener("htmx:afterSettle", () => {
+  requestAnimationFrame(() => setTimeout(() => {
+    window.__bench.settled.push(performance.now());
+  }));
+});
+"""
+
+_NAVIGATION = """() => {
+  const n = performance.getEntriesByType("navigation")[0];
+  return {
+    server: n.responseStart - n.requestStart,
+    receive: n.responseEnd - n.responseStart,
+    parse: n.domInteractive - n.responseEnd,
+    scripts: n.domContentLoadedEventEnd - n.domInteractive,
+    paint: window.__bench.usable - n.domContentLoadedEventEnd,
+    total: window.__bench.usable,
+    elements: document.getElementsByTagName("*").length,
+    rows: document.querySelectorAll("tr[id^=row-]").length,
+  };
+}"""
+
+# Ticks (or unticks) one status filter and resolves when the table has been redrawn.
+_FILTER_CHANGE = """async (status) => {
+  const before = window.__bench.settled.length;
+  performance.clearResourceTimings();
+  const started = performance.now();
+  document.getElementById("status-" + status).click();
+  while (window.__bench.settled.length === before) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const request = performance.getEntriesByType("resource")
+    .filter((e) => e.name.includes("/tasks/")).pop();
+  return {
+    total: window.__bench.settled[before] - started,
+    request: request ? request.responseEnd - request.startTime : null,
+    server: request ? request.responseStart - request.requestStart : null,
+    rows: document.querySelectorAll("tr[id^=row-]").length,
+  };
+}"""
+
+
+# Chromium's trace events on the page's main thread -> the kind of work they are.
+_TRACE_KINDS = {
+    "ParseHTML": "parse HTML",
+    "EvaluateScript": "script",
+    "FunctionCall": "script",
+    "TimerFire": "script",
+    "EventDispatch": "script",
+    "FireAnimationFrame": "script",
+    "v8.compile": "script",
+    "v8.callFunction": "script",
+    "UpdateLayoutTree": "style",
+    "ParseAuthorStyleSheet": "style",
+    "Layout": "layout",
+    "PrePaint": "paint",
+    "Paint": "paint",
+    "Layerize": "paint",
+    "Commit": "paint",
+    "MinorGC": "garbage collection",
+    "MajorGC": "garbage collection",
+    "BlinkGC.AtomicPhase": "garbage collection",
+}
+_TRACE_CATEGORIES = [
+    "devtools.timeline",
+    "disabled-by-default-devtools.timeline",
+    "v8",
+    "blink_gc",
+]
+
+
+def trace_breakdown(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Milliseconds of each kind of work on the renderer's main thread, each event counted
+    without the tracked events nested inside it (a style recalculation forced by a script
+    counts as style, not twice)."""
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M"
+        and e.get("name") == "thread_name"
+        and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    # By start, and the longer first when two start together: it is the outer one.
+    spans = sorted(
+        (
+            (e["ts"], e["ts"] + e.get("dur", 0), _TRACE_KINDS[e["name"]], _source(e))
+            for e in events
+            if e.get("ph") == "X" and e.get("name") in _TRACE_KINDS and (e["pid"], e["tid"]) in main
+        ),
+        key=lambda span: (span[0], -span[1]),
+    )
+    totals: dict[str, float] = {}
+    stack: list[list[Any]] = []  # [end, kind, own time, source]
+
+    def close(frame: list[Any]) -> None:
+        totals[frame[1]] = totals.get(frame[1], 0.0) + frame[2] / 1000
+        if frame[1] == "script" and frame[3]:
+            key = f"script: {frame[3]}"
+            totals[key] = totals.get(key, 0.0) + frame[2] / 1000
+
+    for start, end, kind, source in spans:
+        while stack and stack[-1][0] <= start:
+            close(stack.pop())
+        if stack:
+            stack[-1][2] -= min(end, stack[-1][0]) - start
+        stack.append([end, kind, end - start, source])
+    while stack:
+        close(stack.pop())
+    return totals
+
+
+def _source(event: dict[str, Any]) -> str:
+    """Which script a script event ran: function and file:line, or the DOM event's type."""
+    data = event.get("args", {}).get("data") or {}
+    url = str(data.get("url") or "").rsplit("/", 1)[-1].split("?")[0]
+    if url:
+        name = data.get("functionName") or "(top level)"
+        return f"{name} {url}:{data.get('lineNumber', '?')}"
+    return f"{data['type']} event" if data.get("type") else ""
+
+
+def _traced(browser: Any, page: Any, action: Callable[[], Any]) -> dict[str, float]:
+    browser.start_tracing(page=page, categories=_TRACE_CATEGORIES)
+    try:
+        action()
+    finally:
+        raw = browser.stop_tracing()
+    data = json.loads(raw)
+    return trace_breakdown(data["traceEvents"] if isinstance(data, dict) else data)
+
+
+def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
+    from playwright.sync_api import sync_playwright
+
+    with Stack() as stack:
+        progress(f"seeding a sandbox with {SEED_TASKS:,} tasks, preparing the dashboard")
+        sandbox = stack.start_sandbox("main", seed_tasks=SEED_TASKS)
+        stack.wait_preparation(stack.start_preparation())
+        stack.wait_sandbox(sandbox)
+        dashboard = stack.wait_dashboard(stack.start_dashboard("main", sandbox))
+        url = f"{dashboard.url}/w/{WORKSPACE_NAME}/tasks/"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+                args=CHROMIUM_ARGS,
+            )
+            try:
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                context.add_init_script(_MARKS)
+                page = context.new_page()
+                results = [
+                    _measure_size(page, url, size, samples=samples, progress=progress)
+                    for size in SIZES
+                ]
+                for result in results:
+                    result["traces"] = _trace_size(browser, page, url, result["size"])
+            finally:
+                browser.close()
+    print(render(results, samples))
+    return 0
+
+
+def _measure_size(
+    page: Any, url: str, size: int, *, samples: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    params = dashboard_params(size)
+    full_url = requests.Request("GET", url, params=params).prepare().url
+    progress(f"{size} rows: {samples} navigations and {samples * 2} filter changes")
+    navigations, changes, server = [], [], []
+    session = requests.Session()
+    for round_number in range(samples + 1):  # the first round warms caches, unrecorded
+        started = time.perf_counter()
+        answer = session.get(full_url, timeout=60)
+        elapsed = time.perf_counter() - started
+        if answer.status_code != 200:
+            raise BenchError(f"{full_url} answered {answer.status_code}")
+        page.goto(full_url, wait_until="load")
+        page.wait_for_function("window.__bench.usable !== undefined")
+        timing = page.evaluate(_NAVIGATION)
+        if timing["rows"] != size:
+            raise BenchError(f"the browser shows {timing['rows']} rows, not {size}")
+        # Untick "assigned", then tick it again: two real filter changes, each redrawing
+        # the table through htmx as a person's click would.
+        pair = [page.evaluate(_FILTER_CHANGE, "assigned") for _ in range(2)]
+        if round_number:
+            server.append(elapsed * 1000)
+            navigations.append(timing)
+            changes += pair
+    return {"size": size, "server": server, "navigations": navigations, "changes": changes}
+
+
+def _trace_size(browser: Any, page: Any, url: str, size: int) -> dict[str, dict[str, float]]:
+    """One traced navigation and one traced filter change: where the main thread's time
+    went, by kind of work."""
+    full_url = requests.Request("GET", url, params=dashboard_params(size)).prepare().url
+
+    def navigate() -> None:
+        page.goto(full_url, wait_until="load")
+        page.wait_for_function("window.__bench.usable !== undefined")
+
+    navigation = _traced(browser, page, navigate)
+    change = _traced(browser, page, lambda: page.evaluate(_FILTER_CHANGE, "assigned"))
+    return {"navigation": navigation, "filter change": change}
+
+
+def _median(rows: list[dict[str, Any]], key: str) -> float:
+    values = [row[key] for row in rows if row.get(key) is not None]
+    return statistics.median(values) if values else float("nan")
+
+
+def render(results: list[dict[str, Any]], samples: int) -> str:
+    lines = [
+        f"The task table in Chromium (medians of {samples}; ms). Server: the page by plain "
+        "HTTP. Navigation: start to the first frame after DOMContentLoaded, split into "
+        "server wait, receiving, parsing, deferred scripts, style+layout+paint.",
+        "",
+        f"{'rows':>5} {'server':>7} {'usable':>7} = {'wait':>6} {'recv':>6} {'parse':>6} "
+        f"{'script':>6} {'paint':>6} {'elements':>9}   filter change (request)",
+    ]
+    for result in results:
+        nav, changes = result["navigations"], result["changes"]
+        lines.append(
+            f"{result['size']:>5} {statistics.median(result['server']):>7.1f} "
+            f"{_median(nav, 'total'):>7.1f} = {_median(nav, 'server'):>6.1f} "
+            f"{_median(nav, 'receive'):>6.1f} {_median(nav, 'parse'):>6.1f} "
+            f"{_median(nav, 'scripts'):>6.1f} {_median(nav, 'paint'):>6.1f} "
+            f"{_median(nav, 'elements'):>9.0f}   {_median(changes, 'total'):.1f} "
+            f"({_median(changes, 'request'):.1f})"
+        )
+    kinds = ("script", "parse HTML", "style", "layout", "paint", "garbage collection")
+    lines += [
+        "",
+        "Main thread, one traced run each (ms; each kind without what is nested in it; "
+        "GC: garbage collection):",
+        f"{'':<26}"
+        + "".join(f"{kind if kind != 'garbage collection' else 'GC':>11}" for kind in kinds),
+    ]
+    for result in results:
+        for what, totals in result.get("traces", {}).items():
+            lines.append(
+                f"{str(result['size']) + ' rows, ' + what:<26}"
+                + "".join(f"{totals.get(kind, 0.0):>11.1f}" for kind in kinds)
+            )
+    for result in results:
+        for what, totals in result.get("traces", {}).items():
+            scripts = sorted(
+                ((k, v) for k, v in totals.items() if k.startswith("script: ")),
+                key=lambda item: -item[1],
+            )[:5]
+            if scripts:
+                lines.append(f"scripts of {result['size']} rows, {what} (ms, top 5):")
+                lines += [f"  {ms:8.1f}  {name[len('script: ') :]}" for name, ms in scripts]
+    return "\n".join(lines)
