@@ -326,3 +326,118 @@ def test_simultaneous_viewers_wait_for_one_read_instead_of_each_asking(
     # One read answered all four: the same moment, the same rows.
     assert len({read_at for read_at, _ in pages}) == 1
     assert len({tuple(rows) for _, rows in pages}) == 1
+
+
+# --- Markup where a permission check can reach it ---------------------------------------
+
+
+def test_a_table_that_may_not_edit_has_no_checkbox_no_edit_link_and_no_select_all(client):
+    from tasks_app.tables import TaskTable
+
+    tasks = support_tasks(statuses=("pending",))[:3]
+    table = TaskTable(tasks, workspace_slug="Support", editable=False)
+    html = table.header_html() + table.rows_html()
+    assert row_sids(html) == [t.sid for t in tasks]
+    assert "checkbox" not in html and ">Edit<" not in html and "select-all" not in html
+    editable = TaskTable(tasks, workspace_slug="Support")
+    html = editable.header_html() + editable.rows_html()
+    assert html.count('class="row-select"') == 3 and html.count(">Edit</a>") == 3
+
+
+def test_a_person_who_may_not_edit_sees_the_table_without_bulk_bar_or_new_task(client, monkeypatch):
+    from tasks_app.views import browse
+
+    monkeypatch.setattr(browse, "can_edit", lambda request: False)
+    html = client.get("/w/Support/tasks/?status=pending").content.decode()
+    assert row_sids(html)
+    for control in ('id="bulk-form"', "New task", 'class="row-select"', ">Edit</a>"):
+        assert control not in html, control
+
+
+def test_the_filter_and_bulk_forms_take_their_limits_from_taskrouters_rules(client):
+    from tasks_app.taskrouter import rules
+
+    html = client.get("/w/Support/tasks/?status=pending").content.decode()
+    priority_max = f'max="{rules.PRIORITY_MAX}"'
+    assert re.search(
+        rf'<input type="number" name="priority"[^>]*{priority_max}[^>]*id="id_priority"', html
+    )
+    assert re.search(rf'name="size"[^>]*max="{rules.PAGE_SIZE_MAX}"', html)
+    assert re.search(rf'name="where"[^>]*maxlength="{rules.ATTRIBUTES_MAX_CHARS}"', html)
+    assert re.search(r'id="bulk-priority"', html) and html.count(priority_max) == 2
+    # The bulk actions say which tasks they apply to, in the rules' terms.
+    assert '<option value="cancel">Cancel (pending or reserved)</option>' in html
+    assert '<option value="complete">Complete (assigned or wrapping)</option>' in html
+
+
+def test_no_template_of_the_table_page_restates_a_taskrouter_limit():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    copied = ("2147483647", "2,147,483,647", "4096", "4,096", 'max="1000"', "1,209,600")
+    table_page = (
+        "task_list.html",
+        "_filter_field.html",
+        "_task_table.html",
+        "_row_controls.html",
+        "_bulk_bar.html",
+        "_pager.html",
+    )
+    for name in table_page:
+        text = Path(settings.BASE_DIR, "templates", "tasks", name).read_text()
+        assert not [c for c in copied if c in text], name
+
+
+def test_the_export_takes_its_columns_from_its_own_list_not_the_table_on_screen():
+    from tasks_app import exports
+    from tasks_app.forms import AttributeColumn
+    from tasks_app.taskrouter.expressions import parse_reference
+
+    columns = exports.export_columns([AttributeColumn("language", parse_reference("language"))])
+    headers = [c.header for c in columns]
+    # Fields the table leaves off to fit a screen are still in the spreadsheet.
+    assert {"Channel", "Age", "In queue since", "Title"} <= set(headers)
+    assert headers[-1] == "language"
+
+
+# --- The first screen: open work ---------------------------------------------------------
+
+
+def test_with_no_parameters_the_table_shows_open_work_most_urgent_first(client):
+    html = client.get("/w/Support/tasks/").content.decode()
+    expected = support_tasks(
+        statuses=("pending", "reserved", "assigned"),
+        ordering=(
+            taskrouter.rules.OrderKey("Priority", True),
+            taskrouter.rules.OrderKey("DateCreated"),
+        ),
+    )
+    assert row_sids(html) == [t.sid for t in expected[:50]]
+    assert set(statuses(html)) <= {"pending", "reserved", "assigned"}
+    assert "Showing open work" in html
+    all_statuses = re.search(r'<a href="([^"]+)"[^>]*id="all-statuses"', html).group(1)
+    everything = client.get("/w/Support/tasks/" + all_statuses.replace("&amp;", "&"))
+    everything = everything.content.decode()
+    assert "Showing open work" not in everything
+    assert set(statuses(everything)) - {"pending", "reserved", "assigned"}
+
+
+def test_any_explicit_parameter_keeps_its_old_meaning(client):
+    html = client.get("/w/Support/tasks/?size=1000").content.decode()
+    assert "Showing open work" not in html
+    assert row_sids(html) == [t.sid for t in support_tasks()][:1000]
+
+
+def test_paging_through_open_work_stays_in_open_work(client):
+    first = client.get("/w/Support/tasks/").content.decode()
+    next_link = re.search(r'<a href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get("/w/Support/tasks/" + next_link).content.decode()
+    expected = support_tasks(
+        statuses=("pending", "reserved", "assigned"),
+        ordering=(
+            taskrouter.rules.OrderKey("Priority", True),
+            taskrouter.rules.OrderKey("DateCreated"),
+        ),
+    )
+    assert row_sids(second) == [t.sid for t in expected[50:100]]
