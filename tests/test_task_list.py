@@ -441,3 +441,58 @@ def test_paging_through_open_work_stays_in_open_work(client):
         ),
     )
     assert row_sids(second) == [t.sid for t in expected[50:100]]
+
+
+# --- A table that fits: titles, short SIDs, time in queue --------------------------------
+
+
+def create_support_task(**attributes) -> taskrouter.Task:
+    ws = taskrouter.resolve_workspace("Support")
+    workflow = taskrouter.list_workflows(workspace_sid=ws.sid)[0]
+    return taskrouter.create_task(
+        actor="tests@example.com",
+        workspace_sid=ws.sid,
+        workflow_sid=workflow.sid,
+        attributes=attributes,
+        priority=2_000_000_000,
+    )
+
+
+def top_row(client) -> str:
+    html = client.get("/w/Support/tasks/?sort=-priority&size=1").content.decode()
+    return re.search(r"<tr id=.*?</tr>", html, re.S).group(0)
+
+
+def test_a_row_is_titled_by_its_customer_escaped_with_the_sid_shortened_in_the_link(client):
+    task = create_support_task(customer={"name": "<b>Ada</b> & Co"}, name="not this one")
+    row = top_row(client)
+    assert '<span class="task-title">&lt;b&gt;Ada&lt;/b&gt; &amp; Co</span>' in row
+    assert f'<span class="sid">WT…{task.sid[-4:]}</span>' in row
+    assert f'title="{task.sid}"' in row and f'/tasks/{task.sid}/"' in row
+    assert "<b>Ada" not in row
+
+
+def test_the_first_title_attribute_present_wins_and_the_list_is_configurable(client, settings):
+    create_support_task(name="", ticket="T-1234", **{"from": "+15550100"})
+    assert '<span class="task-title">+15550100</span>' in top_row(client)
+    settings.TASKDECK_TITLE_ATTRIBUTES = ["ticket", "from"]
+    assert '<span class="task-title">T-1234</span>' in top_row(client)
+
+
+def test_a_task_without_any_title_attribute_shows_its_short_sid(client):
+    task = create_support_task(language="en")
+    row = top_row(client)
+    assert "task-title" not in row
+    assert f'<span class="sid">WT…{task.sid[-4:]}</span>' in row
+
+
+def test_each_open_row_shows_how_long_it_has_been_in_its_queue(client):
+    create_support_task(language="en")
+    cell = re.search(
+        r'<td class="col-age col-number" title="([\d,]+) seconds in this queue">'
+        r"(\d+) s</td>",
+        top_row(client),
+    )
+    assert cell and int(cell.group(1).replace(",", "")) < 60
+    header = client.get("/w/Support/tasks/?size=1").content.decode()
+    assert '<th scope="col" class="col-in_queue">In queue</th>' in header

@@ -222,7 +222,8 @@ def test_next_and_previous_page_through_the_tasks(page: Page):
     assert not set(second_page) & set(first_page)
 
     page.get_by_role("link", name="Previous", exact=True).click()
-    expect(sid_cells(page)).to_have_text(first_page)
+    expect(rows(page).first).to_have_attribute("data-sid", first_page[0])
+    assert row_sids(page) == first_page
     expect(page.get_by_role("link", name="Previous", exact=True)).to_have_count(0)
     expect(page.get_by_role("link", name="Next", exact=True)).to_be_visible()
 
