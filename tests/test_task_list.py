@@ -159,8 +159,10 @@ def test_a_live_refresh_gets_only_the_rows(client):
     )
     html = response.content.decode().strip()
     assert html.startswith('<tbody id="task-rows"')
-    assert html.endswith("</tbody>")
-    assert re.search(r'data-version="[0-9a-f]{8}"', html)
+    rows, counts = html.split("</tbody>")
+    assert re.search(r'data-version="[0-9a-f]{8}"', rows)
+    # Besides the rows, only the counts strip, swapped in out of band.
+    assert counts.strip().startswith('<section id="counts"') and 'hx-swap-oob="true"' in counts
 
 
 def test_invalid_parameters_get_messages_at_their_fields_and_keep_what_was_typed(client, caplog):
@@ -496,3 +498,74 @@ def test_each_open_row_shows_how_long_it_has_been_in_its_queue(client):
     assert cell and int(cell.group(1).replace(",", "")) < 60
     header = client.get("/w/Support/tasks/?size=1").content.decode()
     assert '<th scope="col" class="col-in_queue">In queue</th>' in header
+
+
+# --- Counts: from TaskRouter's statistics, never by listing tasks ------------------------
+
+
+def test_the_counts_strip_shows_tasks_by_status_per_queue_and_the_longest_wait(client, sandbox):
+    html = client.get("/w/Support/tasks/?status=pending").content.decode()
+    strip = re.search(r'<section id="counts".*?</section>', html, re.S).group(0)
+    every = support_tasks()
+    for status in ("pending", "reserved", "assigned", "wrapping"):
+        number = sum(1 for t in every if t.assignment_status == status)
+        assert re.search(rf"status-{status}\">\w+</span> <strong>{number}</strong>", strip)
+        assert f'href="?status={status}&amp;sort=-priority%2Ccreated"' in strip
+    queue = taskrouter.list_task_queues(workspace_sid=sandbox.workspace_sid())[0]
+    in_queue = sum(
+        1
+        for t in every
+        if t.task_queue_sid == queue.sid and t.assignment_status not in ("canceled", "completed")
+    )
+    assert re.search(
+        rf'href="\?queue={queue.sid}[^"]*">{queue.friendly_name} <strong>{in_queue}</strong>',
+        strip,
+    )
+    assert re.search(r'id="longest-wait">Longest wait <strong>\d+ (s|min|h|d)', strip)
+
+
+def test_a_counts_link_opens_the_table_filtered_to_those_tasks(client):
+    html = client.get("/w/Support/tasks/").content.decode()
+    link = re.search(r'<a href="(\?status=reserved[^"]*)"', html).group(1).replace("&amp;", "&")
+    filtered = client.get("/w/Support/tasks/" + link).content.decode()
+    assert set(statuses(filtered)) == {"reserved"}
+
+
+def test_counts_are_read_from_statistics_and_shared_between_viewers(client, caplog):
+    client.get("/w/Support/tasks/")  # directory and statistics read once
+    with caplog.at_level(logging.INFO, logger="tasks_app.taskrouter.client"):
+        caplog.clear()
+        client.get("/w/Support/tasks/?status=pending")
+        client.get("/w/Support/tasks/?status=reserved")
+    calls = [r.getMessage() for r in caplog.records if r.name == "tasks_app.taskrouter.client"]
+    # Two table reads; the counts came from the shared statistics read, not from tasks.
+    assert len(calls) == 2 and all("/Tasks" in c for c in calls)
+    assert not [c for c in calls if "Statistics" in c]
+
+
+def test_when_statistics_fail_the_table_still_shows_and_says_counts_are_unavailable(
+    client, loopback_sandbox
+):
+    loopback_sandbox.faults.set("503;path=/RealTimeStatistics")
+    response = client.get("/w/Support/tasks/?status=pending&size=5")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert len(row_sids(html)) == 5
+    assert "Counts unavailable" in html
+
+
+def test_the_service_reads_statistics_as_typed_values(sandbox):
+    ws = sandbox.workspace_sid()
+    workspace = taskrouter.workspace_statistics(workspace_sid=ws)
+    queues = taskrouter.queue_statistics(workspace_sid=ws)
+    every = support_tasks()
+    assert workspace.total_tasks == len(every)
+    assert workspace.tasks_by_status["pending"] == sum(
+        1 for t in every if t.assignment_status == "pending"
+    )
+    assert {q.task_queue_sid for q in queues} == {
+        q.sid for q in taskrouter.list_task_queues(workspace_sid=ws)
+    }
+    assert workspace.longest_task_waiting_sid in {
+        t.sid for t in every if t.assignment_status in ("pending", "reserved")
+    }

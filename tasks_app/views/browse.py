@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from tasks_app import exports
+from tasks_app import counts, exports
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
@@ -127,6 +127,8 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
             status = status_for(error)
         else:
             context["page"] = page
+            context["counts"] = counts.for_workspace(workspace, queues)
+            context["live_refresh"] = bool(request.htmx and request.htmx.target == "task-rows")
             context["table"] = _table(form, slug, page, request, editable=editable)
             if editable:
                 context["bulk_form"] = BulkActionForm(
