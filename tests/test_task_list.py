@@ -569,3 +569,13 @@ def test_the_service_reads_statistics_as_typed_values(sandbox):
     assert workspace.longest_task_waiting_sid in {
         t.sid for t in every if t.assignment_status in ("pending", "reserved")
     }
+
+
+def test_templates_can_title_a_task_the_way_the_table_does():
+    from django.template import Context, Template
+
+    task = create_support_task(customer={"name": "<i>Ada</i>"})
+    html = Template("{% load taskdeck %}{{ task|task_title }} {{ task.sid|short_sid }}").render(
+        Context({"task": task})
+    )
+    assert html == f"&lt;i&gt;Ada&lt;/i&gt; WT…{task.sid[-4:]}"
