@@ -9,18 +9,65 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
+from tasks_app import presentation, titles
+from tasks_app.forms import AttributeColumn
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.taskrouter.expressions import Reference
+from tasks_app.taskrouter.resources import Task
 
 logger = logging.getLogger(__name__)
 
 # Spreadsheets execute cells that start with these; task attributes are untrusted text.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True, slots=True)
+class CsvColumn:
+    header: str
+    text: Callable[[Task], str]
+
+
+def _plain(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _moment(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+# The export's own column list: every field a spreadsheet may want, exact values (seconds,
+# ISO 8601 in UTC), whatever the table on screen shows.
+COLUMNS: tuple[CsvColumn, ...] = (
+    CsvColumn("Task", lambda t: t.sid),
+    CsvColumn("Status", lambda t: t.assignment_status),
+    CsvColumn("Priority", lambda t: str(t.priority)),
+    CsvColumn("Title", titles.task_title),
+    CsvColumn("Age", lambda t: str(t.age)),
+    CsvColumn("Queue", lambda t: _plain(t.task_queue_friendly_name)),
+    CsvColumn("In queue since", lambda t: _moment(t.task_queue_entered_date)),
+    CsvColumn("Workflow", lambda t: _plain(t.workflow_friendly_name)),
+    CsvColumn("Channel", lambda t: _plain(t.task_channel_unique_name)),
+    CsvColumn("Created", lambda t: _moment(t.date_created)),
+    CsvColumn("Start", lambda t: _moment(t.virtual_start_time)),
+    CsvColumn("Reason", lambda t: _plain(t.reason)),
+)
+
+
+def _attribute(reference: Reference) -> Callable[[Task], str]:
+    return lambda task: presentation.task_attribute_text(task, reference)
+
+
+def export_columns(attribute_columns: Sequence[AttributeColumn] = ()) -> list[CsvColumn]:
+    """The fixed columns, then the attribute columns the table was asked for."""
+    extra = [CsvColumn(a.path, _attribute(a.reference)) for a in attribute_columns]
+    return [*COLUMNS, *extra]
 
 
 class _Echo:
@@ -33,15 +80,17 @@ def _safe(value: str) -> str:
 
 
 def tasks_csv(
-    *, workspace: taskrouter.Workspace, query: taskrouter.TaskQuery, columns
+    *,
+    workspace: taskrouter.Workspace,
+    query: taskrouter.TaskQuery,
+    attribute_columns: Sequence[AttributeColumn] = (),
 ) -> StreamingHttpResponse:
-    """``columns`` is a TaskTable: the export has the table's columns, in its order."""
     limit = settings.TASKDECK_EXPORT_MAX_ROWS
-    bound = columns.export_columns()
+    columns = export_columns(attribute_columns)
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
-        yield writer.writerow([str(c.header) for c in bound])
+        yield writer.writerow([c.header for c in columns])
         written = 0
         try:
             # One more than the cap, only to know whether there was more.
@@ -56,7 +105,7 @@ def tasks_csv(
                         ]
                     )
                     return
-                yield writer.writerow([_safe(c.column.text(task)) for c in bound])
+                yield writer.writerow([_safe(c.text(task)) for c in columns])
                 written += 1
         except Exception as error:
             if not isinstance(error, taskrouter.TaskRouterError):

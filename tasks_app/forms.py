@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from tasks_app import editing, presentation
+from tasks_app.bulk import TARGET_STATUS
 from tasks_app.editing import Change
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import rules
@@ -35,15 +37,51 @@ SORT_KEYS: dict[str, str] = {
 MAX_ATTRIBUTE_COLUMNS = 8
 
 
+class StatusCheckboxes(forms.CheckboxSelectMultiple):
+    """One checkbox per status, each with the id ``status-<value>`` (stable across
+    renders, so htmx keeps focus on the box just clicked)."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else data.get(name) or []
+        if isinstance(values, str):
+            values = [values]
+        return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        option["attrs"]["id"] = f"{name}-{value}"
+        return option
+
+
 class CommaSeparatedMultipleField(forms.MultipleChoiceField):
     """Accepts ``status=pending,reserved``, ``status=pending&status=reserved`` or both."""
 
-    class widget(forms.CheckboxSelectMultiple):  # Django looks the widget up by this name
-        def value_from_datadict(self, data, files, name):
-            values = data.getlist(name) if hasattr(data, "getlist") else data.get(name) or []
-            if isinstance(values, str):
-                values = [values]
-            return [part.strip() for v in values for part in v.split(",") if part.strip()]
+    widget = StatusCheckboxes
+
+
+class NamedSelect(forms.Select):
+    """A menu of queues or workflows by name that also shows a value given by SID or in
+    another case (runbook links use both) as the item it names."""
+
+    def __init__(self, *, choices, canonical: dict[str, str], **kwargs) -> None:
+        super().__init__(choices=choices, **kwargs)
+        self.canonical = canonical
+
+    def format_value(self, value):
+        values = super().format_value(value)
+        return [self.canonical.get(v) or self.canonical.get(v.casefold()) or v for v in values]
+
+
+class FilterBoundField(forms.BoundField):
+    """The filter bar's fields point at their help as ``<name>-help`` and at their errors
+    as ``<name>-error`` (the ids the page and runbook screenshots have always used)."""
+
+    @property
+    def aria_describedby(self) -> str:
+        ids = [f"{self.name}-help"] if self.help_text else []
+        if self.errors:
+            ids.append(f"{self.name}-error")
+        return " ".join(ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +92,27 @@ class AttributeColumn:
     reference: Reference
 
 
+def _text(placeholder: str = "", **attrs) -> forms.TextInput:
+    return forms.TextInput(
+        attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": placeholder, **attrs}
+    )
+
+
+def _number(**attrs) -> forms.NumberInput:
+    # min and max come from the field (rules), never from the template.
+    return forms.NumberInput(attrs={"inputmode": "numeric", **attrs})
+
+
 class TaskFilterForm(forms.Form):
-    """The task table's query parameters. Unknown parameters are ignored."""
+    """The task table's query parameters. Unknown parameters are ignored.
+
+    The page renders every field from here: limits come from `rules` through the fields'
+    min/max/max_length, so no template restates them."""
+
+    bound_field_class = FilterBoundField
+    # Shown in the compact bar; the rest fold under "More filters".
+    PRIMARY_FIELDS = ("queue", "workflow", "where")
+    MORE_FIELDS = ("priority", "addons", "size", "cols")
 
     status = CommaSeparatedMultipleField(
         required=False,
@@ -69,27 +126,37 @@ class TaskFilterForm(forms.Form):
         min_value=rules.PRIORITY_MIN,
         max_value=rules.PRIORITY_MAX,
         label="Priority",
+        widget=_number(),
     )
     where = forms.CharField(
         required=False,
         label="Attributes match",
         max_length=rules.ATTRIBUTES_MAX_CHARS,
-        help_text='A TaskRouter expression, e.g. language == "es" AND vip == true',
+        help_text="A TaskRouter expression: == != < > CONTAINS HAS IN NOT IN, joined with "
+        "AND / OR. Press Enter to apply.",
+        widget=_text('language == "es" AND vip == true'),
     )
     addons = forms.ChoiceField(
         required=False,
         choices=[("", "Any"), ("yes", "With add-ons"), ("no", "Without add-ons")],
         label="Add-ons",
     )
-    sort = forms.CharField(required=False, label="Sort", max_length=100)
+    sort = forms.CharField(required=False, label="Sort", max_length=100, widget=forms.HiddenInput)
     size = forms.IntegerField(
         required=False,
         min_value=rules.PAGE_SIZE_MIN,
         max_value=rules.PAGE_SIZE_MAX,
         label="Rows per page",
+        widget=_number(placeholder=rules.DEFAULT_PAGE_SIZE),
     )
     page = forms.CharField(required=False, max_length=200)
-    cols = forms.CharField(required=False, label="Attribute columns", max_length=500)
+    cols = forms.CharField(
+        required=False,
+        label="Attribute columns",
+        max_length=500,
+        help_text="Comma-separated attribute paths to show as columns.",
+        widget=_text("customer.name, language"),
+    )
 
     def __init__(
         self,
@@ -98,9 +165,22 @@ class TaskFilterForm(forms.Form):
         queues: Sequence[taskrouter.TaskQueue],
         workflows: Sequence[taskrouter.Workflow],
     ) -> None:
-        super().__init__(data)
+        super().__init__(data, label_suffix="")
         self.queues = tuple(queues)
         self.workflows = tuple(workflows)
+        for name, known in (("queue", self.queues), ("workflow", self.workflows)):
+            self.fields[name].widget = self._menu(name, known)
+
+    def _menu(self, name: str, known: Sequence) -> NamedSelect:
+        """Every item by name; a typed value that names nothing stays, marked, so the
+        user sees it and fixes it."""
+        canonical = {i.sid: i.friendly_name for i in known}
+        canonical |= {i.friendly_name.casefold(): i.friendly_name for i in known}
+        choices = [("", f"Any {name}")] + [(i.friendly_name, i.friendly_name) for i in known]
+        raw = (self.data.get(name) or "").strip() if self.data else ""
+        if raw and raw not in canonical and raw.casefold() not in canonical:
+            choices.append((raw, f"{raw} (not found)"))
+        return NamedSelect(choices=choices, canonical=canonical)
 
     # --- field by field ---
 
@@ -186,27 +266,15 @@ class TaskFilterForm(forms.Form):
         at = self.where_error_position
         return text[:at], text[at : at + 1] or " ", text[at + 1 :]
 
-    def selection(self) -> dict[str, dict[str, str]]:
-        """For the queue and workflow menus: the SID to mark selected, or the typed value
-        that matched nothing (kept, so the user sees and fixes it)."""
-        selected: dict[str, str] = {}
-        unknown: dict[str, str] = {}
-        for name, known in (("queue", self.queues), ("workflow", self.workflows)):
-            raw = (self.data.get(name) or "").strip()
-            if not raw:
-                continue
-            match = next(
-                (i for i in known if i.sid == raw or i.friendly_name.casefold() == raw.casefold()),
-                None,
-            )
-            if match:
-                selected[name] = match.sid
-            else:
-                unknown[name] = raw
-        return {"selected": selected, "unknown": unknown}
+    def primary_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.PRIMARY_FIELDS]
 
-    def statuses_checked(self) -> list[str]:
-        return self["status"].value() or []
+    def more_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.MORE_FIELDS]
+
+    def more_in_use(self) -> bool:
+        """Unfold "More filters" when one of them is set or has an error."""
+        return any(self.data.get(name) or name in self.errors for name in self.MORE_FIELDS)
 
     # --- the result, for the view ---
 
@@ -679,15 +747,39 @@ class CreateTaskForm(forms.Form):
         }
 
 
-class BulkActionForm(forms.Form):
-    """A bulk action over selected rows, or over everything matching the filter."""
+def _bulk_action_label(action: BulkJob.Action) -> str:
+    """ "Cancel (pending or reserved)": which tasks an action applies to, from the rules."""
+    target = TARGET_STATUS.get(action)
+    if target is None:
+        return str(action.label)
+    sources = [s for s in rules.STATUSES if target in rules.allowed_transitions(s)]
+    return f"{action.label} ({' or '.join(sources)})"
 
-    action = forms.ChoiceField(label="Action", choices=BulkJob.Action.choices)
+
+class BulkActionForm(forms.Form):
+    """A bulk action over selected rows, or over everything matching the filter. The
+    table's bulk bar renders from this class (``auto_id="bulk-%s"``)."""
+
+    action = forms.ChoiceField(
+        label="Action",
+        choices=[(action.value, _bulk_action_label(action)) for action in BulkJob.Action],
+    )
     reason = ReasonField(label="Reason", required=False)
-    priority = PriorityField(label="New priority", required=False, help_text="")
+    priority = PriorityField(
+        label="New priority",
+        required=False,
+        help_text="",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "narrow"}),
+    )
     task = forms.Field(required=False, widget=forms.MultipleHiddenInput)
-    everything = forms.BooleanField(required=False)
+    everything = forms.BooleanField(required=False, label="Every task matching this filter")
     query = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        limit = settings.TASKDECK_BULK_MAX_TASKS
+        self.fields["everything"].label = f"Every task matching this filter (up to {limit:,})"
 
     def clean_task(self) -> list[str]:
         sids = [s.strip() for s in self.cleaned_data["task"] or [] if s.strip()]

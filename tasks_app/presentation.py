@@ -9,6 +9,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from tasks_app.taskrouter.expressions import Reference, resolve
+
 ZERO = timedelta(0)
 
 STATUS_LABELS = {
@@ -69,6 +71,13 @@ def full_moment(value: datetime | None) -> str:
 
 # What a cell of an attribute column shows for a task whose attributes cannot be read.
 UNREADABLE_ATTRIBUTES = "(unreadable attributes)"
+
+
+def task_attribute_text(task: Any, reference: Reference) -> str:
+    """One attribute of a task as a table cell or CSV value reads it (``cols=a.b``)."""
+    if task.attributes_problem:
+        return UNREADABLE_ATTRIBUTES
+    return attribute_text(resolve(reference, task.attributes))
 
 
 def _json_text(value: Any, **options: Any) -> str:

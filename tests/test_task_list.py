@@ -158,8 +158,10 @@ def test_a_live_refresh_gets_only_the_rows(client):
     response = client.get("/w/Support/tasks/?status=pending", **htmx_headers("task-rows"))
     html = response.content.decode().strip()
     assert html.startswith('<tbody id="task-rows"')
-    assert html.endswith("</tbody>")
-    assert re.search(r'data-version="[0-9a-f]{8}"', html)
+    rows, counts = html.split("</tbody>")
+    assert re.search(r'data-version="[0-9a-f]{8}"', rows)
+    # Besides the rows, only the counts strip, swapped in out of band.
+    assert counts.strip().startswith('<section id="counts"') and 'hx-swap-oob="true"' in counts
 
 
 def test_invalid_parameters_get_messages_at_their_fields_and_keep_what_was_typed(client, caplog):
@@ -323,3 +325,254 @@ def test_simultaneous_viewers_wait_for_one_read_instead_of_each_asking(
     # One read answered all four: the same moment, the same rows.
     assert len({read_at for read_at, _ in pages}) == 1
     assert len({tuple(rows) for _, rows in pages}) == 1
+
+
+# --- Markup where a permission check can reach it ---------------------------------------
+
+
+def test_a_table_that_may_not_edit_has_no_checkbox_no_edit_link_and_no_select_all(client):
+    from tasks_app.tables import TaskTable
+
+    tasks = support_tasks(statuses=("pending",))[:3]
+    table = TaskTable(tasks, workspace_slug="Support", editable=False)
+    html = table.header_html() + table.rows_html()
+    assert row_sids(html) == [t.sid for t in tasks]
+    assert "checkbox" not in html and ">Edit<" not in html and "select-all" not in html
+    editable = TaskTable(tasks, workspace_slug="Support")
+    html = editable.header_html() + editable.rows_html()
+    assert html.count('class="row-select"') == 3 and html.count(">Edit</a>") == 3
+
+
+def test_a_person_who_may_not_edit_sees_the_table_without_bulk_bar_or_new_task(client, monkeypatch):
+    from tasks_app.views import browse
+
+    monkeypatch.setattr(browse, "can_edit", lambda request: False)
+    html = client.get("/w/Support/tasks/?status=pending").content.decode()
+    assert row_sids(html)
+    for control in ('id="bulk-form"', "New task", 'class="row-select"', ">Edit</a>"):
+        assert control not in html, control
+
+
+def test_the_filter_and_bulk_forms_take_their_limits_from_taskrouters_rules(client):
+    from tasks_app.taskrouter import rules
+
+    html = client.get("/w/Support/tasks/?status=pending").content.decode()
+    priority_max = f'max="{rules.PRIORITY_MAX}"'
+    assert re.search(
+        rf'<input type="number" name="priority"[^>]*{priority_max}[^>]*id="id_priority"', html
+    )
+    assert re.search(rf'name="size"[^>]*max="{rules.PAGE_SIZE_MAX}"', html)
+    assert re.search(rf'name="where"[^>]*maxlength="{rules.ATTRIBUTES_MAX_CHARS}"', html)
+    assert re.search(r'id="bulk-priority"', html) and html.count(priority_max) == 2
+    # The bulk actions say which tasks they apply to, in the rules' terms.
+    assert '<option value="cancel">Cancel (pending or reserved)</option>' in html
+    assert '<option value="complete">Complete (assigned or wrapping)</option>' in html
+
+
+def test_no_template_of_the_table_page_restates_a_taskrouter_limit():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    copied = ("2147483647", "2,147,483,647", "4096", "4,096", 'max="1000"', "1,209,600")
+    table_page = (
+        "task_list.html",
+        "_filter_field.html",
+        "_task_table.html",
+        "_row_controls.html",
+        "_bulk_bar.html",
+        "_pager.html",
+    )
+    for name in table_page:
+        text = Path(settings.BASE_DIR, "templates", "tasks", name).read_text()
+        assert not [c for c in copied if c in text], name
+
+
+def test_the_export_takes_its_columns_from_its_own_list_not_the_table_on_screen():
+    from tasks_app import exports
+    from tasks_app.forms import AttributeColumn
+    from tasks_app.taskrouter.expressions import parse_reference
+
+    columns = exports.export_columns([AttributeColumn("language", parse_reference("language"))])
+    headers = [c.header for c in columns]
+    # Fields the table leaves off to fit a screen are still in the spreadsheet.
+    assert {"Channel", "Age", "In queue since", "Title"} <= set(headers)
+    assert headers[-1] == "language"
+
+
+# --- The first screen: open work ---------------------------------------------------------
+
+
+def test_with_no_parameters_the_table_shows_open_work_most_urgent_first(client):
+    html = client.get("/w/Support/tasks/").content.decode()
+    expected = support_tasks(
+        statuses=("pending", "reserved", "assigned"),
+        ordering=(
+            taskrouter.rules.OrderKey("Priority", True),
+            taskrouter.rules.OrderKey("DateCreated"),
+        ),
+    )
+    assert row_sids(html) == [t.sid for t in expected[:50]]
+    assert set(statuses(html)) <= {"pending", "reserved", "assigned"}
+    assert "Showing open work" in html
+    all_statuses = re.search(r'<a href="([^"]+)"[^>]*id="all-statuses"', html).group(1)
+    everything = client.get("/w/Support/tasks/" + all_statuses.replace("&amp;", "&"))
+    everything = everything.content.decode()
+    assert "Showing open work" not in everything
+    assert set(statuses(everything)) - {"pending", "reserved", "assigned"}
+
+
+def test_any_explicit_parameter_keeps_its_old_meaning(client):
+    html = client.get("/w/Support/tasks/?size=1000").content.decode()
+    assert "Showing open work" not in html
+    assert row_sids(html) == [t.sid for t in support_tasks()][:1000]
+
+
+def test_paging_through_open_work_stays_in_open_work(client):
+    first = client.get("/w/Support/tasks/").content.decode()
+    next_link = re.search(r'<a href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get("/w/Support/tasks/" + next_link).content.decode()
+    expected = support_tasks(
+        statuses=("pending", "reserved", "assigned"),
+        ordering=(
+            taskrouter.rules.OrderKey("Priority", True),
+            taskrouter.rules.OrderKey("DateCreated"),
+        ),
+    )
+    assert row_sids(second) == [t.sid for t in expected[50:100]]
+
+
+# --- A table that fits: titles, short SIDs, time in queue --------------------------------
+
+
+def create_support_task(**attributes) -> taskrouter.Task:
+    ws = taskrouter.resolve_workspace("Support")
+    workflow = taskrouter.list_workflows(workspace_sid=ws.sid)[0]
+    return taskrouter.create_task(
+        actor="tests@example.com",
+        workspace_sid=ws.sid,
+        workflow_sid=workflow.sid,
+        attributes=attributes,
+        priority=2_000_000_000,
+    )
+
+
+def top_row(client) -> str:
+    html = client.get("/w/Support/tasks/?sort=-priority&size=1").content.decode()
+    return re.search(r"<tr id=.*?</tr>", html, re.S).group(0)
+
+
+def test_a_row_is_titled_by_its_customer_escaped_with_the_sid_shortened_in_the_link(client):
+    task = create_support_task(customer={"name": "<b>Ada</b> & Co"}, name="not this one")
+    row = top_row(client)
+    assert '<span class="task-title">&lt;b&gt;Ada&lt;/b&gt; &amp; Co</span>' in row
+    assert f'<span class="sid">WT…{task.sid[-4:]}</span>' in row
+    assert f'title="{task.sid}"' in row and f'/tasks/{task.sid}/"' in row
+    assert "<b>Ada" not in row
+
+
+def test_the_first_title_attribute_present_wins_and_the_list_is_configurable(client, settings):
+    create_support_task(name="", ticket="T-1234", **{"from": "+15550100"})
+    assert '<span class="task-title">+15550100</span>' in top_row(client)
+    settings.TASKDECK_TITLE_ATTRIBUTES = ["ticket", "from"]
+    assert '<span class="task-title">T-1234</span>' in top_row(client)
+
+
+def test_a_task_without_any_title_attribute_shows_its_short_sid(client):
+    task = create_support_task(language="en")
+    row = top_row(client)
+    assert "task-title" not in row
+    assert f'<span class="sid">WT…{task.sid[-4:]}</span>' in row
+
+
+def test_each_open_row_shows_how_long_it_has_been_in_its_queue(client):
+    create_support_task(language="en")
+    cell = re.search(
+        r'<td class="col-age col-number" title="([\d,]+) seconds in this queue">'
+        r"(\d+) s</td>",
+        top_row(client),
+    )
+    assert cell and int(cell.group(1).replace(",", "")) < 60
+    header = client.get("/w/Support/tasks/?size=1").content.decode()
+    assert '<th scope="col" class="col-in_queue">In queue</th>' in header
+
+
+# --- Counts: from TaskRouter's statistics, never by listing tasks ------------------------
+
+
+def test_the_counts_strip_shows_tasks_by_status_per_queue_and_the_longest_wait(client, sandbox):
+    html = client.get("/w/Support/tasks/?status=pending").content.decode()
+    strip = re.search(r'<section id="counts".*?</section>', html, re.S).group(0)
+    every = support_tasks()
+    for status in ("pending", "reserved", "assigned", "wrapping"):
+        number = sum(1 for t in every if t.assignment_status == status)
+        assert re.search(rf"status-{status}\">\w+</span> <strong>{number}</strong>", strip)
+        assert f'href="?status={status}&amp;sort=-priority%2Ccreated"' in strip
+    queue = taskrouter.list_task_queues(workspace_sid=sandbox.workspace_sid())[0]
+    in_queue = sum(
+        1
+        for t in every
+        if t.task_queue_sid == queue.sid and t.assignment_status not in ("canceled", "completed")
+    )
+    assert re.search(
+        rf'href="\?queue={queue.sid}[^"]*">{queue.friendly_name} <strong>{in_queue}</strong>',
+        strip,
+    )
+    assert re.search(r'id="longest-wait">Longest wait <strong>\d+ (s|min|h|d)', strip)
+
+
+def test_a_counts_link_opens_the_table_filtered_to_those_tasks(client):
+    html = client.get("/w/Support/tasks/").content.decode()
+    link = re.search(r'<a href="(\?status=reserved[^"]*)"', html).group(1).replace("&amp;", "&")
+    filtered = client.get("/w/Support/tasks/" + link).content.decode()
+    assert set(statuses(filtered)) == {"reserved"}
+
+
+def test_counts_are_read_from_statistics_and_shared_between_viewers(client, caplog):
+    client.get("/w/Support/tasks/")  # directory and statistics read once
+    with caplog.at_level(logging.INFO, logger="tasks_app.taskrouter.client"):
+        caplog.clear()
+        client.get("/w/Support/tasks/?status=pending")
+        client.get("/w/Support/tasks/?status=reserved")
+    calls = [r.getMessage() for r in caplog.records if r.name == "tasks_app.taskrouter.client"]
+    # Two table reads; the counts came from the shared statistics read, not from tasks.
+    assert len(calls) == 2 and all("/Tasks" in c for c in calls)
+    assert not [c for c in calls if "Statistics" in c]
+
+
+def test_when_statistics_fail_the_table_still_shows_and_says_counts_are_unavailable(
+    client, loopback_sandbox
+):
+    loopback_sandbox.faults.set("503;path=/RealTimeStatistics")
+    response = client.get("/w/Support/tasks/?status=pending&size=5")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert len(row_sids(html)) == 5
+    assert "Counts unavailable" in html
+
+
+def test_the_service_reads_statistics_as_typed_values(sandbox):
+    ws = sandbox.workspace_sid()
+    workspace = taskrouter.workspace_statistics(workspace_sid=ws)
+    queues = taskrouter.queue_statistics(workspace_sid=ws)
+    every = support_tasks()
+    assert workspace.total_tasks == len(every)
+    assert workspace.tasks_by_status["pending"] == sum(
+        1 for t in every if t.assignment_status == "pending"
+    )
+    assert {q.task_queue_sid for q in queues} == {
+        q.sid for q in taskrouter.list_task_queues(workspace_sid=ws)
+    }
+    assert workspace.longest_task_waiting_sid in {
+        t.sid for t in every if t.assignment_status in ("pending", "reserved")
+    }
+
+
+def test_templates_can_title_a_task_the_way_the_table_does():
+    from django.template import Context, Template
+
+    task = create_support_task(customer={"name": "<i>Ada</i>"})
+    html = Template("{% load taskdeck %}{{ task|task_title }} {{ task.sid|short_sid }}").render(
+        Context({"task": task})
+    )
+    assert html == f"&lt;i&gt;Ada&lt;/i&gt; WT…{task.sid[-4:]}"

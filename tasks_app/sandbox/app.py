@@ -7,6 +7,7 @@ Served paths (everything else is 404/20404, other methods on these paths 405/200
     GET  /v1/Workspaces/{WS}/TaskQueues      GET /v1/Workspaces/{WS}/TaskQueues/{WQ}
     GET  /v1/Workspaces/{WS}/TaskChannels    GET /v1/Workspaces/{WS}/TaskChannels/{TC | unique_name}
     GET, POST /v1/Workspaces/{WS}/Tasks      GET, POST, DELETE /v1/Workspaces/{WS}/Tasks/{WT}
+    GET  /v1/Workspaces/{WS}/RealTimeStatistics  GET /v1/Workspaces/{WS}/TaskQueues/Statistics
 
 Each request goes: injected faults (before anything, see :mod:`.faults`) -> CORS preflight
 (``OPTIONS``, answered without credentials, as browsers send none) -> HTTP Basic
@@ -71,7 +72,7 @@ from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.errors import InvalidParameter
 from tasks_app.taskrouter.query import FILTER_PARAMETERS, TaskQuery
 
-from . import engine, store
+from . import engine, statistics, store
 from .auth import Credentials
 from .engine import ApiError, not_found
 from .faults import ERROR_KINDS, ClientReadTimeout, Fault, FaultPlan, ServerDroppedConnection
@@ -325,6 +326,12 @@ class SandboxApp:
         ws, collection, sid = match.group("ws", "collection", "sid")
         if ws is not None and not rules.is_sid(ws, "WS"):
             raise not_found(resource)
+        if ws is not None and (
+            (collection == "RealTimeStatistics" and sid is None)
+            or (collection == "TaskQueues" and sid == "Statistics")
+        ):
+            self._allow(request, "GET")
+            return self._statistics(request, ws, collection, resource)
         if collection is not None and collection not in COLLECTIONS:
             raise not_found(resource)
         if collection is not None and sid is not None:
@@ -459,6 +466,32 @@ class SandboxApp:
                           has_previous),
         }  # fmt: skip
         return self._ok(request, f"{name}-List", payload)
+
+    # Statistics (see :mod:`.statistics`) -------------------------------------------------
+
+    def _statistics(self, request: Request, ws: str, collection: str, resource: str):
+        now = self.now()
+        account = self.credentials.account_sid
+        with self.store.read() as conn:
+            if store.fetch_workspace(conn, ws) is None:
+                raise not_found(resource)
+            channel = statistics.channel_sid(conn, ws, request.first("TaskChannel"))
+            if collection == "RealTimeStatistics":
+                payload = statistics.workspace_real_time(
+                    conn, workspace_sid=ws, account_sid=account,
+                    url=request.base_url + request.path, now=now, channel=channel,
+                )  # fmt: skip
+                return self._ok(request, "WorkspaceRealTimeStatistics-Fetch", payload)
+            start, end = statistics.window(request.first, now)
+            render = statistics.task_queue_statistics(
+                conn, workspace_sid=ws, account_sid=account, now=now, start=start, end=end,
+                channel=channel,
+            )  # fmt: skip
+            rows = store.fetch_task_queues(conn, ws, request.first("FriendlyName"))
+        echoed = ["FriendlyName", "Minutes", "StartDate", "EndDate", "TaskChannel"]
+        return self._small_list(
+            request, "TaskQueueStatistics", "task_queues_statistics", "WQ", rows, render, echoed
+        )
 
     # Tasks --------------------------------------------------------------------------------
 

@@ -678,3 +678,63 @@ def query_plans(
         rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
         plans.append(" | ".join(str(r[-1]) for r in rows))
     return plans
+
+
+# --- Statistics ---------------------------------------------------------------------------
+# RealTimeStatistics and TaskQueues/Statistics are computed from the tasks themselves, with
+# aggregate queries: a statistics read never walks the tasks one by one in Python.
+
+WAITING_STATUSES = (rules.PENDING, rules.RESERVED)
+
+
+def _channel_sql(channel_sid: str | None) -> tuple[str, list[Any]]:
+    return (" AND task_channel_sid = ?", [channel_sid]) if channel_sid else ("", [])
+
+
+def count_tasks_by(
+    conn: sqlite3.Connection, workspace_sid: str, column: str, channel_sid: str | None = None
+) -> list[sqlite3.Row]:
+    """(task_queue_sid or priority, assignment_status, tasks) for every group."""
+    if column not in ("task_queue_sid", "priority"):
+        raise ValueError(column)
+    channel, params = _channel_sql(channel_sid)
+    return conn.execute(
+        f"SELECT {column} AS key, assignment_status, COUNT(*) AS tasks FROM tasks "  # noqa: S608
+        f"WHERE workspace_sid = ?{channel} GROUP BY {column}, assignment_status",
+        [workspace_sid, *params],
+    ).fetchall()
+
+
+def longest_waiting(
+    conn: sqlite3.Connection, workspace_sid: str, channel_sid: str | None = None
+) -> list[sqlite3.Row]:
+    """Per queue (and for the workspace, key NULL): the oldest pending or reserved task."""
+    channel, params = _channel_sql(channel_sid)
+    waiting = f"workspace_sid = ? AND assignment_status IN (?, ?){channel}"
+    args = [workspace_sid, *WAITING_STATUSES, *params]
+    # SQLite returns the bare column's row alongside MIN() (documented behaviour).
+    return conn.execute(
+        f"SELECT task_queue_sid AS key, sid, MIN(date_created) AS date_created FROM tasks "  # noqa: S608
+        f"WHERE {waiting} GROUP BY task_queue_sid "
+        f"UNION ALL SELECT NULL AS key, sid, MIN(date_created) FROM tasks WHERE {waiting}",
+        [*args, *args],
+    ).fetchall()
+
+
+def tasks_entered(
+    conn: sqlite3.Connection,
+    workspace_sid: str,
+    start: int,
+    end: int,
+    channel_sid: str | None = None,
+) -> dict[str, dict[str, int]]:
+    """Per queue: tasks that entered it, and of those canceled, within [start, end]."""
+    channel, params = _channel_sql(channel_sid)
+    rows = conn.execute(
+        "SELECT task_queue_sid AS key, COUNT(*) AS entered, "  # noqa: S608
+        "SUM(assignment_status = 'canceled' AND date_updated <= ?) AS canceled FROM tasks "
+        f"WHERE workspace_sid = ? AND task_queue_entered_date BETWEEN ? AND ?{channel} "
+        "GROUP BY task_queue_sid",
+        [end, workspace_sid, start, end, *params],
+    ).fetchall()
+    return {r["key"]: {"entered": r["entered"], "canceled": r["canceled"] or 0} for r in rows}

@@ -34,6 +34,7 @@ from .errors import (
 from .query import EVERY_TASK, TaskQuery
 from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
 from .signals import task_write_started, task_written
+from .statistics import TaskQueueStatistics, WorkspaceStatistics
 
 # What callers use: the operations below, and the types and errors they return or raise.
 __all__ = [
@@ -49,10 +50,12 @@ __all__ = [
     "TaskPage",
     "TaskQuery",
     "TaskQueue",
+    "TaskQueueStatistics",
     "TaskRouterError",
     "Unavailable",
     "Workflow",
     "Workspace",
+    "WorkspaceStatistics",
     "create_task",
     "default_workspace",
     "delete_task",
@@ -64,9 +67,10 @@ __all__ = [
     "list_tasks",
     "list_workflows",
     "list_workspaces",
+    "queue_statistics",
     "resolve_workspace",
     "update_task",
-    "workspace_url_name",
+    "workspace_statistics",
 ]
 
 T = TypeVar("T")
@@ -524,7 +528,37 @@ def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
     return _workspace_list(workspace_sid, "TaskChannels", "channels", TaskChannel.from_api)
 
 
-def workspace_url_name(workspace: Workspace) -> str:
-    """How a workspace appears in Taskdeck's URLs: ``Workspace.url_name``, the one rule
-    (views call this; templates read the property)."""
-    return workspace.url_name
+# --- Statistics ---------------------------------------------------------------------------
+# The counts a table page shows: read from TaskRouter's statistics resources (never by
+# listing tasks), and shared by everyone viewing the workspace for a few seconds, so a
+# room full of supervisors costs TaskRouter one read of each per interval.
+STATISTICS_MAX_AGE = 10
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/workspace-statistics
+def workspace_statistics(*, workspace_sid: str) -> WorkspaceStatistics:
+    """Tasks by status and the longest-waiting task of a workspace."""
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/RealTimeStatistics"
+    body, read_at, _stale = _shared_read(
+        path, [], workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE
+    )
+    return WorkspaceStatistics.from_api(body, read_at=read_at)
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/taskqueue-statistics
+def queue_statistics(*, workspace_sid: str) -> tuple[TaskQueueStatistics, ...]:
+    """Every queue's real-time figures, in one read of TaskQueues/Statistics."""
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/TaskQueues/Statistics"
+    params = [("PageSize", str(rules.PAGE_SIZE_MAX))]
+    body, _read_at, _stale = _shared_read(
+        path, params, workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE
+    )
+    items = body.get("task_queues_statistics") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise TaskRouterError("TaskRouter sent queue statistics Taskdeck could not read.")
+    next_url = (body.get("meta") or {}).get("next_page_url")
+    if next_url:  # more than a thousand queues: the rest, unshared
+        items = items + _list_all(next_url, "task_queues_statistics")
+    return tuple(TaskQueueStatistics.from_api(item) for item in items)

@@ -3,12 +3,16 @@
 from django import template
 from django.utils.html import format_html, format_html_join
 
-from tasks_app import presentation
+from tasks_app import presentation, titles
 
 register = template.Library()
 
 register.filter("human_duration", presentation.human_duration)
 register.filter("full_moment", presentation.full_moment)
+# A task's human title (TASKDECK_TITLE_ATTRIBUTES) and its SID shortened, as the table shows
+# them; autoescaped like any template value.
+register.filter("task_title", titles.task_title)
+register.filter("short_sid", titles.short_sid)
 
 
 @register.simple_tag

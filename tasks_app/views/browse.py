@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from tasks_app import exports
-from tasks_app.forms import TaskFilterForm
+from tasks_app import counts, exports
+from tasks_app.forms import BulkActionForm, TaskFilterForm
+from tasks_app.identity import identity_of
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views import audit as audit_views
@@ -37,13 +38,29 @@ _FIELD_OF_PARAM = {
 }
 
 
+# The table with no parameters at all: open work, most urgent first (highest priority,
+# then the longest waiting). Any parameter, even an empty one, means exactly what it says,
+# so runbook links keep their meaning.
+OPEN_WORK = QueryDict("status=pending,reserved,assigned&sort=-priority,created")
+# Every status, in the same order: one click away from the default view.
+ALL_STATUSES = "?sort=-priority,created"
+
+
+def can_edit(request: HttpRequest) -> bool:
+    """Whether this person may change tasks from the table: the one flag behind every
+    control that writes (row checkboxes, Edit, the bulk bar, New task). The views behind
+    those controls check the role again on the server."""
+    identity = identity_of(request)
+    return identity is not None and identity.can_edit
+
+
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     try:
         workspace = taskrouter.default_workspace()
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
-    return redirect("task_list", workspace=taskrouter.workspace_url_name(workspace))
+    return redirect("task_list", workspace=workspace.url_name)
 
 
 @require_safe
@@ -55,17 +72,21 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
 
-    form = TaskFilterForm(request.GET, queues=queues, workflows=workflows)
-    slug = taskrouter.workspace_url_name(workspace)
+    open_work = not request.GET
+    form = TaskFilterForm(
+        OPEN_WORK if open_work else request.GET, queues=queues, workflows=workflows
+    )
+    slug = workspace.url_name
+    editable = can_edit(request)
     context: dict = {
         "workspace": workspace,
         "workspace_slug": slug,
         "form": form,
-        "queues": queues,
-        "workflows": workflows,
+        "open_work": open_work,
+        "all_statuses_url": ALL_STATUSES,
+        "can_edit": editable,
         "refresh_seconds": settings.TASKDECK_REFRESH_SECONDS,
         "export_limit": settings.TASKDECK_EXPORT_MAX_ROWS,
-        "bulk_limit": settings.TASKDECK_BULK_MAX_TASKS,
         "partials": {
             "task-view": "tasks/task_list.html#task-view",
             "task-rows": "tasks/_task_table.html#task-rows",
@@ -76,7 +97,9 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         status = 400
     elif request.GET.get("format") == "csv":
         return exports.tasks_csv(
-            workspace=workspace, query=form.to_query(), columns=_table(form, slug, [], request)
+            workspace=workspace,
+            query=form.to_query(),
+            attribute_columns=form.cleaned_data["cols"],
         )
     else:
         try:
@@ -113,7 +136,13 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
                     "the time shown with them."
                 )
             context["page"] = page
-            context["table"] = _table(form, slug, page.tasks, request)
+            context["counts"] = counts.for_workspace(workspace, queues)
+            context["live_refresh"] = bool(request.htmx and request.htmx.target == "task-rows")
+            context["table"] = _table(form, slug, page, request, editable=editable)
+            if editable:
+                context["bulk_form"] = BulkActionForm(
+                    auto_id="bulk-%s", initial={"query": form.data.urlencode()}
+                )
             context["summary"] = describe_view(
                 form, workspace, count=len(page), later_page=bool(page.previous_page_token)
             )
@@ -128,13 +157,18 @@ def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple
     return (slug, request.GET.urlencode(), directory, form.errors.as_json())
 
 
-def _table(form: TaskFilterForm, slug: str, tasks, request: HttpRequest) -> TaskTable:
+def _table(
+    form: TaskFilterForm, slug: str, page: taskrouter.TaskPage, request: HttpRequest, *, editable
+) -> TaskTable:
     return TaskTable(
-        tasks,
+        page.tasks,
         workspace_slug=slug,
         attribute_columns=form.cleaned_data.get("cols") or (),
         order_by=form.cleaned_data.get("sort") or (),
-        query={k: request.GET.getlist(k) for k in request.GET if k != "format"},
+        # Sort links start from what the table shows (open work included), so they keep it.
+        query={k: form.data.getlist(k) for k in form.data if k != "format"},
+        editable=editable,
+        now=page.read_at,
     )
 
 
@@ -186,4 +220,4 @@ def task_redirect(request: HttpRequest, sid: str) -> HttpResponse:
         return problem_response(request, error)
     except StopIteration:
         return problem_response(request, taskrouter.NotFound())
-    return redirect("task_detail", workspace=taskrouter.workspace_url_name(workspace), sid=sid)
+    return redirect("task_detail", workspace=workspace.url_name, sid=sid)

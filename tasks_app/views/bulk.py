@@ -39,7 +39,7 @@ def _render(
     form: BulkActionForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    slug = taskrouter.workspace_url_name(workspace)
+    slug = workspace.url_name
     context = {
         "workspace": workspace,
         "workspace_slug": slug,
@@ -105,9 +105,7 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
         form.add_error(None, error.user_message)
         return _render(request, workspace, None, form=form, status=status_for(error))
     if not request.htmx:
-        return redirect(
-            "bulk_job", workspace=taskrouter.workspace_url_name(workspace), token=job.token
-        )
+        return redirect("bulk_job", workspace=workspace.url_name, token=job.token)
     return _render(request, workspace, job)
 
 
@@ -133,7 +131,5 @@ def bulk_run(request: HttpRequest, workspace: taskrouter.Workspace, token: str) 
     if job.started is not None:
         bulk.run_chunk(job)
     if not request.htmx:
-        return redirect(
-            "bulk_job", workspace=taskrouter.workspace_url_name(workspace), token=job.token
-        )
+        return redirect("bulk_job", workspace=workspace.url_name, token=job.token)
     return _render(request, workspace, job)

@@ -11,6 +11,7 @@ from tasks_app.forms import RowEditForm, TaskFilterForm
 from tasks_app.identity import actor_of, require_role
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.views.browse import can_edit
 from tasks_app.views.common import fragment_response, with_workspace
 
 
@@ -22,6 +23,7 @@ def _table(request: HttpRequest, workspace: taskrouter.Workspace, tasks) -> Task
         tasks,
         workspace_slug=workspace.url_name,
         attribute_columns=filters.cleaned_data.get("cols") or (),
+        editable=can_edit(request),
     )
 
 
