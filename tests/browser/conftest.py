@@ -1,5 +1,5 @@
 """Real-browser journeys: Playwright driving Debian's Chromium against pytest-django's
-``live_server`` (../shared/STACK_NOTES.md §6 and §9).
+``live_server``.
 
 Playwright cannot download its own browsers here, so Chromium is the system one
 (``CHROMIUM_PATH``, default ``/usr/bin/chromium``; CI installs it with apt).
@@ -12,7 +12,10 @@ Every test in this directory:
   is one: the app runs a strict policy with no inline script or style) and any request
   to a host other than the live server's (127.0.0.1 / localhost);
 * gets its own sandbox copy from ``tests/conftest.py``, which the live server thread sees
-  too: the ``settings`` fixture changes the process-wide settings.
+  too: the ``settings`` fixture changes the process-wide settings;
+* runs twice, as ``make run`` serves (``DJANGO_DEBUG=1``: ``settings.DEBUG`` on, so
+  django-htmx's ``{% htmx_script %}`` would add its debug script) and as production serves
+  (``DJANGO_DEBUG=0``). The test ids say which: ``[debug]`` and ``[production]``.
 """
 
 from __future__ import annotations
@@ -96,6 +99,20 @@ def _allow_django_orm_beside_playwright() -> None:
     connection (the live server thread has its own). Never set it in the app's processes.
     setdefault: a value already in the environment wins."""
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[pytest.param(True, id="debug"), pytest.param(False, id="production")],
+)
+def debug_mode(request: pytest.FixtureRequest, settings) -> bool:
+    """Every journey in both modes people meet: ``make run`` sets DJANGO_DEBUG=1, which
+    turns settings.DEBUG on (and with it whatever libraries do differently in DEBUG,
+    such as django-htmx's debug script); production runs with DJANGO_DEBUG=0. The test
+    settings load with DEBUG off; the live server thread reads the same settings object,
+    so switching it here switches what the browser is served."""
+    settings.DEBUG = request.param
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -279,6 +279,34 @@ def test_a_broken_expression_is_explained_at_the_field_and_kept_as_typed(
     axe(page)
 
 
+def test_a_refused_filter_leaves_the_page_whole_and_working_in_both_modes(
+    page: Page, browser_problems, debug_mode
+):
+    """``make run`` serves with DEBUG on, where django-htmx's debug script used to replace
+    the whole document with any 400 htmx answer: the page lost its styles and htmx."""
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()  # the page's script has run
+    page.evaluate("window.taskdeckSamePage = 'yes'")
+    browser_problems.expect_console_error(r"status of 400 \(Bad Request\)")
+    field = page.get_by_label("Attributes match")
+    field.fill("language==")
+    field.press("Enter")
+
+    expect(page.locator("#where-error")).to_contain_text("the end of the expression")
+    # Still the whole page: its header, its styles, the filters above the message.
+    expect(page.get_by_role("link", name="Taskdeck", exact=True)).to_be_visible()
+    assert page.evaluate("document.styleSheets.length") >= 1
+    assert page.locator("header.site-header").evaluate("e => getComputedStyle(e).display") == (
+        "flex"
+    )
+    settled(page)
+    # And htmx still drives it: fixing the expression updates the table in place.
+    field.fill('language == "es"')
+    field.press("Enter")
+    expect(caption(page)).to_contain_text('matching language == "es"')
+    assert page.evaluate("window.taskdeckSamePage") == "yes", "the page was reloaded"
+
+
 def test_sorting_by_keyboard_keeps_focus_on_the_sort_link(page: Page):
     page.goto(f"{TABLE}?status=pending")
     expect(page.locator("#live-controls")).to_be_visible()  # the page's script has run
