@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from tasks_app import exports
+from tasks_app import exports, live
 from tasks_app.forms import TaskFilterForm
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
@@ -106,6 +106,11 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
             context["problem"] = error
             status = status_for(error)
         else:
+            if request.htmx and request.htmx.target == "task-rows":
+                # A live refresh: no body when nothing changed, else only the rows it lacks.
+                return live.rows_response(
+                    request, page, lambda tasks: _table(form, slug, tasks, request)
+                )
             context["page"] = page
             context["table"] = _table(form, slug, page.tasks, request)
             context["summary"] = describe_view(
