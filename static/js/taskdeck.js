@@ -194,9 +194,25 @@
       return true;
     },
 
-    // Typing a priority replaces the one shown instead of appending to it.
+    // Typing a priority replaces the one shown instead of appending to it, whether the
+    // field got focus as the editor opened, by Tab or by a click.
+    focusedAt: 0,
+
     focusIn(field) {
-      if (field.matches("tr[data-editing] input[name=priority]")) field.select();
+      if (!field.matches("tr[data-editing] input[name$=priority]")) return;
+      field.select();
+      rowEditor.focusedAt = Date.now();
+    },
+
+    // The mouseup of the click that focused the field would put the caret where it
+    // landed and undo the selection; a later click places the caret as usual.
+    mouseUp(event) {
+      const field = event.target;
+      if (Date.now() - rowEditor.focusedAt < 500 &&
+          field.matches("tr[data-editing] input[name$=priority]")) {
+        event.preventDefault();
+      }
+      rowEditor.focusedAt = 0;
     },
   };
 
@@ -552,6 +568,9 @@
   });
   on("focusin", (event) => {
     if (event.target instanceof HTMLInputElement) rowEditor.focusIn(event.target);
+  });
+  on("mouseup", (event) => {
+    if (event.target instanceof HTMLInputElement) rowEditor.mouseUp(event);
   });
   on("visibilitychange", () => {
     if (document.visibilityState === "visible") live.visible();
