@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
 TABLE = "/w/Support/tasks/"
@@ -47,6 +48,7 @@ class Refreshes:
         return [answer.status for answer in self.answers]
 
 
+@pytest.mark.both_modes
 def test_an_unchanged_table_refreshes_with_empty_answers_and_its_ages_keep_moving(page: Page):
     page.add_init_script(ONE_SECOND_REFRESH)
     refreshes = Refreshes(page)
@@ -68,6 +70,7 @@ def test_an_unchanged_table_refreshes_with_empty_answers_and_its_ages_keep_movin
     expect(page.locator("#data-age")).to_have_text(re.compile(r"\(\d+ s ago\)"))
 
 
+@pytest.mark.both_modes
 def test_a_changed_row_arrives_alone_and_lands_in_place(page: Page, sandbox):
     page.add_init_script(ONE_SECOND_REFRESH)
     refreshes = Refreshes(page)
