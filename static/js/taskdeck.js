@@ -575,7 +575,10 @@
   on("visibilitychange", () => {
     if (document.visibilityState === "visible") live.visible();
   });
+  // Other parts of the page can ask for a refresh now (with what they just announced)
+  // or for the selection count to be redrawn.
   on("taskdeck:refresh", (event) => live.refresh({ lead: event.detail && event.detail.lead }));
+  on("taskdeck:selection", selection.count);
   on("DOMContentLoaded", live.start);
   window.setInterval(clock.tick, 5000);
 })();
