@@ -62,6 +62,12 @@ def test_an_unchanged_table_refreshes_with_empty_answers_and_its_ages_keep_movin
 
     assert set(refreshes.statuses()) == {204}, "nothing changed, so nothing should travel"
     assert all(answer.body() == b"" for answer in refreshes.answers)
+    # htmx made the request: its headers and the page's CSRF header come with it.
+    sent = refreshes.answers[0].request.headers
+    assert sent["hx-request"] == "true"
+    assert sent["hx-current-url"] == page.url
+    assert sent["x-csrftoken"]
+    assert sent["taskdeck-rows"]
     # The row is the same element, and its age (exact in the tooltip) moved on anyway.
     expect(page.locator("#task-rows > tr").first).to_have_attribute("data-marker", "kept")
     expect(age).not_to_have_attribute("title", f"{first_seconds:,} seconds", timeout=6_000)
@@ -88,6 +94,31 @@ def test_a_changed_row_arrives_alone_and_lands_in_place(page: Page, sandbox):
     assert len(changed) == 1
     assert changed[0].body().decode().count("<tr ") == 1
     expect(page.locator("#announcer")).to_have_text("Live update: 1 task changed.")
+
+
+@pytest.mark.both_modes
+def test_when_taskrouter_stops_answering_the_table_keeps_its_rows_and_says_so_then_recovers(
+    page: Page, loopback_sandbox, browser_problems
+):
+    page.add_init_script(ONE_SECOND_REFRESH)
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()
+    sids = row_sids(page)
+    browser_problems.expect_console_error(r"status of 503 \(Service Unavailable\)")
+    loopback_sandbox.faults.set("503;path=/Tasks")
+
+    state = page.locator("#live-state")
+    expect(state).to_have_text(
+        # TaskRouter's problem in its own words, then that it will try again.
+        re.compile(r"^Refresh failed: TaskRouter .+\. Retrying\.$"),
+        timeout=8_000,
+    )
+    assert row_sids(page) == sids
+    expect(page.get_by_role("link", name="Taskdeck", exact=True)).to_be_visible()
+
+    loopback_sandbox.faults.clear()
+    expect(state).to_have_text("", timeout=15_000)  # retries back off, then succeed
+    assert row_sids(page) == sids
 
 
 def test_a_live_update_keeps_the_scroll_position_while_a_row_checkbox_has_focus(
