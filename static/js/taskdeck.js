@@ -1,14 +1,25 @@
 /*
- * Taskdeck's behaviour, in one static file (the Content-Security-Policy allows no inline
- * script and htmx runs with allowEval off). Everything here listens to DOM and htmx events.
+ * Taskdeck's behaviour: one module in one static file (the Content-Security-Policy allows
+ * no inline script and htmx runs with allowEval off).
+ *
+ * Sections, in order:
+ *   1. Helpers          querying, the live region, alerts
+ *   2. htmx answers     error fragments swapped in, busy state, focus after a refusal,
+ *                       history snapshots, short runbook URLs
+ *   3. Filters          menus and checkboxes apply at once
+ *   4. Selection        row checkboxes, "select all", the bulk bar's count, bulk outcomes
+ *   5. Row editor       Escape closes it, the priority field selects its text
+ *   6. Workspace switcher  Escape closes it
+ *   7. Live refresh     requests through htmx, row merging, the age clock, the controls
+ *   8. Wiring           one listener per event type, dispatching to the sections
  */
 (function () {
   "use strict";
 
+  // --- 1. Helpers ---------------------------------------------------------------------
   const $ = (selector, root) => (root || document).querySelector(selector);
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
 
-  // --- Messages: one persistent live region for status, one for alerts ----------------
   function announce(text) {
     const region = $("#announcer");
     if (!region) return;
@@ -27,19 +38,26 @@
     const close = document.createElement("button");
     close.type = "button";
     close.className = "button-link";
+    close.dataset.dismiss = "";
     close.textContent = "Dismiss";
-    close.addEventListener("click", () => item.remove());
     item.append(p, close);
     region.replaceChildren(item);
   }
 
-  // --- htmx: show our error fragments where the user is; explain everything else ------
-  document.addEventListener("htmx:beforeSwap", (event) => {
-    const xhr = event.detail.xhr;
-    if (xhr.status >= 400) {
+  // Requests the live refresh makes come from its controls; they report their own way.
+  function isLiveRequest(event) {
+    return Boolean(event.detail && event.detail.elt && event.detail.elt.id === "live-controls");
+  }
+
+  // --- 2. htmx answers ----------------------------------------------------------------
+  const answers = {
+    // Taskdeck's own 4xx/5xx answers are fragments made for the spot the request came
+    // from (validation errors, conflicts, TaskRouter problems): swap them in like a
+    // success. Anything else is explained in the alert region.
+    beforeSwap(event) {
+      const xhr = event.detail.xhr;
+      if (xhr.status < 400) return;
       if (xhr.getResponseHeader("Taskdeck-Fragment") === "1") {
-        // Validation errors, conflicts and TaskRouter problems come as fragments made
-        // for the spot the request came from: swap them in like a success.
         event.detail.shouldSwap = true;
         event.detail.isError = false;
       } else if (xhr.status === 401 || xhr.status === 403) {
@@ -49,324 +67,536 @@
         alertUser("Taskdeck could not do that (HTTP " + xhr.status + "). " +
                   "Nothing you typed is lost; try again, or reload the page.");
       }
-    }
-  });
+    },
 
-  document.addEventListener("htmx:sendError", () => {
-    alertUser("Taskdeck cannot be reached. Check your connection; " +
-              "what you typed is still here, so try again in a moment.");
-  });
-  document.addEventListener("htmx:timeout", () => {
-    alertUser("Taskdeck took too long to answer. Try again in a moment.");
-  });
+    sendError(event) {
+      if (isLiveRequest(event)) return;
+      alertUser("Taskdeck cannot be reached. Check your connection; " +
+                "what you typed is still here, so try again in a moment.");
+    },
 
-  document.addEventListener("htmx:beforeRequest", (event) => {
-    const target = event.detail.target;
-    if (target) target.setAttribute("aria-busy", "true");
-  });
-  document.addEventListener("htmx:afterRequest", (event) => {
-    const target = event.detail.target;
-    if (target) target.removeAttribute("aria-busy");
-    if (event.detail.successful && $("#alerts")) $("#alerts").replaceChildren();
-  });
-  // After a refused save the button that was pressed is gone: put keyboard focus on the
-  // first field to fix (or the conflict to read), and say so in the live region.
-  document.addEventListener("htmx:afterSettle", (event) => {
-    const xhr = event.detail.xhr;
-    const swapped = event.detail.target;
-    if (!xhr || xhr.status < 400 || !swapped || swapped.id === "task-view") return;
-    // An outerHTML swap replaced the target: its successor carries the same id.
-    const target = swapped.isConnected ? swapped : document.getElementById(swapped.id);
-    if (!target) return;
-    const invalid = $("[aria-invalid=true]", target);
-    const conflict = $(".conflict", target);
-    if (invalid) {
-      invalid.focus();
-      announce("Fix the highlighted field: " + (invalid.labels && invalid.labels[0]
-        ? invalid.labels[0].textContent.trim() : "see the message next to it") + ".");
-    } else if (conflict) {
-      conflict.setAttribute("tabindex", "-1");
-      conflict.focus();
-    }
-  });
+    timeout(event) {
+      if (isLiveRequest(event)) return;
+      alertUser("Taskdeck took too long to answer. Try again in a moment.");
+    },
 
-  // htmx snapshots the page for Back while the request that leaves it is still running:
-  // without this, a restored view would stay busy (dimmed, and never refreshed again).
-  document.addEventListener("htmx:beforeHistorySave", (event) => {
-    $$("[aria-busy]", event.detail.historyElt).forEach((el) => el.removeAttribute("aria-busy"));
-  });
+    beforeRequest(event) {
+      const target = event.detail.target;
+      if (target && !isLiveRequest(event)) target.setAttribute("aria-busy", "true");
+    },
 
-  // Runbook links stay short: empty filter fields are left out of the URL htmx pushes.
-  document.addEventListener("htmx:configRequest", (event) => {
-    if (event.detail.verb !== "get" || !event.detail.elt.closest("form[data-auto-submit]")) return;
-    const params = event.detail.parameters;
-    Array.from(params.keys()).forEach((key) => {
-      if (params.getAll(key).every((value) => value === "")) params.delete(key);
-    });
-  });
+    afterRequest(event) {
+      if (isLiveRequest(event)) return;
+      const target = event.detail.target;
+      if (target) target.removeAttribute("aria-busy");
+      if (event.detail.successful && $("#alerts")) $("#alerts").replaceChildren();
+    },
 
-  // --- Filters: menus and checkboxes apply at once; text fields on Enter --------------
-  document.addEventListener("change", (event) => {
-    const field = event.target;
-    const form = field.closest && field.closest("form[data-auto-submit]");
-    if (!form) return;
-    if (field.matches("select, input[type=checkbox], input[type=radio]")) {
-      form.requestSubmit();
-    }
-  });
+    // After a refused save the button that was pressed is gone: put keyboard focus on
+    // the first field to fix (or the conflict to read), and say so in the live region.
+    focusAfterRefusal(event) {
+      const xhr = event.detail.xhr;
+      const swapped = event.detail.target;
+      if (!xhr || xhr.status < 400 || !swapped || swapped.id === "task-view") return;
+      // An outerHTML swap replaced the target: its successor carries the same id.
+      const target = swapped.isConnected ? swapped : document.getElementById(swapped.id);
+      if (!target) return;
+      const invalid = $("[aria-invalid=true]", target);
+      const conflict = $(".conflict", target);
+      if (invalid) {
+        invalid.focus();
+        announce("Fix the highlighted field: " + (invalid.labels && invalid.labels[0]
+          ? invalid.labels[0].textContent.trim() : "see the message next to it") + ".");
+      } else if (conflict) {
+        conflict.setAttribute("tabindex", "-1");
+        conflict.focus();
+      }
+    },
 
-  // --- Selection on the task table ---------------------------------------------------
-  document.addEventListener("change", (event) => {
-    const box = event.target;
-    if (box.id === "select-all") {
-      $$("#task-rows .row-select").forEach((row) => { row.checked = box.checked; });
-    }
-    if (box.id === "select-all" || box.classList.contains("row-select")) {
-      document.dispatchEvent(new CustomEvent("taskdeck:selection"));
-    }
-  });
+    // htmx snapshots the page for Back while the request that leaves it is still
+    // running: without this, a restored view would stay busy (dimmed, never refreshed).
+    beforeHistorySave(event) {
+      $$("[aria-busy]", event.detail.historyElt).forEach((el) => el.removeAttribute("aria-busy"));
+    },
 
-  function selectedSids() {
-    return new Set($$("#task-rows .row-select:checked").map((box) => box.value));
-  }
+    // Runbook links stay short: empty filter fields are left out of the URL htmx pushes.
+    configRequest(event) {
+      if (event.detail.verb !== "get" || !event.detail.elt.closest("form[data-auto-submit]")) return;
+      const params = event.detail.parameters;
+      Array.from(params.keys()).forEach((key) => {
+        if (params.getAll(key).every((value) => value === "")) params.delete(key);
+      });
+    },
+  };
 
-  // --- Live refresh ------------------------------------------------------------------
+  // --- 3. Filters ---------------------------------------------------------------------
+  const filters = {
+    // Menus and checkboxes apply at once; text fields on Enter (the form's own submit).
+    change(field) {
+      const form = field.closest("form[data-auto-submit]");
+      if (form && field.matches("select, input[type=checkbox], input[type=radio]")) {
+        form.requestSubmit();
+      }
+    },
+  };
+
+  // --- 4. Selection -------------------------------------------------------------------
+  const selection = {
+    sids() {
+      return new Set($$("#task-rows .row-select:checked").map((box) => box.value));
+    },
+
+    change(box) {
+      if (box.id === "select-all") {
+        $$("#task-rows .row-select").forEach((row) => { row.checked = box.checked; });
+      }
+      if (box.id === "select-all" || box.classList.contains("row-select")) selection.count();
+    },
+
+    count() {
+      const label = $("#selection-count");
+      if (!label) return;
+      const count = $$("#task-rows .row-select:checked").length;
+      label.textContent = count ? "(" + count + " selected)" : "(tick rows to select them)";
+    },
+
+    // When a bulk job finishes, the table shows the tasks as they are now; the refresh's
+    // announcement keeps the job's outcome in front of what changed.
+    bulkSettled(target) {
+      const finished = target && target.id === "bulk-panel" && $("[data-bulk-finished]", target);
+      if (finished) live.refresh({ lead: finished.dataset.bulkFinished });
+    },
+  };
+
+  // --- 5. Row editor ------------------------------------------------------------------
+  const rowEditor = {
+    // The row an editor replaced had a version; the refresh keeps reporting it, so an
+    // open editor neither defeats "nothing changed" nor looks stale when it is not.
+    versions: new Map(),
+
+    beforeSwap(target) {
+      if (target && target.matches && target.matches("#task-rows > tr[data-version]")) {
+        rowEditor.versions.set(target.dataset.sid, target.dataset.version);
+      }
+    },
+
+    versionOf(row) {
+      return row.dataset.version || rowEditor.versions.get(row.dataset.sid) || "";
+    },
+
+    // Escape leaves the editor the way its Cancel link does.
+    escape() {
+      const active = document.activeElement;
+      const editor = active && active.closest && active.closest("tr[data-editing]");
+      const cancel = editor && $("[data-editor-cancel]", editor);
+      if (!cancel) return false;
+      cancel.click();
+      return true;
+    },
+
+    // Typing a priority replaces the one shown instead of appending to it, whether the
+    // field got focus as the editor opened, by Tab or by a click.
+    focusedAt: 0,
+
+    focusIn(field) {
+      if (!field.matches("tr[data-editing] input[name$=priority]")) return;
+      field.select();
+      rowEditor.focusedAt = Date.now();
+    },
+
+    // The mouseup of the click that focused the field would put the caret where it
+    // landed and undo the selection; a later click places the caret as usual.
+    mouseUp(event) {
+      const field = event.target;
+      if (Date.now() - rowEditor.focusedAt < 500 &&
+          field.matches("tr[data-editing] input[name$=priority]")) {
+        event.preventDefault();
+      }
+      rowEditor.focusedAt = 0;
+    },
+  };
+
+  // --- 6. Workspace switcher ----------------------------------------------------------
+  const switcher = {
+    escape() {
+      const open = $("details.workspace-switcher[open]");
+      if (!open) return false;
+      open.open = false;
+      $("summary", open).focus();
+      return true;
+    },
+  };
+
+  // --- 7. Live refresh ----------------------------------------------------------------
   const live = {
     timer: null,
     inFlight: false,
     failures: 0,
-  };
 
-  function liveControls() { return $("#live-controls"); }
+    controls() { return $("#live-controls"); },
 
-  function livePaused() { return window.localStorage.getItem("taskdeck.live.paused") === "1"; }
+    paused() { return window.localStorage.getItem("taskdeck.live.paused") === "1"; },
 
-  function liveInterval() {
-    const controls = liveControls();
-    const stored = Number(window.localStorage.getItem("taskdeck.live.interval"));
-    const fallback = Number(controls && controls.dataset.refreshSeconds) || 15;
-    return (stored > 0 ? stored : fallback) * 1000;
-  }
+    interval() {
+      const controls = live.controls();
+      const stored = Number(window.localStorage.getItem("taskdeck.live.interval"));
+      const fallback = Number(controls && controls.dataset.refreshSeconds) || 15;
+      return (stored > 0 ? stored : fallback) * 1000;
+    },
 
-  function renderLiveControls() {
-    const controls = liveControls();
-    if (!controls) return;
-    controls.hidden = false;
-    const toggle = $("#live-toggle", controls);
-    const paused = livePaused();
-    // A toggle button keeps its label; its pressed state says whether updates are paused.
-    toggle.setAttribute("aria-pressed", paused ? "true" : "false");
-    if (paused) setLiveState("Paused.");
-    else if ($("#live-state") && $("#live-state").textContent === "Paused.") setLiveState("");
-    const select = $("#live-interval", controls);
-    const seconds = String(liveInterval() / 1000);
-    if (!$$("option", select).some((o) => o.value === seconds)) {
-      const option = document.createElement("option");
-      option.value = seconds;
-      option.textContent = seconds + " s";
-      select.append(option);
-    }
-    select.value = seconds;
-  }
+    setState(text) {
+      const state = $("#live-state");
+      if (state) state.textContent = text;
+    },
 
-  function scheduleRefresh() {
-    window.clearTimeout(live.timer);
-    if (!liveControls() || livePaused()) return;
-    // Back off while TaskRouter is failing, so a fleet of open tabs does not pile on.
-    const delay = liveInterval() * Math.min(4, 1 + live.failures);
-    live.timer = window.setTimeout(refreshRows, delay);
-  }
+    render() {
+      const controls = live.controls();
+      if (!controls) return;
+      controls.hidden = false;
+      const toggle = $("#live-toggle", controls);
+      const paused = live.paused();
+      // The label says what pressing does; aria-pressed says that updates are paused.
+      toggle.setAttribute("aria-pressed", paused ? "true" : "false");
+      toggle.textContent = paused ? "Resume live updates" : "Pause live updates";
+      if (paused) live.setState("Paused.");
+      else if ($("#live-state") && $("#live-state").textContent === "Paused.") live.setState("");
+      const select = $("#live-interval", controls);
+      const seconds = String(live.interval() / 1000);
+      if (!$$("option", select).some((o) => o.value === seconds)) {
+        const option = document.createElement("option");
+        option.value = seconds;
+        option.textContent = seconds + " s";
+        select.append(option);
+      }
+      select.value = seconds;
+    },
 
-  function setLiveState(text) {
-    const state = $("#live-state");
-    if (state) state.textContent = text;
-  }
+    start() {
+      live.render();
+      clock.stamp($("#task-rows"));
+      clock.tick();
+      live.schedule();
+    },
 
-  // `lead`: what the page has just announced and the refresh must not talk over (a bulk
-  // action's outcome); a live update then says it again, followed by what changed.
-  function refreshRows(lead) {
-    const controls = liveControls();
-    const body = $("#task-rows");
-    if (!controls || !body) return;
-    if (document.visibilityState !== "visible" || live.inFlight ||
-        $("#task-view[aria-busy=true]")) {
-      scheduleRefresh();
-      return;
-    }
-    live.inFlight = true;
-    const url = controls.dataset.refreshUrl;
-    fetch(url, {
-      headers: { "HX-Request": "true", "HX-Target": "task-rows", "HX-Current-URL": window.location.href },
-      credentials: "same-origin",
-    }).then((response) => response.text().then((text) => ({ response, text })))
-      .then(({ response, text }) => {
-        const template = document.createElement("template");
-        template.innerHTML = text;
-        if (!response.ok) {
-          const reason = $(".banner p", template.content);
-          throw new Error(reason ? reason.textContent : "HTTP " + response.status);
-        }
-        const fresh = $("#task-rows", template.content);
-        if (!fresh) throw new Error("unexpected answer");
-        // The view may have been swapped while this request ran; only merge into the
-        // table this request was for.
-        if (controls.isConnected && liveControls() === controls) mergeRows($("#task-rows"), fresh, lead);
-        live.failures = 0;
-        setLiveState("");
-      })
-      .catch((error) => {
-        live.failures += 1;
-        setLiveState("Refresh failed: " + error.message + " Retrying.");
-        $("#data-age") && $("#data-age").classList.add("stale");
-      })
-      .finally(() => {
-        live.inFlight = false;
-        scheduleRefresh();
+    schedule() {
+      window.clearTimeout(live.timer);
+      if (!live.controls() || live.paused()) return;
+      // Back off while TaskRouter is failing, so a fleet of open tabs does not pile on.
+      const delay = live.interval() * Math.min(4, 1 + live.failures);
+      live.timer = window.setTimeout(() => live.refresh(), delay);
+    },
+
+    toggle() {
+      const paused = !live.paused();
+      window.localStorage.setItem("taskdeck.live.paused", paused ? "1" : "0");
+      live.render();
+      announce(paused ? "Live updates paused." : "Live updates resumed.");
+      if (paused) window.clearTimeout(live.timer); else live.refresh();
+    },
+
+    setInterval(value) {
+      window.localStorage.setItem("taskdeck.live.interval", value);
+      live.schedule();
+    },
+
+    visible() {
+      const body = $("#task-rows");
+      const readAt = body ? new Date(body.dataset.readAt) : null;
+      // Back after a while: refresh at once instead of showing old data for an interval.
+      if (readAt && Date.now() - readAt.getTime() > live.interval()) live.refresh();
+      else live.schedule();
+    },
+
+    // What the page shows, for the server to compare with what it has: per row, its
+    // data-version XORed with the SID's last 8 hex digits, 4 bytes each, base64
+    // (tasks_app/live.py computes the same keys).
+    rowsHeader(body) {
+      let bytes = "";
+      for (const row of body.rows) {
+        const version = parseInt(rowEditor.versionOf(row), 16) || 0;
+        const sidBits = parseInt((row.dataset.sid || "").slice(-8), 16) || 0;
+        const key = (version ^ sidBits) >>> 0;
+        bytes += String.fromCharCode(key >>> 24, (key >>> 16) & 255, (key >>> 8) & 255, key & 255);
+      }
+      return window.btoa(bytes);
+    },
+
+    // `lead`: what the page has just announced and the refresh must not talk over (a
+    // bulk action's outcome); `everyRow`: ask for all rows, not only the ones we lack.
+    refresh(options) {
+      const { lead, everyRow } = options || {};
+      const controls = live.controls();
+      const body = $("#task-rows");
+      if (!controls || !body || !window.htmx) return;
+      if (document.visibilityState !== "visible" || live.inFlight ||
+          $("#task-view[aria-busy=true]")) {
+        live.schedule();
+        return;
+      }
+      live.inFlight = true;
+      let retry = false;
+      // Through htmx, so the refresh carries htmx's headers (HX-Request, HX-Target:
+      // task-rows, HX-Current-URL), the page's CSRF header and htmx's events; the
+      // handler merges rows instead of swapping.
+      window.htmx.ajax("GET", controls.dataset.refreshUrl, {
+        source: controls,
+        target: body,
+        swap: "none",
+        headers: everyRow ? {} : { "Taskdeck-Rows": live.rowsHeader(body) },
+        handler: (elt, info) => {
+          // The view may have been swapped while this request ran: only merge into the
+          // table this request was for.
+          if (!controls.isConnected || live.controls() !== controls) return;
+          retry = !live.answer(info.xhr, body, lead);
+        },
+      }).then(() => {}, () => live.failed("Taskdeck cannot be reached."))
+        .finally(() => {
+          live.inFlight = false;
+          if (retry && !everyRow) {
+            live.refresh({ lead, everyRow: true });
+            return;
+          }
+          live.refreshCounts();
+          live.schedule();
+        });
+    },
+
+    // The counts strip is the workspace's, not the table's: it comes from TaskRouter's
+    // statistics (one read shared by every viewer for a few seconds), so it is asked for
+    // with each refresh whether or not the rows changed (HX-Target: counts).
+    refreshCounts() {
+      const strip = $("#counts");
+      const controls = live.controls();
+      if (!strip || !controls) return;
+      window.htmx.ajax("GET", controls.dataset.refreshUrl, {
+        source: strip,
+        target: strip,
+        swap: "outerHTML",
       });
-  }
+    },
 
-  function mergeRows(body, fresh, lead) {
-    const selected = selectedSids();
-    const focusedId = document.activeElement && document.activeElement.id;
-    const oldRows = new Map(Array.from(body.rows).map((row) => [row.dataset.sid, row]));
-    let changed = 0;
-    let added = 0;
-    const rows = Array.from(fresh.rows).map((row) => {
-      const old = oldRows.get(row.dataset.sid);
-      oldRows.delete(row.dataset.sid);
-      if (!old) {
-        added += 1;
-        row.classList.add("row-added");
-        return row;
+    // Returns false when the answer left out a row this page does not have (so every
+    // row must be asked for).
+    answer(xhr, body, lead) {
+      if (xhr.status === 204) {
+        body.dataset.readAt = xhr.getResponseHeader("Taskdeck-Read-At") || new Date().toISOString();
+        live.succeeded();
+        return true;
       }
-      if (old.dataset.editing) {
-        // Someone is editing this row: never replace it under them; the editor itself
-        // detects a newer version when saving.
-        if (old.dataset.version !== row.dataset.version) old.classList.add("row-stale");
-        return old;
+      const template = document.createElement("template");
+      template.innerHTML = xhr.responseText;
+      if (xhr.status !== 200) {
+        const reason = $(".banner p", template.content);
+        live.failed(reason ? reason.textContent : "HTTP " + xhr.status + ".");
+        return true;
       }
-      if (old.dataset.version !== row.dataset.version) {
+      const fresh = $("#task-rows", template.content);
+      if (!fresh) {
+        live.failed("unexpected answer.");
+        return true;
+      }
+      if (!live.merge(body, fresh, lead)) return false;
+      live.succeeded();
+      return true;
+    },
+
+    succeeded() {
+      live.failures = 0;
+      live.setState("");
+      clock.tick();
+    },
+
+    failed(reason) {
+      live.failures += 1;
+      live.setState("Refresh failed: " + reason + " Retrying.");
+      const age = $("#data-age");
+      if (age) age.classList.add("stale");
+    },
+
+    merge(body, fresh, lead) {
+      const freshRows = new Map(Array.from(fresh.rows).map((row) => [row.dataset.sid, row]));
+      const order = fresh.dataset.order === undefined
+        ? Array.from(freshRows.keys())
+        : fresh.dataset.order.split(" ").filter(Boolean);
+      const oldRows = new Map(Array.from(body.rows).map((row) => [row.dataset.sid, row]));
+      if (order.some((sid) => !freshRows.has(sid) && !oldRows.has(sid))) return false;
+
+      const selected = selection.sids();
+      const active = document.activeElement;
+      const focusedId = active && body.contains(active) ? active.id : null;
+      const scrollX = window.scrollX;
+      const scrollY = window.scrollY;
+      clock.stamp(fresh, fresh.dataset.readAt);
+
+      let changed = 0;
+      let added = 0;
+      const rows = order.map((sid) => {
+        const old = oldRows.get(sid);
+        const row = freshRows.get(sid);
+        oldRows.delete(sid);
+        if (!row) return old; // unchanged: the server did not send it again
+        if (!old) {
+          added += 1;
+          row.classList.add("row-added");
+          return row;
+        }
+        if (old.dataset.editing) {
+          // Someone is editing this row: never replace it under them; the editor itself
+          // detects a newer version when saving.
+          if (rowEditor.versionOf(old) !== row.dataset.version) old.classList.add("row-stale");
+          return old;
+        }
+        if (old.dataset.version === row.dataset.version) return old;
         changed += 1;
         row.classList.add("row-changed");
         return row;
-      }
-      // Unchanged: keep the element (and any focus in it); only the age moves on.
-      const age = $(".col-age", old);
-      const newAge = $(".col-age", row);
-      if (age && newAge) {
-        age.textContent = newAge.textContent;
-        age.title = newAge.title;
-      }
-      return old;
-    });
-    const removed = oldRows.size;
-    const sameOrder = rows.length === body.rows.length &&
-      rows.every((row, index) => body.rows[index] === row);
-    if (!sameOrder) {
-      body.replaceChildren(...rows);
-    } else {
-      rows.forEach((row, index) => {
-        if (body.rows[index] !== row) body.rows[index].replaceWith(row);
       });
-    }
-    rows.forEach((row) => {
-      const box = $(".row-select", row);
-      if (box) box.checked = selected.has(row.dataset.sid);
-      if (row.classList.contains("row-changed") || row.classList.contains("row-added")) {
-        window.htmx && window.htmx.process(row);
+      const removed = oldRows.size;
+
+      // Move as little as possible: a row that stays where it is keeps its element, and
+      // with it focus and the browser's scroll anchor.
+      rows.forEach((row, index) => {
+        if (body.rows[index] !== row) body.insertBefore(row, body.rows[index] || null);
+      });
+      // What is left after them: rows that left the view, and the old copies of changed rows.
+      while (body.rows.length > rows.length) body.rows[rows.length].remove();
+      rows.forEach((row) => {
+        const box = $(".row-select", row);
+        if (box) box.checked = selected.has(row.dataset.sid);
+        if (row.classList.contains("row-changed") || row.classList.contains("row-added")) {
+          window.htmx.process(row);
+        }
+      });
+      if (focusedId && (!document.activeElement || document.activeElement.id !== focusedId)) {
+        const again = document.getElementById(focusedId);
+        if (again) again.focus({ preventScroll: true });
       }
-    });
-    if (focusedId && document.activeElement && document.activeElement.id !== focusedId) {
-      const again = document.getElementById(focusedId);
-      if (again) again.focus({ preventScroll: true });
-    }
-    body.dataset.readAt = fresh.dataset.readAt;
-    updateDataAge();
-    const count = $("#row-count");
-    if (count) count.textContent = rows.length + (rows.length === 1 ? " task" : " tasks") + " on this page";
-    const notes = [];
-    if (changed) notes.push(changed + (changed === 1 ? " task changed" : " tasks changed"));
-    if (added) notes.push(added + (added === 1 ? " task appeared" : " tasks appeared"));
-    if (removed) notes.push(removed + (removed === 1 ? " task left this view" : " tasks left this view"));
-    if (notes.length) announce((lead ? lead + " " : "") + "Live update: " + notes.join(", ") + ".");
-    document.dispatchEvent(new CustomEvent("taskdeck:selection"));
-  }
+      if (window.scrollX !== scrollX || window.scrollY !== scrollY) window.scrollTo(scrollX, scrollY);
 
-  function updateDataAge() {
-    const label = $("#data-age");
-    const body = $("#task-rows");
-    if (!label || !body) return;
-    const readAt = new Date(body.dataset.readAt || label.dataset.readAt);
-    if (Number.isNaN(readAt.getTime())) return;
-    const seconds = Math.max(0, Math.round((Date.now() - readAt.getTime()) / 1000));
-    const clock = readAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
-    const ago = seconds < 60 ? seconds + " s ago" : Math.floor(seconds / 60) + " min ago";
-    label.textContent = "as of " + clock + " (" + ago + ")";
-    label.classList.toggle("stale", seconds * 1000 > 2 * liveInterval() + 5000);
-  }
+      body.dataset.readAt = fresh.dataset.readAt;
+      const count = $("#row-count");
+      if (count) count.textContent = rows.length + (rows.length === 1 ? " task" : " tasks") + " on this page";
+      const notes = [];
+      if (changed) notes.push(changed + (changed === 1 ? " task changed" : " tasks changed"));
+      if (added) notes.push(added + (added === 1 ? " task appeared" : " tasks appeared"));
+      if (removed) notes.push(removed + (removed === 1 ? " task left this view" : " tasks left this view"));
+      if (notes.length) announce((lead ? lead + " " : "") + "Live update: " + notes.join(", ") + ".");
+      selection.count();
+      return true;
+    },
+  };
 
-  function startLive() {
-    renderLiveControls();
-    updateDataAge();
-    scheduleRefresh();
-  }
+  // The age of the data and of every task move on in the browser: a refresh that finds
+  // nothing changed carries no rows, yet "time in queue" keeps counting.
+  const clock = {
+    // Each age cell gets data-created (when the task was created), from the age the
+    // server showed ("1,234 seconds" in its title) and when it read it.
+    stamp(root, readAtText) {
+      if (!root) return;
+      const readAt = Date.parse(readAtText || root.dataset.readAt);
+      if (Number.isNaN(readAt)) return;
+      $$(".col-age", root).forEach((cell) => {
+        if (cell.dataset.created) return;
+        const seconds = Number((cell.title || "").replace(/[^0-9]/g, ""));
+        if (cell.title && !Number.isNaN(seconds)) {
+          cell.dataset.created = new Date(readAt - seconds * 1000).toISOString();
+        }
+      });
+    },
 
-  document.addEventListener("click", (event) => {
-    if (event.target.id !== "live-toggle") return;
-    const paused = !livePaused();
-    window.localStorage.setItem("taskdeck.live.paused", paused ? "1" : "0");
-    renderLiveControls();
-    announce(paused ? "Live updates paused." : "Live updates resumed.");
-    if (paused) window.clearTimeout(live.timer); else refreshRows();
-  });
+    duration(seconds) {
+      // The same coarse steps as the server's human_duration (tasks_app/presentation.py).
+      seconds = Math.max(0, Math.floor(seconds));
+      if (seconds < 60) return seconds + " s";
+      let minutes = Math.floor(seconds / 60);
+      if (minutes < 60) return minutes + " min";
+      let hours = Math.floor(minutes / 60);
+      minutes %= 60;
+      if (hours < 24) return minutes ? hours + " h " + minutes + " min" : hours + " h";
+      const days = Math.floor(hours / 24);
+      hours %= 24;
+      return hours ? days + " d " + hours + " h" : days + " d";
+    },
 
-  document.addEventListener("change", (event) => {
-    if (event.target.id !== "live-interval") return;
-    window.localStorage.setItem("taskdeck.live.interval", event.target.value);
-    scheduleRefresh();
-  });
+    tick() {
+      const now = Date.now();
+      $$("#task-rows [data-created]").forEach((cell) => {
+        const created = Date.parse(cell.dataset.created);
+        if (Number.isNaN(created)) return;
+        const seconds = Math.max(0, Math.floor((now - created) / 1000));
+        const text = clock.duration(seconds);
+        if (cell.textContent !== text) cell.textContent = text;
+        cell.title = seconds.toLocaleString("en-US") + " seconds";
+      });
+      clock.dataAge(now);
+    },
 
-  // Something else changed tasks on this page (a bulk action finished): refresh now.
-  document.addEventListener("taskdeck:refresh", (event) => refreshRows(event.detail && event.detail.lead));
-
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") {
+    dataAge(now) {
+      const label = $("#data-age");
       const body = $("#task-rows");
-      const readAt = body ? new Date(body.dataset.readAt) : null;
-      // Back after a while: refresh at once instead of showing old data for a full interval.
-      if (readAt && Date.now() - readAt.getTime() > liveInterval()) refreshRows();
-      else scheduleRefresh();
-    }
+      if (!label || !body) return;
+      const readAt = new Date(body.dataset.readAt || label.dataset.readAt);
+      if (Number.isNaN(readAt.getTime())) return;
+      const seconds = Math.max(0, Math.round((now - readAt.getTime()) / 1000));
+      const time = readAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+      const ago = seconds < 60 ? seconds + " s ago" : Math.floor(seconds / 60) + " min ago";
+      label.textContent = "as of " + time + " (" + ago + ")";
+      label.classList.toggle("stale", seconds * 1000 > 2 * live.interval() + 5000);
+    },
+  };
+
+  // --- 8. Wiring: one listener per event type -----------------------------------------
+  const on = (type, handler) => document.addEventListener(type, handler);
+
+  on("htmx:beforeSwap", (event) => {
+    rowEditor.beforeSwap(event.detail.target);
+    answers.beforeSwap(event);
   });
-
-  window.setInterval(updateDataAge, 5000);
-  document.addEventListener("DOMContentLoaded", startLive);
-  document.addEventListener("htmx:historyRestore", startLive);
-  document.addEventListener("htmx:afterSettle", (event) => {
-    if (event.detail.target && event.detail.target.id === "task-view") startLive();
+  on("htmx:afterSettle", (event) => {
+    const target = event.detail.target;
+    answers.focusAfterRefusal(event);
+    selection.count();
+    selection.bulkSettled(target);
+    if (target && target.id === "task-view") live.start();
   });
-})();
+  on("htmx:beforeRequest", answers.beforeRequest);
+  on("htmx:afterRequest", answers.afterRequest);
+  on("htmx:sendError", answers.sendError);
+  on("htmx:timeout", answers.timeout);
+  on("htmx:beforeHistorySave", answers.beforeHistorySave);
+  on("htmx:configRequest", answers.configRequest);
+  on("htmx:historyRestore", live.start);
 
-/* Bulk actions: say how many rows are selected. */
-(function () {
-  "use strict";
-  function updateCount() {
-    const label = document.getElementById("selection-count");
-    if (!label) return;
-    const count = document.querySelectorAll("#task-rows .row-select:checked").length;
-    label.textContent = count ? "(" + count + " selected)" : "(tick rows to select them)";
-  }
-  document.addEventListener("taskdeck:selection", updateCount);
-  document.addEventListener("htmx:afterSettle", updateCount);
+  on("change", (event) => {
+    const field = event.target;
+    if (!(field instanceof Element)) return;
+    if (field.id === "live-interval") live.setInterval(field.value);
+    else if (field.matches("#select-all, .row-select")) selection.change(field);
+    else filters.change(field);
+  });
+  on("click", (event) => {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    if (target.id === "live-toggle") live.toggle();
+    else if (target.matches("#alerts [data-dismiss]")) target.closest(".banner").remove();
+  });
+  on("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    if (switcher.escape() || rowEditor.escape()) event.preventDefault();
+  });
+  on("focusin", (event) => {
+    if (event.target instanceof HTMLInputElement) rowEditor.focusIn(event.target);
+  });
+  on("mouseup", (event) => {
+    if (event.target instanceof HTMLInputElement) rowEditor.mouseUp(event);
+  });
+  on("visibilitychange", () => {
+    if (document.visibilityState === "visible") live.visible();
+  });
+  // Other parts of the page can ask for a refresh now (with what they just announced)
+  // or for the selection count to be redrawn.
+  on("taskdeck:refresh", (event) => live.refresh({ lead: event.detail && event.detail.lead }));
+  on("taskdeck:selection", selection.count);
+  on("DOMContentLoaded", live.start);
+  window.setInterval(clock.tick, 5000);
 })();
-
-/* Bulk actions: when a job finishes, the table shows the tasks as they are now. */
-document.addEventListener("htmx:afterSettle", (event) => {
-  "use strict";
-  const target = event.detail.target;
-  const finished = target && target.id === "bulk-panel" && target.querySelector("[data-bulk-finished]");
-  if (finished) {
-    // The refresh's own announcement keeps the job's outcome in front of it.
-    document.dispatchEvent(new CustomEvent("taskdeck:refresh", { detail: { lead: finished.dataset.bulkFinished } }));
-  }
-});

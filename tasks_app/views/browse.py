@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from tasks_app import counts, exports
+from tasks_app import counts, exports, live
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.identity import identity_of
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views import audit as audit_views
 from tasks_app.views.common import (
+    fragment_response,
     problem_response,
     render_fragment,
     status_for,
@@ -71,6 +75,11 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     except taskrouter.TaskRouterError as error:
         return problem_response(request, error)
+
+    if request.htmx and request.htmx.target == "counts":
+        # The counts strip on its own, as live refresh asks for it.
+        context = {"counts": counts.for_workspace(workspace, queues), "workspace": workspace}
+        return fragment_response(request, "tasks/_counts.html", context)
 
     open_work = not request.GET
     form = TaskFilterForm(
@@ -130,6 +139,15 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
             context["problem"] = error
             status = status_for(error)
         else:
+            if request.htmx and request.htmx.target == "task-rows" and page.stale_because is None:
+                # A live refresh: no body when nothing changed, else only the rows it lacks.
+                return live.rows_response(
+                    request,
+                    page,
+                    lambda tasks: _table(
+                        form, slug, tasks, request, editable=editable, read_at=page.read_at
+                    ),
+                )
             if page.stale_because is not None:  # TaskRouter failed: its last answer, dated
                 context["problem"] = taskrouter.Unavailable(
                     f"{page.stale_because} These are the last tasks Taskdeck read, as of "
@@ -137,8 +155,9 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
                 )
             context["page"] = page
             context["counts"] = counts.for_workspace(workspace, queues)
-            context["live_refresh"] = bool(request.htmx and request.htmx.target == "task-rows")
-            context["table"] = _table(form, slug, page, request, editable=editable)
+            context["table"] = _table(
+                form, slug, page.tasks, request, editable=editable, read_at=page.read_at
+            )
             if editable:
                 context["bulk_form"] = BulkActionForm(
                     auto_id="bulk-%s", initial={"query": form.data.urlencode()}
@@ -158,17 +177,23 @@ def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple
 
 
 def _table(
-    form: TaskFilterForm, slug: str, page: taskrouter.TaskPage, request: HttpRequest, *, editable
+    form: TaskFilterForm,
+    slug: str,
+    tasks: Sequence[taskrouter.Task],
+    request: HttpRequest,
+    *,
+    editable: bool,
+    read_at: datetime,
 ) -> TaskTable:
     return TaskTable(
-        page.tasks,
+        tasks,
         workspace_slug=slug,
         attribute_columns=form.cleaned_data.get("cols") or (),
         order_by=form.cleaned_data.get("sort") or (),
         # Sort links start from what the table shows (open work included), so they keep it.
         query={k: form.data.getlist(k) for k in form.data if k != "format"},
         editable=editable,
-        now=page.read_at,
+        now=read_at,
     )
 
 

@@ -12,7 +12,11 @@ Every test in this directory:
   is one: the app runs a strict policy with no inline script or style) and any request
   to a host other than the live server's (127.0.0.1 / localhost);
 * gets its own sandbox copy from ``tests/conftest.py``, which the live server thread sees
-  too: the ``settings`` fixture changes the process-wide settings.
+  too: the ``settings`` fixture changes the process-wide settings;
+* runs as production serves (``DJANGO_DEBUG=0``) and, for a representative subset (see
+  DEBUG_TOO_MODULES), also as ``make run`` serves (``DJANGO_DEBUG=1``: ``settings.DEBUG``
+  on, so django-htmx's ``{% htmx_script %}`` would add its debug script). The test ids
+  say which: ``[debug]`` and ``[production]``.
 """
 
 from __future__ import annotations
@@ -98,6 +102,44 @@ def _allow_django_orm_beside_playwright() -> None:
     connection (the live server thread has its own). Never set it in the app's processes.
     setdefault: a value already in the environment wins."""
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+# The DEBUG pass runs over a representative subset: every journey in both modes took
+# about six minutes on two busy cores. In it: journeys marked ``both_modes`` (the ones
+# meeting 4xx answers, a filter and history journey, live refresh) and every journey in
+# DEBUG_TOO_MODULES, whose edits meet 404/409/422 answers, which is where DEBUG differed.
+# TASKDECK_BROWSER_MODES=all runs every journey in both modes.
+DEBUG_TOO_MODULES = frozenset({"test_edit_journeys.py"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_modes: run this browser journey with DJANGO_DEBUG=1 semantics too"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "debug_mode" not in metafunc.fixturenames:
+        return
+    both = (
+        os.environ.get("TASKDECK_BROWSER_MODES") == "all"
+        or metafunc.definition.get_closest_marker("both_modes") is not None
+        or metafunc.definition.path.name in DEBUG_TOO_MODULES
+    )
+    modes = [pytest.param(True, id="debug")] if both else []
+    modes.append(pytest.param(False, id="production"))
+    metafunc.parametrize("debug_mode", modes, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def debug_mode(request: pytest.FixtureRequest, settings) -> bool:
+    """The two modes people meet: ``make run`` sets DJANGO_DEBUG=1, which turns
+    settings.DEBUG on (and with it whatever libraries do differently in DEBUG, such as
+    django-htmx's debug script); production runs with DJANGO_DEBUG=0. The test settings
+    load with DEBUG off; the live server thread reads the same settings object, so
+    switching it here switches what the browser is served."""
+    settings.DEBUG = request.param
+    return request.param
 
 
 @pytest.fixture(scope="session")

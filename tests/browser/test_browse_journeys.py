@@ -114,6 +114,7 @@ def test_a_runbook_link_shows_only_the_matching_tasks_and_says_what_it_shows(pag
     axe(page)
 
 
+@pytest.mark.both_modes
 def test_changing_filters_updates_the_table_and_address_in_place_and_back_undoes_it(page: Page):
     page.goto(f"{TABLE}?status=pending")
     expect(caption(page)).to_contain_text("pending tasks in Support.")
@@ -258,6 +259,7 @@ def test_a_task_opens_from_the_table_with_its_attributes_and_version(page: Page,
     assert json.loads(attributes.inner_text()) == task.attributes
 
 
+@pytest.mark.both_modes
 def test_a_broken_expression_is_explained_at_the_field_and_kept_as_typed(
     page: Page, browser_problems, axe
 ):
@@ -279,6 +281,64 @@ def test_a_broken_expression_is_explained_at_the_field_and_kept_as_typed(
     expect(page.locator("#announcer")).to_have_text(re.compile(r"filters need fixing"))
     settled(page)
     axe(page)
+
+
+@pytest.mark.both_modes
+def test_a_refused_filter_leaves_the_page_whole_and_working_in_both_modes(
+    page: Page, browser_problems, debug_mode
+):
+    """``make run`` serves with DEBUG on, where django-htmx's debug script used to replace
+    the whole document with any 400 htmx answer: the page lost its styles and htmx."""
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()  # the page's script has run
+    page.evaluate("window.taskdeckSamePage = 'yes'")
+    browser_problems.expect_console_error(r"status of 400 \(Bad Request\)")
+    field = page.get_by_label("Attributes match")
+    field.fill("language==")
+    field.press("Enter")
+
+    expect(page.locator("#where-error")).to_contain_text("the end of the expression")
+    # Still the whole page: its header, its styles, the filters above the message.
+    expect(page.get_by_role("link", name="Taskdeck", exact=True)).to_be_visible()
+    assert page.evaluate("document.styleSheets.length") >= 1
+    assert page.locator("header.site-header").evaluate("e => getComputedStyle(e).display") == (
+        "flex"
+    )
+    settled(page)
+    # And htmx still drives it: fixing the expression updates the table in place.
+    field.fill('language == "es"')
+    field.press("Enter")
+    expect(caption(page)).to_contain_text('matching language == "es"')
+    assert page.evaluate("window.taskdeckSamePage") == "yes", "the page was reloaded"
+
+
+@pytest.mark.both_modes
+def test_editing_a_row_whose_task_was_deleted_elsewhere_says_so_in_place_in_both_modes(
+    page: Page, sandbox, browser_problems
+):
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()  # the page's script has run
+    page.evaluate("window.taskdeckSamePage = 'yes'")
+    first, second = row_sids(page)[:2]
+    task = sandbox.fetch(first)
+    taskrouter.delete_task(  # in another tab, or by someone else
+        actor="colleague@example.com",
+        workspace_sid=task.workspace_sid,
+        task_sid=first,
+        if_match=task.etag,
+    )
+    browser_problems.expect_console_error(r"status of 404 \(Not Found\)")
+
+    page.get_by_role("link", name=f"Edit {first}", exact=True).click()
+
+    expect(page.get_by_text("TaskRouter has no such resource")).to_be_visible()
+    expect(page.get_by_role("link", name="Taskdeck", exact=True)).to_be_visible()
+    expect(page.locator(f"#row-{second}")).to_be_visible()
+    settled(page)
+    assert page.evaluate("window.taskdeckSamePage") == "yes", "the page was replaced"
+    # htmx still works on the rest of the page.
+    page.get_by_role("link", name=f"Edit {second}", exact=True).click()
+    expect(page.locator(f"#row-{second}")).to_have_attribute("data-editing", "1")
 
 
 def test_sorting_by_keyboard_keeps_focus_on_the_sort_link(page: Page):
@@ -331,6 +391,7 @@ class RefreshRequests:
             page.wait_for_timeout(50)
 
 
+@pytest.mark.both_modes
 def test_live_refresh_highlights_a_changed_row_keeps_selection_and_can_be_paused(
     page: Page, sandbox
 ):
@@ -406,6 +467,7 @@ def test_a_live_update_keeps_keyboard_focus_on_the_row_being_selected(page: Page
 # --- Accessibility -----------------------------------------------------------------------
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize("view", ["filtered-table", "form-errors", "task-page"])
 def test_pages_have_no_serious_accessibility_violations(
     page: Page, axe, sandbox, browser_problems, view
