@@ -7,7 +7,7 @@ run; the dashboard's ratios to it (b/f) are what the speed targets are written a
 Two function views, no middleware, no templates, no database:
 
 * the task table: the same ListTask call the dashboard makes (``requests``, one Session,
-  basic auth), the JSON parsed, the dashboard's ten default columns rendered with one
+  basic auth), the JSON parsed, the dashboard's default columns rendered with one
   f-string per row, every value escaped;
 * one task: the same Fetch call, every field, the attributes pretty-printed, the ETag, and
   one small form carrying a signed hidden token (what a CSRF token or a signed version
@@ -38,14 +38,30 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Task", "sid"),
     ("Status", "assignment_status"),
     ("Priority", "priority"),
-    ("Age", "age"),
+    ("In queue", "task_queue_entered_date"),
     ("Queue", "task_queue_friendly_name"),
     ("Workflow", "workflow_friendly_name"),
-    ("Channel", "task_channel_unique_name"),
     ("Created", "date_created"),
     ("Start", "virtual_start_time"),
     ("Reason", "reason"),
 )
+# Where a row's human title comes from, as the dashboard's default title attributes.
+_TITLE_PATHS = (("customer", "name"), ("name",), ("from",))
+
+
+def _title(attributes: Any) -> str:
+    """The first title attribute present (the dashboard parses each row's JSON too)."""
+    try:
+        parsed = json.loads(attributes or "{}")
+    except ValueError:
+        return ""
+    for path in _TITLE_PATHS:
+        value: Any = parsed
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 # The dashboard's sort names -> TaskRouter's Ordering fields.
 _ORDERING = {"priority": "Priority", "created": "DateCreated", "start": "VirtualStartTime"}
@@ -134,10 +150,11 @@ def task_table(request: HttpRequest) -> HttpResponse:
     tasks = response.json()["tasks"]
     e = _text
     rows = [
-        f'<tr id="row-{e(t["sid"])}"><th scope="row"><a href="{e(t["sid"])}/">{e(t["sid"])}'
-        f"</a></th><td>{e(t['assignment_status'])}</td><td>{e(t['priority'])}</td>"
-        f"<td>{e(t['age'])}</td><td>{e(t['task_queue_friendly_name'])}</td>"
-        f"<td>{e(t['workflow_friendly_name'])}</td><td>{e(t['task_channel_unique_name'])}</td>"
+        f'<tr id="row-{e(t["sid"])}"><th scope="row"><a href="{e(t["sid"])}/">'
+        f"{e(_title(t.get('attributes')))} {e(t['sid'])}</a></th>"
+        f"<td>{e(t['assignment_status'])}</td><td>{e(t['priority'])}</td>"
+        f"<td>{e(t['task_queue_entered_date'])}</td><td>{e(t['task_queue_friendly_name'])}</td>"
+        f"<td>{e(t['workflow_friendly_name'])}</td>"
         f"<td>{e(t['date_created'])}</td><td>{e(t['virtual_start_time'])}</td>"
         f"<td>{e(t['reason'])}</td></tr>"
         for t in tasks

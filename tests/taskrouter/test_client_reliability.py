@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+pytestmark = pytest.mark.django_db
 from django.core.cache import cache
 
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, SandboxServer
