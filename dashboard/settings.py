@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "tasks_app",
 ]
 
@@ -102,6 +104,29 @@ elif CACHE_URL in ("", "locmem://"):
 else:
     raise ImproperlyConfigured(
         f"CACHE_URL must be redis://host:port/db or empty (local memory), not {CACHE_URL!r}."
+    )
+
+# --- Background work (bulk previews and writes): django-tasks, the backport of Django 6's
+# django.tasks (the upgrade is an import change). The database backend is the default and
+# needs nothing else (`manage.py db_worker`); a fleet uses RQ on Redis, whose workers
+# scale out as processes on any machine (`manage.py rqworker default --job-class
+# django_tasks_rq.Job --with-scheduler`). TASKDECK_TASKS_BACKEND picks one; with only
+# REDIS_URL set, RQ is chosen.
+REDIS_URL = env_str("REDIS_URL")
+TASKDECK_TASKS_BACKEND = env_str("TASKDECK_TASKS_BACKEND", "rq" if REDIS_URL else "db")
+if TASKDECK_TASKS_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured(
+            "TASKDECK_TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/1)."
+        )
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
+elif TASKDECK_TASKS_BACKEND == "db":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+else:
+    raise ImproperlyConfigured(
+        f"TASKDECK_TASKS_BACKEND must be db or rq, not {TASKDECK_TASKS_BACKEND!r}."
     )
 
 # Sessions hold the task versions behind open editors; the database keeps them when the
@@ -219,3 +244,6 @@ TASKDECK_BULK_MAX_TASKS = env_int("TASKDECK_BULK_MAX_TASKS", 1000)
 TASKDECK_BULK_CONCURRENCY = env_int("TASKDECK_BULK_CONCURRENCY", 4)
 TASKDECK_BULK_RATE = env_float("TASKDECK_BULK_RATE", 10.0)
 TASKDECK_BULK_CHUNK_SECONDS = env_float("TASKDECK_BULK_CHUNK_SECONDS", 3.0)
+# A job whose worker has shown no progress for this long is taken over by another worker
+# (a worker killed mid-chunk leaves its claimed items behind; see tasks_app/bulk.py).
+TASKDECK_BULK_STALE_SECONDS = env_float("TASKDECK_BULK_STALE_SECONDS", 60.0)

@@ -26,3 +26,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = None  # nothing is collected for tests; whitenoise serves the finders
 # Tests see every change at once; the shared-read tests turn sharing on themselves.
 TASKROUTER_SHARED_READ_SECONDS = 0
+# Bulk jobs run inside the request that enqueues them; tests/test_bulk.py runs real workers.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
