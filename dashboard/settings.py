@@ -162,6 +162,16 @@ TASKROUTER_DIRECTORY_TTL = env_int("TASKROUTER_DIRECTORY_TTL", 60)
 # instance sharing the cache (0 turns sharing off). Taskdeck's own writes end it at once.
 TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0, minimum=0)
 
+# The fleet-wide TaskRouter rate budget (tasks_app/taskrouter/budget.py), shared through
+# the cache: on by default except against the embedded sandbox, which has no limits.
+# TASKDECK_RATE_LIMITS sets an account's real limits ("Task-Update=20,Task-Fetch=40");
+# a read waits at most TASKDECK_BUDGET_READ_WAIT seconds for budget, a write
+# TASKDECK_BUDGET_WRITE_WAIT (bulk jobs wait as long as it takes).
+TASKDECK_RATE_BUDGET = env_bool("TASKDECK_RATE_BUDGET", None)
+TASKDECK_RATE_LIMITS = env_str("TASKDECK_RATE_LIMITS")
+TASKDECK_BUDGET_READ_WAIT = env_float("TASKDECK_BUDGET_READ_WAIT", 2.0, minimum=0)
+TASKDECK_BUDGET_WRITE_WAIT = env_float("TASKDECK_BUDGET_WRITE_WAIT", 10.0, minimum=0)
+
 # The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
 SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")
 SANDBOX_SEED_TASKS = env_int("SANDBOX_SEED_TASKS", 600)

@@ -17,6 +17,7 @@ Surviving a worker that dies (SIGKILL, a lost machine) without writing anything 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +32,7 @@ from django.utils import timezone
 
 from tasks_app import metrics
 from tasks_app.models import BulkItem, BulkJob
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import budget, rules
 from tasks_app.taskrouter import service as taskrouter
 
 State = BulkItem.State
@@ -99,7 +100,11 @@ def _map_bounded(function: Callable, items: Sequence) -> Iterator[tuple[object, 
         return function(item)
 
     with ThreadPoolExecutor(max_workers=settings.TASKDECK_BULK_CONCURRENCY) as pool:
-        futures = {pool.submit(paced, delay, item): item for delay, item in _paced(items)}
+        # Each thread runs in a copy of the caller's context (the budget's patience).
+        futures = {
+            pool.submit(contextvars.copy_context().run, paced, delay, item): item
+            for delay, item in _paced(items)
+        }
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -178,9 +183,14 @@ def _query(job: BulkJob) -> taskrouter.TaskQuery:
 
 def prepare(job: BulkJob) -> None:
     """Read every selected task once and record the preview (nothing is written). Run
-    again after an interruption, it reads only the tasks not yet recorded."""
-    if job.prepared is not None:
-        return
+    again after an interruption, it reads only the tasks not yet recorded. Reads wait for
+    the fleet's rate budget as long as they must (a worker has no page to answer)."""
+    if job.prepared is None:
+        with budget.patience(settings.TASKDECK_BULK_STALE_SECONDS / 2):
+            _prepare(job)
+
+
+def _prepare(job: BulkJob) -> None:
     try:
         truncated = False
         sids = list(job.chosen_sids)
@@ -197,6 +207,11 @@ def prepare(job: BulkJob) -> None:
         )
         return
 
+    _read_all(job, sids)
+    BulkJob.objects.filter(pk=job.pk).update(truncated=truncated, prepared=timezone.now())
+
+
+def _read_all(job: BulkJob, sids: list[str]) -> None:
     def read(sid: str) -> taskrouter.Task | taskrouter.TaskRouterError:
         try:
             return taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=sid)
@@ -225,7 +240,6 @@ def prepare(job: BulkJob) -> None:
             items.append(item)
         BulkItem.objects.bulk_create(items, ignore_conflicts=True)
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
-    BulkJob.objects.filter(pk=job.pk).update(truncated=truncated, prepared=timezone.now())
 
 
 def start(job: BulkJob) -> None:
@@ -373,9 +387,12 @@ def run_chunk(job: BulkJob, *, seconds: float | None = None) -> int:
 
 
 def run(job: BulkJob) -> None:
-    """Write chunk after chunk until nothing is left that this worker may take."""
-    while run_chunk(job):
-        pass
+    """Write chunk after chunk until nothing is left that this worker may take. Writes
+    wait for the fleet's rate budget as long as they must: a busy account slows a bulk
+    job down rather than failing its writes."""
+    with budget.patience(settings.TASKDECK_BULK_STALE_SECONDS / 2):
+        while run_chunk(job):
+            pass
 
 
 # --- Reading a job's state ----------------------------------------------------------

@@ -32,6 +32,7 @@ from django.utils.module_loading import import_string
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from . import budget
 from .errors import (
     AuthenticationFailed,
     Misconfigured,
@@ -162,6 +163,7 @@ def request(
     session = _session(config)
     attempt = 0
     while True:
+        budget.acquire(method, url, params)  # the fleet's shared rate budget (budget.py)
         started = time.monotonic()
         try:
             response = session.request(
