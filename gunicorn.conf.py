@@ -9,7 +9,6 @@ worker.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -64,16 +63,17 @@ access_log_format = (
 )
 
 # Metrics from every worker, merged on /metrics (prometheus-client multiprocess mode). The
-# directory must exist and be empty before the workers start.
-_METRICS_DIR = env_str("PROMETHEUS_MULTIPROC_DIR") or str(
-    Path(tempfile.gettempdir()) / f"taskdeck-metrics-{os.getpid()}"
+# directory must exist, and hold no samples of an earlier run, before Taskdeck is loaded
+# (preload_app loads it right after this file), so it is prepared here. One directory per
+# instance: two instances must not share one.
+_METRICS_DIR = Path(
+    env_str("PROMETHEUS_MULTIPROC_DIR")
+    or Path(tempfile.gettempdir()) / f"taskdeck-metrics-{os.getpid()}"
 )
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
-
-
-def on_starting(server) -> None:
-    shutil.rmtree(_METRICS_DIR, ignore_errors=True)
-    Path(_METRICS_DIR).mkdir(parents=True, exist_ok=True)
+_METRICS_DIR.mkdir(parents=True, exist_ok=True)
+for _stale in _METRICS_DIR.glob("*.db"):
+    _stale.unlink()
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_METRICS_DIR)
 
 
 def child_exit(server, worker) -> None:

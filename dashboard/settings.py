@@ -50,6 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request, and its timing, are covered.
+    "tasks_app.requestlog.RequestIdMiddleware",
+    "tasks_app.metrics.PageTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -198,7 +201,7 @@ SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe health over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
@@ -229,19 +232,38 @@ TIME_ZONE = env_str("TASKDECK_TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 
-# --- Logging: one line per event on stdout; secrets are never logged. --------------------
+# --- Logging: one JSON object per line on stdout, each with its request id (taken from
+# X-Request-Id or made up, echoed on the response; TaskRouter call lines carry it too).
+# LOG_FORMAT=plain gives readable lines for development. Secrets are never logged.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "filters": {
+        "request_id": {"()": "tasks_app.requestlog.RequestIdFilter"},
+        # Counts TaskRouter calls, retries and conflicts from the client's own lines.
+        "taskrouter_calls": {"()": "tasks_app.metrics.TaskRouterCallFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "tasks_app.requestlog.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_str("LOG_FORMAT", "plain" if DEBUG else "json"),
+            "filters": ["request_id"],
+            "level": env_str("LOG_LEVEL", "INFO"),
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
+        # Level INFO whatever LOG_LEVEL says: the metrics count these lines.
+        "tasks_app.taskrouter.client": {"level": "INFO", "filters": ["taskrouter_calls"]},
     },
 }
+if LOGGING["handlers"]["console"]["formatter"] not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 
 # --- Taskdeck ---------------------------------------------------------------------------
 # How often an open task table refreshes itself, in seconds (users can pause it).

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,6 +27,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from tasks_app.taskrouter import limits
 
 PAGE_SECONDS = Histogram(
     "taskdeck_page_seconds",
@@ -66,10 +68,14 @@ class _BulkQueue(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from tasks_app import bulk
 
+        try:
+            depth = bulk.queue_depth()
+        except DatabaseError:
+            return  # the rest of the page is still worth scraping
         gauge = GaugeMetricFamily(
             "taskdeck_bulk_queue_depth", "Bulk writes waiting or under way, every job"
         )
-        gauge.add_metric([], bulk.queue_depth())
+        gauge.add_metric([], depth)
         yield gauge
 
 
@@ -119,38 +125,11 @@ class PageTimingMiddleware:
 
 # --- TaskRouter calls, counted from the client's own log lines --------------------------
 
+
 # The client logs every attempt: "taskrouter METHOD PATH -> STATUS in Ts (attempt N, ...)"
 # and "taskrouter METHOD PATH failed after Ts (attempt N): Error". Counting from those
-# records keeps the HTTP client free of metrics code.
-_SID = re.compile(r"/[A-Z]{2}[0-9a-f]{32}")
-
-
-def endpoint_class(method: str, path: str) -> str:
-    """A TaskRouter endpoint class, as its rate limits are kept: "Task-List",
-    "Task-List-EvaluateTaskAttributes", "Task-Update", "TaskQueue-List"..."""
-    bare = path.split("?", 1)[0]
-    if "://" in bare:
-        bare = "/" + bare.split("://", 1)[1].split("/", 1)[-1]
-    query = path.split("?", 1)[1] if "?" in path else ""
-    segments = [s for s in _SID.sub("/{sid}", bare).split("/") if s and s != "v1"]
-    resources = [s for s in segments if s != "{sid}"]
-    resource = resources[-1] if resources else "Root"
-    resource = {"Tasks": "Task", "Workspaces": "Workspace", "TaskQueues": "TaskQueue"}.get(
-        resource, resource.rstrip("s") if resource.endswith("s") else resource
-    )
-    by_sid = bool(segments) and segments[-1] == "{sid}"
-    if method == "GET":
-        kind = "Fetch" if by_sid else "List"
-    elif method == "DELETE":
-        kind = "Delete"
-    else:
-        kind = "Update" if by_sid else "Create"
-    name = f"{resource}-{kind}"
-    if kind == "List" and "EvaluateTaskAttributes=" in query:
-        name += "-EvaluateTaskAttributes"
-    return name
-
-
+# records keeps the HTTP client free of metrics code. Endpoint classes are TaskRouter's
+# rate-limit resource keys ("Task-List-EvaluateTaskAttributes", "Task-Update"...).
 class TaskRouterCallFilter(logging.Filter):
     """Counts TaskRouter calls, retries and conflicts from the client's log records."""
 
@@ -166,7 +145,7 @@ class TaskRouterCallFilter(logging.Filter):
         else:
             return True
         try:
-            endpoint = endpoint_class(str(method), str(path))
+            endpoint = limits.resource_key(str(method), str(path))
             TASKROUTER_CALLS.labels(endpoint=endpoint, status=str(status)).inc()
             if isinstance(attempt, int) and attempt > 1:
                 TASKROUTER_RETRIES.labels(endpoint=endpoint).inc()

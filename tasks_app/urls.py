@@ -1,5 +1,6 @@
 from django.urls import path
 
+from tasks_app import metrics
 from tasks_app.views import browse, bulk, edit, health
 
 # These URLs are a public contract: runbooks link to them (see README, "URLs").
@@ -7,6 +8,7 @@ urlpatterns = [
     path("", browse.home, name="home"),
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("tasks/<str:sid>/", browse.task_redirect, name="task_redirect"),
     path("w/<str:workspace>/tasks/", browse.task_list, name="task_list"),
     path("w/<str:workspace>/tasks/new/", edit.task_create, name="task_create"),

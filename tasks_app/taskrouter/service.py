@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
+from tasks_app import metrics
+
 from . import rules
 from .client import ApiResponse, ClientConfig, request
 from .errors import (
@@ -131,8 +133,10 @@ def _shared_read(
     key, lock = _key(f"read:{digest}"), _key(f"reading:{digest}")
     entry = cache.get(key)
     if entry is not None:
+        metrics.SHARED_READS.labels(result="hit").inc()
         return entry
     if cache.add(lock, 1, timeout=int(settings.TASKROUTER_TIMEOUT) + 1):
+        metrics.SHARED_READS.labels(result="miss").inc()
         try:
             entry = (request("GET", path, params=params).body, _now())
             cache.set(key, entry, max_age)
@@ -145,6 +149,7 @@ def _shared_read(
         time.sleep(0.02)
         entry = cache.get(key)
         if entry is not None:
+            metrics.SHARED_READS.labels(result="coalesced").inc()
             return entry
     return request("GET", path, params=params).body, _now()
 
