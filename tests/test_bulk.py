@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.test import Client
 
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
+from tests.backends import require_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -239,7 +243,7 @@ class WorkerSite:
     settings, the database task backend, the sandbox over loopback."""
 
     env: dict[str, str]
-    database: Path
+    database: str  # a SQLite file, or a PostgreSQL URL
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -282,6 +286,9 @@ class WorkerSite:
         )  # fmt: skip
 
     def query(self, sql: str, *params) -> list[tuple]:
+        if self.database.startswith("postgres://"):
+            with psycopg.connect(self.database, autocommit=True) as conn:
+                return conn.execute(sql.replace("?", "%s"), params).fetchall()
         with sqlite3.connect(self.database, timeout=10) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -303,15 +310,24 @@ class WorkerSite:
         raise AssertionError(f"gave up waiting; items are {self.states(job_id)}")
 
 
-@pytest.fixture
-def worker_site(tmp_path: Path, loopback_sandbox) -> WorkerSite:
-    database = tmp_path / "taskdeck.sqlite3"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def worker_site(request, tmp_path: Path, loopback_sandbox) -> Iterator[WorkerSite]:
+    """The worker side on SQLite, and on PostgreSQL (a database of its own, dropped after)."""
+    if request.param == "sqlite":
+        database = str(tmp_path / "taskdeck.sqlite3")
+        url = f"sqlite:///{database}"
+    else:
+        server = require_postgres()
+        name = f"taskdeck_workers_{secrets.token_hex(6)}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        database = url = server.rsplit("/", 1)[0] + f"/{name}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DJANGO_SECRET_KEY": "worker-tests-only",
         "DJANGO_DEBUG": "0",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": url,
         "CACHE_URL": "",
         "REDIS_URL": "",
         "TASKDECK_TASKS_BACKEND": "db",
@@ -325,7 +341,10 @@ def worker_site(tmp_path: Path, loopback_sandbox) -> WorkerSite:
     }
     site = WorkerSite(env=env, database=database)
     site.manage("migrate", "--noinput")
-    return site
+    yield site
+    if request.param == "postgresql":
+        with psycopg.connect(require_postgres(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def versions(sandbox, sids: list[str]) -> dict[str, int]:
