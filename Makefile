@@ -71,3 +71,9 @@ serve: $(STAMP) $(SECRET_KEY_FILE)
 
 worker: $(STAMP) $(SECRET_KEY_FILE)
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; $(WORKER_CMD)
+
+# `make loadtest`: 100 supervisors on 2 gunicorn instances sharing PostgreSQL and Redis on
+# 127.0.0.1, against the sandbox with TaskRouter's rate limits, then again with one
+# instance killed halfway; prints each figure beside its target (bench/loadtest.py).
+loadtest: $(STAMP)
+	$(PY) -m bench.loadtest --both $(LOADTEST_ARGS)
