@@ -151,6 +151,11 @@ def _shared_read(
         if entry is not None:
             metrics.SHARED_READS.labels(result="coalesced").inc()
             return entry
+    # The reader may have stored its answer and let go of the lock between two looks.
+    entry = cache.get(key)
+    if entry is not None:
+        metrics.SHARED_READS.labels(result="coalesced").inc()
+        return entry
     return request("GET", path, params=params).body, _now()
 
 
