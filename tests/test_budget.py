@@ -129,3 +129,35 @@ def test_the_sandbox_answers_429_with_twilios_body_and_retry_after_over_the_limi
     assert 1 <= int(refused.headers["Retry-After"]) <= 10
     # Other endpoints have their own budget: a plain list still answers.
     assert requests.get(tasks, params={"PageSize": "1"}, auth=auth, timeout=5).status_code == 200
+
+
+def test_the_budget_names_each_call_as_taskrouter_does_in_x_rate_limit_config(limited_sandbox):
+    import requests
+
+    url, credentials, _ = limited_sandbox
+    auth = (credentials.account_sid, credentials.auth_token)
+    ws = requests.get(f"{url}/v1/Workspaces", auth=auth, timeout=5).json()["workspaces"][0]
+    tasks = f"/v1/Workspaces/{ws['sid']}/Tasks"
+    listed = requests.get(url + tasks, params={"PageSize": "1"}, auth=auth, timeout=5).json()
+    task = f"{tasks}/{listed['tasks'][0]['sid']}"
+    calls = [
+        ("GET", "/v1/Workspaces", {}),
+        ("GET", f"/v1/Workspaces/{ws['sid']}", {}),
+        ("GET", tasks, {"PageSize": "1"}),
+        ("GET", tasks, {"EvaluateTaskAttributes": "priority >= 0"}),
+        ("GET", task, {}),
+        ("POST", task, {"Attributes": "{}"}),
+        ("GET", f"/v1/Workspaces/{ws['sid']}/TaskQueues", {}),
+        ("GET", f"/v1/Workspaces/{ws['sid']}/Workflows", {}),
+    ]
+    for method, path, params in calls:
+        answer = requests.request(
+            method,
+            url + path,
+            params=params if method == "GET" else None,
+            data=params if method == "POST" else None,
+            auth=auth,
+            timeout=5,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Rate-Limit-Config"] == limits.resource_key(method, path, params)
