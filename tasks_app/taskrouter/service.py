@@ -136,8 +136,13 @@ def _shared_read(
         metrics.SHARED_READS.labels(result="hit").inc()
         return entry
     if cache.add(lock, 1, timeout=int(settings.TASKROUTER_TIMEOUT) + 1):
-        metrics.SHARED_READS.labels(result="miss").inc()
         try:
+            # Another reader may have stored its answer and let go just before our lock.
+            entry = cache.get(key)
+            if entry is not None:
+                metrics.SHARED_READS.labels(result="coalesced").inc()
+                return entry
+            metrics.SHARED_READS.labels(result="miss").inc()
             entry = (request("GET", path, params=params).body, _now())
             cache.set(key, entry, max_age)
             return entry
