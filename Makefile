@@ -33,7 +33,7 @@ $(DEV_STAMP): pyproject.toml
 
 run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py db_worker & trap 'kill $$!' EXIT; $(PY) manage.py runserver $(HOST):$(PORT)
 
 sandbox: $(RUN_STAMP)
 	$(PY) manage.py runsandbox $(HOST):$(SANDBOX_PORT) --simulate
@@ -58,3 +58,37 @@ bench: $(RUN_STAMP)
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# --- Running at scale (README, "Running at scale") ---------------------------------------
+# `make serve`: Taskdeck as production runs it, on this machine: static files collected,
+# migrations applied, gunicorn (gunicorn.conf.py) and one worker for bulk jobs. Plain HTTP
+# on 127.0.0.1, so the HTTPS redirect and secure cookies are off unless already set; a
+# secret key is generated once into var/. `make worker`: one more worker (RQ when
+# REDIS_URL or TASKDECK_TASKS_BACKEND=rq says so, else the database worker).
+.PHONY: serve worker loadtest
+serve worker: export DJANGO_SECURE_SSL_REDIRECT ?= 0
+serve worker: export DJANGO_SECURE_COOKIES ?= 0
+serve worker: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
+WORKER_CMD = if [ "$${TASKDECK_TASKS_BACKEND:-$${REDIS_URL:+rq}}" = rq ]; \
+	then exec $(PY) manage.py rqworker default --job-class django_tasks_rq.Job --with-scheduler; \
+	else exec $(PY) manage.py db_worker --no-reload; fi
+SECRET_KEY_FILE := var/secret-key
+
+$(SECRET_KEY_FILE):
+	@mkdir -p var
+	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+
+serve: $(STAMP) $(SECRET_KEY_FILE)
+	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
+	$(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py migrate --noinput && \
+	{ ( $(WORKER_CMD) ) & trap 'kill $$! 2>/dev/null' EXIT; \
+	GUNICORN_BIND="$${GUNICORN_BIND:-$(HOST):$(PORT)}" $(VENV)/bin/gunicorn -c gunicorn.conf.py dashboard.wsgi; }
+
+worker: $(STAMP) $(SECRET_KEY_FILE)
+	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; $(WORKER_CMD)
+
+# `make loadtest`: 100 supervisors on 2 gunicorn instances sharing PostgreSQL and Redis on
+# 127.0.0.1, against the sandbox with TaskRouter's rate limits, then again with one
+# instance killed halfway; prints each figure beside its target (bench/loadtest.py).
+loadtest: $(STAMP)
+	$(PY) -m bench.loadtest --both $(LOADTEST_ARGS)

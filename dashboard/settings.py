@@ -44,10 +44,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "tasks_app",
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request, and its timing, are covered.
+    "tasks_app.requestlog.RequestIdMiddleware",
+    "tasks_app.metrics.PageTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dashboard.middleware.NoStoreMiddleware",
@@ -117,6 +122,29 @@ else:
         f"CACHE_URL must be redis://host:port/db or empty (local memory), not {CACHE_URL!r}."
     )
 
+# --- Background work (bulk previews and writes): django-tasks, the backport of Django 6's
+# django.tasks (the upgrade is an import change). The database backend is the default and
+# needs nothing else (`manage.py db_worker`); a fleet uses RQ on Redis, whose workers
+# scale out as processes on any machine (`manage.py rqworker default --job-class
+# django_tasks_rq.Job --with-scheduler`). TASKDECK_TASKS_BACKEND picks one; with only
+# REDIS_URL set, RQ is chosen.
+REDIS_URL = env_str("REDIS_URL")
+TASKDECK_TASKS_BACKEND = env_str("TASKDECK_TASKS_BACKEND", "rq" if REDIS_URL else "db")
+if TASKDECK_TASKS_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured(
+            "TASKDECK_TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/1)."
+        )
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
+elif TASKDECK_TASKS_BACKEND == "db":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+else:
+    raise ImproperlyConfigured(
+        f"TASKDECK_TASKS_BACKEND must be db or rq, not {TASKDECK_TASKS_BACKEND!r}."
+    )
+
 # A session identifies the browser that opened an editor or started a bulk action (those
 # live in their own tables); the database keeps sessions when the cache is cold or is not
 # shared by every instance.
@@ -165,6 +193,16 @@ TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0
 # misses the page's deadline (only while sharing is on).
 TASKROUTER_STALE_SECONDS = env_float("TASKROUTER_STALE_SECONDS", 300.0, minimum=0)
 
+# The fleet-wide TaskRouter rate budget (tasks_app/taskrouter/budget.py), shared through
+# the cache: on by default except against the embedded sandbox, which has no limits.
+# TASKDECK_RATE_LIMITS sets an account's real limits ("Task-Update=20,Task-Fetch=40");
+# a read waits at most TASKDECK_BUDGET_READ_WAIT seconds for budget, a write
+# TASKDECK_BUDGET_WRITE_WAIT (bulk jobs wait as long as it takes).
+TASKDECK_RATE_BUDGET = env_bool("TASKDECK_RATE_BUDGET", None)
+TASKDECK_RATE_LIMITS = env_str("TASKDECK_RATE_LIMITS")
+TASKDECK_BUDGET_READ_WAIT = env_float("TASKDECK_BUDGET_READ_WAIT", 2.0, minimum=0)
+TASKDECK_BUDGET_WRITE_WAIT = env_float("TASKDECK_BUDGET_WRITE_WAIT", 10.0, minimum=0)
+
 # The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
 SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")
 SANDBOX_SEED_TASKS = env_int("SANDBOX_SEED_TASKS", 600)
@@ -191,7 +229,7 @@ SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe health over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
@@ -247,19 +285,38 @@ TIME_ZONE = env_str("TASKDECK_TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 
-# --- Logging: one line per event on stdout; secrets are never logged. --------------------
+# --- Logging: one JSON object per line on stdout, each with its request id (taken from
+# X-Request-Id or made up, echoed on the response; TaskRouter call lines carry it too).
+# LOG_FORMAT=plain gives readable lines for development. Secrets are never logged.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "filters": {
+        "request_id": {"()": "tasks_app.requestlog.RequestIdFilter"},
+        # Counts TaskRouter calls, retries and conflicts from the client's own lines.
+        "taskrouter_calls": {"()": "tasks_app.metrics.TaskRouterCallFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "tasks_app.requestlog.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_str("LOG_FORMAT", "plain" if DEBUG else "json"),
+            "filters": ["request_id"],
+            "level": env_str("LOG_LEVEL", "INFO"),
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
+        # Level INFO whatever LOG_LEVEL says: the metrics count these lines.
+        "tasks_app.taskrouter.client": {"level": "INFO", "filters": ["taskrouter_calls"]},
     },
 }
+if LOGGING["handlers"]["console"]["formatter"] not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 
 # --- Taskdeck ---------------------------------------------------------------------------
 # How often an open task table refreshes itself, in seconds (users can pause it).
@@ -273,3 +330,6 @@ TASKDECK_BULK_MAX_TASKS = env_int("TASKDECK_BULK_MAX_TASKS", 1000)
 TASKDECK_BULK_CONCURRENCY = env_int("TASKDECK_BULK_CONCURRENCY", 4)
 TASKDECK_BULK_RATE = env_float("TASKDECK_BULK_RATE", 10.0)
 TASKDECK_BULK_CHUNK_SECONDS = env_float("TASKDECK_BULK_CHUNK_SECONDS", 3.0)
+# A job whose worker has shown no progress for this long is taken over by another worker
+# (a worker killed mid-chunk leaves its claimed items behind; see tasks_app/bulk.py).
+TASKDECK_BULK_STALE_SECONDS = env_float("TASKDECK_BULK_STALE_SECONDS", 60.0)

@@ -36,7 +36,16 @@ class BulkJob(models.Model):
     # How the set was chosen, for the record: the filter's query string, or "selected".
     selection = models.TextField(blank=True)
     truncated = models.BooleanField(default=False)
+    # What to read for the preview, which runs in a worker: the SIDs ticked, or the
+    # filter as ListTask parameters (pairs) for "everything matching".
+    chosen_sids = models.JSONField(default=list, blank=True)
+    query_params = models.JSONField(null=True, blank=True)
+    # The preview: when the worker finished reading, or why it could not.
+    prepared = models.DateTimeField(null=True, blank=True)
+    problem = models.TextField(blank=True)
     started = models.DateTimeField(null=True, blank=True)
+    # Last sign of life of the worker writing this job; a stale one is taken over.
+    heartbeat = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -53,6 +62,8 @@ class BulkItem(models.Model):
         CONFLICT = "conflict", "Conflict"
         INVALID = "invalid", "Invalid state"
         FAILED = "failed", "Failed"
+        # A priority change TaskRouter did not apply because the task's workflow sets it.
+        KEPT = "kept", "Kept by workflow"
 
     job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveIntegerField()
@@ -63,8 +74,8 @@ class BulkItem(models.Model):
     queue_seen = models.CharField(max_length=255, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEW)
     message = models.TextField(blank=True)
-    # When a RUNNING claim started: a claim older than a minute was abandoned by a
-    # request that died, and may be taken again (If-Match makes a repeat safe).
+    # When a RUNNING claim started: a claim older than TASKDECK_BULK_STALE_SECONDS was
+    # abandoned by a worker that died; the next worker re-reads before deciding (bulk.py).
     claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from tasks_app import metrics
 from tasks_app.views import audit, browse, bulk, health, row_editor, task_create, task_detail
 
 # These URLs are a public contract: runbooks link to them (see README, "URLs").
@@ -8,6 +9,7 @@ urlpatterns = [
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),
     path("audit/", audit.audit_log, name="audit"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("tasks/<str:sid>/", browse.task_redirect, name="task_redirect"),
     path("w/<str:workspace>/tasks/", browse.task_list, name="task_list"),
     path("w/<str:workspace>/tasks/new/", task_create.task_create, name="task_create"),

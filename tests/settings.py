@@ -31,3 +31,5 @@ STATIC_ROOT = None  # nothing is collected for tests; whitenoise serves the find
 TASKROUTER_SHARED_READ_SECONDS = 0
 # Roles of the identities tests sign in as (tests/conftest.py, IDENTITY_HEADERS).
 TASKDECK_ROLE_GROUPS = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"
+# Bulk jobs run inside the request that enqueues them; tests/test_bulk.py runs real workers.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

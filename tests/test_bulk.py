@@ -1,14 +1,30 @@
-"""Bulk actions: a previewed set, each task written with its own If-Match, per-task results."""
+"""Bulk actions: a previewed set, each task written with its own If-Match, per-task results.
+
+Most tests run the background work inside the request (tests/settings.py picks
+django-tasks' immediate backend); the worker tests at the end run real `db_worker`
+processes against their own database file and the sandbox over loopback."""
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import psycopg
 import pytest
 
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
+from tests.backends import require_postgres
 from tests.conftest import htmx_headers
 
 pytestmark = pytest.mark.django_db
@@ -29,16 +45,15 @@ def preview(client, **data) -> tuple[object, str]:
     return response, token.group(1) if token else ""
 
 
-def run_to_the_end(client, token: str) -> str:
-    body = client.post(f"/w/Support/tasks/bulk/{token}/run/", {"step": "start"}, **HTMX)
+def run_to_the_end(client, token: str, step: str = "start") -> str:
+    body = client.post(f"/w/Support/tasks/bulk/{token}/run/", {"step": step}, **HTMX)
     body = body.content.decode()
-    for _ in range(100):
-        if 'value="continue"' not in body:
-            return body
-        body = client.post(
-            f"/w/Support/tasks/bulk/{token}/run/", {"step": "continue"}, **HTMX
-        ).content.decode()
-    raise AssertionError("the job never finished")
+    deadline = time.monotonic() + 30
+    while "bulk-poll" in body:  # the page polls while a worker reads or writes
+        assert time.monotonic() < deadline, "the job never finished"
+        time.sleep(0.05)
+        body = client.get(f"/w/Support/tasks/bulk/{token}/", **HTMX).content.decode()
+    return body
 
 
 def results(body: str) -> dict[str, str]:
@@ -143,23 +158,18 @@ def test_a_cancel_or_complete_needs_a_reason_and_a_priority_change_needs_a_prior
 
 def test_failed_writes_can_be_retried_and_then_succeed(client, sandbox, loopback_sandbox):
     sids = sandbox.task_sids("pending", limit=6)
-    _, token = preview(client, action="priority", priority="17", task=sids)
+    _, token = preview(client, action="cancel", reason="duplicate", task=sids)
     loopback_sandbox.faults.set("503;times=2;methods=POST")
     final = run_to_the_end(client, token)
     assert "4 done, 2 failed" in final
     assert "Retry the 2 failed" in final
-    retried = client.post(f"/w/Support/tasks/bulk/{token}/run/", {"step": "retry"}, **HTMX)
-    body = retried.content.decode()
-    while 'value="continue"' in body:
-        body = client.post(
-            f"/w/Support/tasks/bulk/{token}/run/", {"step": "continue"}, **HTMX
-        ).content.decode()
-    assert "6 done" in body
+    loopback_sandbox.faults.clear()
+    assert "6 done" in run_to_the_end(client, token, step="retry")
 
 
 def test_results_stay_available_on_the_jobs_page(client, sandbox):
     sids = sandbox.task_sids("pending", limit=3)
-    _, token = preview(client, action="priority", priority="8", task=sids)
+    _, token = preview(client, action="cancel", reason="duplicate", task=sids)
     run_to_the_end(client, token)
     page = client.get(f"/w/Support/tasks/bulk/{token}/")
     assert page.status_code == 200
@@ -191,3 +201,203 @@ def test_everything_matching_with_taskrouter_down_is_explained_not_a_server_erro
     )
     assert response.status_code == 503
     assert "TaskRouter had a problem" in response.content.decode()
+
+
+def test_a_priority_change_the_workflow_overrides_is_counted_as_kept_by_workflow_not_done(
+    client, sandbox
+):
+    with sandbox.store.read() as conn:
+        vip = conn.execute(
+            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
+            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
+        ).fetchone()["sid"]
+    plain = next(s for s in sandbox.task_sids("pending", limit=50) if s != vip)
+    _, token = preview(client, action="priority", priority="1", task=[vip, plain])
+    final = run_to_the_end(client, token)
+    assert "1 done, 1 kept by workflow" in final
+    assert results(final) == {vip: "kept", plain: "done"}
+    assert "TaskRouter kept priority 100: its workflow sets it." in final
+
+
+def test_a_preview_answers_at_once_and_the_page_polls_until_a_worker_has_read_the_tasks(
+    client, sandbox, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    sids = sandbox.task_sids("pending", limit=3)
+    response, _ = preview(client, action="priority", priority="9", task=sids)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Reading the tasks… 0 read so far" in body
+    assert "bulk-poll" in body and "Cancel" not in body
+
+
+# --- Real workers --------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+FINAL = ("done", "kept", "conflict", "invalid", "failed", "skipped")
+
+
+@dataclass
+class WorkerSite:
+    """Taskdeck's worker side in processes of its own: its own database file, production
+    settings, the database task backend, the sandbox over loopback."""
+
+    env: dict[str, str]
+    database: str  # a SQLite file, or a PostgreSQL URL
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    def worker(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "db_worker", "--no-startup-delay",
+             "--interval", "0.1", "--no-reload", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def create_job(self, sids: list[str], workspace_sid: str, reason: str) -> int:
+        code = (
+            "from tasks_app import bulk;"
+            "job = bulk.create(actor='ops@example.com', owner='worker-test', "
+            f"workspace_sid={workspace_sid!r}, action='cancel', reason={reason!r}, "
+            f"priority=None, selection=bulk.Selection(sids=tuple({sids!r})));"
+            "print(job.pk)"
+        )
+        return int(self.manage("shell", "-c", code).split()[-1])
+
+    def start_job(self, job_id: int) -> None:
+        self.manage(
+            "shell", "-c",
+            f"from tasks_app import bulk; from tasks_app.models import BulkJob; "
+            f"bulk.start(BulkJob.objects.get(pk={job_id}))",
+        )  # fmt: skip
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        if self.database.startswith("postgres://"):
+            with psycopg.connect(self.database, autocommit=True) as conn:
+                return conn.execute(sql.replace("?", "%s"), params).fetchall()
+        with sqlite3.connect(self.database, timeout=10) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def states(self, job_id: int) -> dict[str, int]:
+        return dict(
+            self.query(
+                "SELECT state, COUNT(*) FROM tasks_app_bulkitem WHERE job_id = ? GROUP BY state",
+                job_id,
+            )
+        )
+
+    def wait_for(self, job_id: int, condition, *, seconds: float = 60) -> dict[str, int]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            states = self.states(job_id)
+            if condition(states):
+                return states
+            time.sleep(0.05)
+        raise AssertionError(f"gave up waiting; items are {self.states(job_id)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def worker_site(request, tmp_path: Path, loopback_sandbox) -> Iterator[WorkerSite]:
+    """The worker side on SQLite, and on PostgreSQL (a database of its own, dropped after)."""
+    if request.param == "sqlite":
+        database = str(tmp_path / "taskdeck.sqlite3")
+        url = f"sqlite:///{database}"
+    else:
+        server = require_postgres()
+        name = f"taskdeck_workers_{secrets.token_hex(6)}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        database = url = server.rsplit("/", 1)[0] + f"/{name}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SECRET_KEY": "worker-tests-only",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": url,
+        "CACHE_URL": "",
+        "REDIS_URL": "",
+        "TASKDECK_TASKS_BACKEND": "db",
+        "TASKROUTER_BASE_URL": loopback_sandbox.url,
+        "TWILIO_ACCOUNT_SID": DEVELOPMENT_CREDENTIALS.account_sid,
+        "TWILIO_AUTH_TOKEN": DEVELOPMENT_CREDENTIALS.auth_token,
+        "TASKDECK_BULK_RATE": "50",
+        "TASKDECK_BULK_CHUNK_SECONDS": "0.2",
+        "TASKDECK_BULK_STALE_SECONDS": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    site = WorkerSite(env=env, database=database)
+    site.manage("migrate", "--noinput")
+    yield site
+    if request.param == "postgresql":
+        with psycopg.connect(require_postgres(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def versions(sandbox, sids: list[str]) -> dict[str, int]:
+    with sandbox.store.read() as conn:
+        rows = conn.execute("SELECT sid, version FROM tasks").fetchall()
+    return {row["sid"]: row["version"] for row in rows if row["sid"] in sids}
+
+
+def test_a_bulk_job_finishes_with_no_browser_open_run_by_a_database_worker(sandbox, worker_site):
+    sids = sandbox.task_sids("pending", limit=8)
+    before = versions(sandbox, sids)
+    job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="spam wave")
+    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
+    assert worker_site.states(job) == {"preview": 8}  # read by the worker, nothing written
+    assert versions(sandbox, sids) == before
+
+    worker_site.start_job(job)
+    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
+    assert worker_site.wait_for(job, lambda s: s.get("done") == 8) == {"done": 8}
+    assert {(sandbox.fetch(sid).assignment_status, sandbox.fetch(sid).reason) for sid in sids} == {
+        ("canceled", "spam wave")
+    }
+    assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
+
+
+def test_a_worker_killed_mid_job_is_taken_over_and_every_task_is_written_exactly_once(
+    sandbox, loopback_sandbox, worker_site
+):
+    sids = sandbox.task_sids("pending", limit=16)
+    before = versions(sandbox, sids)
+    job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
+    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
+    worker_site.start_job(job)
+
+    # Slow writes, so the kill lands with some written, some in flight, some waiting.
+    loopback_sandbox.faults.set("delay=0.4;methods=POST")
+    first = worker_site.worker()
+    try:
+        worker_site.wait_for(job, lambda s: s.get("done", 0) >= 2 and s.get("running", 0) >= 1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        first.kill()
+    stopped = worker_site.states(job)
+    assert stopped.get("running", 0) >= 1 and stopped.get("queued", 0) >= 1
+
+    second = worker_site.worker()
+    try:
+        final = worker_site.wait_for(job, lambda s: sum(s.get(k, 0) for k in FINAL) == 16)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=20)
+    assert final == {"done": 16}
+    # Counted at TaskRouter: each task moved exactly one version, to canceled.
+    assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
+    assert {sandbox.fetch(sid).assignment_status for sid in sids} == {"canceled"}

@@ -55,13 +55,14 @@ def _title(attributes: Any) -> str:
         parsed = json.loads(attributes or "{}")
     except ValueError:
         return ""
-    for path in _TITLE_PATHS:
+    for keys in _TITLE_PATHS:
         value: Any = parsed
-        for key in path:
+        for key in keys:
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, str) and value:
             return value
     return ""
+
 
 # The dashboard's sort names -> TaskRouter's Ordering fields.
 _ORDERING = {"priority": "Priority", "created": "DateCreated", "start": "VirtualStartTime"}

@@ -29,8 +29,8 @@ DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does do
       average rate of the last 10 s (TaskRouter averages over 10 s), per operation, per app;
       ``X-Rate-Limit-Config``: the operation's resource key (``Task-List``,
       ``Task-List-EvaluateTaskAttributes``, ``Task-Fetch``...), the naming of TaskRouter's
-      rate-limit events. Advisory only: the sandbox never rate limits on its own (use the
-      ``429`` fault).
+      rate-limit events. Advisory only unless the app is given a ``RateLimiter``
+      (``runsandbox --rate-limits``, see :mod:`.ratelimit`); the ``429`` fault works anyway.
     * ``Page`` > 0 without ``PageToken``: 400/20001 "PageToken is required for paging." (the
       analogous real answer; TaskRouter's 40153 says absolute paging gets a 400). ``Page``
       is otherwise echoed: ``next_page_url`` has Page+1, ``previous_page_url`` Page-1.
@@ -68,7 +68,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import limits, rules
 from tasks_app.taskrouter.errors import InvalidParameter
 from tasks_app.taskrouter.query import FILTER_PARAMETERS, TaskQuery
 
@@ -76,6 +76,7 @@ from . import engine, statistics, store
 from .auth import Credentials
 from .engine import ApiError, not_found
 from .faults import ERROR_KINDS, ClientReadTimeout, Fault, FaultPlan, ServerDroppedConnection
+from .ratelimit import RateLimiter, account_of
 
 __all__ = ["SandboxApp"]
 
@@ -94,8 +95,8 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Expose-Headers", "ETag, Twilio-Request-Id"),
 )
 JSON_TYPE = "application/json; charset=utf-8"
-RATE_LIMITS = {"Task-List-EvaluateTaskAttributes": 3}
-DEFAULT_RATE_LIMIT = 50
+RATE_LIMITS = limits.LIMITS  # one table, shared with Taskdeck's budget
+DEFAULT_RATE_LIMIT = limits.DEFAULT_LIMIT
 STATUS_REASONS = {
     200: "OK",
     201: "Created",
@@ -203,7 +204,9 @@ class SandboxApp:
         faults: FaultPlan | None = None,
         list_attributes: bool = True,
         clock: Callable[[], datetime | float] | None = None,
+        rate_limits: RateLimiter | None = None,
     ) -> None:
+        self.rate_limits = rate_limits  # None: advisory headers only, never a 429
         self.store = store
         self.credentials = credentials
         self.faults = faults if faults is not None else FaultPlan()
@@ -240,6 +243,14 @@ class SandboxApp:
                         delay += own.seconds
                     elif fault is None:
                         fault = own
+        if response is None and fault is None and self.rate_limits is not None:
+            retry_after = self.rate_limits.check(
+                account_of(environ.get("HTTP_AUTHORIZATION")), method, path,
+                [name for name, _ in _query(environ)],
+            )  # fmt: skip
+            if retry_after is not None:
+                response = _error(429, 20429, "Too Many Requests")
+                response.headers.append(("Retry-After", str(retry_after)))
         if response is None:
             if delay > 0:
                 read_timeout = environ.get("sandbox.read_timeout")

@@ -54,6 +54,7 @@ from django.utils.module_loading import import_string
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from . import budget
 from .errors import (
     AuthenticationFailed,
     Misconfigured,
@@ -443,11 +444,14 @@ def _request(
         deadline = time.monotonic() + own_seconds
     attempt = 0
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0.05:
+        if deadline - time.monotonic() <= 0.05:
             raise _deadline_error(method, seconds if seconds is not None else page_seconds())
         if not breaker.allow():
             raise breaker.refusal(method)
+        budget.acquire(method, url, params)  # the fleet's shared rate budget (budget.py)
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            raise _deadline_error(method, seconds if seconds is not None else page_seconds())
         slot = _read_slot(method, left)
         started = time.monotonic()
         try:

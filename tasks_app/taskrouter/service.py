@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
+from tasks_app import metrics
+
 from . import rules
 from .client import ApiResponse, ClientConfig, request, time_left
 from .errors import (
@@ -143,6 +145,7 @@ def _shared_read(
     keep = max(max_age, float(settings.TASKROUTER_STALE_SECONDS))
     entry = cache.get(key)
     if entry is not None and _fresh(entry, max_age):
+        metrics.SHARED_READS.labels(result="hit").inc()
         return (*entry, None)
     try:
         return (*_read_once(path, params, key, lock, keep, max_age, entry), None)
@@ -174,6 +177,12 @@ def _read_once(
 ) -> tuple[Any, datetime]:
     if cache.add(lock, 1, timeout=int(settings.TASKROUTER_TIMEOUT) + 1):
         try:
+            # Another reader may have stored its answer and let go just before our lock.
+            entry = cache.get(key)
+            if _newer(entry, old, max_age):
+                metrics.SHARED_READS.labels(result="coalesced").inc()
+                return entry
+            metrics.SHARED_READS.labels(result="miss").inc()
             entry = (request("GET", path, params=params).body, _now())
             cache.set(key, entry, keep)
             return entry
@@ -188,9 +197,12 @@ def _read_once(
         time.sleep(0.02)
         entry = cache.get(key)
         if _newer(entry, old, max_age):
+            metrics.SHARED_READS.labels(result="coalesced").inc()
             return entry
+    # The reader may have stored its answer and let go of the lock between two looks.
     entry = cache.get(key)
     if _newer(entry, old, max_age):
+        metrics.SHARED_READS.labels(result="coalesced").inc()
         return entry
     return request("GET", path, params=params).body, _now()
 

@@ -1,4 +1,7 @@
-"""Bulk actions: preview a set of tasks, run the writes in chunks, keep the results."""
+"""Bulk actions: record a job, let a worker preview and write it, show its progress.
+
+No request reads or writes the tasks themselves: a worker does (tasks_app/tasks.py), and
+the job's page polls for progress while it is reading or writing."""
 
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ def _render(
         summary = bulk.summary(numbers)
         context |= {
             "items": list(job.items.all()),
+            "reading": bulk.is_reading(job),
             "summary": summary,
             # Announced when the job ends, and again ahead of the table refresh it causes.
             "outcome": f"Bulk action finished: {summary}.",
@@ -91,19 +95,15 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
         )
     else:
         selection = bulk.Selection(sids=tuple(data["task"]), description="selected")
-    try:
-        job = bulk.prepare(
-            actor=actor_of(request),
-            owner=session_owner(request),
-            workspace_sid=workspace.sid,
-            action=data["action"],
-            reason=data["reason"],
-            priority=data["priority"],
-            selection=selection,
-        )
-    except taskrouter.TaskRouterError as error:
-        form.add_error(None, error.user_message)
-        return _render(request, workspace, None, form=form, status=status_for(error))
+    job = bulk.create(
+        actor=actor_of(request),
+        owner=session_owner(request),
+        workspace_sid=workspace.sid,
+        action=data["action"],
+        reason=data["reason"],
+        priority=data["priority"],
+        selection=selection,
+    )
     if not request.htmx:
         return redirect("bulk_job", workspace=workspace.url_name, token=job.token)
     return _render(request, workspace, job)
@@ -120,16 +120,15 @@ def bulk_job(request: HttpRequest, workspace: taskrouter.Workspace, token: str) 
 @require_role("editor")
 @with_workspace
 def bulk_run(request: HttpRequest, workspace: taskrouter.Workspace, token: str) -> HttpResponse:
-    """Start, continue or retry a job: each call writes one short chunk and answers with
-    the progress, which asks for the next chunk until the job is done."""
+    """Start a previewed job, or retry its failed writes: a worker does the writing, so
+    the browser may close; the answer is the progress, which polls until the job ends."""
     job = _job(request, token)
-    step = request.POST.get("step", "continue")
-    if step == "start" and job.started is None:
+    step = request.POST.get("step", "start")
+    if step == "start" and job.started is None and job.prepared is not None:
         bulk.start(job)
     elif step == "retry":
         bulk.retry_failed(job)
-    if job.started is not None:
-        bulk.run_chunk(job)
+    job.refresh_from_db()
     if not request.htmx:
         return redirect("bulk_job", workspace=workspace.url_name, token=job.token)
     return _render(request, workspace, job)

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-pytestmark = pytest.mark.django_db
 from django.core.cache import cache
 
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, SandboxServer
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
+
+pytestmark = pytest.mark.django_db  # writes record an audit entry
 
 # --- next_page_url never takes the credentials elsewhere -----------------------------------
 

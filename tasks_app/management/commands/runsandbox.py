@@ -24,6 +24,8 @@ from tasks_app.sandbox import (
     Simulator,
     ensure_seeded,
 )
+from tasks_app.sandbox.ratelimit import RateLimiter
+from tasks_app.taskrouter import limits
 from tasks_app.taskrouter.errors import InvalidParameter
 
 DEFAULT_ADDRPORT = "127.0.0.1:8765"
@@ -56,6 +58,15 @@ class Command(BaseCommand):
             action="store_true",
             help="answer attributes: null in task lists, as the spec's text describes",
         )
+        parser.add_argument(
+            "--rate-limits",
+            nargs="?",
+            const="",
+            default=None,
+            metavar="KEY=RPS,...",
+            help="enforce TaskRouter's rate limits per account (429 over them); optionally "
+            "override some, e.g. 'Task-Fetch=20'",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = _addrport(options["addrport"])
@@ -68,6 +79,12 @@ class Command(BaseCommand):
         except InvalidParameter as exc:
             raise CommandError(str(exc)) from None
 
+        rate_limits = None
+        if options["rate_limits"] is not None:
+            try:
+                rate_limits = RateLimiter(limits.parse_overrides(options["rate_limits"]))
+            except ValueError as exc:
+                raise CommandError(f"--rate-limits: {exc}") from None
         store = SandboxStore(_db_path(options["db"]))
         if options["reset"]:
             store.reset()
@@ -78,6 +95,7 @@ class Command(BaseCommand):
             credentials=credentials,
             faults=faults,
             list_attributes=not options["list_attributes_null"],
+            rate_limits=rate_limits,
         )
         server = SandboxServer(app, host=host, port=port).start()
         stop = threading.Event()
@@ -101,6 +119,8 @@ class Command(BaseCommand):
             write(f"  simulating about {options['rate']:g} events per second")
         for fault in faults.faults:
             write(f"  fault: {fault}")
+        if rate_limits is not None:
+            write("  enforcing TaskRouter's rate limits (429 over them)")
         write("Quit with CONTROL-C.")
         self.stdout.flush()
         try:
