@@ -30,11 +30,11 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_need_no_sign_in_and_count_pages_and_taskrouter_calls_by_endpoint_class(
-    sandbox,
+    sandbox, signed_in
 ):
     anonymous = Client()
     before = anonymous.get("/metrics").content.decode()
-    anonymous.get("/w/Support/tasks/")
+    assert signed_in("viewer").get("/w/Support/tasks/").status_code == 200
     response = anonymous.get("/metrics")
     text = response.content.decode()
     assert response.status_code == 200

@@ -35,11 +35,22 @@ def serve(tmp_path: Path, **env: str) -> Iterator[str]:
         "GUNICORN_WORKERS": "1",
         "GUNICORN_ACCESS_LOG": "",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        # Signing in is not what these tests are about; the pages they ask for need nobody.
+        "TASKDECK_SSO_DISABLED": "1",
         **env,
     }
     for name in ("DJANGO_BEHIND_TLS_PROXY", "TASKDECK_FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS"):
         if name not in env:
             environment.pop(name, None)
+    # Every page looks its person up in the database, as `make serve` migrates first.
+    (tmp_path / "metrics").mkdir(exist_ok=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=environment,
+        check=True,
+        capture_output=True,
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
         cwd=ROOT,

@@ -109,6 +109,7 @@ def readers(counted: CountingSandbox, tmp_path: Path, *, count: int, reads: int)
     return pages
 
 
+@pytest.mark.django_db
 def test_processes_sharing_redis_read_a_page_from_taskrouter_once_and_see_each_others_writes(
     counting_sandbox, sandbox, tmp_path
 ):

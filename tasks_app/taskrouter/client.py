@@ -449,6 +449,10 @@ def _request(
         if not breaker.allow():
             raise breaker.refusal(method)
         budget.acquire(method, url, params)  # the fleet's shared rate budget (budget.py)
+        if seconds is not None and attempt == 0:
+            # A call outside a page (a worker, a script) may wait for the budget as long as
+            # it is told to; its own deadline runs from when the budget lets it go.
+            deadline = time.monotonic() + seconds
         left = deadline - time.monotonic()
         if left <= 0.05:
             raise _deadline_error(method, seconds if seconds is not None else page_seconds())
