@@ -14,6 +14,8 @@ import time
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
+from tests.identities import IDENTITIES
+
 TABLE = "/w/Support/tasks/"
 ONE_SECOND_REFRESH = "window.localStorage.setItem('taskdeck.live.interval', '1')"
 
@@ -126,7 +128,7 @@ def test_a_live_update_keeps_the_scroll_position_while_a_row_checkbox_has_focus(
 ):
     page.add_init_script(ONE_SECOND_REFRESH)
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(f"{TABLE}?size=100&cols=subject")
+    page.goto(f"{TABLE}?status=pending,reserved&size=100&cols=subject")
     expect(page.locator("#live-controls")).to_be_visible()
     page.evaluate("window.scrollTo(0, 700)")
     wait_until(page, lambda: page.evaluate("window.scrollY") == 700, what="the scroll")
@@ -238,7 +240,9 @@ def test_escape_closes_the_workspace_switcher_and_returns_to_it(page: Page):
 
 
 def test_without_javascript_the_live_controls_stay_hidden(browser: Browser, live_server):
-    context = browser.new_context(java_script_enabled=False, base_url=live_server.url)
+    context = browser.new_context(
+        java_script_enabled=False, base_url=live_server.url, extra_http_headers=IDENTITIES["admin"]
+    )
     try:
         page = context.new_page()
         page.goto(f"{TABLE}?status=pending")
