@@ -47,7 +47,7 @@ max_requests_jitter = max_requests // 10
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     forwarded_allow_ips = ",".join(
         env_list("TASKDECK_FORWARDED_ALLOW_IPS")
-        or env_list("TASKDECK_TRUSTED_PROXIES")
+        or env_list("TASKDECK_SSO_TRUSTED_PROXIES")
         or ["127.0.0.1", "::1"]
     )
 else:
