@@ -254,6 +254,8 @@ ATTRIBUTES_MAX_DEPTH = 100
 # A JSON string with its escapes; what it holds never counts as nesting.
 _JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+# A \u escape of half a surrogate pair; without one, parsing cannot produce a lone half.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _refuse_constant(name: str) -> float:
@@ -315,7 +317,10 @@ def load_attributes(text: str, *, param: str = "Attributes") -> dict:
             f"{param} contains a character that is not valid Unicode (half a surrogate pair).",
             param=param,
         )
-    if json_depth(text) > ATTRIBUTES_MAX_DEPTH:
+    # Counting brackets is cheap; tracing the nesting is only needed when there are enough
+    # of them to nest that deep (every table row's attributes pass here).
+    openings = text.count("[") + text.count("{")
+    if openings > ATTRIBUTES_MAX_DEPTH and json_depth(text) > ATTRIBUTES_MAX_DEPTH:
         raise InvalidParameter(
             f"{param} nests objects or arrays more than {ATTRIBUTES_MAX_DEPTH} levels deep.",
             param=param,
@@ -335,7 +340,7 @@ def load_attributes(text: str, *, param: str = "Attributes") -> dict:
         raise InvalidParameter(f"{param} is not valid JSON.", param=param) from None
     if not isinstance(value, dict):
         raise InvalidParameter(f"{param} must be a JSON object ({{...}}).", param=param)
-    if _has_lone_surrogate(value):
+    if _SURROGATE_ESCAPE_RE.search(text) and _has_lone_surrogate(value):
         raise InvalidParameter(
             f"{param} contains a \\u escape that is not valid Unicode (half a surrogate pair).",
             param=param,

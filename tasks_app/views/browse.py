@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -70,12 +69,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_safe
 @with_workspace
 def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResponse:
-    try:
-        queues = taskrouter.list_task_queues(workspace_sid=workspace.sid)
-        workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
-    except taskrouter.TaskRouterError as error:
-        return problem_response(request, error)
-
+    queues = taskrouter.list_task_queues(workspace_sid=workspace.sid)
+    workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     if request.htmx and request.htmx.target == "counts":
         # The counts strip on its own, as live refresh asks for it.
         context = {"counts": counts.for_workspace(workspace, queues), "workspace": workspace}
@@ -85,88 +80,112 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     form = TaskFilterForm(
         OPEN_WORK if open_work else request.GET, queues=queues, workflows=workflows
     )
-    slug = workspace.url_name
-    editable = can_edit(request)
-    context: dict = {
+    if not form.is_valid():
+        context = _page_context(request, workspace, form, open_work=open_work)
+        return render_fragment(request, "tasks/task_list.html", context, status=400)
+    if request.GET.get("format") == "csv":
+        return exports.tasks_csv(
+            workspace=workspace, query=form.to_query(), attribute_columns=form.cleaned_data["cols"]
+        )
+    page, status, problem = _read_page(workspace, form)
+    live_refresh = bool(request.htmx and request.htmx.target == "task-rows")
+    if live_refresh and problem is not None:
+        return problem_response(request, problem)  # a live refresh keeps the rows it has
+    context = _page_context(request, workspace, form, open_work=open_work, problem=problem)
+    if page is not None:
+        if live_refresh and page.stale_because is None:
+            # No body when nothing changed, else only the rows the browser lacks.
+            return live.rows_response(request, page, lambda tasks: _table(context, tasks, page))
+        context |= _results(request, workspace, form, page, context, queues)
+    return render_fragment(request, "tasks/task_list.html", context, status=status)
+
+
+def _page_context(
+    request: HttpRequest,
+    workspace: taskrouter.Workspace,
+    form: TaskFilterForm,
+    *,
+    open_work: bool,
+    problem: taskrouter.TaskRouterError | None = None,
+) -> dict:
+    """What the table page shows whatever happened to the read."""
+    return {
         "workspace": workspace,
-        "workspace_slug": slug,
+        "workspace_slug": workspace.url_name,
         "form": form,
         "open_work": open_work,
         "all_statuses_url": ALL_STATUSES,
-        "can_edit": editable,
+        "can_edit": can_edit(request),
+        "problem": problem,
         "refresh_seconds": settings.TASKDECK_REFRESH_SECONDS,
         "export_limit": settings.TASKDECK_EXPORT_MAX_ROWS,
+        "filters_key": _filters_key(form, workspace.url_name, request),
         "partials": {
             "task-view": "tasks/task_list.html#task-view",
             "task-rows": "tasks/_task_table.html#task-rows",
         },
     }
-    status = 200
-    if not form.is_valid():
-        status = 400
-    elif request.GET.get("format") == "csv":
-        return exports.tasks_csv(
-            workspace=workspace,
+
+
+def _read_page(
+    workspace: taskrouter.Workspace, form: TaskFilterForm
+) -> tuple[taskrouter.TaskPage | None, int, taskrouter.TaskRouterError | None]:
+    """One page of the table: (the page, 200, None); or None with the status and, for a
+    failure that is no field's fault, the problem (a refusal goes to its field)."""
+    try:
+        page = taskrouter.list_tasks(
+            workspace_sid=workspace.sid,
             query=form.to_query(),
-            attribute_columns=form.cleaned_data["cols"],
+            page_size=form.cleaned_data["size"],
+            page_token=form.cleaned_data["page"],
+            max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
         )
-    else:
-        try:
-            page = taskrouter.list_tasks(
-                workspace_sid=workspace.sid,
-                query=form.to_query(),
-                page_size=form.cleaned_data["size"],
-                page_token=form.cleaned_data["page"],
-                max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
+    except taskrouter.InvalidParameter as error:
+        form.add_error(_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
+        return None, 400, None
+    except taskrouter.Rejected as error:
+        if form.cleaned_data["page"]:
+            # Page tokens name a task; once TaskRouter purges it, the link is dead.
+            form.add_error(
+                "page",
+                f"This page link no longer works ({error.user_message}) "
+                "Start again from the first page.",
             )
-        except taskrouter.InvalidParameter as error:
-            form.add_error(_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
-            status = 400
-        except taskrouter.Rejected as error:
-            if form.cleaned_data["page"]:
-                # Page tokens name a task; once TaskRouter purges it, the link is dead.
-                form.add_error(
-                    "page",
-                    f"This page link no longer works ({error.user_message}) "
-                    "Start again from the first page.",
-                )
-            else:  # TaskRouter refused the filter; show its words at the top of the form
-                form.add_error(None, error.user_message)
-            status = 400
-        except taskrouter.TaskRouterError as error:
-            if request.htmx and request.htmx.target == "task-rows":
-                return problem_response(request, error)  # a live refresh keeps the rows it has
-            context["problem"] = error
-            status = status_for(error)
-        else:
-            if request.htmx and request.htmx.target == "task-rows" and page.stale_because is None:
-                # A live refresh: no body when nothing changed, else only the rows it lacks.
-                return live.rows_response(
-                    request,
-                    page,
-                    lambda tasks: _table(
-                        form, slug, tasks, request, editable=editable, read_at=page.read_at
-                    ),
-                )
-            if page.stale_because is not None:  # TaskRouter failed: its last answer, dated
-                context["problem"] = taskrouter.Unavailable(
-                    f"{page.stale_because} These are the last tasks Taskdeck read, as of "
-                    "the time shown with them."
-                )
-            context["page"] = page
-            context["counts"] = counts.for_workspace(workspace, queues)
-            context["table"] = _table(
-                form, slug, page.tasks, request, editable=editable, read_at=page.read_at
-            )
-            if editable:
-                context["bulk_form"] = BulkActionForm(
-                    auto_id="bulk-%s", initial={"query": form.data.urlencode()}
-                )
-            context["summary"] = describe_view(
-                form, workspace, count=len(page), later_page=bool(page.previous_page_token)
-            )
-    context["filters_key"] = _filters_key(form, slug, request)
-    return render_fragment(request, "tasks/task_list.html", context, status=status)
+        else:  # TaskRouter refused the filter; show its words at the top of the form
+            form.add_error(None, error.user_message)
+        return None, 400, None
+    except taskrouter.TaskRouterError as error:
+        return None, status_for(error), error
+    return page, 200, None
+
+
+def _results(
+    request: HttpRequest,
+    workspace: taskrouter.Workspace,
+    form: TaskFilterForm,
+    page: taskrouter.TaskPage,
+    context: dict,
+    queues: Sequence[taskrouter.TaskQueue],
+) -> dict:
+    """The table, its counts and its summary (and the bulk bar for those who may edit)."""
+    results: dict = {
+        "page": page,
+        "counts": counts.for_workspace(workspace, queues),
+        "table": _table(context, page.tasks, page),
+        "summary": describe_view(
+            form, workspace, count=len(page), later_page=bool(page.previous_page_token)
+        ),
+    }
+    if page.stale_because is not None:  # TaskRouter failed: its last answer, dated
+        results["problem"] = taskrouter.Unavailable(
+            f"{page.stale_because} These are the last tasks Taskdeck read, as of "
+            "the time shown with them."
+        )
+    if context["can_edit"]:
+        results["bulk_form"] = BulkActionForm(
+            auto_id="bulk-%s", initial={"query": form.data.urlencode()}
+        )
+    return results
 
 
 def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple:
@@ -176,24 +195,17 @@ def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple
     return (slug, request.GET.urlencode(), directory, form.errors.as_json())
 
 
-def _table(
-    form: TaskFilterForm,
-    slug: str,
-    tasks: Sequence[taskrouter.Task],
-    request: HttpRequest,
-    *,
-    editable: bool,
-    read_at: datetime,
-) -> TaskTable:
+def _table(context: dict, tasks: Sequence[taskrouter.Task], page: taskrouter.TaskPage) -> TaskTable:
+    form = context["form"]
     return TaskTable(
         tasks,
-        workspace_slug=slug,
+        workspace_slug=context["workspace_slug"],
         attribute_columns=form.cleaned_data.get("cols") or (),
         order_by=form.cleaned_data.get("sort") or (),
         # Sort links start from what the table shows (open work included), so they keep it.
         query={k: form.data.getlist(k) for k in form.data if k != "format"},
-        editable=editable,
-        now=read_at,
+        editable=context["can_edit"],
+        now=page.read_at,
     )
 
 
