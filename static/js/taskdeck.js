@@ -683,7 +683,7 @@
   });
   on("htmx:afterSettle", (event) => {
     const target = event.detail.target;
-    zones.apply(target);
+    zones.apply(document); // not just the target: out-of-band swaps bring times too
     answers.focusAfterRefusal(event);
     selection.count();
     selection.bulkSettled(target);

@@ -126,3 +126,22 @@ def test_a_live_refresh_keeps_the_converted_times(new_york_page: Page, sandbox):
         shown_in(created, NEW_YORK, seconds=False)
     )
     expect(row.locator(".col-moment time").first).to_have_attribute("title", utc_text(created))
+
+
+def test_times_a_save_brings_back_on_the_task_page_are_in_new_york_time(
+    new_york_page: Page, sandbox
+):
+    page = new_york_page
+    page.goto(f"{TABLE}?status=pending&queue=Technical Support")
+    sid = page.locator("#task-rows > tr").first.get_attribute("data-sid")
+    page.goto(f"{TABLE}{sid}/")
+    section = page.locator("#edit-priority")
+    expect(section.get_by_role("button")).to_be_enabled()
+    section.get_by_label("Priority").fill("7")
+    section.get_by_role("button", name="Save priority").click()
+    expect(section.locator(".banner-success")).to_contain_text("Saved priority")
+
+    # The save refreshes the facts list too ("Updated" moved on): still New York time.
+    updated = page.locator("#task-facts dt:text-is('Updated') + dd time")
+    expect(updated).to_have_attribute("title", re.compile(r" UTC$"))
+    expect(updated).to_have_text(shown_in(moment(updated), NEW_YORK, seconds=True))
