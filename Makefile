@@ -92,3 +92,12 @@ worker: $(STAMP) $(SECRET_KEY_FILE)
 # instance killed halfway; prints each figure beside its target (bench/loadtest.py).
 loadtest: $(STAMP)
 	$(PY) -m bench.loadtest --both $(LOADTEST_ARGS)
+
+# --- README pictures ---------------------------------------------------------------------
+# `make screenshots`: the task table and the conflict view at 1280x800, taken by Chromium
+# against the embedded sandbox into docs/screenshots/. A file pytest collects only when
+# named, so `make test` never spends time on it.
+.PHONY: screenshots
+screenshots: $(DEV_STAMP)
+	@chromium=$$(PY=$(PY) .ci/chromium) && \
+	  CHROMIUM_PATH=$$chromium $(PY) -m pytest -q -n 1 tests/browser/screenshots.py

@@ -11,7 +11,8 @@
  *   5. Row editor       Escape closes it, the priority field selects its text
  *   6. Workspace switcher  Escape closes it
  *   7. Live refresh     requests through htmx, row merging, the age clock, the controls
- *   8. Wiring           one listener per event type, dispatching to the sections
+ *   8. Time zones       every <time> in the viewer's zone, the zone chooser
+ *   9. Wiring           one listener per event type, dispatching to the sections
  */
 (function () {
   "use strict";
@@ -474,6 +475,7 @@
       if (window.scrollX !== scrollX || window.scrollY !== scrollY) window.scrollTo(scrollX, scrollY);
 
       body.dataset.readAt = fresh.dataset.readAt;
+      zones.apply(body); // only the rows that came in are not yet in the viewer's zone
       const count = $("#row-count");
       if (count) count.textContent = rows.length + (rows.length === 1 ? " task" : " tasks") + " on this page";
       const notes = [];
@@ -526,7 +528,8 @@
         const seconds = Math.max(0, Math.floor((now - created) / 1000));
         const text = clock.duration(seconds);
         if (cell.textContent !== text) cell.textContent = text;
-        cell.title = seconds.toLocaleString("en-US") + " seconds";
+        cell.title = seconds.toLocaleString("en-US") + " seconds in this queue, since "
+          + zones.text(new Date(created), zones.current(), true) + " (" + zones.utc(new Date(created)) + ")";
       });
       clock.dataAge(now);
     },
@@ -538,14 +541,140 @@
       const readAt = new Date(body.dataset.readAt || label.dataset.readAt);
       if (Number.isNaN(readAt.getTime())) return;
       const seconds = Math.max(0, Math.round((now - readAt.getTime()) / 1000));
-      const time = readAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+      // "4 min ago" reads better than a clock time; the time itself is in the viewer's
+      // zone, and its exact UTC moment on hover.
+      const time = zones.text(readAt, zones.current(), true).slice(11);
       const ago = seconds < 60 ? seconds + " s ago" : Math.floor(seconds / 60) + " min ago";
       label.textContent = "as of " + time + " (" + ago + ")";
+      label.title = zones.utc(readAt);
       label.classList.toggle("stale", seconds * 1000 > 2 * live.interval() + 5000);
     },
   };
 
-  // --- 8. Wiring: one listener per event type -----------------------------------------
+  // --- 8. Time zones ------------------------------------------------------------------
+  // The server writes every moment as <time datetime="ISO 8601"> in its own zone
+  // (TASKDECK_TIME_ZONE), which is what people without JavaScript see. Here each one is
+  // rewritten in the viewer's zone: the browser's, or one they chose in the header
+  // (remembered in localStorage). The zone is named once, by the chooser; each time shows
+  // its exact UTC moment on hover. Elements already written in the current zone carry
+  // data-zone and are skipped, so applying again after a swap or a live refresh costs a
+  // query, not a reformat of a 1000-row table.
+  const zones = {
+    storageKey: "taskdeck.timeZone",
+    formats: new Map(),
+
+    browserZone() {
+      try {
+        return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+      } catch (error) {
+        return "UTC";
+      }
+    },
+
+    chosen() {
+      const stored = window.localStorage.getItem(zones.storageKey);
+      return stored && zones.valid(stored) ? stored : "";
+    },
+
+    current() {
+      return zones.chosen() || zones.browserZone();
+    },
+
+    valid(zone) {
+      try {
+        new Intl.DateTimeFormat("en-US", { timeZone: zone });
+        return true;
+      } catch (error) {
+        return false;
+      }
+    },
+
+    // One cached formatter per zone: building an Intl.DateTimeFormat is the expensive part.
+    format(zone) {
+      let format = zones.formats.get(zone);
+      if (!format) {
+        format = new Intl.DateTimeFormat("en-US", {
+          timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit",
+          day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+        });
+        zones.formats.set(zone, format);
+      }
+      return format;
+    },
+
+    // "2026-01-31 09:30:00" in the zone (the same shape the server writes).
+    text(date, zone, seconds) {
+      const parts = {};
+      zones.format(zone).formatToParts(date).forEach((part) => { parts[part.type] = part.value; });
+      const time = parts.hour + ":" + parts.minute + (seconds ? ":" + parts.second : "");
+      return parts.year + "-" + parts.month + "-" + parts.day + " " + time;
+    },
+
+    utc(date) {
+      return zones.text(date, "UTC", true) + " UTC";
+    },
+
+    apply(root) {
+      const zone = zones.current();
+      const scope = root && root.querySelectorAll ? root : document;
+      const times = $$("time[datetime]", scope);
+      if (scope instanceof Element && scope.matches("time[datetime]")) times.push(scope);
+      times.forEach((element) => {
+        if (element.dataset.zone === zone) return;
+        const date = new Date(element.getAttribute("datetime"));
+        if (Number.isNaN(date.getTime())) return;
+        // Table cells are short (minutes); the task page and audit trail show seconds.
+        element.textContent = zones.text(date, zone, !element.closest(".col-moment"));
+        element.title = zones.utc(date);
+        element.dataset.zone = zone;
+      });
+      clock.dataAge(Date.now());
+    },
+
+    // The chooser is made here, not in the template: without JavaScript nothing would
+    // convert, and the page names the server's zone as it always did.
+    chooser() {
+      const header = $(".site-header");
+      if (!header || $("#time-zone")) return;
+      const wrapper = document.createElement("span");
+      wrapper.className = "time-zone-chooser";
+      const label = document.createElement("label");
+      label.htmlFor = "time-zone";
+      label.textContent = "Times in";
+      const select = document.createElement("select");
+      select.id = "time-zone";
+      const browser = zones.browserZone();
+      const option = (value, text) => {
+        const item = document.createElement("option");
+        item.value = value;
+        item.textContent = text;
+        select.append(item);
+      };
+      option("", browser + " (this browser)");
+      if (browser !== "UTC") option("UTC", "UTC");
+      const others = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+      others.forEach((zone) => { if (zone !== browser && zone !== "UTC") option(zone, zone); });
+      const chosen = zones.chosen();
+      if (chosen && !$$("option", select).some((item) => item.value === chosen)) option(chosen, chosen);
+      select.value = chosen;
+      wrapper.append(label, " ", select);
+      header.append(wrapper);
+    },
+
+    choose(zone) {
+      if (zone) window.localStorage.setItem(zones.storageKey, zone);
+      else window.localStorage.removeItem(zones.storageKey);
+      zones.apply(document);
+      announce("Times now shown in " + zones.current() + ".");
+    },
+
+    start() {
+      zones.chooser();
+      zones.apply(document);
+    },
+  };
+
+  // --- 9. Wiring: one listener per event type -----------------------------------------
   const on = (type, handler) => document.addEventListener(type, handler);
 
   on("htmx:beforeSwap", (event) => {
@@ -554,6 +683,7 @@
   });
   on("htmx:afterSettle", (event) => {
     const target = event.detail.target;
+    zones.apply(document); // not just the target: out-of-band swaps bring times too
     answers.focusAfterRefusal(event);
     selection.count();
     selection.bulkSettled(target);
@@ -565,12 +695,16 @@
   on("htmx:timeout", answers.timeout);
   on("htmx:beforeHistorySave", answers.beforeHistorySave);
   on("htmx:configRequest", answers.configRequest);
-  on("htmx:historyRestore", live.start);
+  on("htmx:historyRestore", () => {
+    zones.apply(document);
+    live.start();
+  });
 
   on("change", (event) => {
     const field = event.target;
     if (!(field instanceof Element)) return;
     if (field.id === "live-interval") live.setInterval(field.value);
+    else if (field.id === "time-zone") zones.choose(field.value);
     else if (field.matches("#select-all, .row-select")) selection.change(field);
     else filters.change(field);
   });
@@ -597,6 +731,9 @@
   // or for the selection count to be redrawn.
   on("taskdeck:refresh", (event) => live.refresh({ lead: event.detail && event.detail.lead }));
   on("taskdeck:selection", selection.count);
-  on("DOMContentLoaded", live.start);
+  on("DOMContentLoaded", () => {
+    zones.start();
+    live.start();
+  });
   window.setInterval(clock.tick, 5000);
 })();
