@@ -201,9 +201,7 @@ def test_pages_pass_axe_in_the_light_and_the_dark_scheme(page: Page, axe, sandbo
     else:
         page.goto(f"{TABLE}{sandbox.task_sid('assigned')}/")
         expect(page.locator("main h1")).to_be_visible()
-    assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") is (
-        scheme == "dark"
-    )
+    assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") is (scheme == "dark")
     axe(page)
     page.keyboard.press("?")
     expect(page.locator("#shortcuts-help")).to_be_visible()
