@@ -214,3 +214,24 @@ def test_the_dark_scheme_really_darkens_the_page(page: Page):
     background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     red, green, blue = (int(part) for part in re.findall(r"\d+", background)[:3])
     assert max(red, green, blue) < 60, background
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_conflict_view_and_its_diff_table_pass_axe_in_both_schemes(
+    page: Page, axe, sandbox, browser_problems, scheme
+):
+    # Chromium logs the 409 that carries the conflict; the app answers it on purpose.
+    browser_problems.expect_console_error(r"status of 409 \(")
+    page.emulate_media(color_scheme=scheme)
+    sid = sandbox.task_sid("pending")
+    page.goto(f"{TABLE}{sid}/")
+    section = page.locator("#edit-priority")
+    expect(section.get_by_role("button", name="Save priority")).to_be_enabled()
+
+    sandbox.change(sid, priority=55)
+    section.get_by_label("Priority").fill("9")
+    section.get_by_role("button", name="Save priority").click()
+
+    expect(section.locator(".conflict table")).to_be_visible()
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+    axe(page)
