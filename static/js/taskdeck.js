@@ -12,7 +12,8 @@
  *   6. Workspace switcher  Escape closes it
  *   7. Live refresh     requests through htmx, row merging, the age clock, the controls
  *   8. Time zones       every <time> in the viewer's zone, the zone chooser
- *   9. Wiring           one listener per event type, dispatching to the sections
+ *   9. Keyboard         / search, j/k rows, Enter open, e edit, Esc close, ? help
+ *  10. Wiring           one listener per event type, dispatching to the sections
  */
 (function () {
   "use strict";
@@ -468,6 +469,7 @@
           window.htmx.process(row);
         }
       });
+      keyboard.keep();
       if (focusedId && (!document.activeElement || document.activeElement.id !== focusedId)) {
         const again = document.getElementById(focusedId);
         if (again) again.focus({ preventScroll: true });
@@ -674,7 +676,137 @@
     },
   };
 
-  // --- 9. Wiring: one listener per event type -----------------------------------------
+  // --- 9. Keyboard --------------------------------------------------------------------
+  const keyboard = {
+    // The current row is remembered by SID, not by element: the live refresh and the row
+    // editor replace row elements, and the row must stay current across both.
+    currentSid: null,
+
+    // Typing in a field (or any key with Ctrl, Alt or Meta, which belong to the browser
+    // and the system) is never a shortcut. Shift is allowed: "?" needs it.
+    ignored(event) {
+      if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey) return true;
+      const target = event.target;
+      if (!(target instanceof Element)) return false;
+      return Boolean(target.closest("input, textarea, select, [contenteditable]:not([contenteditable=false])")) ||
+        Boolean(target.closest("dialog[open]"));
+    },
+
+    rows() { return $$("#task-rows > tr[data-sid]"); },
+
+    current() {
+      const sid = keyboard.currentSid;
+      return sid ? keyboard.rows().find((row) => row.dataset.sid === sid) || null : null;
+    },
+
+    // One row at a time carries the mark and tabindex=-1 (focusable by script, not a Tab
+    // stop of its own: Tab still walks the row's links and checkboxes).
+    mark(row) {
+      $$("#task-rows > tr.row-current").forEach((other) => {
+        if (other === row) return;
+        other.classList.remove("row-current");
+        other.removeAttribute("tabindex");
+        other.removeAttribute("aria-current");
+      });
+      if (!row) return;
+      row.classList.add("row-current");
+      row.setAttribute("tabindex", "-1");
+      row.setAttribute("aria-current", "true");
+    },
+
+    // After anything replaced rows: the row with the current SID gets the mark again.
+    keep() {
+      if (keyboard.currentSid) keyboard.mark(keyboard.current());
+    },
+
+    move(step) {
+      const rows = keyboard.rows();
+      if (!rows.length) return false;
+      const at = rows.indexOf(keyboard.current());
+      const next = at < 0 ? rows[0] : rows[Math.max(0, Math.min(rows.length - 1, at + step))];
+      keyboard.currentSid = next.dataset.sid;
+      keyboard.mark(next);
+      next.focus({ preventScroll: true });
+      next.scrollIntoView({ block: "nearest" });
+      return true;
+    },
+
+    // Enter and e act on the current row only while focus is on that row (or nowhere in
+    // particular): on a link or button, Enter is that control's own.
+    focusedRow() {
+      const row = keyboard.current();
+      const active = document.activeElement;
+      if (!row || (active && active !== row && active !== document.body && active.id !== "main")) return null;
+      return row;
+    },
+
+    open() {
+      const row = keyboard.focusedRow();
+      const link = row && $(".col-sid a[href], a[href]", row);
+      if (!link) return false;
+      link.click();
+      return true;
+    },
+
+    edit() {
+      const row = keyboard.focusedRow();
+      const link = row && !row.dataset.editing && $(".col-actions a[hx-get]", row);
+      if (!link) return false;
+      link.click();
+      return true;
+    },
+
+    search() {
+      const field = $("#filters #id_q") || $("#filters #id_where") || $("#id_q") || $("#id_where");
+      if (!field) return false;
+      field.focus();
+      field.select();
+      return true;
+    },
+
+    help() {
+      const dialog = $("#shortcuts-help");
+      if (!dialog || dialog.open) return false;
+      dialog.showModal();
+      return true;
+    },
+
+    // Escape with the row editor open but focus outside it (after e, or a click away).
+    escape() {
+      const row = keyboard.current();
+      const cancel = row && row.dataset.editing && $("[data-editor-cancel]", row);
+      if (!cancel) return false;
+      cancel.click();
+      return true;
+    },
+
+    keydown(event) {
+      if (keyboard.ignored(event)) return false;
+      switch (event.key) {
+        case "/": return keyboard.search();
+        case "j": return keyboard.move(1);
+        case "k": return keyboard.move(-1);
+        case "Enter": return keyboard.open();
+        case "e": return keyboard.edit();
+        case "?": return keyboard.help();
+        default: return false;
+      }
+    },
+
+    // A row swapped by htmx (the editor opening or closing) keeps the mark; when the
+    // swap took focus with it, focus goes back to the row so j/k carry on from there.
+    settled(target) {
+      keyboard.keep();
+      const row = keyboard.current();
+      const swappedRow = target && target.dataset && target.dataset.sid === keyboard.currentSid;
+      const active = document.activeElement;
+      if (row && swappedRow && !row.dataset.editing && (!active || active === document.body)) {
+        row.focus({ preventScroll: true });
+      }
+    },
+  };
+
+  // --- 10. Wiring: one listener per event type -----------------------------------------
   const on = (type, handler) => document.addEventListener(type, handler);
 
   on("htmx:beforeSwap", (event) => {
@@ -685,6 +817,7 @@
     const target = event.detail.target;
     zones.apply(document); // not just the target: out-of-band swaps bring times too
     answers.focusAfterRefusal(event);
+    keyboard.settled(target);
     selection.count();
     selection.bulkSettled(target);
     if (target && target.id === "task-view") live.start();
@@ -715,8 +848,13 @@
     else if (target.matches("#alerts [data-dismiss]")) target.closest(".banner").remove();
   });
   on("keydown", (event) => {
-    if (event.key !== "Escape" || event.defaultPrevented) return;
-    if (switcher.escape() || rowEditor.escape()) event.preventDefault();
+    if (event.key === "Escape") {
+      // An open dialog closes itself on Escape (its cancel event); nothing else should.
+      if (event.defaultPrevented || $("dialog[open]")) return;
+      if (switcher.escape() || rowEditor.escape() || keyboard.escape()) event.preventDefault();
+    } else if (keyboard.keydown(event)) {
+      event.preventDefault();
+    }
   });
   on("focusin", (event) => {
     if (event.target instanceof HTMLInputElement) rowEditor.focusIn(event.target);
