@@ -191,3 +191,19 @@ def loopback_sandbox(sandbox: Sandbox, settings) -> Iterator[LoopbackSandbox]:
     yield LoopbackSandbox(server=server, faults=faults, store=sandbox.store)
     server.stop()
     client.reset_sessions()
+
+
+@pytest.fixture
+def writes() -> Iterator[list[dict]]:
+    """Every write Taskdeck starts to send to TaskRouter during the test (what the service
+    module announces before the request goes out)."""
+    from tasks_app.taskrouter.signals import task_write_started
+
+    seen: list[dict] = []
+
+    def record(sender, **kwargs):
+        seen.append(kwargs)
+
+    task_write_started.connect(record, dispatch_uid="tests-writes")
+    yield seen
+    task_write_started.disconnect(dispatch_uid="tests-writes")

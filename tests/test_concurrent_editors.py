@@ -9,10 +9,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +22,7 @@ import requests
 from tasks_app import editing
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tests.backends import require_postgres
+from tests.serving import gunicorn
 
 pytestmark = pytest.mark.xdist_group("concurrent-editors")
 
@@ -41,12 +38,6 @@ class Site:
     database: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def site(tmp_path: Path, loopback_sandbox) -> Iterator[Site]:
     """Taskdeck under gunicorn (two workers, threads) on a PostgreSQL database of its own."""
@@ -55,8 +46,6 @@ def site(tmp_path: Path, loopback_sandbox) -> Iterator[Site]:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     database = server.rsplit("/", 1)[0] + f"/{name}"
-    port = _free_port()
-    (tmp_path / "metrics").mkdir()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
@@ -72,44 +61,13 @@ def site(tmp_path: Path, loopback_sandbox) -> Iterator[Site]:
         "TWILIO_AUTH_TOKEN": DEVELOPMENT_CREDENTIALS.auth_token,
         "TASKDECK_SSO_TRUSTED_PROXIES": "127.0.0.1/32",
         "TASKDECK_ROLE_GROUPS": "editor=supervisors",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "2",
-        "GUNICORN_ACCESS_LOG": "",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "LOG_LEVEL": "WARNING",
     }
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):  # as make serve
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-    log = (tmp_path / "gunicorn.log").open("w")  # what went wrong, if anything does
-    gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert gunicorn.poll() is None, "gunicorn exited at start-up"
-            try:
-                requests.get(f"{url}/livez", timeout=5)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "gunicorn never answered"
-                time.sleep(0.1)
-        yield Site(url=url, database=database)
+        with gunicorn(tmp_path, env, collect_static=True) as url:
+            yield Site(url=url, database=database)
     finally:
-        gunicorn.terminate()
-        gunicorn.wait(timeout=30)
-        log.close()
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

@@ -8,7 +8,6 @@ import pytest
 
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
-from tasks_app.taskrouter.signals import task_written
 from tests.conftest import htmx_headers as htmx
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +21,15 @@ def section_html(html: str, name: str) -> str:
 
 def editor_token(html: str, name: str) -> str:
     return re.search(r'name="editor" value="([^"]+)"', section_html(html, name)).group(1)
+
+
+def vip_pending_sid(sandbox) -> str:
+    """A pending task of the VIP Care queue, whose workflow target fixes its priority."""
+    with sandbox.store.read() as conn:
+        return conn.execute(
+            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
+            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
+        ).fetchone()["sid"]
 
 
 def open_page(client, sid: str) -> str:
@@ -48,19 +56,6 @@ def advanced_token(body: str, name: str) -> str | None:
         rf'name="editor" value="([^"]+)" id="editor-{name}" data-editor-token hx-swap-oob', body
     )
     return match.group(1) if match else None
-
-
-@pytest.fixture
-def writes():
-    """Every write the dashboard sends to TaskRouter, as the service module announces it."""
-    seen: list[dict] = []
-
-    def record(**kwargs):
-        seen.append(kwargs)
-
-    task_written.connect(record)
-    yield seen
-    task_written.disconnect(record)
 
 
 # --- only valid actions -------------------------------------------------------------------
@@ -238,11 +233,7 @@ def test_status_with_attributes_is_two_requests_attributes_first_and_both_report
 
 
 def test_when_a_workflow_target_keeps_the_priority_the_page_says_so(client, sandbox):
-    with sandbox.store.read() as conn:
-        sid = conn.execute(
-            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
-            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
-        ).fetchone()["sid"]
+    sid = vip_pending_sid(sandbox)
     html = open_page(client, sid)
     response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="1")
     assert "TaskRouter kept priority 100 instead of 1" in response.content.decode()
@@ -678,11 +669,7 @@ def test_an_htmx_save_failing_before_the_form_is_read_leaves_the_form_in_place(
 
 
 def test_the_row_editor_shows_visibly_when_the_workflow_keeps_the_priority(client, sandbox):
-    with sandbox.store.read() as conn:
-        sid = conn.execute(
-            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
-            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
-        ).fetchone()["sid"]
+    sid = vip_pending_sid(sandbox)
     html = client.get(f"/w/Support/tasks/{sid}/row/edit/", **htmx(f"row-{sid}")).content.decode()
     response = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
@@ -696,11 +683,7 @@ def test_the_row_editor_shows_visibly_when_the_workflow_keeps_the_priority(clien
 
 
 def test_before_saving_the_page_says_when_the_workflow_fixes_the_priority(client, sandbox):
-    with sandbox.store.read() as conn:
-        vip = conn.execute(
-            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
-            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
-        ).fetchone()["sid"]
+    vip = vip_pending_sid(sandbox)
     priority_section = section_html(open_page(client, vip), "priority")
     assert "TaskRouter keeps 100 whatever is saved here" in priority_section
     ordinary = sandbox.task_sid("pending")

@@ -13,8 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks_app.taskrouter.signals import task_write_started
-
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("hostile")]
 
 SCRIPT = "<script>alert('taskdeck')</script>"
@@ -72,33 +70,17 @@ def _encode(fields: dict[str, str]) -> str:
     )
 
 
-class Writes:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, **kwargs) -> None:
-        self.count += 1
-
-
-@pytest.fixture
-def writes():
-    counter = Writes()
-    task_write_started.connect(counter)
-    yield counter
-    task_write_started.disconnect(counter)
-
-
 def _token(html: str, section: str) -> str:
     found = re.search(rf'name="editor" value="([^"]+)" id="editor-{section}"', html)
     return found.group(1) if found else ""
 
 
-def _check(response, writes: Writes, before: int) -> None:
+def _check(response, writes: list, before: int) -> None:
     body = response.content.decode(errors="replace")
     assert response.status_code != 500, body[:300]
     assert response.status_code < 500 or "TaskRouter" in body
     if response.status_code in (400, 422):
-        assert writes.count == before, "refused input still reached TaskRouter"
+        assert len(writes) == before, "refused input still reached TaskRouter"
     assert SCRIPT not in body
     assert "onerror=alert(1)>" not in body
 
@@ -126,7 +108,7 @@ def test_every_task_page_field_refuses_hostile_input_cleanly(
     @given(value=st.one_of(hostile_text, st.just(LONE_SURROGATE)))
     def attempt(value: str) -> None:
         token = _token(client.get(url).content.decode(), section)
-        before = writes.count
+        before = len(writes)
         body = _encode({"editor": token, f"{section}-{field}": value, f"{section}-reason": "x"})
         response = client.post(
             f"{url}edit/{section}/",
@@ -150,7 +132,7 @@ def test_the_row_editor_refuses_hostile_input_cleanly(client, sandbox, writes, f
     def attempt(value: str) -> None:
         html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
         token = re.search(r'name="editor" value="([^"]+)"', html).group(1)
-        before = writes.count
+        before = len(writes)
         body = _encode({"editor": token, f"row-{field}": value})
         response = client.post(
             url, body, content_type="application/x-www-form-urlencoded", HTTP_HX_REQUEST="true"
@@ -167,7 +149,7 @@ def test_the_create_form_refuses_hostile_input_cleanly(client, sandbox, writes, 
     @SETTINGS
     @given(value=st.one_of(hostile_text, st.just(LONE_SURROGATE)))
     def attempt(value: str) -> None:
-        before = writes.count
+        before = len(writes)
         response = client.post(
             "/w/Support/tasks/new/",
             _encode({field: value}),

@@ -15,26 +15,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tasks_app.models import AuditRecord
-from tasks_app.taskrouter.signals import task_write_started
 from tests.identities import IDENTITIES
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "/w/Support/tasks/"
-
-
-@pytest.fixture
-def writes():
-    """Every write Taskdeck starts to send to TaskRouter during the test."""
-    seen: list[dict] = []
-
-    def record(sender, **kwargs):
-        seen.append(kwargs)
-
-    task_write_started.connect(record, dispatch_uid="test-identity-writes")
-    yield seen
-    task_write_started.disconnect(dispatch_uid="test-identity-writes")
 
 
 # --- Identity -------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import expressions, rules
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.resources import Task
-from tasks_app.taskrouter.signals import task_written
 
 pytestmark = pytest.mark.django_db
 
@@ -40,18 +39,6 @@ ODD = {
     "lone surrogate": '{"a": "\\ud800"}',
     "lone surrogate key": '{"\\udfff": 1}',
 }
-
-
-@pytest.fixture
-def writes():
-    seen: list[dict] = []
-
-    def record(**kwargs):
-        seen.append(kwargs)
-
-    task_written.connect(record)
-    yield seen
-    task_written.disconnect(record)
 
 
 # --- the rule -------------------------------------------------------------------------------

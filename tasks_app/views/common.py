@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from tasks_app import editing
 from tasks_app.identity import actor_of
 from tasks_app.taskrouter import service as taskrouter
 
@@ -77,3 +78,19 @@ def problem_response(request: HttpRequest, error: taskrouter.TaskRouterError) ->
 
 def status_for(error: taskrouter.TaskRouterError) -> int:
     return error.page_status
+
+
+def edit_from_request(
+    form: type, request: HttpRequest, workspace: taskrouter.Workspace, sid: str
+) -> editing.EditResult:
+    """The edit flow for a form posted to one of the task's views: the page's version
+    tokens, the person both as the tokens' owner and as the writes' actor."""
+    return editing.run_edit(
+        form,
+        request.POST,
+        tokens=request.POST.getlist("editor"),
+        owner=actor_of(request),
+        actor=actor_of(request),
+        workspace_sid=workspace.sid,
+        task_sid=sid,
+    )

@@ -12,7 +12,7 @@ from tasks_app.identity import actor_of, require_role
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.browse import can_edit
-from tasks_app.views.common import fragment_response, with_workspace
+from tasks_app.views.common import edit_from_request, fragment_response, with_workspace
 
 
 def _table(request: HttpRequest, workspace: taskrouter.Workspace, tasks) -> TaskTable:
@@ -82,15 +82,7 @@ def task_row_edit(request: HttpRequest, workspace: taskrouter.Workspace, sid: st
     if request.method == "GET":
         task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
         return _editor(request, workspace, editing.show(RowEditForm, task, owner=actor_of(request)))
-    result = editing.run_edit(
-        RowEditForm,
-        request.POST,
-        tokens=request.POST.getlist("editor"),
-        owner=actor_of(request),
-        actor=actor_of(request),
-        workspace_sid=workspace.sid,
-        task_sid=sid,
-    )
+    result = edit_from_request(RowEditForm, request, workspace, sid)
     if result.kind == "saved" and result.task is not None:
         announce = " ".join((*result.done, *result.notes))
         return _row(

@@ -18,7 +18,7 @@ from tasks_app import audit, editing, presentation
 from tasks_app.forms import SECTION_FORMS, TASK_PAGE_SECTIONS, SectionForm
 from tasks_app.identity import actor_of, identity_of, require_role, role_refusal
 from tasks_app.taskrouter import service as taskrouter
-from tasks_app.views.common import fragment_response, with_workspace
+from tasks_app.views.common import edit_from_request, fragment_response, with_workspace
 
 # How many of a task's audit records its page shows; the rest are a link away.
 HISTORY_ON_PAGE = 20
@@ -96,15 +96,7 @@ def task_section(
         return _section_response(
             request, workspace, editing.show(form, task, owner=actor_of(request))
         )
-    result = editing.run_edit(
-        form,
-        request.POST,
-        tokens=request.POST.getlist("editor"),
-        owner=actor_of(request),
-        actor=actor_of(request),
-        workspace_sid=workspace.sid,
-        task_sid=sid,
-    )
+    result = edit_from_request(form, request, workspace, sid)
     if result.kind == "saved" and (result.deleted or not request.htmx):
         return _after_save(request, workspace, result)
     return _section_response(request, workspace, result)
