@@ -8,7 +8,9 @@ from datetime import datetime
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_safe
+from django_htmx.http import HttpResponseClientRedirect
 
 from tasks_app import counts, exports, live
 from tasks_app.forms import BulkActionForm, TaskFilterForm
@@ -83,7 +85,10 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
 
     open_work = not request.GET
     form = TaskFilterForm(
-        OPEN_WORK if open_work else request.GET, queues=queues, workflows=workflows
+        OPEN_WORK if open_work else request.GET,
+        queues=queues,
+        workflows=workflows,
+        sid_jumps=True,
     )
     slug = workspace.url_name
     editable = can_edit(request)
@@ -104,6 +109,10 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     status = 200
     if not form.is_valid():
         status = 400
+    elif form.jump_sid:
+        # A task SID in the search box opens the task, whichever workspace holds it.
+        target = reverse("task_redirect", kwargs={"sid": form.jump_sid})
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     elif request.GET.get("format") == "csv":
         return exports.tasks_csv(
             workspace=workspace,
@@ -211,6 +220,8 @@ def describe_view(
         parts.append(f"workflow {data['workflow'].friendly_name}")
     if data["priority"] is not None:
         parts.append(f"priority {data['priority']}")
+    if data["q"]:
+        parts.append(f"searching for “{data['q']}”")
     if data["where"]:
         parts.append(f"matching {data['where']}")
     if data["addons"]:
