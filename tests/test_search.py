@@ -93,6 +93,15 @@ def test_a_saved_filter_such_as_a_bulk_actions_refuses_a_sid_rather_than_match_e
     assert "not a filter" in filters.errors["q"][0]
 
 
+def test_a_bulk_action_over_a_searched_filter_covers_the_search_and_the_where(sandbox):
+    filters = TaskFilterForm(QueryDict("q=Acme&where=vip == true"), queues=(), workflows=())
+    assert filters.is_valid()
+    assert filters.to_query().evaluate_task_attributes == (
+        '(vip == true) AND (customer.name CONTAINS "Acme" OR name CONTAINS "Acme" '
+        'OR from CONTAINS "Acme" OR subject CONTAINS "Acme")'
+    )
+
+
 # --- other text searches the attributes --------------------------------------------------
 
 
