@@ -324,6 +324,10 @@ TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
 # The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).
 TASKDECK_EXPORT_MAX_ROWS = env_int("TASKDECK_EXPORT_MAX_ROWS", 10_000)
 TASKDECK_TITLE_ATTRIBUTES = env_list("TASKDECK_TITLE_ATTRIBUTES", ["customer.name", "name", "from"])
+# Attribute paths the table's search box looks in (each one CONTAINS the text, joined by OR).
+TASKDECK_SEARCH_ATTRIBUTES = env_list(
+    "TASKDECK_SEARCH_ATTRIBUTES", ["customer.name", "name", "from", "subject"]
+)
 # Bulk actions: the most tasks one job covers, writes at once, writes per second (stay
 # inside TaskRouter's per-account rate limit), and how long one request keeps writing.
 TASKDECK_BULK_MAX_TASKS = env_int("TASKDECK_BULK_MAX_TASKS", 1000)

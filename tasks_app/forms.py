@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from tasks_app import editing, presentation
+from tasks_app import editing, presentation, search
 from tasks_app.bulk import TARGET_STATUS
 from tasks_app.editing import Change
 from tasks_app.models import BulkJob
@@ -92,6 +92,15 @@ class AttributeColumn:
     reference: Reference
 
 
+def _any_of(names: Sequence[str]) -> str:
+    """``a, b or c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+class SearchInput(forms.TextInput):
+    input_type = "search"
+
+
 def _text(placeholder: str = "", **attrs) -> forms.TextInput:
     return forms.TextInput(
         attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": placeholder, **attrs}
@@ -114,6 +123,17 @@ class TaskFilterForm(forms.Form):
     PRIMARY_FIELDS = ("queue", "workflow", "where")
     MORE_FIELDS = ("priority", "addons", "size", "cols")
 
+    # The search box: the page renders it first in the compact bar, before the statuses.
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        # One over the limit, so a pasted text that is too long gets the message, not a cut.
+        max_length=search.SEARCH_MAX_CHARS + 1,
+        strip=False,
+        widget=SearchInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "Task SID or text"}
+        ),
+    )
     status = CommaSeparatedMultipleField(
         required=False,
         choices=[(s, s.capitalize()) for s in rules.STATUSES],
@@ -164,10 +184,21 @@ class TaskFilterForm(forms.Form):
         *,
         queues: Sequence[taskrouter.TaskQueue],
         workflows: Sequence[taskrouter.Workflow],
+        sid_jumps: bool = False,
     ) -> None:
+        """``sid_jumps``: the table opens a task whose SID is searched for; anywhere else
+        (a bulk action's saved filter) a SID is not a filter and is refused."""
         super().__init__(data, label_suffix="")
         self.queues = tuple(queues)
         self.workflows = tuple(workflows)
+        self.sid_jumps = sid_jumps
+        self.jump_sid: str | None = None
+        self.search_expression = ""
+        paths = search.search_paths()
+        self.fields["q"].help_text = (
+            f"A task SID opens that task. Other text finds tasks whose {_any_of(paths)} "
+            "contains it (exact case). Press Enter to search."
+        )
         for name, known in (("queue", self.queues), ("workflow", self.workflows)):
             self.fields[name].widget = self._menu(name, known)
 
@@ -200,6 +231,37 @@ class TaskFilterForm(forms.Form):
             # Kept so the page can point at the spot, not only name the character.
             self.where_error_position = error.position
             raise forms.ValidationError(error.user_message, code="expression") from None
+
+    def clean_q(self) -> str:
+        text = self.cleaned_data["q"].strip()
+        if not text:
+            return ""
+        sid = search.task_sid_in(text)
+        if sid is not None:
+            if not self.sid_jumps:
+                raise forms.ValidationError(
+                    "A task SID opens that task; it is not a filter.", code="search"
+                )
+            self.jump_sid = sid
+            return sid
+        try:
+            self.search_expression = search.search_expression(text)
+        except search.SearchTextError as error:
+            raise forms.ValidationError(str(error), code="search") from None
+        return text
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.search_expression and data.get("where"):
+            try:
+                check_expression(self.expression(), param="q")
+            except ExpressionSyntaxError as error:
+                self.add_error("q", error.user_message)
+        return data
+
+    def expression(self) -> str:
+        """What ``EvaluateTaskAttributes`` gets: ``where`` and the search, both required."""
+        return search.combined(self.cleaned_data.get("where") or "", self.search_expression)
 
     def clean_sort(self) -> tuple[str, ...]:
         aliases: list[str] = []
@@ -286,7 +348,7 @@ class TaskFilterForm(forms.Form):
             priority=data["priority"],
             task_queue_sid=queue.sid if queue else None,
             workflow_sid=workflow.sid if workflow else None,
-            evaluate_task_attributes=data["where"] or None,
+            evaluate_task_attributes=self.expression() or None,
             has_addons={"yes": True, "no": False}.get(data["addons"]),
             ordering=order_keys(data["sort"]),
         )

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_safe
+from django_htmx.http import HttpResponseClientRedirect
 
 from tasks_app import counts, exports, live
 from tasks_app.forms import BulkActionForm, TaskFilterForm
@@ -78,11 +80,18 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
 
     open_work = not request.GET
     form = TaskFilterForm(
-        OPEN_WORK if open_work else request.GET, queues=queues, workflows=workflows
+        OPEN_WORK if open_work else request.GET,
+        queues=queues,
+        workflows=workflows,
+        sid_jumps=True,
     )
     if not form.is_valid():
         context = _page_context(request, workspace, form, open_work=open_work)
         return render_fragment(request, "tasks/task_list.html", context, status=400)
+    if form.jump_sid:
+        # A task SID in the search box opens the task, whichever workspace holds it.
+        target = reverse("task_redirect", kwargs={"sid": form.jump_sid})
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     if request.GET.get("format") == "csv":
         return exports.tasks_csv(
             workspace=workspace, query=form.to_query(), attribute_columns=form.cleaned_data["cols"]
@@ -223,6 +232,8 @@ def describe_view(
         parts.append(f"workflow {data['workflow'].friendly_name}")
     if data["priority"] is not None:
         parts.append(f"priority {data['priority']}")
+    if data["q"]:
+        parts.append(f"searching for “{data['q']}”")
     if data["where"]:
         parts.append(f"matching {data['where']}")
     if data["addons"]:
