@@ -98,3 +98,20 @@ def test_health_checks_answer_without_touching_taskrouter(client, settings):
     settings.TASKROUTER_BASE_URL = "https://taskrouter.twilio.com"  # unconfigured, unused
     assert client.get("/livez").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_the_task_page_is_titled_by_the_customers_name_and_hides_no_template_comment(
+    client, sandbox
+):
+    ws = sandbox.workspace_sid()
+    workflow = taskrouter.list_workflows(workspace_sid=ws)[0]
+    task = taskrouter.create_task(
+        actor="tests@example.com",
+        workspace_sid=ws,
+        workflow_sid=workflow.sid,
+        attributes={"customer": {"name": "Ada <Lovelace>"}},
+    )
+    html = client.get(f"/w/Support/tasks/{task.sid}/").content.decode()
+    heading = html[html.index('<h1 class="task-title"') : html.index("</h1>")]
+    assert "Ada &lt;Lovelace&gt;" in heading and task.sid in heading
+    assert "{#" not in html and "#}" not in html  # a template comment never shows
