@@ -78,19 +78,19 @@ $(SECRET_KEY_FILE):
 	@mkdir -p var
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
-serve: $(STAMP) $(SECRET_KEY_FILE)
+serve: $(RUN_STAMP) $(SECRET_KEY_FILE)
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py migrate --noinput && \
 	{ ( $(WORKER_CMD) ) & trap 'kill $$! 2>/dev/null' EXIT; \
 	GUNICORN_BIND="$${GUNICORN_BIND:-$(HOST):$(PORT)}" $(VENV)/bin/gunicorn -c gunicorn.conf.py dashboard.wsgi; }
 
-worker: $(STAMP) $(SECRET_KEY_FILE)
+worker: $(RUN_STAMP) $(SECRET_KEY_FILE)
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; $(WORKER_CMD)
 
 # `make loadtest`: 100 supervisors on 2 gunicorn instances sharing PostgreSQL and Redis on
 # 127.0.0.1, against the sandbox with TaskRouter's rate limits, then again with one
 # instance killed halfway; prints each figure beside its target (bench/loadtest.py).
-loadtest: $(STAMP)
+loadtest: $(DEV_STAMP)
 	$(PY) -m bench.loadtest --both $(LOADTEST_ARGS)
 
 # --- README pictures ---------------------------------------------------------------------
