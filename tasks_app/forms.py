@@ -101,6 +101,15 @@ class SearchInput(forms.TextInput):
     input_type = "search"
 
 
+class CommaJoinedTextInput(forms.TextInput):
+    """A text field that also takes the value repeated (``cols=a&cols=b.c``, as ticked
+    checkboxes send it) or comma-separated (``cols=a,b.c``, as runbooks link it)."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name) or ""]
+        return ",".join(v for v in values if v)
+
+
 def _text(placeholder: str = "", **attrs) -> forms.TextInput:
     return forms.TextInput(
         attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": placeholder, **attrs}
@@ -121,7 +130,9 @@ class TaskFilterForm(forms.Form):
     bound_field_class = FilterBoundField
     # Shown in the compact bar; the rest fold under "More filters".
     PRIMARY_FIELDS = ("queue", "workflow", "where")
-    MORE_FIELDS = ("priority", "addons", "size", "cols")
+    # `cols` is chosen beside the table, from the attributes its rows hold (see
+    # presentation.column_choices), so it is not in the fold.
+    MORE_FIELDS = ("priority", "addons", "size")
 
     # The search box: the page renders it first in the compact bar, before the statuses.
     q = forms.CharField(
@@ -174,8 +185,10 @@ class TaskFilterForm(forms.Form):
         required=False,
         label="Attribute columns",
         max_length=500,
-        help_text="Comma-separated attribute paths to show as columns.",
-        widget=_text("customer.name, language"),
+        help_text="Other attribute paths to show as columns, comma-separated.",
+        widget=CommaJoinedTextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "customer.tier"}
+        ),
     )
 
     def __init__(

@@ -4,6 +4,8 @@ thousands of cells with them, so no template is involved per value."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -129,3 +131,30 @@ def attributes_block(task: Any) -> str:
         f"Taskdeck cannot read these attributes. {problem} "
         f"They are shown exactly as TaskRouter sent them:\n\n{raw}"
     )
+
+
+# The most attribute paths the column chooser offers, and how deep it looks into objects.
+COLUMN_CHOICES_MAX = 24
+_PATH_DEPTH = 3
+
+
+def _leaf_paths(value: Any, prefix: str, depth: int) -> Iterator[str]:
+    if isinstance(value, dict) and depth < _PATH_DEPTH:
+        for key, inner in value.items():
+            if isinstance(key, str) and key and "." not in key:
+                yield from _leaf_paths(inner, f"{prefix}{key}.", depth + 1)
+    elif prefix:
+        yield prefix[:-1]
+
+
+def column_choices(tasks: Iterable[Any], chosen: Iterable[str]) -> list[tuple[str, bool]]:
+    """The attribute columns a person can pick for this table: the paths the page's tasks
+    hold (most common first), and those already shown; each with whether it is shown."""
+    counts: Counter[str] = Counter()
+    for task in tasks:
+        if task.attributes and not task.attributes_problem:
+            counts.update(set(_leaf_paths(task.attributes, "", 0)))
+    chosen = list(dict.fromkeys(chosen))
+    seen = [path for path, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    offered = list(dict.fromkeys([*chosen, *seen]))[: max(COLUMN_CHOICES_MAX, len(chosen))]
+    return [(path, path in chosen) for path in offered]

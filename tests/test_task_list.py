@@ -580,3 +580,26 @@ def test_templates_can_title_a_task_the_way_the_table_does():
         Context({"task": task})
     )
     assert html == f"&lt;i&gt;Ada&lt;/i&gt; WT…{task.sid[-4:]}"
+
+
+def test_attribute_columns_are_chosen_from_what_the_pages_tasks_hold(client):
+    html = client.get("/w/Support/tasks/?status=pending&cols=language").content.decode()
+    chooser = html[html.index('<details class="column-chooser"') :]
+    chooser = chooser[: chooser.index("</details>")]
+    offered = re.findall(r'name="cols" value="([^"]+)" form="filters"( checked)?', chooser)
+    paths = [path for path, _ in offered]
+    assert ("language", " checked") in offered  # shown now, ticked
+    assert "customer.name" in paths and "customer.account.region" in paths  # seen, offered
+    # Ticking boxes sends cols repeatedly; typed paths come comma-separated: both count.
+    both = client.get("/w/Support/tasks/?status=pending&cols=language&cols=customer.name,channel")
+    header = both.content.decode()
+    for label in ("language", "customer.name", "channel"):
+        assert f'class="col-attr_' in header and f">{label}<" in header
+
+
+def test_a_bad_attribute_path_is_shown_at_the_chooser_with_what_was_typed(client):
+    response = client.get("/w/Support/tasks/?status=pending&cols=a..b")
+    html = response.content.decode()
+    assert response.status_code == 400
+    chooser = html[html.index('<details class="column-chooser" open') :]
+    assert 'value="a..b"' in chooser and 'id="cols-error"' in chooser

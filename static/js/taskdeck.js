@@ -134,8 +134,10 @@
   // --- 3. Filters ---------------------------------------------------------------------
   const filters = {
     // Menus and checkboxes apply at once; text fields on Enter (the form's own submit).
+    // `field.form`, not the nearest form: the column chooser's boxes sit beside the table
+    // and belong to the filter form through form="filters".
     change(field) {
-      const form = field.closest("form[data-auto-submit]");
+      const form = field.form && field.form.matches("[data-auto-submit]") ? field.form : null;
       if (form && field.matches("select, input[type=checkbox], input[type=radio]")) {
         form.requestSubmit();
       }

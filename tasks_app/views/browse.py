@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from tasks_app import counts, exports, live
+from tasks_app import counts, exports, live, presentation
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.identity import identity_of
 from tasks_app.tables import TaskTable
@@ -183,6 +183,9 @@ def _results(
         "table": _table(context, page.tasks, page),
         "summary": describe_view(
             form, workspace, count=len(page), later_page=bool(page.previous_page_token)
+        ),
+        "column_choices": presentation.column_choices(
+            page.tasks, (column.path for column in form.cleaned_data["cols"])
         ),
     }
     if page.stale_because is not None:  # TaskRouter failed: its last answer, dated
