@@ -594,7 +594,7 @@ def test_attribute_columns_are_chosen_from_what_the_pages_tasks_hold(client):
     both = client.get("/w/Support/tasks/?status=pending&cols=language&cols=customer.name,channel")
     header = both.content.decode()
     for label in ("language", "customer.name", "channel"):
-        assert f'class="col-attr_' in header and f">{label}<" in header
+        assert 'class="col-attr_' in header and f">{label}<" in header
 
 
 def test_a_bad_attribute_path_is_shown_at_the_chooser_with_what_was_typed(client):
