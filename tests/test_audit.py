@@ -66,6 +66,17 @@ def record(**fields) -> AuditRecord:
 # --- One record per write attempt, naming the person ----------------------------------------
 
 
+def edit_priority(task, priority: int):
+    """The editor saves a priority on ``task`` at the version it was read at."""
+    return taskrouter.update_task(
+        actor=EDITOR,
+        workspace_sid=task.workspace_sid,
+        task_sid=task.sid,
+        if_match=task.etag,
+        priority=priority,
+    )
+
+
 def test_an_editors_save_leaves_a_completed_record_naming_them(signed_in, sandbox):
     sid = sandbox.task_sid("pending")
     before = sandbox.fetch(sid)
@@ -127,13 +138,7 @@ def test_a_lost_answer_is_recorded_as_unknown(sandbox, loopback_sandbox):
     task = sandbox.fetch(sid)
     loopback_sandbox.faults.set("drop;methods=POST")
     with pytest.raises(taskrouter.Unavailable):
-        taskrouter.update_task(
-            actor=EDITOR,
-            workspace_sid=task.workspace_sid,
-            task_sid=sid,
-            if_match=task.etag,
-            priority=9,
-        )
+        edit_priority(task, 9)
     entry = only_record(task_sid=sid)
     assert entry.outcome == AuditRecord.Outcome.UNKNOWN and entry.completed is not None
     assert "cannot tell" in entry.message
@@ -147,13 +152,7 @@ def test_an_upstream_401_leaves_no_secret_in_the_trail_its_page_its_csv_or_the_l
     settings.TWILIO_AUTH_TOKEN = "wrong-token-s3cr3t"
     client.reset_sessions()
     with pytest.raises(taskrouter.AuthenticationFailed):
-        taskrouter.update_task(
-            actor=EDITOR,
-            workspace_sid=task.workspace_sid,
-            task_sid=sid,
-            if_match=task.etag,
-            priority=9,
-        )
+        edit_priority(task, 9)
     entry = only_record(task_sid=sid)
     assert entry.outcome == AuditRecord.Outcome.REJECTED and entry.http_status == 401
     admin = signed_in("admin")
@@ -175,13 +174,7 @@ def test_a_write_interrupted_after_the_intent_leaves_the_intent(sandbox):
     task_write_started.connect(crash, dispatch_uid="test-crash")  # after the audit trail's
     try:
         with pytest.raises(RuntimeError):
-            taskrouter.update_task(
-                actor=EDITOR,
-                workspace_sid=task.workspace_sid,
-                task_sid=sid,
-                if_match=task.etag,
-                priority=9,
-            )
+            edit_priority(task, 9)
     finally:
         task_write_started.disconnect(dispatch_uid="test-crash")
     entry = only_record(task_sid=sid)

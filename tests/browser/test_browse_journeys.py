@@ -450,15 +450,9 @@ def test_a_live_update_keeps_keyboard_focus_on_the_row_being_selected(page: Page
     checkbox.focus()
     page.keyboard.press("Space")
     expect(checkbox).to_be_checked()
-    workspace_sid = sandbox.workspace_sid("Support")
-    task = taskrouter.fetch_task(workspace_sid=workspace_sid, task_sid=sid)
-    taskrouter.update_task(
-        actor="tests@example.com",
-        workspace_sid=workspace_sid,
-        task_sid=sid,
-        if_match=task.etag,
-        attributes={**task.attributes, "subject": "Changed by a colleague"},
-    )
+    sandbox.change(
+        sid, attributes={**sandbox.fetch(sid).attributes, "subject": "Changed by a colleague"}
+    )  # a colleague, elsewhere
     expect(page.locator(f"#row-{sid}")).to_have_class(re.compile(r"\brow-changed\b"), timeout=8_000)
     expect(checkbox).to_be_checked()
     expect(checkbox).to_be_focused(timeout=1_000)
