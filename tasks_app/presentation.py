@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -138,13 +138,15 @@ COLUMN_CHOICES_MAX = 24
 _PATH_DEPTH = 3
 
 
-def _leaf_paths(value: Any, prefix: str, depth: int) -> Iterator[str]:
-    if isinstance(value, dict) and depth < _PATH_DEPTH:
-        for key, inner in value.items():
-            if isinstance(key, str) and key and "." not in key:
-                yield from _leaf_paths(inner, f"{prefix}{key}.", depth + 1)
-    elif prefix:
-        yield prefix[:-1]
+def _leaf_paths(value: dict, prefix: str, depth: int, into: set[str]) -> None:
+    """Adds the dotted paths of `value`'s leaves to `into` (no deeper than _PATH_DEPTH). A
+    plain recursion into one set: this runs for every attribute of every row of a page."""
+    for key, inner in value.items():
+        if isinstance(key, str) and key and "." not in key:
+            if isinstance(inner, dict) and depth + 1 < _PATH_DEPTH:
+                _leaf_paths(inner, f"{prefix}{key}.", depth + 1, into)
+            else:
+                into.add(prefix + key)
 
 
 def column_choices(tasks: Iterable[Any], chosen: Iterable[str]) -> list[tuple[str, bool]]:
@@ -153,7 +155,9 @@ def column_choices(tasks: Iterable[Any], chosen: Iterable[str]) -> list[tuple[st
     counts: Counter[str] = Counter()
     for task in tasks:
         if task.attributes and not task.attributes_problem:
-            counts.update(set(_leaf_paths(task.attributes, "", 0)))
+            paths: set[str] = set()
+            _leaf_paths(task.attributes, "", 0, paths)
+            counts.update(paths)
     chosen = list(dict.fromkeys(chosen))
     seen = [path for path, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
     offered = list(dict.fromkeys([*chosen, *seen]))[: max(COLUMN_CHOICES_MAX, len(chosen))]
