@@ -28,6 +28,7 @@ identity and a role, and `require_role` guards what editors and admins may do.
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import logging
 import re
@@ -38,10 +39,12 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.backends import RemoteUserBackend
 from django.contrib.auth.middleware import RemoteUserMiddleware
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +228,33 @@ def peer_is_trusted(request: HttpRequest) -> bool:
     return any(address in network for network in networks)
 
 
+# How long an instance takes a person's account as known and active without asking the
+# database again (the cache is shared by every instance when CACHE_URL is Redis).
+ACCOUNT_CHECK_SECONDS = 300
+
+
+def sign_in(request: HttpRequest, username: str) -> bool:
+    """Whether ``username`` may sign in (their account is created the first time they are
+    seen); ``request.user`` becomes their account, loaded only if something reads it.
+
+    The proxy vouches for the person on every request, so nothing is kept in a session (a
+    client without cookies, curl in a runbook or a load test, would otherwise write a
+    session row per request). Asking Django's backend on every request cost a query and
+    its bookkeeping on every page; the answer is remembered in the cache instead, so an
+    account made inactive is refused within ACCOUNT_CHECK_SECONDS."""
+    key = f"taskdeck:account:{hashlib.sha256(username.encode()).hexdigest()[:32]}"
+    if not cache.get(key):
+        user = auth.authenticate(request, remote_user=username)
+        if user is None or user.get_username() != username:
+            return False
+        cache.set(key, True, ACCOUNT_CHECK_SECONDS)
+        request.user = user
+        return True
+    model = auth.get_user_model()
+    request.user = SimpleLazyObject(lambda: model._default_manager.get_by_natural_key(username))
+    return True
+
+
 class SSOMiddleware(RemoteUserMiddleware):
     """Sets ``request.identity`` on every request (except the health checks), or answers
     403 saying what is missing. Place it after AuthenticationMiddleware."""
@@ -306,15 +336,8 @@ class SSOMiddleware(RemoteUserMiddleware):
                 "company's sign-in (SSO) address, not its server address.",
             )
         username = clean_identity(request.META[meta_key(user_header)], user_header)
-        if request.user.get_username() != username:
-            # The proxy vouches for the person on every request, so nothing is kept in a
-            # session: Django's backend finds them (creating them on first sight) and the
-            # request carries them. A client without cookies (curl in a runbook, a load
-            # test) then writes no session row per request.
-            user = auth.authenticate(request, remote_user=username)
-            if user is None or user.get_username() != username:
-                raise Refusal(f"The account {username} cannot sign in to Taskdeck.")
-            request.user = user
+        if not sign_in(request, username):
+            raise Refusal(f"The account {username} cannot sign in to Taskdeck.")
         groups = parse_groups(request.META.get(meta_key(groups_header), ""))
         return Identity(username=username, role=role_for(groups), groups=groups)
 
@@ -323,13 +346,8 @@ class SSOMiddleware(RemoteUserMiddleware):
         role = settings.TASKDECK_DEV_ROLE.strip().lower()
         if role not in ROLES:
             raise ImproperlyConfigured(f"TASKDECK_DEV_ROLE must be one of {', '.join(ROLES)}.")
-        if request.user.get_username() != username:
-            user = auth.authenticate(request, remote_user=username)
-            if user is None:
-                raise Refusal(f"The development user {username} cannot sign in.")
-            # Not logged in to the session: a client without cookies (a load test, curl)
-            # would otherwise write a new session on every request.
-            request.user = user
+        if not sign_in(request, username):
+            raise Refusal(f"The development user {username} cannot sign in.")
         source = "sso-disabled" if settings.TASKDECK_SSO_DISABLED else "development"
         return Identity(username=username, role=role, source=source)
 

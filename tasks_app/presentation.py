@@ -50,25 +50,37 @@ def display_zone() -> tzinfo:
 
 
 def moment_texts(value: datetime, zone: tzinfo) -> tuple[str, str, str]:
-    """(ISO 8601, "2026-01-31 09:30", "2026-01-31 09:30:00 UTC") for a table cell.
+    """(ISO 8601 in the zone, "2026-01-31 09:30" in the zone, "2026-01-31 08:30:00 UTC")
+    for a table cell: its datetime, its text and its title (the exact UTC moment, as the
+    browser writes it when it shows the cell in another zone).
 
-    Slicing isoformat() is several times cheaper than astimezone() plus two strftime()
-    calls, and a 1000-row page formats 2000 moments; UTC (the default zone) takes it."""
-    if zone is UTC and value.utcoffset() == ZERO:
-        iso = value.isoformat()
-        return iso, f"{iso[:10]} {iso[11:16]}", f"{iso[:10]} {iso[11:19]} UTC"
+    Slicing isoformat() is several times cheaper than astimezone() plus strftime(), and a
+    1000-row page formats 2000 moments; UTC (the default zone) takes only that path."""
+    utc_iso = value.isoformat() if value.utcoffset() == ZERO else value.astimezone(UTC).isoformat()
+    title = f"{utc_iso[:10]} {utc_iso[11:19]} UTC"
+    if zone is UTC:
+        return utc_iso, f"{utc_iso[:10]} {utc_iso[11:16]}", title
     local = value.astimezone(zone)
-    return (
-        local.isoformat(),
-        local.strftime("%Y-%m-%d %H:%M"),
-        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    )
+    return local.isoformat(), local.strftime("%Y-%m-%d %H:%M"), title
+
+
+def zone_name() -> str:
+    """The IANA name of the zone pages show times in (TASKDECK_TIME_ZONE): table cells
+    carry it, so the browser leaves alone the times already written in its own zone."""
+    zone = timezone.get_current_timezone()
+    return getattr(zone, "key", None) or str(zone)
 
 
 def full_moment(value: datetime | None) -> str:
-    """ "2026-01-31 09:30:00 UTC" in the display zone (the task page; the table uses the
-    same `moment_texts`)."""
-    return moment_texts(value, display_zone())[2] if value else ""
+    """ "2026-01-31 09:30:00 UTC" in the display zone, with the zone's abbreviation (the
+    task page and the audit trail)."""
+    if not value:
+        return ""
+    zone = display_zone()
+    if zone is UTC and value.utcoffset() == ZERO:
+        iso = value.isoformat()
+        return f"{iso[:10]} {iso[11:19]} UTC"
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 # What a cell of an attribute column shows for a task whose attributes cannot be read.

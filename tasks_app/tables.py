@@ -161,6 +161,7 @@ class InQueueColumn(TaskColumn):
 class MomentColumn(TaskColumn):
     css_class = "col-moment"
     zone = UTC  # set by the table to the display zone before rendering rows
+    zone_name = "UTC"  # and to its IANA name (escaped), which each cell carries
 
     def text(self, task: Task) -> str:
         value = getattr(task, self.field)
@@ -170,8 +171,13 @@ class MomentColumn(TaskColumn):
         value = getattr(task, self.field)
         if value is None:
             return '<td class="col-moment"></td>'
-        iso, short, full = presentation.moment_texts(value, self.zone)
-        return f'<td class="col-moment"><time datetime="{iso}" title="{full}">{short}</time></td>'
+        iso, short, utc = presentation.moment_texts(value, self.zone)
+        # data-zone: static/js/taskdeck.js rewrites a time only when the viewer's zone is
+        # not the one it is written in, so a 1000-row table costs it nothing in that case.
+        return (
+            f'<td class="col-moment"><time datetime="{iso}" title="{utc}" '
+            f'data-zone="{self.zone_name}">{short}</time></td>'
+        )
 
 
 class ActionsColumn(TaskColumn):
@@ -354,11 +360,11 @@ class TaskTable(tables.Table):
 
     def _cell_renderers(self) -> list:
         """Each visible column's cell function, looked up once per table, not per row."""
-        zone = presentation.display_zone()
+        zone, name = presentation.display_zone(), escape(presentation.zone_name())
         renderers = []
         for bound in self.columns:
             if isinstance(bound.column, MomentColumn):
-                bound.column.zone = zone
+                bound.column.zone, bound.column.zone_name = zone, name
             elif isinstance(bound.column, InQueueColumn):
                 bound.column.now = self.now
             renderers.append(bound.column.cell)

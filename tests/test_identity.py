@@ -75,6 +75,13 @@ def test_people_are_created_the_first_time_they_are_seen():
     assert get_user_model().objects.filter(username="editor@example.com").exists()
 
 
+def test_an_inactive_account_is_refused_even_with_the_proxys_word():
+    get_user_model().objects.create(username="editor@example.com", is_active=False)
+    response = Client(headers=IDENTITIES["editor"]).get(TABLE)
+    assert response.status_code == 403
+    assert "editor@example.com cannot sign in" in response.content.decode()
+
+
 def test_the_header_shows_who_is_signed_in_and_their_role(signed_in):
     body = signed_in("editor").get(TABLE).content.decode()
     assert "editor@example.com" in body and "(editor)" in body

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -603,3 +605,20 @@ def test_a_bad_attribute_path_is_shown_at_the_chooser_with_what_was_typed(client
     assert response.status_code == 400
     chooser = html[html.index('<details class="column-chooser" open') :]
     assert 'value="a..b"' in chooser and 'id="cols-error"' in chooser
+
+
+def test_table_times_are_in_the_configured_zone_with_the_utc_moment_on_hover(
+    client, sandbox, settings
+):
+    settings.TIME_ZONE = "Europe/Paris"
+    sid = sandbox.task_sid("pending")
+    created = sandbox.fetch(sid).date_created
+    body = client.get("/w/Support/tasks/", {"status": "pending", "size": "1000"}).content.decode()
+    row = re.search(rf'<tr id="row-{sid}".*?</tr>', body, re.S).group(0)
+    paris = created.astimezone(ZoneInfo("Europe/Paris"))
+    cell = re.search(r'<td class="col-moment">(<time [^>]*>[^<]*</time>)</td>', row).group(1)
+    assert f'datetime="{paris.isoformat()}"' in cell
+    assert f">{paris:%Y-%m-%d %H:%M}</time>" in cell
+    # The browser rewrites times only for a viewer in another zone: the cell names its own.
+    assert 'data-zone="Europe/Paris"' in cell
+    assert f'title="{created.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"' in cell

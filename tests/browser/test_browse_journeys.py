@@ -491,3 +491,5 @@ def test_a_view_restored_by_back_is_not_left_busy(page: Page):
     # aria-busy=true dims the table (opacity 0.6, so contrast fails), tells screen readers
     # the region is still loading, and stops live refresh, which waits for it to clear.
     expect(page.locator("#task-view")).not_to_have_attribute("aria-busy", "true", timeout=2_000)
+    # Back asked the server for the view: no copy of the tasks stays in the browser.
+    assert page.evaluate("window.sessionStorage.getItem('htmx-history-cache')") is None
