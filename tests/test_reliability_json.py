@@ -14,6 +14,8 @@ import re
 
 import pytest
 import requests
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from tasks_app import presentation
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
@@ -55,6 +57,28 @@ def test_the_attributes_rule_refuses_non_json_numbers_deep_nesting_and_lone_surr
 def test_the_attributes_rule_still_takes_ordinary_json_with_brackets_inside_strings():
     text = '{"note": "[[[{{{", "n": 1.5e3, "big": 123456789012345678901234567890, "x": [[1]]}'
     assert rules.load_attributes(text)["note"] == "[[[{{{"
+
+
+_JSON_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # including integers far beyond 64 bits
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_JSON_TEXT, _JSON_VALUES, max_size=5))
+def test_attributes_read_exactly_as_the_standard_library_reads_them(value):
+    # Whichever parser reads them: an integer stays an integer of every digit, a float
+    # the same double (dumps tells 1 from 1.0).
+    text = json.dumps(value, ensure_ascii=False)
+    assume(rules.json_depth(text) <= rules.ATTRIBUTES_MAX_DEPTH)
+    assert json.dumps(rules.load_attributes(text)) == json.dumps(json.loads(text))
 
 
 def test_nesting_up_to_the_limit_is_accepted_and_one_more_level_is_refused():
