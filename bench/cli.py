@@ -278,6 +278,24 @@ def refresh_verdict(
     }
 
 
+def _least_page_lines(result: dict[str, Any]) -> list[str]:
+    """What any Taskdeck page costs before it does anything of its own (/livez: gunicorn
+    and the middleware, plus the page's one TaskRouter call, a), and what that leaves of
+    each target for the page itself."""
+    livez = result["dashboard_livez"]["median_ms"]
+    lines = ["least a Taskdeck page can cost (/livez + a), and what each target leaves:"]
+    for view in result["views"]:
+        least = livez + view["a"]["median_ms"]
+        budget = view["target"] * view["f"]["median_ms"]
+        spent = view["b"]["median_ms"] - least
+        lines.append(
+            f"  {view['label']:<17} {livez:.1f} + {view['a']['median_ms']:.1f} = {least:.1f} ms "
+            f"= {least / view['f']['median_ms']:.2f} x f; the target allows {budget:.1f} ms, "
+            f"leaving {budget - least:.1f} ms for the page (Taskdeck spends {spent:.1f})"
+        )
+    return lines
+
+
 def growth_verdict(sizes: list[dict[str, Any]]) -> dict[str, Any]:
     small, large = sizes[0], sizes[-1]
     growth = large["b"]["median_ms"] / small["b"]["median_ms"]
@@ -617,6 +635,7 @@ def render_report(result: dict[str, Any]) -> str:
             f"Taskdeck's least response (GET /livez: gunicorn and middleware, no TaskRouter "
             f"call): {_ms(result['dashboard_livez'])} ms"
         )
+        lines += _least_page_lines(result)
     missed = [view["label"] for view in result["views"] if not view["ok"]]
     if not refresh["ok"]:
         missed.append("unchanged live refresh")
