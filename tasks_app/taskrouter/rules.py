@@ -260,23 +260,39 @@ _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-# An integer literal orjson would read as a float (beyond 64 bits; digits inside strings
-# match too, which only costs the slower parser).
-_LONG_INTEGER_RE = re.compile(r"\d{19}")
+# orjson reads an integer literal beyond 64 bits as a float of at least this magnitude.
+_LONGEST_ORJSON_INTEGER = float(2**63)
 
 
 def _strict_loads(text: str) -> object:
     """json.loads with NaN, Infinity and doubles out of range refused. orjson parses
     strict JSON several times faster (every row of a 1000-row table parses its attributes)
-    and refuses all three itself; whatever it refuses, or a text with an integer longer
-    than 64 bits (which it would turn into a float), goes to the standard library, whose
-    result and error messages are the reference."""
-    if not _LONG_INTEGER_RE.search(text):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
+    and refuses all three itself; whatever it refuses, or a value holding a float as large
+    as an integer beyond 64 bits (which orjson reads as a float), goes to the standard
+    library, whose results and error messages are the reference."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not _holds_huge_float(value):
+            return value
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _holds_huge_float(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if abs(item) >= _LONGEST_ORJSON_INTEGER:  # type: ignore[arg-type]
+                return True
+        elif kind is dict:
+            stack.extend(item.values())  # type: ignore[union-attr]
+        elif kind is list:
+            stack.extend(item)  # type: ignore[arg-type]
+    return False
 
 
 def _refuse_constant(name: str) -> float:
