@@ -401,3 +401,13 @@ def test_a_worker_killed_mid_job_is_taken_over_and_every_task_is_written_exactly
     # Counted at TaskRouter: each task moved exactly one version, to canceled.
     assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
     assert {sandbox.fetch(sid).assignment_status for sid in sids} == {"canceled"}
+
+
+def test_each_views_bulk_bar_acts_on_its_own_filter(client):
+    # The bar's fields are rendered once per URL and shared: each view keeps its own query.
+    for query in ("status=pending", "status=assigned&sort=-priority", "status=pending"):
+        body = client.get(f"/w/Support/tasks/?{query}").content.decode()
+        bar = re.search(r'<form id="bulk-form".*?</form>', body, re.S).group(0)
+        assert f'name="query" value="{query.replace("&", "&amp;")}"' in bar
+        assert 'name="csrfmiddlewaretoken"' in bar
+        assert re.search(r'<select name="action"[^>]*id="bulk-action"', bar)

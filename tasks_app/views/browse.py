@@ -22,6 +22,7 @@ from tasks_app.views.common import (
     problem_response,
     render_fragment,
     status_for,
+    templates_version,
     with_workspace,
 )
 
@@ -194,9 +195,11 @@ def _results(
             "the time shown with them."
         )
     if context["can_edit"]:
-        results["bulk_form"] = BulkActionForm(
+        # Rendered only when the shared fragment cache does not hold it yet.
+        results["bulk_form"] = lambda: BulkActionForm(
             auto_id="bulk-%s", initial={"query": form.data.urlencode()}
         )
+        results["bulk_bar_key"] = _bulk_bar_key(form, workspace.url_name)
     return results
 
 
@@ -204,7 +207,15 @@ def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple
     """Everything the filter form's HTML depends on, so it is rendered once per URL and
     shared (template fragment cache): the query, the names offered, and the errors."""
     directory = [(item.sid, item.friendly_name) for item in (*form.queues, *form.workflows)]
-    return (slug, request.GET.urlencode(), directory, form.errors.as_json())
+    version = templates_version("tasks/task_list.html", "tasks/_filter_field.html")
+    return (version, slug, request.GET.urlencode(), directory, form.errors.as_json())
+
+
+def _bulk_bar_key(form: TaskFilterForm, slug: str) -> tuple:
+    """Everything the bulk bar's fields depend on (its CSRF token is outside the cached
+    part): the same for everyone who may edit and views the same URL."""
+    version = templates_version("tasks/_bulk_bar.html")
+    return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS)
 
 
 def _table(context: dict, tasks: Sequence[taskrouter.Task], page: taskrouter.TaskPage) -> TaskTable:

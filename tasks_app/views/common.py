@@ -4,10 +4,12 @@ the part htmx asked for, and TaskRouter problems answered in one place."""
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import get_template
 from django.utils.cache import patch_vary_headers
 
 from tasks_app import editing
@@ -29,6 +31,17 @@ def with_workspace(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return problem_response(request, error)
 
     return wrapper
+
+
+@functools.cache
+def templates_version(*names: str) -> str:
+    """A short digest of these templates' source, for keys of fragments cached in the
+    shared cache: instances running another release (during a deploy) then never serve
+    each other's markup."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(get_template(name).template.source.encode())
+    return digest.hexdigest()[:12]
 
 
 def session_owner(request: HttpRequest) -> str:
