@@ -27,6 +27,7 @@ identity and a role, and `require_role` guards what editors and admins may do.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -243,16 +244,24 @@ def sign_in(request: HttpRequest, username: str) -> bool:
     its bookkeeping on every page; the answer is remembered in the cache instead, so an
     account made inactive is refused within ACCOUNT_CHECK_SECONDS."""
     key = f"taskdeck:account:{hashlib.sha256(username.encode()).hexdigest()[:32]}"
-    if not cache.get(key):
+    if not _remembered(key):
         user = auth.authenticate(request, remote_user=username)
         if user is None or user.get_username() != username:
             return False
-        cache.set(key, True, ACCOUNT_CHECK_SECONDS)
+        with contextlib.suppress(Exception):  # a cache that is down only costs the query
+            cache.set(key, True, ACCOUNT_CHECK_SECONDS)
         request.user = user
         return True
     model = auth.get_user_model()
     request.user = SimpleLazyObject(lambda: model._default_manager.get_by_natural_key(username))
     return True
+
+
+def _remembered(key: str) -> bool:
+    try:
+        return bool(cache.get(key))
+    except Exception:  # the cache may be down (Redis restarting): ask the database
+        return False
 
 
 class SSOMiddleware(RemoteUserMiddleware):

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.test import Client, RequestFactory
 
+from tasks_app import identity
 from tasks_app.models import AuditRecord
 from tests.identities import IDENTITIES
 
@@ -300,3 +303,17 @@ def test_an_admin_only_action_refuses_an_editor_and_lets_an_admin_through(rf):
     assert "needs the admin role" in refused.content.decode()
     request.identity = Identity(username="admin@example.com", role="admin")
     assert delete(request).content == b"deleted"
+
+
+def test_sign_in_still_works_while_the_cache_is_down(monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+
+    assert identity._remembered("taskdeck:account:x") is False
+    request = RequestFactory().get(TABLE)
+    request.user = AnonymousUser()
+    assert identity.sign_in(request, "editor@example.com")
+    assert request.user.get_username() == "editor@example.com"
