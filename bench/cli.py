@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -121,7 +122,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "table at 50 and 1000 rows, a filter change to the table updated) beside the "
         "page's server time",
     )
+    parser.add_argument(
+        "--cache-url",
+        default="",
+        metavar="URL",
+        help="the dashboards' cache, as CACHE_URL: redis://host:port/db measures Taskdeck "
+        "as it runs at scale (default: each worker's local memory)",
+    )
     args = parser.parse_args(argv)
+    if args.cache_url and not args.cache_url.startswith(("redis://", "rediss://")):
+        parser.error("--cache-url must be a redis:// URL")
     if args.samples is not None and args.samples < 1:
         parser.error("--samples must be at least 1")
     if not 1 <= args.page_size <= 1000:
@@ -162,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 pages=("table", "task") if args.page == "both" else (args.page,),
                 seed_tasks=MAIN_SEED_TASKS,
                 progress=progress,
+                cache_url=args.cache_url,
             )
         if args.browser:
             from bench.browser import run_browser
@@ -169,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_browser(samples=args.samples or 5, progress=progress)
         plan = plan_for(args)
         started = time.monotonic()
-        with Stack() as stack:
+        with Stack(cache_url=args.cache_url) as stack:
             result = run(stack, plan)
+        result["cache"] = _cache_label(args.cache_url)
         result["elapsed_s"] = round(time.monotonic() - started, 1)
     except KeyboardInterrupt:
         progress("interrupted; every process and temporary file was cleaned up")
@@ -186,6 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.strict and not result["ok"]:
         return 1
     return 0
+
+
+def _cache_label(cache_url: str) -> str:
+    """The cache the dashboards used, for the report (no password: only scheme and host)."""
+    if not cache_url:
+        return "local memory"
+    parts = urlsplit(cache_url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 def seed_for_workspace(size: int) -> int:
@@ -566,7 +586,8 @@ def render_report(result: dict[str, Any]) -> str:
         f"{result['seed_tasks']:,} tasks ({WORKSPACE_NAME}: {result['workspace_tasks']:,}), "
         f"status={','.join(STATUSES)} sort={DASHBOARD_SORT}; dashboard and floor each under "
         f"gunicorn, {served['workers']} {served['worker_class']} worker x "
-        f"{served['threads']} thread",
+        f"{served['threads']} thread; the dashboards' cache: "
+        f"{result.get('cache', 'local memory')}",
         f"medians in ms of {result['samples']} interleaved samples each after "
         f"{result['warmup']} warm-up rounds; p90 in brackets. a: TaskRouter's raw GET "
         "(sandbox), f: the floor app, b: Taskdeck",

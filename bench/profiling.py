@@ -35,8 +35,9 @@ def run_profile(
     pages: tuple[str, ...],
     seed_tasks: int,
     progress: Callable[[str], None],
+    cache_url: str = "",
 ) -> int:
-    with Stack() as stack:
+    with Stack(cache_url=cache_url) as stack:
         progress(f"seeding a sandbox with {seed_tasks:,} tasks, preparing the dashboard")
         sandbox = stack.start_sandbox("main", seed_tasks=seed_tasks)
         stack.wait_preparation(stack.start_preparation())

@@ -98,7 +98,10 @@ def log_tail(path: Path, lines: int = 25) -> str:
 class Stack:
     """Temporary directory + subprocesses, all cleaned up on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, cache_url: str = "") -> None:
+        # The dashboards' cache: each worker's local memory (the default), or a shared one
+        # (redis://...) as Taskdeck runs at scale.
+        self.cache_url = cache_url
         self.dir = Path(tempfile.mkdtemp(prefix="taskdeck-bench-"))
         self._processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
@@ -147,6 +150,8 @@ class Stack:
         )
         if taskrouter_url is not None:
             env["TASKROUTER_BASE_URL"] = taskrouter_url
+        if self.cache_url:
+            env["CACHE_URL"] = self.cache_url
         return env
 
     def _spawn(
