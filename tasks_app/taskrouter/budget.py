@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from . import limits
 from .errors import RateLimited
@@ -95,18 +96,12 @@ def acquire(method: str, url: str, params: Any = None) -> None:
     while True:
         now = time.time()
         second = int(now)
-        names_by_second = {f"budget:{account}:{key}:{second - n}": n for n in range(BUCKETS)}
         current = f"budget:{account}:{key}:{second}"
+        earlier = [f"budget:{account}:{key}:{second - n}" for n in range(1, BUCKETS)]
         # Spend first, then look: two instances racing for the last call both see each
         # other's spending, and the one over the limit gives its call back.
-        cache.add(current, 0, timeout=BUCKETS + 2)
-        try:
-            mine = cache.incr(current)
-        except ValueError:  # evicted between add and incr
-            cache.set(current, 1, timeout=BUCKETS + 2)
-            mine = 1
-        earlier = cache.get_many([name for name in names_by_second if name != current])
-        if mine + sum(earlier.values()) <= allowed:
+        mine, spent_before = _spend(current, earlier)
+        if mine + spent_before <= allowed:
             _observe(key, time.monotonic() - started)
             return
         with contextlib.suppress(ValueError):
@@ -119,6 +114,37 @@ def acquire(method: str, url: str, params: Any = None) -> None:
                 "Try again in a few seconds."
             )
         time.sleep(pause)
+
+
+def _spend(current: str, earlier: list[str]) -> tuple[int, int]:
+    """Counts one call in this second's bucket: (this bucket's count, the earlier
+    buckets' total). Every TaskRouter call pays this, so on Redis it is one round trip
+    (a pipeline: INCR, EXPIRE, MGET) instead of Django's add, exists, incr and get_many."""
+    client = _redis_client(current)
+    if client is not None:
+        keys = [cache.make_and_validate_key(name) for name in (current, *earlier)]
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(keys[0])
+        pipe.expire(keys[0], BUCKETS + 2)
+        pipe.mget(keys[1:])
+        mine, _expiry_set, counts = pipe.execute()
+        # Django's Redis cache stores integers as plain numbers, as INCR leaves them.
+        return int(mine), sum(int(count) for count in counts if count is not None)
+    cache.add(current, 0, timeout=BUCKETS + 2)
+    try:
+        mine = cache.incr(current)
+    except ValueError:  # evicted between add and incr
+        cache.set(current, 1, timeout=BUCKETS + 2)
+        mine = 1
+    return mine, sum(cache.get_many(earlier).values())
+
+
+def _redis_client(key: str) -> Any:
+    """The redis-py client behind the default cache when it is Django's Redis cache."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(cache.make_and_validate_key(key), write=True)
 
 
 def _observe(key: str, waited: float) -> None:

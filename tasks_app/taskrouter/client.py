@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -175,11 +175,13 @@ def reset_sessions() -> None:
 
 @dataclass(slots=True)
 class _Page:
-    """The page being served: when it must have its answers (time.monotonic()), and the
-    outage its reads already met, if any."""
+    """The page being served: when it must have its answers (time.monotonic()), the
+    outage its reads already met, if any, and what it has already read from the shared
+    cache (`page_reads`)."""
 
     deadline: float
     failure: Unavailable | None = None
+    reads: dict[str, Any] = field(default_factory=dict)
 
 
 _page: ContextVar[_Page | None] = ContextVar("taskrouter_page", default=None)
@@ -200,6 +202,13 @@ def page_deadline(seconds: float | None = None) -> Iterator[None]:
         yield
     finally:
         _page.reset(token)
+
+
+def page_reads() -> dict[str, Any] | None:
+    """What the page being served has read from the shared cache, by key; None outside a
+    page (bulk workers, management commands), where nothing is kept."""
+    page = _page.get()
+    return None if page is None else page.reads
 
 
 def time_left() -> float | None:

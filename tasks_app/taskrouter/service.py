@@ -21,7 +21,7 @@ from django.core.cache import cache
 from tasks_app import metrics
 
 from . import rules
-from .client import ApiResponse, ClientConfig, request, time_left
+from .client import ApiResponse, ClientConfig, page_reads, request, time_left
 from .errors import (
     AuthenticationFailed,
     InvalidParameter,
@@ -139,7 +139,7 @@ def _shared_read(
     The copy is kept TASKROUTER_STALE_SECONDS beyond its ``max_age``: when TaskRouter is
     down or too slow for the page's deadline, the page shows that last copy with its age
     and the reason (the third value) instead of only an error."""
-    generation = cache.get(_key(f"generation:{workspace_sid}"), 0)
+    generation = _generation(workspace_sid)
     digest = hashlib.sha256(repr((path, params, generation)).encode()).hexdigest()
     key, lock = _key(f"read:{digest}"), _key(f"reading:{digest}")
     keep = max(max_age, float(settings.TASKROUTER_STALE_SECONDS))
@@ -207,8 +207,23 @@ def _read_once(
     return request("GET", path, params=params).body, _now()
 
 
+def _generation(workspace_sid: str) -> int:
+    """The workspace's read generation (moved by every write), read once per page."""
+    reads = page_reads()
+    name = f"generation:{workspace_sid}"
+    if reads is not None and name in reads:
+        return reads[name]
+    generation = cache.get(_key(name), 0)
+    if reads is not None:
+        reads[name] = generation
+    return generation
+
+
 def _invalidate_reads(workspace_sid: str) -> None:
     key = _key(f"generation:{workspace_sid}")
+    reads = page_reads()
+    if reads is not None:  # this page's later reads must see its own write
+        reads.pop(f"generation:{workspace_sid}", None)
     try:
         cache.incr(key)
     except ValueError:  # no generation yet (or evicted): any new value makes old keys stale
@@ -452,13 +467,24 @@ def _key(name: str) -> str:
     return f"taskrouter:{fingerprint}:{name}"
 
 
-def _cached(key: str, load: Callable[[], T]) -> T:
-    """Directory lists change rarely; every instance shares them through the cache."""
-    full_key = _key(key)
-    value = cache.get(full_key)
+def _cached(key: str, load: Callable[[], T], *, along: tuple[str, ...] = ()) -> T:
+    """Directory lists change rarely; every instance shares them through the cache, and a
+    page reads each from it once. ``along``: keys a page will most likely want next,
+    fetched in the same call (one round trip to Redis instead of several)."""
+    reads = page_reads()
+    if reads is not None and key in reads:
+        return reads[key]
+    wanted = [key, *(k for k in along if reads is not None and k not in reads)]
+    found = cache.get_many([_key(k) for k in wanted]) if len(wanted) > 1 else {}
+    value = found.get(_key(key)) if len(wanted) > 1 else cache.get(_key(key))
     if value is None:
         value = load()
-        cache.set(full_key, value, settings.TASKROUTER_DIRECTORY_TTL)
+        cache.set(_key(key), value, settings.TASKROUTER_DIRECTORY_TTL)
+    if reads is not None:
+        reads[key] = value
+        for name in wanted[1:]:
+            if found.get(_key(name)) is not None:
+                reads[name] = found[_key(name)]
     return value
 
 
@@ -518,9 +544,16 @@ def _workspace_list(
     """One of a workspace's directory lists (all pages), shared through the cache."""
     rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
     path = f"/v1/Workspaces/{workspace_sid}/{resource}"
+    # A page that needs one of a workspace's lists usually needs the others too.
+    siblings = tuple(f"{other}:{workspace_sid}" for other in _WORKSPACE_LISTS if other != resource)
     return _cached(
-        f"{resource}:{workspace_sid}", lambda: tuple(build(r) for r in _list_all(path, key))
+        f"{resource}:{workspace_sid}",
+        lambda: tuple(build(r) for r in _list_all(path, key)),
+        along=siblings,
     )
+
+
+_WORKSPACE_LISTS = ("Workflows", "TaskQueues", "TaskChannels")
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/workflow#read-multiple-workflow-resources

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import client, rules
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.taskrouter.query import TaskQuery
 from tasks_app.taskrouter.rules import OrderKey
 from tests.conftest import wait_until
 
@@ -99,6 +100,25 @@ def test_directory_lists_are_typed_and_cached(ws, loopback_sandbox):
     # Cached: with TaskRouter failing, the directory still answers.
     loopback_sandbox.faults.set("503")
     assert taskrouter.list_task_queues(workspace_sid=ws) == queues
+
+
+def test_a_page_that_writes_then_reads_sees_its_own_write_through_shared_reads(ws, sandbox):
+    # A page keeps what it read from the shared cache (the read generation among it); its
+    # own write must still end the shared reads it makes afterwards.
+    query = TaskQuery(statuses=("pending",))
+    with client.page_deadline():
+        before = taskrouter.list_tasks(workspace_sid=ws, query=query, max_age=60)
+        task = before.tasks[0]
+        taskrouter.update_task(
+            workspace_sid=ws,
+            task_sid=task.sid,
+            if_match=sandbox.fetch(task.sid).etag,
+            attributes={**(task.attributes or {}), "note": "seen by the same page"},
+            actor="tester",
+        )
+        after = taskrouter.list_tasks(workspace_sid=ws, query=query, max_age=60)
+    changed = {t.sid: t for t in after.tasks}[task.sid]
+    assert changed.attributes["note"] == "seen by the same page"
 
 
 def test_resolve_workspace_accepts_a_sid_or_a_friendly_name_in_any_case(ws, loopback_sandbox):
