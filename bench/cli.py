@@ -445,25 +445,17 @@ def measure_tables(
             probes["refresh"] = refresh_probe(
                 "refresh-full", dashboard.url, size, log=dashboard.log
             )
-            if carrier:
-                probes["unchanged"] = refresh_probe(
-                    "refresh-unchanged",
-                    dashboard.url,
-                    size,
-                    log=dashboard.log,
-                    extra_headers=carrier.headers,
-                    extra_params=carrier.params,
-                    unchanged=True,
-                )
-                probes["unchanged-shared"] = refresh_probe(
-                    "refresh-unchanged-shared",
-                    shared.url,
-                    size,
-                    log=shared.log,
-                    extra_headers=carrier.headers,
-                    extra_params=carrier.params,
-                    unchanged=True,
-                )
+            if carrier:  # judged with shared reads off; reported with them on
+                for name, served in (("unchanged", dashboard), ("unchanged-shared", shared)):
+                    probes[name] = refresh_probe(
+                        f"refresh-{name}",
+                        served.url,
+                        size,
+                        log=served.log,
+                        extra_headers=carrier.headers,
+                        extra_params=carrier.params,
+                        unchanged=True,
+                    )
             probes["livez"] = livez_probe("livez", dashboard.url, log=dashboard.log)
         progress(
             f"measuring {size}-row tables: {plan.samples} samples each of " + ", ".join(probes)
