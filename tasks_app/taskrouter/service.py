@@ -474,17 +474,17 @@ def _cached(key: str, load: Callable[[], T], *, along: tuple[str, ...] = ()) -> 
     reads = page_reads()
     if reads is not None and key in reads:
         return reads[key]
-    wanted = [key, *(k for k in along if reads is not None and k not in reads)]
-    found = cache.get_many([_key(k) for k in wanted]) if len(wanted) > 1 else {}
-    value = found.get(_key(key)) if len(wanted) > 1 else cache.get(_key(key))
+    wanted = {key: _key(key)}
+    if reads is not None:  # outside a page nothing is kept, so nothing is fetched ahead
+        wanted |= {k: _key(k) for k in along if k not in reads}
+    found = cache.get_many(list(wanted.values())) if len(wanted) > 1 else {}
+    value = found.get(wanted[key]) if len(wanted) > 1 else cache.get(wanted[key])
     if value is None:
         value = load()
-        cache.set(_key(key), value, settings.TASKROUTER_DIRECTORY_TTL)
+        cache.set(wanted[key], value, settings.TASKROUTER_DIRECTORY_TTL)
     if reads is not None:
         reads[key] = value
-        for name in wanted[1:]:
-            if found.get(_key(name)) is not None:
-                reads[name] = found[_key(name)]
+        reads.update({k: found[full] for k, full in wanted.items() if found.get(full) is not None})
     return value
 
 
