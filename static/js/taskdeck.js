@@ -571,6 +571,7 @@
   const zones = {
     storageKey: "taskdeck.timeZone",
     formats: new Map(),
+    browser: "", // the browser's own zone, once asked
 
     // Asked once per page: building a DateTimeFormat to ask is the slow part.
     browserZone() {
