@@ -172,6 +172,13 @@ def breaker(settings):
     return settings
 
 
+def _fail_task_lists_until_the_breaker_opens(ws: str) -> None:
+    """Three failing task-list reads: the `breaker` fixture's threshold."""
+    for _ in range(3):
+        with pytest.raises(taskrouter.Unavailable, match="HTTP 503"):
+            taskrouter.list_tasks(workspace_sid=ws)
+
+
 def _requests_seen(loopback_sandbox) -> list[str]:
     seen: list[str] = []
     original = loopback_sandbox.server.app
@@ -190,9 +197,7 @@ def test_after_repeated_failures_the_breaker_fails_fast_without_calling_taskrout
     ws = sandbox.workspace_sid()
     seen = _requests_seen(loopback_sandbox)
     loopback_sandbox.faults.set("503")
-    for _ in range(3):
-        with pytest.raises(taskrouter.Unavailable, match="HTTP 503"):
-            taskrouter.list_tasks(workspace_sid=ws)
+    _fail_task_lists_until_the_breaker_opens(ws)
     assert len(seen) == 3
     with pytest.raises(client.CircuitOpen, match="failing for the task list"):
         taskrouter.list_tasks(workspace_sid=ws)
@@ -204,9 +209,7 @@ def test_an_open_breaker_is_shared_through_the_cache_by_every_worker(
 ):
     ws = sandbox.workspace_sid()
     loopback_sandbox.faults.set("503")
-    for _ in range(3):
-        with pytest.raises(taskrouter.Unavailable):
-            taskrouter.list_tasks(workspace_sid=ws)
+    _fail_task_lists_until_the_breaker_opens(ws)
     config = client.ClientConfig.from_settings()
     breaker_key = client._Breaker.for_call(config, "GET", f"/v1/Workspaces/{ws}/Tasks").key
     assert cache.get(breaker_key + ":open")  # in the cache every worker reads
@@ -218,9 +221,7 @@ def test_an_open_breaker_is_shared_through_the_cache_by_every_worker(
 def test_one_endpoint_class_failing_does_not_stop_the_others(sandbox, loopback_sandbox, breaker):
     ws = sandbox.workspace_sid()
     loopback_sandbox.faults.set("503;path=/Tasks")
-    for _ in range(3):
-        with pytest.raises(taskrouter.Unavailable):
-            taskrouter.list_tasks(workspace_sid=ws)
+    _fail_task_lists_until_the_breaker_opens(ws)
     with pytest.raises(client.CircuitOpen):
         taskrouter.list_tasks(workspace_sid=ws)
     assert taskrouter.list_task_queues(workspace_sid=ws)  # the directory still answers
@@ -231,9 +232,7 @@ def test_after_the_cool_down_one_probe_goes_through_and_success_closes_the_break
 ):
     ws = sandbox.workspace_sid()
     loopback_sandbox.faults.set("503")
-    for _ in range(3):
-        with pytest.raises(taskrouter.Unavailable):
-            taskrouter.list_tasks(workspace_sid=ws)
+    _fail_task_lists_until_the_breaker_opens(ws)
     loopback_sandbox.faults.clear()
     with pytest.raises(client.CircuitOpen):
         taskrouter.list_tasks(workspace_sid=ws)
@@ -252,9 +251,7 @@ def test_after_the_cool_down_one_probe_goes_through_and_success_closes_the_break
 def test_a_failed_probe_opens_the_breaker_again_at_once(sandbox, loopback_sandbox, breaker):
     ws = sandbox.workspace_sid()
     loopback_sandbox.faults.set("503")
-    for _ in range(3):
-        with pytest.raises(taskrouter.Unavailable):
-            taskrouter.list_tasks(workspace_sid=ws)
+    _fail_task_lists_until_the_breaker_opens(ws)
     deadline = time.monotonic() + 10
     while True:
         try:
