@@ -33,7 +33,7 @@ $(DEV_STAMP): pyproject.toml
 
 run: $(RUN_STAMP)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py db_worker & trap 'kill $$!' EXIT; $(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py worker & trap 'kill $$!' EXIT; $(PY) manage.py runserver $(HOST):$(PORT)
 
 sandbox: $(RUN_STAMP)
 	$(PY) manage.py runsandbox $(HOST):$(SANDBOX_PORT) --simulate
@@ -63,15 +63,14 @@ clean:
 # `make serve`: Taskdeck as production runs it, on this machine: static files collected,
 # migrations applied, gunicorn (gunicorn.conf.py) and one worker for bulk jobs. Plain HTTP
 # on 127.0.0.1, so the HTTPS redirect and secure cookies are off unless already set; a
-# secret key is generated once into var/. `make worker`: one more worker (RQ when
-# REDIS_URL or TASKDECK_TASKS_BACKEND=rq says so, else the database worker).
+# secret key is generated once into var/. `make worker`: one more worker (bulk jobs on RQ
+# when REDIS_URL or TASKDECK_TASKS_BACKEND=rq says so, else on the database; and the
+# fleet's duties, each held by one worker at a time).
 .PHONY: serve worker loadtest
 serve worker: export DJANGO_SECURE_SSL_REDIRECT ?= 0
 serve worker: export DJANGO_SECURE_COOKIES ?= 0
 serve worker: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
-WORKER_CMD = if [ "$${TASKDECK_TASKS_BACKEND:-$${REDIS_URL:+rq}}" = rq ]; \
-	then exec $(PY) manage.py rqworker default --job-class django_tasks_rq.Job --with-scheduler; \
-	else exec $(PY) manage.py db_worker --no-reload; fi
+WORKER_CMD = exec $(PY) manage.py worker
 SECRET_KEY_FILE := var/secret-key
 
 $(SECRET_KEY_FILE):

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "tasks_app",
+    "tasks_app.fleet",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +104,18 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Several processes write the embedded database at once (the web server, the worker
+    # and the fleet's duties): WAL lets readers carry on beside a writer, IMMEDIATE takes
+    # the write lock when a transaction starts (two writers never deadlock upgrading a read
+    # lock), and a writer waits up to 20 s for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 
 CACHE_URL = env_str("CACHE_URL")
 if CACHE_URL.startswith(("redis://", "rediss://")):
@@ -326,6 +339,10 @@ if LOGGING["handlers"]["console"]["formatter"] not in ("json", "plain"):
     raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
 
 # --- Taskdeck ---------------------------------------------------------------------------
+# The fleet's duties (tasks_app/fleet/): a worker holds a duty's lease this long unless it
+# renews it (every third of it); when the worker dies, another takes the duty over within
+# about this many seconds plus one.
+TASKDECK_LEASE_SECONDS = env_float("TASKDECK_LEASE_SECONDS", 6.0)
 # How often an open task table refreshes itself, in seconds (users can pause it).
 TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
 # The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).
