@@ -72,8 +72,9 @@ from tasks_app.taskrouter import limits, rules
 from tasks_app.taskrouter.errors import InvalidParameter
 from tasks_app.taskrouter.query import FILTER_PARAMETERS, TaskQuery
 
-from . import engine, statistics, store
+from . import engine, store, workforce_api
 from .auth import Credentials
+from .clock import AssignmentClock
 from .engine import ApiError, not_found
 from .faults import ERROR_KINDS, ClientReadTimeout, Fault, FaultPlan, ServerDroppedConnection
 from .ratelimit import RateLimiter, account_of
@@ -122,7 +123,8 @@ COLLECTIONS = {
     "Tasks": ("WT", "tasks", "Task"),
 }
 _PATH = re.compile(
-    r"^/v1/Workspaces(?:/(?P<ws>[^/]+)(?:/(?P<collection>[^/]+)(?:/(?P<sid>[^/]+))?)?)?$"
+    r"^/v1/Workspaces(?:/(?P<ws>[^/]+)(?:/(?P<collection>[^/]+)(?:/(?P<sid>[^/]+)"
+    r"(?:/(?P<sub>[^/]+)(?:/(?P<subsid>[^/]+))?)?)?)?)?$"
 )
 
 
@@ -134,6 +136,7 @@ class Request:
     environ: Mapping[str, Any]
     base_url: str  # scheme://host
     _form: list[tuple[str, str]] | None = field(default=None, repr=False)
+    _body: bytes | None = field(default=None, repr=False)
 
     def header(self, name: str) -> str | None:
         return self.environ.get("HTTP_" + name.upper().replace("-", "_"))
@@ -149,17 +152,28 @@ class Request:
         return None
 
     @property
-    def form(self) -> dict[str, str]:
-        """The form body; for a repeated name, the first value."""
-        if self._form is None:
+    def body(self) -> bytes:
+        """The request body, read once."""
+        if self._body is None:
             try:
                 length = int(self.environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            body = self.environ["wsgi.input"].read(length) if length > 0 else b""
-            self._form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            self._body = self.environ["wsgi.input"].read(length) if length > 0 else b""
+        return self._body
+
+    @property
+    def form_pairs(self) -> list[tuple[str, str]]:
+        """The form body's pairs, repeated names kept."""
+        if self._form is None:
+            self._form = parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return self._form
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The form body; for a repeated name, the first value."""
         form: dict[str, str] = {}
-        for key, value in self._form:
+        for key, value in self.form_pairs:
             form.setdefault(key, value)
         return form
 
@@ -207,6 +221,7 @@ class SandboxApp:
         rate_limits: RateLimiter | None = None,
     ) -> None:
         self.rate_limits = rate_limits  # None: advisory headers only, never a 429
+        self.assignment_clock = AssignmentClock(store)
         self.store = store
         self.credentials = credentials
         self.faults = faults if faults is not None else FaultPlan()
@@ -315,6 +330,7 @@ class SandboxApp:
             base_url=_base_url(environ),
         )
         try:
+            self.assignment_clock.maybe_run(store.to_us(self.now()))
             return self._route(request)
         except ApiError as exc:
             return _error(exc.status, exc.code, exc.message)
@@ -334,16 +350,16 @@ class SandboxApp:
         resource = request.path[3:] if request.path.startswith("/v1/") else request.path
         if match is None:
             raise not_found(resource)
-        ws, collection, sid = match.group("ws", "collection", "sid")
+        ws, collection, sid, sub, subsid = match.group("ws", "collection", "sid", "sub", "subsid")
         if ws is not None and not rules.is_sid(ws, "WS"):
             raise not_found(resource)
-        if ws is not None and (
-            (collection == "RealTimeStatistics" and sid is None)
-            or (collection == "TaskQueues" and sid == "Statistics")
+        if (
+            ws is not None
+            and collection is not None
+            and workforce_api.handles(collection, sid, sub)
         ):
-            self._allow(request, "GET")
-            return self._statistics(request, ws, collection, resource)
-        if collection is not None and collection not in COLLECTIONS:
+            return workforce_api.route(self, request, ws, collection, sid, sub, subsid, resource)
+        if sub is not None or (collection is not None and collection not in COLLECTIONS):
             raise not_found(resource)
         if collection is not None and sid is not None:
             prefix = COLLECTIONS[collection][0]
@@ -477,32 +493,6 @@ class SandboxApp:
                           has_previous),
         }  # fmt: skip
         return self._ok(request, f"{name}-List", payload)
-
-    # Statistics (see :mod:`.statistics`) -------------------------------------------------
-
-    def _statistics(self, request: Request, ws: str, collection: str, resource: str):
-        now = self.now()
-        account = self.credentials.account_sid
-        with self.store.read() as conn:
-            if store.fetch_workspace(conn, ws) is None:
-                raise not_found(resource)
-            channel = statistics.channel_sid(conn, ws, request.first("TaskChannel"))
-            if collection == "RealTimeStatistics":
-                payload = statistics.workspace_real_time(
-                    conn, workspace_sid=ws, account_sid=account,
-                    url=request.base_url + request.path, now=now, channel=channel,
-                )  # fmt: skip
-                return self._ok(request, "WorkspaceRealTimeStatistics-Fetch", payload)
-            start, end = statistics.window(request.first, now)
-            render = statistics.task_queue_statistics(
-                conn, workspace_sid=ws, account_sid=account, now=now, start=start, end=end,
-                channel=channel,
-            )  # fmt: skip
-            rows = store.fetch_task_queues(conn, ws, request.first("FriendlyName"))
-        echoed = ["FriendlyName", "Minutes", "StartDate", "EndDate", "TaskChannel"]
-        return self._small_list(
-            request, "TaskQueueStatistics", "task_queues_statistics", "WQ", rows, render, echoed
-        )
 
     # Tasks --------------------------------------------------------------------------------
 

@@ -24,9 +24,12 @@ DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does do
     * A pending task whose attributes change is routed again through its workflow: it may
       move queue (``task_queue_entered_date`` becomes now) and take its target's priority; its
       age is unchanged [TaskDoc]. Not when the same request cancels it.
-    * Priority on update: when the task's workflow target (evaluated on its attributes)
-      sets a priority, that priority is stored instead of the one asked for ([OAI]: "a
-      Workflow Target priority wins").
+    * Priority on update: when the workflow target the task stands at (after any
+      re-routing in the same request) sets a priority, that priority is stored instead of
+      the one asked for ([OAI]: "a Workflow Target priority wins").
+    * The answer to a create or an update shows the task after TaskRouter's own reaction
+      in the same request: a new task some worker can take is already ``reserved`` (at
+      version 1). TaskRouter reacts moments later; the sandbox in the same transaction.
     * Every successful update adds 1 to the version and sets ``date_updated``, even when no
       value changes.
     * If-Match: a bare (``3``), quoted (``"3"``) or weak (``W/"3"``) ETag, a comma-separated
@@ -46,32 +49,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tasks_app.taskrouter import routing, rules
+from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.errors import InvalidParameter
 
-from . import store
+from . import assignment, store
+from .ledger import Context
+from .problems import ApiError, bad_request, not_found, precondition_failed
 
 __all__ = ["ApiError", "create_task", "delete_task", "etag_matches", "update_task"]
 
 US = 1_000_000
-
-
-class ApiError(Exception):
-    """An answer in Twilio's error shape: HTTP status, Twilio code, message."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found(path: str) -> ApiError:
-    return ApiError(404, 20404, f"The requested resource {path} was not found")
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, 20001, message)
 
 
 def new_sid(prefix: str) -> str:
@@ -94,14 +81,14 @@ def etag_matches(if_match: str, version: int) -> bool:
     return False
 
 
-def _check_if_match(if_match: str | None, row: sqlite3.Row) -> None:
+def check_if_match(if_match: str | None, row: Mapping[str, Any], what: str) -> None:
+    """412 unless ``If-Match`` (when sent) names the row's current version."""
     if if_match is not None and not etag_matches(if_match, row["version"]):
-        raise ApiError(
-            412,
-            20412,
-            f"Precondition Failed: If-Match {if_match.strip()[:40]} does not match the current "
-            f"ETag {row['version']} of task {row['sid']}.",
-        )
+        raise precondition_failed(if_match, row["version"], f"{what} {row['sid']}")
+
+
+def _check_if_match(if_match: str | None, row: sqlite3.Row) -> None:
+    check_if_match(if_match, row, "task")
 
 
 def _present(form: Mapping[str, str], name: str) -> str | None:
@@ -117,17 +104,6 @@ def _channel(conn: sqlite3.Connection, workspace_sid: str, reference: str) -> sq
             param="TaskChannel",
         )
     return channel
-
-
-def _workflow_route(
-    conn: sqlite3.Connection, workspace_sid: str, workflow_sid: str | None, attributes: Mapping
-) -> routing.Route:
-    if not workflow_sid:
-        return routing.NO_ROUTE
-    workflow = store.fetch_workflow(conn, workspace_sid, workflow_sid)
-    if workflow is None:
-        return routing.NO_ROUTE
-    return routing.route(workflow["configuration"], attributes)
 
 
 def create_task(
@@ -187,7 +163,7 @@ def create_task(
             )
         if queue_sid is None and rules.is_sid(routing_target, "WQ"):
             queue_sid = routing_target
-        route = routing.NO_ROUTE
+        placement: dict[str, Any] = {}
         if queue_sid is not None:
             if store.fetch_task_queue(conn, workspace_sid, queue_sid) is None:
                 raise InvalidParameter(
@@ -195,10 +171,11 @@ def create_task(
                     param="TaskQueueSid",
                 )
         else:
-            route = routing.route(workflow["configuration"], attributes)
-            queue_sid = route.task_queue_sid
-        if route.priority is not None:
-            priority = route.priority  # "unless it matches a Workflow Target with a Priority"
+            placement = assignment.entry_changes(workflow["configuration"], attributes, now=created)
+            queue_sid = placement["task_queue_sid"]
+        if placement.get("priority") is not None:
+            # "unless it matches a Workflow Target with a Priority"
+            priority = placement["priority"]
         row = {
             "sid": sid,
             "workspace_sid": workspace_sid,
@@ -220,8 +197,13 @@ def create_task(
             "routing_target": routing_target,
             "version": 0,
             "expires_at": created + timeout * US,
+            "routing_filter": placement.get("routing_filter"),
+            "routing_step": placement.get("routing_step"),
+            "filter_entered": placement.get("filter_entered"),
+            "target_deadline": placement.get("target_deadline"),
         }
         store.insert_tasks(conn, [row])
+        assignment.task_created(Context(conn, created), sid)
         return store.fetch_task(conn, workspace_sid, sid)
 
 
@@ -273,24 +255,20 @@ def update_task(
             task_sid=task_sid, workspace_sid=workspace_sid, account_sid=account_sid, current=current
         ):
             raise bad_request(refusal)
+        ctx = Context(conn, updated)
         changes: dict[str, Any] = {}
         if channel_reference is not None:
             changes["task_channel_sid"] = _channel(conn, workspace_sid, channel_reference)["sid"]
         if virtual_start is not None:
             changes["virtual_start_time"] = virtual_start
-        effective = attributes if attributes is not None else _loads(row["attributes"])
-        route = _workflow_route(conn, workspace_sid, row["workflow_sid"], effective)
         if attributes is not None:
             changes["attributes"] = attributes_text
-            if current == rules.PENDING and status is None and route.task_queue_sid:
+            if current == rules.PENDING and status is None:
                 # Re-driven through the workflow [TaskDoc]; its age stays the same.
-                if route.task_queue_sid != row["task_queue_sid"]:
-                    changes["task_queue_sid"] = route.task_queue_sid
-                    changes["task_queue_entered_date"] = updated
-                if route.priority is not None:
-                    changes["priority"] = route.priority
+                changes.update(assignment.reroute_changes(ctx, dict(row), attributes))
         if priority is not None:
-            changes["priority"] = route.priority if route.priority is not None else priority
+            kept = changes.get("priority", assignment.target_priority(ctx, row))
+            changes["priority"] = kept if kept is not None else priority
         if status is not None:
             changes["assignment_status"] = status
         if reason is not None:
@@ -298,6 +276,13 @@ def update_task(
         changes["version"] = row["version"] + 1
         changes["date_updated"] = max(updated, row["date_updated"])
         store.update_task(conn, task_sid, changes)
+        assignment.task_updated(
+            ctx,
+            dict(row),
+            task_sid,
+            attributes_changed=attributes is not None,
+            status=status,
+        )
         return store.fetch_task(conn, workspace_sid, task_sid)
 
 
@@ -315,10 +300,5 @@ def delete_task(
         if row is None:
             raise not_found(task_path(workspace_sid, task_sid))
         _check_if_match(if_match, row)
+        assignment.task_deleted(Context(conn, store.to_us(now)), dict(row), by_api=True)
         store.delete_task(conn, row, store.to_us(now))
-
-
-def _loads(text: str) -> dict[str, Any]:
-    # Stored attributes may be anything a real TaskRouter once accepted (NaN, deep
-    # nesting): a task whose attributes cannot be read routes as if it had none.
-    return rules.stored_attributes(text)
