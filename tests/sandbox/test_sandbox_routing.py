@@ -165,8 +165,9 @@ def test_seeded_tasks_sit_in_the_queue_their_workflow_gives_them(api, store):
         assert routing.target_at(parsed, position).queue == row["task_queue_sid"]
         moved += position != entry
         if position == entry:
-            assert routing.route(row["configuration"], attributes).task_queue_sid == (
-                row["task_queue_sid"]
+            assert (
+                routing.route(row["configuration"], attributes).task_queue_sid
+                == (row["task_queue_sid"])
             )
     # After Hours' top tiers wait five minutes for VIP Care, then go to any senior agent.
     assert moved > 0
