@@ -178,7 +178,7 @@ def _reservations_of(ctx: Context, task_sid: str, *statuses: str) -> list[dict[s
     marks = ", ".join("?" for _ in statuses)
     rows = ctx.conn.execute(
         f"SELECT * FROM reservations WHERE task_sid = ? AND reservation_status IN ({marks}) "  # noqa: S608
-        "ORDER BY date_created, sid",
+        "ORDER BY date_created, rowid",
         (task_sid, *statuses),
     ).fetchall()
     return [dict(r) for r in rows]
@@ -588,13 +588,17 @@ def _wrap_reservation(ctx: Context, task: Mapping[str, Any], reservation: dict[s
     )
 
 
-def complete(ctx: Context, reservation_sid: str) -> dict[str, Any]:
-    """The worker completes: reservation and task completed, the capacity freed."""
+def complete(ctx: Context, reservation_sid: str, *, reason: str | None = None) -> dict[str, Any]:
+    """The worker completes: reservation and task completed (with ``reason``, when given),
+    the capacity freed."""
     reservation = _require(ctx, reservation_sid)
     task = _task(ctx, reservation["task_sid"])
     assert task is not None
     if task["assignment_status"] in (rules.ASSIGNED, rules.WRAPPING):
-        _update_task(ctx, task, {"assignment_status": rules.COMPLETED})
+        changes: dict[str, Any] = {"assignment_status": rules.COMPLETED}
+        if reason is not None:
+            changes["reason"] = reason
+        _update_task(ctx, task, changes)
     _set_reservation(ctx, reservation, rules.RESERVATION_COMPLETED)
     ctx.record(
         "reservation.completed",
@@ -650,7 +654,7 @@ def offer_task(ctx: Context, task_sid: str) -> list[dict[str, Any]]:
         if not routing.should_skip(target, _skip_counts(ctx, task, attributes, target, queue)):
             return []
         step = routing.next_step(parsed, attributes, position, skipped=True)
-        if not _move(ctx, task, parsed, step, filter_entered=ctx.now):
+        if not _move(ctx, task, parsed, step, at=ctx.now):
             return []
     return []
 
@@ -661,20 +665,22 @@ def _move(
     parsed: routing.WorkflowConfiguration,
     step: routing.Step,
     *,
-    filter_entered: int,
+    at: int,
 ) -> bool:
-    """Put a pending task where ``step`` says; False when it left its workflow."""
+    """Put a pending task where ``step`` says, as of ``at`` (when its target timed out, or
+    now for a skip); False when it left its workflow."""
     if step.position is None:
         kind = "workflow.skipped" if step.reason == "skipped" else "workflow.timeout"
         reason = WORKFLOW_SKIPPED_REASON if step.reason == "skipped" else WORKFLOW_TIMEOUT_REASON
         cancel_task(ctx, task["sid"], reason=reason, kind=kind)
         return False
-    if step.reason == "target":
-        filter_entered = task["filter_entered"] if task["filter_entered"] is not None else ctx.now
+    filter_entered = at
+    if step.reason == "target" and task["filter_entered"] is not None:
+        filter_entered = task["filter_entered"]  # target timeouts count from the filter's entry
     changes = _placed(parsed, step.position, filter_entered=filter_entered)
     previous_queue = task["task_queue_sid"]
     if changes["task_queue_sid"] != previous_queue:
-        changes["task_queue_entered_date"] = ctx.now
+        changes["task_queue_entered_date"] = at
     _update_task(ctx, task, changes)
     if task["task_queue_sid"] != previous_queue:
         _record_move(ctx, task, previous_queue)
@@ -699,7 +705,7 @@ def _catch_up_timeouts(ctx: Context, task: dict[str, Any]) -> bool:
             task["target_deadline"] = None
             return True
         step = routing.next_step(parsed, _attributes(task), position, skipped=False)
-        if not _move(ctx, task, parsed, step, filter_entered=deadline):
+        if not _move(ctx, task, parsed, step, at=deadline):
             return False
     return True
 
@@ -764,7 +770,7 @@ def _needs_channels(target: routing.Target) -> bool:
 
 
 _CANDIDATES = (
-    "SELECT w.*, a.friendly_name AS activity_name FROM worker_channels wc "
+    "SELECT w.rowid AS position, w.*, a.friendly_name AS activity_name FROM worker_channels wc "
     "JOIN workers w ON w.sid = wc.worker_sid "
     "LEFT JOIN activities a ON a.sid = w.activity_sid "
     "WHERE wc.task_channel_sid = ? AND wc.available = 1 AND wc.worker_available = 1"
@@ -803,10 +809,10 @@ def _eligible(
             if kind == "sid":
                 sql += " AND w.sid = ?"
             else:
-                sql += " AND w.friendly_name = ? COLLATE NOCASE"
+                sql += " AND casefold(w.friendly_name) = casefold(?)"
             params.append(value)
     # Longest idle first: without order_by, the first acceptable ones are the answer.
-    rows = ctx.conn.execute(sql + " ORDER BY w.idle_since, w.sid", params)
+    rows = ctx.conn.execute(sql + " ORDER BY w.idle_since, w.rowid", params)
     excluded: set[str] | None = None
     with_channels = _needs_channels(target)
     candidates = []
@@ -835,7 +841,7 @@ def _eligible(
             target,
             candidates,
             view=lambda w: view_of(ctx, w, with_channels=with_channels),
-            idle_since=lambda w: (w["idle_since"], w["sid"]),
+            idle_since=lambda w: (w["idle_since"], w["position"]),
         )
     return candidates[:count]
 
@@ -928,16 +934,16 @@ def _best_task_for(ctx: Context, worker: Mapping[str, Any], channels: list[str])
 def _pending(
     ctx: Context, queue_sid: str, channel_sid: str, *, lifo: bool, group: int
 ) -> Iterator[tuple[tuple, dict[str, Any]]]:
-    """A queue's pending tasks on one channel in the order the queue serves them, with
-    their merge key, at most SCAN_LIMIT of them."""
+    """A queue's pending tasks on one channel in the order the queue serves them (ties by
+    creation order), with their merge key, at most SCAN_LIMIT of them."""
     if lifo:
-        order = "virtual_start_time DESC, sid DESC"
+        order = "virtual_start_time DESC, rowid DESC"
         index = "tasks_waiting_lifo"
     else:
-        order = "priority DESC, virtual_start_time, sid"
+        order = "priority DESC, virtual_start_time, rowid"
         index = "tasks_waiting"
     sql = (
-        f"SELECT {_TASK_COLUMNS} FROM tasks INDEXED BY {index} "  # noqa: S608 - fixed names
+        f"SELECT rowid AS position, {_TASK_COLUMNS} FROM tasks INDEXED BY {index} "  # noqa: S608
         "WHERE task_queue_sid = ? AND task_channel_sid = ? AND assignment_status = 'pending' "
         f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
@@ -947,9 +953,9 @@ def _pending(
         for row in rows:
             task = dict(row)
             if lifo:
-                key = (group, -task["virtual_start_time"], 0, task["sid"])
+                key = (group, -task["virtual_start_time"], 0, -task["position"])
             else:
-                key = (group, -task["priority"], task["virtual_start_time"], task["sid"])
+                key = (group, -task["priority"], task["virtual_start_time"], task["position"])
             yield key, task
         if len(rows) < BATCH:
             return
@@ -982,7 +988,7 @@ def _accepts(
             return False
         if kind == "sid" and value != worker["sid"]:
             return False
-        if kind == "friendly_name" and value.lower() != worker["friendly_name"].lower():
+        if kind == "friendly_name" and value.casefold() != worker["friendly_name"].casefold():
             return False
     return routing.target_accepts(target, attributes, view)
 

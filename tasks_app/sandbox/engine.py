@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -112,8 +112,10 @@ def create_task(
     workspace_sid: str,
     form: Mapping[str, str],
     now: datetime,
+    sids: Callable[[str], str] = new_sid,
 ) -> sqlite3.Row:
-    """CreateTask: a pending task at version 0, routed through its workflow."""
+    """CreateTask: a pending task at version 0, routed through its workflow (and offered to
+    a worker). ``sids`` makes new SIDs (the simulator's are reproducible)."""
     timeout = rules.DEFAULT_TIMEOUT
     if (value := _present(form, "Timeout")) is not None:
         timeout = rules.validate_timeout(value)
@@ -142,7 +144,7 @@ def create_task(
     channel_reference = _present(form, "TaskChannel") or "default"
 
     created = store.to_us(now)
-    sid = new_sid("WT")
+    sid = sids("WT")
     with task_store.write() as conn:
         channel = _channel(conn, workspace_sid, channel_reference)
         workflows = store.fetch_workflows(conn, workspace_sid)
@@ -203,7 +205,7 @@ def create_task(
             "target_deadline": placement.get("target_deadline"),
         }
         store.insert_tasks(conn, [row])
-        assignment.task_created(Context(conn, created), sid)
+        assignment.task_created(Context(conn, created, sids=sids), sid)
         return store.fetch_task(conn, workspace_sid, sid)
 
 

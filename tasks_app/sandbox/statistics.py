@@ -663,7 +663,7 @@ def task_queues_bulk_real_time(
     }
     data = []
     for sid in queue_sids:
-        values = figures.real_time(sid if sid in known else None, workers_last=False)
+        values = figures.real_time(sid, workers_last=False)
         if sid not in known:
             values["activity_statistics"] = []
         values["task_queue_sid"] = sid
@@ -812,7 +812,7 @@ def workers_selection(
         params += [workspace_sid, value]
         narrowed = True
     if (value := first("FriendlyName")) is not None:
-        sql += " AND w.friendly_name = ? COLLATE NOCASE"
+        sql += " AND casefold(w.friendly_name) = casefold(?)"
         params.append(value)
         narrowed = True
     if not narrowed:

@@ -213,8 +213,6 @@ CREATE TABLE IF NOT EXISTS workers (
     idle_since INTEGER NOT NULL,
     version INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS workers_by_name
-    ON workers (workspace_sid, friendly_name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS workers_by_age ON workers (workspace_sid, date_created, sid);
 CREATE INDEX IF NOT EXISTS workers_by_status_change
     ON workers (workspace_sid, date_status_changed, sid);
@@ -258,9 +256,10 @@ CREATE TABLE IF NOT EXISTS reservations (
     version INTEGER NOT NULL,
     post_work_activity_sid TEXT
 );
-CREATE INDEX IF NOT EXISTS reservations_by_task ON reservations (task_sid, date_created, sid);
+-- Reservations list in the order they were made (rowid), which every index ends with.
+CREATE INDEX IF NOT EXISTS reservations_by_task ON reservations (task_sid, date_created);
 CREATE INDEX IF NOT EXISTS reservations_by_worker
-    ON reservations (worker_sid, date_created, sid);
+    ON reservations (worker_sid, date_created);
 CREATE INDEX IF NOT EXISTS reservations_due ON reservations (timeout_at)
     WHERE reservation_status = 'pending';
 CREATE TABLE IF NOT EXISTS ledger (
@@ -350,14 +349,15 @@ def _index_ddl() -> list[str]:
     )
     # Assignment: a queue's pending tasks on one channel in FIFO order (LIFO reads it
     # backwards), and the targets due to time out.
+    # Ties go by creation order (the rowid every index ends with).
     statements.append(
         "CREATE INDEX IF NOT EXISTS tasks_waiting ON tasks "
-        "(task_queue_sid, task_channel_sid, priority DESC, virtual_start_time, sid) "
+        "(task_queue_sid, task_channel_sid, priority DESC, virtual_start_time) "
         "WHERE assignment_status = 'pending'"
     )
     statements.append(
         "CREATE INDEX IF NOT EXISTS tasks_waiting_lifo ON tasks "
-        "(task_queue_sid, task_channel_sid, virtual_start_time, sid) "
+        "(task_queue_sid, task_channel_sid, virtual_start_time) "
         "WHERE assignment_status = 'pending'"
     )
     statements.append(
@@ -422,6 +422,9 @@ class SandboxStore:
             cached_statements=512,
         )
         conn.row_factory = sqlite3.Row
+        # Names of workers and activities compare ignoring case, in any script (NOCASE
+        # folds ASCII only).
+        conn.create_function("casefold", 1, _casefold, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -517,6 +520,10 @@ class SandboxStore:
             return conn.execute(
                 "SELECT COUNT(*) FROM tasks WHERE workspace_sid = ?", (workspace_sid,)
             ).fetchone()[0]
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
 
 
 def _older_schema(conn: sqlite3.Connection) -> bool:

@@ -54,6 +54,7 @@ __all__ = [
     "delete_activity",
     "delete_worker",
     "refresh_membership",
+    "refresh_queue",
     "set_activity",
     "update_activity",
     "update_channel",
@@ -95,7 +96,7 @@ def _activity_param(ctx: Context, workspace_sid: str, value: str, param: str) ->
 def _unique_name(ctx: Context, table: str, workspace_sid: str, name: str, *, but: str = "") -> None:
     clash = ctx.conn.execute(
         f"SELECT sid FROM {table} WHERE workspace_sid = ? "  # noqa: S608 - fixed names
-        "AND friendly_name = ? COLLATE NOCASE AND sid != ?",
+        "AND casefold(friendly_name) = casefold(?) AND sid != ?",
         (workspace_sid, name, but),
     ).fetchone()
     if clash is not None:
@@ -378,7 +379,7 @@ def set_activity(
 def _reject_pending(ctx: Context, worker_sid: str) -> None:
     for row in ctx.conn.execute(
         "SELECT sid FROM reservations WHERE worker_sid = ? AND reservation_status = 'pending' "
-        "ORDER BY date_created, sid",
+        "ORDER BY date_created, rowid",
         (worker_sid,),
     ).fetchall():
         assignment.reject(ctx, row["sid"])
@@ -434,6 +435,28 @@ def refresh_membership(ctx: Context, current: Mapping[str, Any]) -> None:
             if routing.queue_accepts(queue["target_workers"], view)
         ],
     )
+
+
+def refresh_queue(ctx: Context, queue_sid: str) -> None:
+    """Evaluate one queue's ``target_workers`` for every worker of its workspace again (a
+    queue created or changed), and offer its waiting tasks to its available workers."""
+    queue = ctx.conn.execute("SELECT * FROM task_queues WHERE sid = ?", (queue_sid,)).fetchone()
+    if queue is None:
+        return
+    ctx.conn.execute("DELETE FROM queue_members WHERE task_queue_sid = ?", (queue_sid,))
+    members = []
+    for row in ctx.conn.execute(
+        "SELECT w.*, a.friendly_name AS activity_name FROM workers w "
+        "LEFT JOIN activities a ON a.sid = w.activity_sid WHERE w.workspace_sid = ?",
+        (queue["workspace_sid"],),
+    ).fetchall():
+        if routing.queue_accepts(queue["target_workers"], assignment.view_of(ctx, dict(row))):
+            members.append((queue_sid, row["sid"]))
+    ctx.conn.executemany(
+        "INSERT INTO queue_members (task_queue_sid, worker_sid) VALUES (?, ?)", members
+    )
+    for _, worker_sid in members:
+        assignment.offer_worker(ctx, worker_sid)
 
 
 # --- Worker channels ----------------------------------------------------------------------------

@@ -193,7 +193,7 @@ class _Api:
             sql = "SELECT * FROM activities WHERE workspace_sid = ?"
             params: list[Any] = [self.ws]
             if (name := request.first("FriendlyName")) is not None:
-                sql += " AND friendly_name = ? COLLATE NOCASE"
+                sql += " AND casefold(friendly_name) = casefold(?)"
                 params.append(name)
             if (available := request.first("Available")) is not None:
                 sql += " AND available = ?"
@@ -364,7 +364,7 @@ class _Api:
             where += " AND w.available = ?"
             params.append(int(rules.is_truthy(value)))
         if (value := request.first("FriendlyName")) is not None:
-            where += " AND w.friendly_name = ? COLLATE NOCASE"
+            where += " AND casefold(w.friendly_name) = casefold(?)"
             params.append(value)
         if (value := request.first("TaskQueueSid")) is not None:
             where += " AND w.sid IN (SELECT worker_sid FROM queue_members WHERE task_queue_sid = ?)"
@@ -498,7 +498,7 @@ class _Api:
             with self.app.store.read() as conn:
                 self.require_workspace(conn)
                 self._require_owner(conn, task_sid, worker_sid)
-                rows = conn.execute(sql + " ORDER BY date_created, sid", params).fetchall()
+                rows = conn.execute(sql + " ORDER BY date_created, rowid", params).fetchall()
                 names = _worker_names(conn, rows)
             render = self._reservation_renderer(names, by_task=bool(task_sid))
             return self._list("reservations", "WR", rows, render, echoed)

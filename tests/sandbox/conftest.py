@@ -21,7 +21,7 @@ from tasks_app.sandbox import (
     ensure_seeded,
     in_process_adapter,
 )
-from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SEED, SEED_TASKS, Api
+from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SEED, SEED_TASKS, Api, Clock
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +69,23 @@ def api(server: SandboxServer) -> Iterator[Api]:
 
 @pytest.fixture
 def inproc(app: SandboxApp) -> Iterator[Api]:
+    client = Api(IN_PROCESS_URL)
+    client.session.auth = AUTH
+    client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The sandbox's clock, moved by the test (``clocked`` runs on it)."""
+    return Clock()
+
+
+@pytest.fixture
+def clocked(store: SandboxStore, clock: Clock) -> Iterator[Api]:
+    """The test's sandbox in-process, on the test's ``clock``."""
+    app = SandboxApp(store, credentials=DEVELOPMENT_CREDENTIALS, clock=clock)
     client = Api(IN_PROCESS_URL)
     client.session.auth = AUTH
     client.session.mount(IN_PROCESS_URL, in_process_adapter(app))

@@ -24,6 +24,7 @@ from tasks_app.sandbox import (
     Simulator,
     ensure_seeded,
 )
+from tasks_app.sandbox.clock import AssignmentClock
 from tasks_app.sandbox.ratelimit import RateLimiter
 from tasks_app.taskrouter import limits
 from tasks_app.taskrouter.errors import InvalidParameter
@@ -43,9 +44,20 @@ class Command(BaseCommand):
         parser.add_argument("--tasks", type=int, default=600, help="tasks to seed (default 600)")
         parser.add_argument("--seed", type=int, default=7, help="random seed of the seed data")
         parser.add_argument(
-            "--simulate", action="store_true", help="run TaskRouter's lifecycle (and TTL/purge)"
+            "--simulate",
+            action="store_true",
+            help="run a contact centre's shift: tasks arrive, agents answer, handle, wrap up, "
+            "take breaks (and TaskRouter's TTL and purge)",
         )
-        parser.add_argument("--rate", type=float, default=2.0, help="simulated events per second")
+        parser.add_argument(
+            "--rate", type=float, default=0.5, help="simulated new tasks per second (0.5)"
+        )
+        parser.add_argument(
+            "--staffing",
+            type=float,
+            default=0.8,
+            help="share of each workspace's agents on shift, 0 to 1 (0.8)",
+        )
         parser.add_argument(
             "--fault",
             action="append",
@@ -74,6 +86,8 @@ class Command(BaseCommand):
             raise CommandError("--tasks must be 0 or more.")
         if options["rate"] <= 0:
             raise CommandError("--rate must be more than 0.")
+        if not 0 <= options["staffing"] <= 1:
+            raise CommandError("--staffing must be between 0 and 1.")
         try:
             faults = FaultPlan.parse(*options["fault"])
         except InvalidParameter as exc:
@@ -99,13 +113,20 @@ class Command(BaseCommand):
         )
         server = SandboxServer(app, host=host, port=port).start()
         stop = threading.Event()
+        # TaskRouter's clock ticks whether or not anyone asks: reservations and workflow
+        # targets time out on time.
+        clock = threading.Thread(
+            target=AssignmentClock(store).run_forever,
+            args=(stop,),
+            name="sandbox-clock",
+            daemon=True,
+        )
+        clock.start()
         simulator = None
         if options["simulate"]:
+            shift = Simulator(store, rate=options["rate"], staffing=options["staffing"])
             simulator = threading.Thread(
-                target=Simulator(store, rate=options["rate"]).run,
-                args=(stop,),
-                name="sandbox-simulator",
-                daemon=True,
+                target=shift.run, args=(stop,), name="sandbox-simulator", daemon=True
             )
             simulator.start()
 
@@ -116,7 +137,10 @@ class Command(BaseCommand):
         if credentials.api_key:
             write(f"  API key {credentials.api_key} with its secret")
         if options["simulate"]:
-            write(f"  simulating about {options['rate']:g} events per second")
+            write(
+                f"  simulating a shift: about {options['rate']:g} new tasks a second, "
+                f"{options['staffing']:.0%} of the agents on shift"
+            )
         for fault in faults.faults:
             write(f"  fault: {fault}")
         if rate_limits is not None:
@@ -130,6 +154,7 @@ class Command(BaseCommand):
         finally:
             stop.set()
             server.stop()
+            clock.join(timeout=5)
             if simulator is not None:
                 simulator.join(timeout=5)
             store.close()
