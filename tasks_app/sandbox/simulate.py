@@ -20,9 +20,9 @@ statistics exactly as requests would:
 * Shifts: an agent on shift works a stint of 45 to 120 minutes, then takes a Break (10 to 15
   minutes), goes to Lunch (30 to 45) or signs out; most go unavailable with their pending
   reservations rejected, some forget. ``staffing`` (0 to 1) is the share of each
-  workspace's agents on shift: the others sign out and stay out. An agent coming on shift
-  or back opens their channels at the capacities their skills give
-  (:func:`.roster.standard_capacities`).
+  workspace's agents on shift (always the same ones): the others sign out and stay out.
+  An agent coming on shift or back opens their channels at the capacities their skills
+  give (:func:`.roster.standard_capacities`).
 * Now and then an integration writes to a live task's attributes (a sentiment score), and a
   pending task is routed again.
 
@@ -361,20 +361,37 @@ class Simulator:
                 "a.friendly_name AS activity FROM workers w JOIN activities a "
                 "ON a.sid = w.activity_sid ORDER BY w.sid"
             ).fetchall()
+            on_shift = self._on_shift(workers)
             for worker in workers:
                 if not self._ours(worker["workspace_sid"]):
                     continue
                 names = activities.get(worker["workspace_sid"], {})
-                event = self._shift(ctx, worker, names, now)
+                event = self._shift(ctx, worker, names, now, on_shift=worker["sid"] in on_shift)
                 if event is not None:
                     happened.append(event)
         return happened
 
+    def _on_shift(self, workers: list[sqlite3.Row]) -> set[str]:
+        """``staffing`` of each workspace's agents (rounded), always the same ones."""
+        by_workspace: dict[str, list[str]] = {}
+        for worker in workers:
+            by_workspace.setdefault(worker["workspace_sid"], []).append(worker["sid"])
+        chosen: set[str] = set()
+        for sids in by_workspace.values():
+            sids.sort(key=lambda sid: _fraction(sid, "shift"))
+            chosen.update(sids[: int(self.staffing * len(sids) + 0.5)])
+        return chosen
+
     def _shift(
-        self, ctx: Context, worker: sqlite3.Row, names: dict[str, dict], now: int
+        self,
+        ctx: Context,
+        worker: sqlite3.Row,
+        names: dict[str, dict],
+        now: int,
+        *,
+        on_shift: bool,
     ) -> SimEvent | None:
         sid = worker["sid"]
-        on_shift = _fraction(sid, "shift") < self.staffing
         since = now - worker["date_status_changed"]
         spell = _fraction(sid, worker["date_status_changed"], "spell")
         current = worker["activity"]
