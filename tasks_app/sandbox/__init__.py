@@ -1,12 +1,15 @@
 """An embedded, faithful stand-in for TaskRouter v1 (``https://taskrouter.twilio.com/v1``).
 
 Taskdeck runs and is tested against it with no Twilio account and no network: Workspaces,
-Workflows, TaskQueues, TaskChannels (list, fetch) and Tasks (create, fetch, list, update,
-delete), answering like TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors).
+Workflows, TaskQueues, TaskChannels (list, fetch), Tasks (create, fetch, list, update,
+delete), Activities, Workers, Worker Channels and Reservations, and every Statistics
+resource, answering like TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors)
+and assigning tasks to workers as it does (:mod:`.assignment`).
 
 A plain WSGI application over its own SQLite file; stdlib only, plus the pure-Python domain
 rules it shares with the dashboard (``tasks_app.taskrouter.rules``, ``.errors``,
-``.expressions``). Nothing else from tasks_app is imported here.
+``.expressions``, ``.routing``, ``.query``, ``.limits``). Nothing else from tasks_app is
+imported here.
 
     store = SandboxStore("var/sandbox.sqlite3"); ensure_seeded(store)
     app = SandboxApp(store, credentials=Credentials.development())

@@ -7,13 +7,16 @@ Served paths (everything else is 404/20404, other methods on these paths 405/200
     GET  /v1/Workspaces/{WS}/TaskQueues      GET /v1/Workspaces/{WS}/TaskQueues/{WQ}
     GET  /v1/Workspaces/{WS}/TaskChannels    GET /v1/Workspaces/{WS}/TaskChannels/{TC | unique_name}
     GET, POST /v1/Workspaces/{WS}/Tasks      GET, POST, DELETE /v1/Workspaces/{WS}/Tasks/{WT}
-    GET  /v1/Workspaces/{WS}/RealTimeStatistics  GET /v1/Workspaces/{WS}/TaskQueues/Statistics
+    Activities, Workers (their Channels and Reservations), a task's Reservations and every
+    statistics resource: :mod:`.workforce_api`
 
 Each request goes: injected faults (before anything, see :mod:`.faults`) -> CORS preflight
 (``OPTIONS``, answered without credentials, as browsers send none) -> HTTP Basic
-authentication (401/20003) -> routing (404/20404 for an unknown SID or a path segment of the
-wrong shape) -> the operation. JSON follows the spec's schemas and examples (key order of the
-examples, absolute ``url``/``links``/``meta`` URLs built from the request's scheme and Host).
+authentication (401/20003) -> TaskRouter's assignment clock when something is due
+(:mod:`.clock`: reservation and target timeouts) -> routing (404/20404 for an unknown SID or
+a path segment of the wrong shape) -> the operation. JSON follows the spec's schemas and
+examples (key order of the examples, absolute ``url``/``links``/``meta`` URLs built from the
+request's scheme and Host).
 
 DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does document):
     * Task ``ETag``: the task's version as a bare integer (``ETag: 3``), as [MutDoc]'s

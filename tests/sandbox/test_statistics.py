@@ -330,4 +330,7 @@ def test_bulk_statistics_take_one_to_fifty_queues(inproc):
     assert inproc.post(url, json={"QueueSids": []}).status_code == 400
     many = ["WQ" + f"{n:032x}" for n in range(51)]
     assert inproc.post(url, json={"QueueSids": many}).status_code == 400
+    fifty = inproc.post(url, {"QueueSids": many[:50]})  # a form works too
+    assert fifty.json()["task_queue_response_count"] == 50
+    assert fifty.headers["X-Rate-Limit-Limit"] == "5"  # TaskRouter's published limit
     assert inproc.get(url).status_code == 405
