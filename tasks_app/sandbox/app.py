@@ -210,7 +210,9 @@ class SandboxApp:
 
     ``clock``: a zero-argument callable returning the current time (an aware datetime, or
     epoch seconds); defaults to the system clock. ``faults``: the plan applied to every
-    request (the ``X-Sandbox-Fault`` header works without one).
+    request (the ``X-Sandbox-Fault`` header works without one). ``static``: TaskRouter's
+    clock stopped: no reservation or target times out by itself (for measurements that
+    need a sandbox nothing changes but their own requests).
     """
 
     def __init__(
@@ -222,9 +224,11 @@ class SandboxApp:
         list_attributes: bool = True,
         clock: Callable[[], datetime | float] | None = None,
         rate_limits: RateLimiter | None = None,
+        static: bool = False,
     ) -> None:
         self.rate_limits = rate_limits  # None: advisory headers only, never a 429
-        self.assignment_clock = AssignmentClock(store)
+        # static: TaskRouter's clock stopped (nothing times out by itself), for measurements.
+        self.assignment_clock = None if static else AssignmentClock(store)
         self.store = store
         self.credentials = credentials
         self.faults = faults if faults is not None else FaultPlan()
@@ -333,7 +337,8 @@ class SandboxApp:
             base_url=_base_url(environ),
         )
         try:
-            self.assignment_clock.maybe_run(store.to_us(self.now()))
+            if self.assignment_clock is not None:
+                self.assignment_clock.maybe_run(store.to_us(self.now()))
             return self._route(request)
         except ApiError as exc:
             return _error(exc.status, exc.code, exc.message)

@@ -372,14 +372,7 @@ def _end_for_task(ctx: Context, task: Mapping[str, Any], status: str) -> None:
     offered to other tasks."""
     freed: list[str] = []
     for reservation in _reservations_of(ctx, task["sid"], *_HOLDING):
-        _set_reservation(ctx, reservation, status)
-        ctx.record(
-            f"reservation.{status}",
-            workspace_sid=task["workspace_sid"],
-            task=task,
-            reservation=reservation,
-            worker=_worker(ctx, reservation["worker_sid"]),
-        )
+        _move_reservation(ctx, reservation, status, dict(task))
         if status == rules.RESERVATION_COMPLETED:
             _after_work(ctx, reservation)
         freed.append(reservation["worker_sid"])
@@ -420,6 +413,35 @@ def _set_reservation(ctx: Context, reservation: dict[str, Any], status: str) -> 
     )
     reservation.update(changes)
     return reservation
+
+
+# The event each reservation status is recorded as (wrapping's is TaskRouter's "wrapup").
+_RESERVATION_EVENTS = {
+    rules.RESERVATION_ACCEPTED: "reservation.accepted",
+    rules.RESERVATION_REJECTED: "reservation.rejected",
+    rules.RESERVATION_TIMEOUT: "reservation.timeout",
+    rules.RESERVATION_CANCELED: "reservation.canceled",
+    rules.RESERVATION_RESCINDED: "reservation.rescinded",
+    rules.RESERVATION_WRAPPING: "reservation.wrapup",
+    rules.RESERVATION_COMPLETED: "reservation.completed",
+}
+
+
+def _move_reservation(
+    ctx: Context, reservation: dict[str, Any], status: str, task: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Move a reservation to ``status`` and record it; returns its task (as it is now)."""
+    _set_reservation(ctx, reservation, status)
+    task = task if task is not None else _task(ctx, reservation["task_sid"])
+    assert task is not None
+    ctx.record(
+        _RESERVATION_EVENTS[status],
+        workspace_sid=task["workspace_sid"],
+        task=task,
+        reservation=reservation,
+        worker=_worker(ctx, reservation["worker_sid"]),
+    )
+    return task
 
 
 def _reserve(
@@ -470,24 +492,10 @@ def accept(ctx: Context, reservation_sid: str) -> dict[str, Any]:
     reservation = _require(ctx, reservation_sid)
     task = _task(ctx, reservation["task_sid"])
     assert task is not None
-    _set_reservation(ctx, reservation, rules.RESERVATION_ACCEPTED)
     _update_task(ctx, task, {"assignment_status": rules.ASSIGNED})
-    ctx.record(
-        "reservation.accepted",
-        workspace_sid=task["workspace_sid"],
-        task=task,
-        reservation=reservation,
-        worker=_worker(ctx, reservation["worker_sid"]),
-    )
+    _move_reservation(ctx, reservation, rules.RESERVATION_ACCEPTED, task)
     for other in _reservations_of(ctx, task["sid"], rules.RESERVATION_PENDING):
-        _set_reservation(ctx, other, rules.RESERVATION_RESCINDED)
-        ctx.record(
-            "reservation.rescinded",
-            workspace_sid=task["workspace_sid"],
-            task=task,
-            reservation=other,
-            worker=_worker(ctx, other["worker_sid"]),
-        )
+        _move_reservation(ctx, other, rules.RESERVATION_RESCINDED, task)
         offer_worker(ctx, other["worker_sid"])
     return reservation
 
@@ -496,16 +504,7 @@ def reject(ctx: Context, reservation_sid: str, *, activity_sid: str | None = Non
     """The worker rejects (optionally moving to ``activity_sid``): the task goes on to the
     next worker once none of its reservations is pending."""
     reservation = _require(ctx, reservation_sid)
-    _set_reservation(ctx, reservation, rules.RESERVATION_REJECTED)
-    task = _task(ctx, reservation["task_sid"])
-    assert task is not None
-    ctx.record(
-        "reservation.rejected",
-        workspace_sid=task["workspace_sid"],
-        task=task,
-        reservation=reservation,
-        worker=_worker(ctx, reservation["worker_sid"]),
-    )
+    task = _move_reservation(ctx, reservation, rules.RESERVATION_REJECTED)
     if activity_sid:
         from . import workforce
 
@@ -518,16 +517,7 @@ def time_out(ctx: Context, reservation_sid: str) -> dict[str, Any]:
     """Nobody answered within the workflow's reservation timeout: the worker moves to the
     workspace's timeout activity and the task goes on to the next worker."""
     reservation = _require(ctx, reservation_sid)
-    _set_reservation(ctx, reservation, rules.RESERVATION_TIMEOUT)
-    task = _task(ctx, reservation["task_sid"])
-    assert task is not None
-    ctx.record(
-        "reservation.timeout",
-        workspace_sid=task["workspace_sid"],
-        task=task,
-        reservation=reservation,
-        worker=_worker(ctx, reservation["worker_sid"]),
-    )
+    task = _move_reservation(ctx, reservation, rules.RESERVATION_TIMEOUT)
     workspace = _workspace(ctx, task["workspace_sid"]) or {}
     worker = _worker(ctx, reservation["worker_sid"])
     timeout_activity = workspace.get("timeout_activity_sid")
@@ -542,15 +532,7 @@ def time_out(ctx: Context, reservation_sid: str) -> dict[str, Any]:
 def cancel_reservation(ctx: Context, reservation_sid: str) -> dict[str, Any]:
     """A pending reservation ends because its worker is leaving (deleted)."""
     reservation = _require(ctx, reservation_sid)
-    _set_reservation(ctx, reservation, rules.RESERVATION_CANCELED)
-    task = _task(ctx, reservation["task_sid"])
-    assert task is not None
-    ctx.record(
-        "reservation.canceled",
-        workspace_sid=task["workspace_sid"],
-        task=task,
-        reservation=reservation,
-    )
+    task = _move_reservation(ctx, reservation, rules.RESERVATION_CANCELED)
     _after_unaccepted(ctx, task, reservation)
     return reservation
 
@@ -578,14 +560,7 @@ def wrap(ctx: Context, reservation_sid: str) -> dict[str, Any]:
 
 
 def _wrap_reservation(ctx: Context, task: Mapping[str, Any], reservation: dict[str, Any]) -> None:
-    _set_reservation(ctx, reservation, rules.RESERVATION_WRAPPING)
-    ctx.record(
-        "reservation.wrapup",
-        workspace_sid=task["workspace_sid"],
-        task=task,
-        reservation=reservation,
-        worker=_worker(ctx, reservation["worker_sid"]),
-    )
+    _move_reservation(ctx, reservation, rules.RESERVATION_WRAPPING, dict(task))
 
 
 def complete(ctx: Context, reservation_sid: str, *, reason: str | None = None) -> dict[str, Any]:
@@ -599,14 +574,7 @@ def complete(ctx: Context, reservation_sid: str, *, reason: str | None = None) -
         if reason is not None:
             changes["reason"] = reason
         _update_task(ctx, task, changes)
-    _set_reservation(ctx, reservation, rules.RESERVATION_COMPLETED)
-    ctx.record(
-        "reservation.completed",
-        workspace_sid=task["workspace_sid"],
-        task=task,
-        reservation=reservation,
-        worker=_worker(ctx, reservation["worker_sid"]),
-    )
+    _move_reservation(ctx, reservation, rules.RESERVATION_COMPLETED, task)
     ctx.record("task.completed", workspace_sid=task["workspace_sid"], task=task)
     _after_work(ctx, reservation)
     offer_worker(ctx, reservation["worker_sid"])

@@ -447,15 +447,13 @@ def _workers_by_activity(
         ).fetchall()
         return {r["activity_sid"]: r["n"] for r in rows}
     counts: dict[str, int] = defaultdict(int)
-    sids = list(worker_sids)
-    for chunk in range(0, len(sids), 500):
-        part = sids[chunk : chunk + 500]
-        for row in conn.execute(
-            f"SELECT activity_sid, COUNT(*) AS n FROM workers WHERE sid IN "  # noqa: S608
-            f"({', '.join('?' for _ in part)}) GROUP BY activity_sid",
-            part,
-        ):
-            counts[row["activity_sid"]] += row["n"]
+    for row in store.rows_in(
+        conn,
+        "SELECT activity_sid, COUNT(*) AS n FROM workers WHERE sid IN ({marks}) "
+        "GROUP BY activity_sid",
+        list(worker_sids),
+    ):
+        counts[row["activity_sid"]] += row["n"]
     return counts
 
 
@@ -525,10 +523,7 @@ def workspace_real_time(scope: Scope, channel: str | None, *, nested: bool = Fal
 
 
 def workspace_cumulative(scope: Scope, query: Query, *, nested: bool = False) -> dict:
-    figures = _figures(scope.conn, scope.workspace_sid, query)[None]
-    splits = _splits(scope.conn, scope.workspace_sid, query)
-    split = splits.get(None) if splits is not None else None
-    values = _cumulative_figures(figures, split, query, scope="workspace")
+    values = _cumulative_of(scope, query, "workspace", {})
     if nested:
         return _ordered(values, NESTED_CUMULATIVE)
     values.update(url=scope.url, workspace_sid=scope.workspace_sid, account_sid=scope.account_sid)
@@ -616,14 +611,19 @@ def task_queue_real_time(scope: Scope, channel: str | None, queue_sid: str) -> d
     return _ordered(values, QUEUE_REALTIME)
 
 
+def _cumulative_of(scope: Scope, query: Query, kind: str, filters: Mapping[str, str]) -> dict:
+    """The cumulative figures of the ledger rows ``filters`` selects (one queue, one
+    workflow, or the workspace with none), as a ``kind`` ("workspace", "queue", "workflow")
+    counts them."""
+    figures = _figures(scope.conn, scope.workspace_sid, query, filters=filters)
+    splits = _splits(scope.conn, scope.workspace_sid, query, filters=filters)
+    return _cumulative_figures(
+        figures.get(None, {}), splits.get(None) if splits else None, query, scope=kind
+    )
+
+
 def task_queue_cumulative(scope: Scope, query: Query, queue_sid: str) -> dict[str, Any]:
-    figures = _figures(
-        scope.conn, scope.workspace_sid, query, filters={"task_queue_sid": queue_sid}
-    )
-    splits = _splits(scope.conn, scope.workspace_sid, query, filters={"task_queue_sid": queue_sid})
-    values = _cumulative_figures(
-        figures.get(None, {}), splits.get(None) if splits else None, query, scope="queue"
-    )
+    values = _cumulative_of(scope, query, "queue", {"task_queue_sid": queue_sid})
     values.update(
         account_sid=scope.account_sid,
         task_queue_sid=queue_sid,
@@ -711,12 +711,7 @@ def workflow_real_time(
 def workflow_cumulative(
     scope: Scope, query: Query, workflow_sid: str, *, nested: bool = False
 ) -> dict[str, Any]:
-    filters = {"workflow_sid": workflow_sid}
-    figures = _figures(scope.conn, scope.workspace_sid, query, filters=filters)
-    splits = _splits(scope.conn, scope.workspace_sid, query, filters=filters)
-    values = _cumulative_figures(
-        figures.get(None, {}), splits.get(None) if splits else None, query, scope="workflow"
-    )
+    values = _cumulative_of(scope, query, "workflow", {"workflow_sid": workflow_sid})
     if nested:
         return _ordered(values, NESTED_CUMULATIVE)
     values.update(

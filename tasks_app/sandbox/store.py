@@ -602,6 +602,16 @@ def fetch_task_channel(
 # --- Tasks --------------------------------------------------------------------------------
 
 
+def rows_in(
+    conn: sqlite3.Connection, sql: str, values: Sequence[Any], *, size: int = 500
+) -> Iterator[sqlite3.Row]:
+    """The rows of ``sql`` (holding ``{marks}`` where its ``IN (...)`` list goes) for every
+    value, a few hundred at a time (SQLite caps the parameters of one statement)."""
+    for start in range(0, len(values), size):
+        part = list(values[start : start + size])
+        yield from conn.execute(sql.format(marks=", ".join("?" for _ in part)), part)
+
+
 def fetch_task(conn: sqlite3.Connection, workspace_sid: str, sid: str) -> sqlite3.Row | None:
     return conn.execute(
         f"SELECT {_TASK_SELECT} FROM tasks WHERE sid = ? AND workspace_sid = ?",  # noqa: S608

@@ -106,19 +106,25 @@ def _unique_name(ctx: Context, table: str, workspace_sid: str, name: str, *, but
         )
 
 
+def _make_room(ctx: Context, table: str, workspace_sid: str, name: str, most: int) -> None:
+    """Refuse a new worker or activity past TaskRouter's limit, or with a name in use."""
+    count = ctx.conn.execute(
+        f"SELECT COUNT(*) FROM {table} WHERE workspace_sid = ?",  # noqa: S608 - fixed names
+        (workspace_sid,),
+    ).fetchone()[0]
+    if count >= most:
+        kind = "Workers" if table == "workers" else "Activities"
+        raise bad_request(
+            f"Workspace {workspace_sid} already has {most:,} {kind}, the most TaskRouter allows."
+        )
+    _unique_name(ctx, table, workspace_sid, name)
+
+
 def create_activity(
     ctx: Context, workspace_sid: str, *, friendly_name: str, available: bool
 ) -> dict[str, Any]:
     name = rules.validate_friendly_name(friendly_name)
-    count = ctx.conn.execute(
-        "SELECT COUNT(*) FROM activities WHERE workspace_sid = ?", (workspace_sid,)
-    ).fetchone()[0]
-    if count >= rules.ACTIVITIES_MAX:
-        raise bad_request(
-            f"Workspace {workspace_sid} already has {rules.ACTIVITIES_MAX} Activities, the most "
-            "TaskRouter allows."
-        )
-    _unique_name(ctx, "activities", workspace_sid, name)
+    _make_room(ctx, "activities", workspace_sid, name, rules.ACTIVITIES_MAX)
     row = {
         "sid": ctx.new_sid("WA"),
         "workspace_sid": workspace_sid,
@@ -212,15 +218,7 @@ def create_worker(
         start = activity(ctx, workspace_sid, workspace.get("default_activity_sid") or "")
         if start is None:
             raise bad_request(f"Workspace {workspace_sid} has no default Activity.")
-    count = ctx.conn.execute(
-        "SELECT COUNT(*) FROM workers WHERE workspace_sid = ?", (workspace_sid,)
-    ).fetchone()[0]
-    if count >= rules.WORKERS_MAX:
-        raise bad_request(
-            f"Workspace {workspace_sid} already has {rules.WORKERS_MAX:,} Workers, the most "
-            "TaskRouter allows by default."
-        )
-    _unique_name(ctx, "workers", workspace_sid, name)
+    _make_room(ctx, "workers", workspace_sid, name, rules.WORKERS_MAX)
     row = {
         "sid": ctx.new_sid("WK"),
         "workspace_sid": workspace_sid,

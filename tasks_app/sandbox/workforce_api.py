@@ -760,16 +760,8 @@ def _reservation_row(conn: Any, sid: str, owner: tuple[str, str | None]) -> Any:
 
 def _worker_names(conn: Any, rows: list) -> dict[str, str]:
     sids = sorted({r["worker_sid"] for r in rows})
-    names: dict[str, str] = {}
-    for start in range(0, len(sids), 500):
-        part = sids[start : start + 500]
-        for row in conn.execute(
-            f"SELECT sid, friendly_name FROM workers WHERE sid IN "  # noqa: S608
-            f"({', '.join('?' for _ in part)})",
-            part,
-        ):
-            names[row["sid"]] = row["friendly_name"]
-    return names
+    sql = "SELECT sid, friendly_name FROM workers WHERE sid IN ({marks})"
+    return {row["sid"]: row["friendly_name"] for row in store.rows_in(conn, sql, sids)}
 
 
 def _worker_ordering(text: str) -> tuple[str, bool]:

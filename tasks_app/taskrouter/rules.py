@@ -73,15 +73,21 @@ def transition_refusal(current: str, target: str) -> str | None:
     return _REFUSALS[target]
 
 
-def validate_status(value: str, *, param: str = "AssignmentStatus") -> str:
-    """One assignment status (UpdateTask takes exactly one)."""
-    status = str(value).strip().lower()
-    if status not in STATUSES:
+def one_of(value: object, choices: Iterable[str], *, param: str) -> str:
+    """``value`` (trimmed, lower case) when it is one of ``choices``."""
+    choices = tuple(choices)
+    chosen = str(value).strip().lower()
+    if chosen not in choices:
         raise InvalidParameter(
-            f"{param} must be one of {', '.join(STATUSES)}, not {str(value)[:40]!r}.",
+            f"{param} must be one of {', '.join(choices)}, not {str(value)[:40]!r}.",
             param=param,
         )
-    return status
+    return chosen
+
+
+def validate_status(value: str, *, param: str = "AssignmentStatus") -> str:
+    """One assignment status (UpdateTask takes exactly one)."""
+    return one_of(value, STATUSES, param=param)
 
 
 def combined_update_refusal(status: str | None, *, with_attributes: bool) -> str | None:
@@ -625,13 +631,7 @@ _RESERVATION_VERBS: dict[str, str] = {
 
 
 def validate_reservation_status(value: object, *, param: str = "ReservationStatus") -> str:
-    status = str(value).strip().lower()
-    if status not in RESERVATION_STATUSES:
-        raise InvalidParameter(
-            f"{param} must be one of {', '.join(RESERVATION_STATUSES)}, not {str(value)[:40]!r}.",
-            param=param,
-        )
-    return status
+    return one_of(value, RESERVATION_STATUSES, param=param)
 
 
 def reservation_refusal_message(

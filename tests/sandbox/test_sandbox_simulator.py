@@ -7,12 +7,14 @@ import threading
 import time
 from collections import Counter
 
-from tasks_app.sandbox import Simulator
+import pytest
+
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, Simulator, in_process_adapter
 from tasks_app.sandbox import store as store_module
 from tasks_app.sandbox.simulate import PURGE_AFTER_SECONDS, TTL_REASON
 from tasks_app.taskrouter import rules
 from tests.conftest import wait_until
-from tests.sandbox.helpers import SUPPORT, TRAINING, task_in_status
+from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SUPPORT, TRAINING, Api, task_in_status
 
 US = 1_000_000
 
@@ -49,6 +51,21 @@ def test_a_static_sandbox_does_not_change_by_itself(api, store):
         api.get(f"/Workspaces/{SUPPORT}/Tasks", {"PageSize": 100})
     time.sleep(0.1)
     assert _snapshot(store) == before
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_seeded_reservations_time_out_on_the_sandboxs_clock_unless_it_is_stopped(
+    store, clock, static
+):
+    app = SandboxApp(store, credentials=DEVELOPMENT_CREDENTIALS, clock=clock, static=static)
+    client = Api(IN_PROCESS_URL)
+    client.session.auth = AUTH
+    client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
+    reserved = task_in_status(store, "reserved")
+    clock.advance(150)  # past every seeded reservation's two minutes
+    status = client.get(f"/Workspaces/{SUPPORT}/Tasks/{reserved}").json()["assignment_status"]
+    assert (status == "reserved") is static
+    _consistent(store)
 
 
 def test_a_simulated_shift_moves_tasks_through_their_lifecycle(store):

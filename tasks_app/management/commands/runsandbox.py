@@ -59,6 +59,11 @@ class Command(BaseCommand):
             help="share of each workspace's agents on shift, 0 to 1 (0.8)",
         )
         parser.add_argument(
+            "--static",
+            action="store_true",
+            help="stop TaskRouter's clock: nothing times out by itself (for measurements)",
+        )
+        parser.add_argument(
             "--fault",
             action="append",
             default=[],
@@ -110,6 +115,7 @@ class Command(BaseCommand):
             faults=faults,
             list_attributes=not options["list_attributes_null"],
             rate_limits=rate_limits,
+            static=options["static"],
         )
         server = SandboxServer(app, host=host, port=port).start()
         stop = threading.Event()
@@ -121,7 +127,8 @@ class Command(BaseCommand):
             name="sandbox-clock",
             daemon=True,
         )
-        clock.start()
+        if not options["static"]:
+            clock.start()
         simulator = None
         if options["simulate"]:
             shift = Simulator(store, rate=options["rate"], staffing=options["staffing"])
@@ -143,6 +150,8 @@ class Command(BaseCommand):
             )
         for fault in faults.faults:
             write(f"  fault: {fault}")
+        if options["static"]:
+            write("  static: TaskRouter's clock is stopped, nothing times out by itself")
         if rate_limits is not None:
             write("  enforcing TaskRouter's rate limits (429 over them)")
         write("Quit with CONTROL-C.")
@@ -154,7 +163,8 @@ class Command(BaseCommand):
         finally:
             stop.set()
             server.stop()
-            clock.join(timeout=5)
+            if clock.is_alive():
+                clock.join(timeout=5)
             if simulator is not None:
                 simulator.join(timeout=5)
             store.close()
