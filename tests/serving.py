@@ -3,6 +3,7 @@ for the tests that need real processes (127.0.0.1 only)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,6 +15,21 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def env_example() -> dict[str, str]:
+    """.env.example as `docker run --env-file` and systemd read it: NAME=value, literally."""
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    return values
+
+
+def bare_environment(**values: str) -> dict[str, str]:
+    """A newcomer's shell: none of the test run's settings, only PATH and HOME, and ``values``."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), **values}
 
 
 def free_port() -> int:
@@ -32,7 +48,7 @@ def gunicorn(tmp_path: Path, env: dict[str, str], *, collect_static: bool = Fals
     env = {
         **env,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_ACCESS_LOG": "",
+        "GUNICORN_ACCESS_LOG": "off",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics),
     }
     commands = [["migrate", "--noinput"]] + (
