@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -79,8 +80,12 @@ def configuration_errors_in_one_line() -> Iterator[None]:
     try:
         yield
     except ImproperlyConfigured as error:
-        # Written here rather than left to SystemExit: in runserver's reloading thread, a
-        # SystemExit ends the thread without a word.
         sys.stderr.write(f"Taskdeck cannot start: {' '.join(str(error).split())}\n")
         sys.stderr.flush()
+        if threading.current_thread() is not threading.main_thread():
+            # runserver loads the application in a thread, where SystemExit would end the
+            # thread alone and leave the reloader waiting for a file to change: no edit
+            # fixes the environment, so the process ends (its reloader then does too).
+            sys.stdout.flush()
+            os._exit(1)
         raise SystemExit(1) from None

@@ -3,10 +3,12 @@ for the tests that need real processes (127.0.0.1 only)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +29,20 @@ def env_example() -> dict[str, str]:
     return values
 
 
-def bare_environment(**values: str) -> dict[str, str]:
-    """A newcomer's shell: none of the test run's settings, only PATH and HOME, and ``values``."""
-    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), **values}
+def bare_environment(*layers: dict[str, str]) -> dict[str, str]:
+    """A newcomer's shell: none of the test run's settings, only PATH and HOME, then each
+    of ``layers`` over the ones before."""
+    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    for layer in layers:
+        environment.update(layer)
+    return environment
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 def free_port() -> int:
@@ -55,13 +68,15 @@ def gunicorn(tmp_path: Path, env: dict[str, str], *, collect_static: bool = Fals
         [["collectstatic", "--noinput"]] if collect_static else []
     )
     for command in commands:
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        # collectstatic writes the repository's one STATIC_ROOT: one process at a time.
+        with _exclusive(Path(tempfile.gettempdir()) / "taskdeck-tests-collectstatic.lock"):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
         cwd=ROOT,
