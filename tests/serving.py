@@ -38,6 +38,19 @@ def bare_environment(*layers: dict[str, str]) -> dict[str, str]:
     return environment
 
 
+def deploy_check(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``manage.py check --deploy``, warnings counted as failures, in ``env``."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @contextmanager
 def _exclusive(lock: Path) -> Iterator[None]:
     with lock.open("w") as held:

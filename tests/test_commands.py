@@ -18,7 +18,14 @@ import pytest
 import requests
 
 from tests.conftest import wait_until
-from tests.serving import ROOT, bare_environment, env_example, free_port, gunicorn
+from tests.serving import (
+    ROOT,
+    bare_environment,
+    deploy_check,
+    env_example,
+    free_port,
+    gunicorn,
+)
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"]
 SECRET = {"DJANGO_SECRET_KEY": "commands-tests-only-" + "x" * 40}
@@ -105,14 +112,7 @@ def test_taskdeck_starts_with_env_example_loaded(tmp_path):
     # Values as written; only the secret key (required, never shipped) and the test's own
     # files and port (gunicorn() picks the port) are added.
     env = bare_environment(env_example(), SECRET, own_files(tmp_path))
-    check = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    check = deploy_check(env)
     assert check.returncode == 0, check.stdout + check.stderr
     with gunicorn(tmp_path, env) as url:
         livez = requests.get(f"{url}/livez", headers={"Host": "taskdeck.example.com"}, timeout=10)
@@ -123,6 +123,9 @@ def test_taskdeck_starts_with_env_example_loaded(tmp_path):
 # make runs a venv of the test's own whose python and gunicorn only record what they were
 # asked to run and with which environment; the test then starts the real command with that
 # environment, bound to 127.0.0.1 where make was asked for another address.
+
+# Handed to make only: the test's server binds 127.0.0.1.
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104
 
 RECORDER = """#!{python}
 import json, os, sys
@@ -202,27 +205,26 @@ def status_for_host(url: str, host: str) -> int:
     return requests.get(f"{url}/livez", headers={"Host": host}, timeout=10).status_code
 
 
-def test_make_run_on_every_address_answers_any_host_name(tmp_path):
+@pytest.mark.parametrize(
+    ("host", "answered", "refused"),
+    [
+        pytest.param(
+            EVERY_ADDRESS, ["taskdeck-laptop.example", "192.0.2.10"], [], id="every-address"
+        ),
+        pytest.param("127.0.0.1", ["localhost", "127.0.0.1"], ["taskdeck-laptop.example"], id="lo"),
+    ],
+)
+def test_make_run_answers_the_host_names_its_host_allows(tmp_path, host, answered, refused):
     port = free_port()
     # DJANGO_DEBUG= as a copied .env leaves it: empty is unset, so make run's default holds.
-    output, started = make(tmp_path, "run", "HOST=0.0.0.0", f"PORT={port}", DJANGO_DEBUG="")
-    assert "HOST=0.0.0.0 answers any Host name" in output
+    output, started = make(tmp_path, "run", f"HOST={host}", f"PORT={port}", DJANGO_DEBUG="")
+    assert ("answers any Host name" in output) == (host == EVERY_ADDRESS)
     server = started_with(started, "manage.py", "runserver")
-    assert server["argv"] == ["manage.py", "runserver", f"0.0.0.0:{port}"]
+    assert server["argv"] == ["manage.py", "runserver", f"{host}:{port}"]
     with runserver(server["env"], port) as url:
-        assert status_for_host(url, f"taskdeck-laptop.example:{port}") == 200
-        assert status_for_host(url, f"192.0.2.10:{port}") == 200
-
-
-def test_make_run_on_loopback_answers_only_its_own_names(tmp_path):
-    port = free_port()
-    output, started = make(tmp_path, "run", f"PORT={port}")
-    assert "any Host name" not in output
-    server = started_with(started, "manage.py", "runserver")
-    assert server["argv"] == ["manage.py", "runserver", f"127.0.0.1:{port}"]
-    with runserver(server["env"], port) as url:
-        assert status_for_host(url, f"localhost:{port}") == 200
-        assert status_for_host(url, f"taskdeck-laptop.example:{port}") == 400
+        assert [status_for_host(url, f"{name}:{port}") for name in answered + refused] == [
+            200
+        ] * len(answered) + [400] * len(refused)
 
 
 def test_make_serve_starts_as_the_readme_says(tmp_path):
