@@ -5,6 +5,7 @@ conveniences (DEBUG, a development secret key, local hosts) exist only when DJAN
 is on; with it off, anything a deployment must decide has to be set.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -13,9 +14,17 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_float, env_int, env_list, env_str
 from tasks_app.sandbox.auth import DEVELOPMENT_CREDENTIALS
+from tasks_app.taskrouter import access
+from tasks_app.taskrouter.errors import Misconfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+
+# prometheus-client turns to multiprocess mode when PROMETHEUS_MULTIPROC_DIR is present at
+# all, and an empty one would scatter its files in the working directory: empty means
+# unset, as everywhere here. gunicorn.conf.py sets it for gunicorn's workers.
+if not env_str("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -186,6 +195,29 @@ if TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL and not (TWILIO_ACCOUNT_SID or TW
     # The sandbox's documented development credentials (README, "The embedded sandbox").
     TWILIO_ACCOUNT_SID = DEVELOPMENT_CREDENTIALS.account_sid
     TWILIO_AUTH_TOKEN = DEVELOPMENT_CREDENTIALS.auth_token
+# Without a usable URL and credentials every page would answer 502 (TaskRouter refuses an
+# unauthenticated call, and so does a sandbox served by `manage.py runsandbox`): stop now,
+# with the client's own rules, and say what to set.
+try:
+    access.checked_base_url(TASKROUTER_BASE_URL)
+    access.basic_auth(
+        account_sid=TWILIO_ACCOUNT_SID,
+        auth_token=TWILIO_AUTH_TOKEN,
+        api_key=TWILIO_API_KEY,
+        api_secret=TWILIO_API_SECRET,
+    )
+except Misconfigured as problem:
+    raise ImproperlyConfigured(
+        f"TASKROUTER_BASE_URL={TASKROUTER_BASE_URL}: every page would answer 502. {problem}"
+        + (
+            ""
+            if TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL
+            else " (A sandbox served by manage.py runsandbox accepts TWILIO_ACCOUNT_SID="
+            f"{DEVELOPMENT_CREDENTIALS.account_sid} and TWILIO_AUTH_TOKEN="
+            f"{DEVELOPMENT_CREDENTIALS.auth_token}; without TASKROUTER_BASE_URL, Taskdeck "
+            "uses its embedded sandbox.)"
+        )
+    ) from None
 # Read timeout of one call to TaskRouter, in seconds (the connect timeout is 3.05 s or
 # this, whichever is smaller). Retries of reads and 429s come on top, within
 # TASKROUTER_MAX_RETRIES.
@@ -224,7 +256,8 @@ TASKDECK_BUDGET_READ_WAIT = env_float("TASKDECK_BUDGET_READ_WAIT", 2.0, minimum=
 TASKDECK_BUDGET_WRITE_WAIT = env_float("TASKDECK_BUDGET_WRITE_WAIT", 10.0, minimum=0)
 
 # The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
-SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")
+# A relative path is taken from the repository, wherever the process was started.
+SANDBOX_DB_PATH = BASE_DIR / env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))
 SANDBOX_SEED_TASKS = env_int("SANDBOX_SEED_TASKS", 600)
 SANDBOX_LIST_ATTRIBUTES = env_bool("SANDBOX_LIST_ATTRIBUTES", True)
 

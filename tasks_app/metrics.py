@@ -10,7 +10,6 @@ read from the database at scrape time rather than kept per process.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -28,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from dashboard.env import env_str
 from tasks_app.taskrouter import limits
 
 PAGE_SECONDS = Histogram(
@@ -80,7 +80,7 @@ class _BulkQueue(Collector):
 
 
 def _registry() -> CollectorRegistry:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if env_str("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn.conf.py sets it for its workers
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

@@ -4,11 +4,8 @@ settings that keep a deployment from running without either."""
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,10 +16,10 @@ from django.test import Client, RequestFactory
 from tasks_app import identity
 from tasks_app.models import AuditRecord
 from tests.identities import IDENTITIES
+from tests.serving import bare_environment, deploy_check
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
 TABLE = "/w/Support/tasks/"
 
 
@@ -171,23 +168,12 @@ def test_with_sso_disabled_every_page_says_so(settings):
 
 
 def _start(extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
+    production = {
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "taskdeck.example.com",
-        **extra,
     }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return deploy_check(bare_environment(production, extra))
 
 
 def test_without_debug_or_a_trusted_proxy_taskdeck_refuses_to_start():

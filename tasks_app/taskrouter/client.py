@@ -54,10 +54,9 @@ from django.utils.module_loading import import_string
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from . import budget
+from . import access, budget
 from .errors import (
     AuthenticationFailed,
-    Misconfigured,
     NotFound,
     PreconditionFailed,
     RateLimited,
@@ -84,12 +83,7 @@ class ClientConfig:
 
     @classmethod
     def from_settings(cls) -> ClientConfig:
-        base_url = settings.TASKROUTER_BASE_URL.rstrip("/")
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise Misconfigured(
-                "TASKROUTER_BASE_URL must be an http(s) URL such as https://taskrouter.twilio.com."
-            )
+        base_url = access.checked_base_url(settings.TASKROUTER_BASE_URL)
         read_timeout = float(settings.TASKROUTER_TIMEOUT)
         return cls(
             base_url=base_url,
@@ -102,15 +96,11 @@ class ClientConfig:
 
 def _credentials() -> tuple[str, str]:
     """HTTP Basic pair: API Key + secret when given, else Account SID + Auth Token."""
-    if settings.TWILIO_API_KEY or settings.TWILIO_API_SECRET:
-        if not (settings.TWILIO_API_KEY and settings.TWILIO_API_SECRET):
-            raise Misconfigured("TWILIO_API_KEY and TWILIO_API_SECRET must be set together.")
-        return settings.TWILIO_API_KEY, settings.TWILIO_API_SECRET
-    if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
-        return settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
-    raise Misconfigured(
-        "Taskdeck has no TaskRouter credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, "
-        "or TWILIO_API_KEY, TWILIO_API_SECRET and TWILIO_ACCOUNT_SID."
+    return access.basic_auth(
+        account_sid=settings.TWILIO_ACCOUNT_SID,
+        auth_token=settings.TWILIO_AUTH_TOKEN,
+        api_key=settings.TWILIO_API_KEY,
+        api_secret=settings.TWILIO_API_SECRET,
     )
 
 

@@ -54,7 +54,9 @@ def _start(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Popen, st
 
 
 def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
+    # SIGTERM, not SIGINT: a job a shell starts in the background (`make test &`, a CI
+    # runner) ignores SIGINT, and so would the sandbox. Status 0: it shut down cleanly.
+    process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=10)
     finally:

@@ -7,8 +7,10 @@ credentials when none are set, so the dashboard can point TASKROUTER_BASE_URL at
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -123,16 +125,34 @@ class Command(BaseCommand):
             write("  enforcing TaskRouter's rate limits (429 over them)")
         write("Quit with CONTROL-C.")
         self.stdout.flush()
+        # SIGTERM (kill, a process manager, a test suite) stops it as Ctrl-C does. A job a
+        # shell starts in the background ignores SIGINT, so SIGTERM is the signal that
+        # works however the sandbox was started.
+        previous = _on_sigterm(_interrupt)
         try:
             stop.wait()
         except KeyboardInterrupt:
             pass
         finally:
+            _on_sigterm(previous)
             stop.set()
             server.stop()
             if simulator is not None:
                 simulator.join(timeout=5)
             store.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install a SIGTERM handler, returning the previous one (only the main thread may;
+    elsewhere, as under call_command in a thread, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        return handler
+    # None: a handler installed outside Python; the default is the nearest to it.
+    return signal.signal(signal.SIGTERM, signal.SIG_DFL if handler is None else handler)
 
 
 def _addrport(text: str) -> tuple[str, int]:
