@@ -107,6 +107,11 @@ class Editor:
         return signing.dumps(payload, salt=_SALT, compress=True)
 
     @property
+    def field(self) -> str:
+        """The name the form posts its token under (see `token_field`)."""
+        return token_field(self.form)
+
+    @property
     def known(self) -> bool:
         """False for the stand-in used when the task could not be read at all."""
         return bool(self.etag)
@@ -159,6 +164,21 @@ def read_editor(token: str, *, owner: str, task_sid: str, form: str | None = Non
     return editor
 
 
+def token_field(form: str) -> str:
+    """The name a form's version token is posted under: one name per form, so that a
+    save can bring the page's other tokens along (htmx's hx-include sends only one value
+    per name when the form holds that name too)."""
+    return f"{_VERSION_FIELD_PREFIX}{form}"
+
+
+def tokens_in(data: Mapping[str, Any]) -> list[str]:
+    """Every version token a request carries: its form's own and the page's others."""
+    return [str(value) for name, value in data.items() if name.startswith(_VERSION_FIELD_PREFIX)]
+
+
+_VERSION_FIELD_PREFIX = "editor-"
+
+
 def advance(editor: Editor, task: taskrouter.Task) -> Editor:
     """The editor after its owner's own write: standing at the new version."""
     return replace(editor, etag=task.etag or editor.etag, seen=snapshot(task))
@@ -179,7 +199,7 @@ def advance_siblings(
     ]
 
 
-# The snapshot fields each form shows and changes (see tasks_app.forms); delete covers all.
+# The snapshot fields each form's inputs start from (see tasks_app.forms).
 FIELDS_OF_FORM: dict[str, tuple[str, ...]] = {}
 
 # --- What a person asks for ---------------------------------------------------------------
@@ -398,6 +418,7 @@ def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
     requests = change.requests()
     if not requests:
         raise EditFailed(taskrouter.InvalidParameter("Nothing to change."), (), None)
+    before = editor.seen
     done: list[str] = []
     task: taskrouter.Task | None = None
     for request in requests:
@@ -423,13 +444,21 @@ def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
         done.append(_describe(request, task))
     assert task is not None
     kept = _kept_by_workflow(change, task)
+    sent = {k for request in requests for k in request}
     return Outcome(
         task=task,
         done=tuple(done),
         notes=(kept,) if kept else (),
         editor=editor,
-        written=frozenset(k for request in requests for k in request),
+        # What was sent, and what TaskRouter changed with it (a workflow routing the task
+        # again may set its priority): forms showing either must not move on silently.
+        written=frozenset(sent | changed_fields(before, editor.seen)),
     )
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
+    """The editable fields whose values differ between two snapshots."""
+    return {name for name in FIELD_LABELS if before.get(name) != after.get(name)}
 
 
 def _delete(editor: Editor, *, actor: str) -> Outcome:
