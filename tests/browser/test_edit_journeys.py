@@ -91,9 +91,7 @@ def second_user(new_context: Callable[..., BrowserContext], browser_problems) ->
     """Another person's browser: its own context (own cookies, so its own session),
     watched by the same guard as the test's own page."""
     other = new_context()
-    other.on("console", browser_problems.on_console)
-    other.on("weberror", browser_problems.on_page_error)
-    other.on("request", browser_problems.on_request)
+    browser_problems.watch(other)
     return other
 
 
