@@ -38,7 +38,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "rows": [(record, audit.describe(record)) for record in page.object_list],
+        "rows": audit.rows(page.object_list),
         "query": query.urlencode(),
         "everyone": identity is not None and identity.has_role("admin"),
     }
