@@ -562,12 +562,15 @@ class AttributesEditForm(SectionForm):
             raise forms.ValidationError("Attributes must be a JSON object; use {} for none.")
         return self.cleaned_data["attributes"]
 
+    # Said in the preview when the new attributes make the workflow route the task elsewhere.
+    route_note = ""
+
     def preview(self) -> list[editing.FieldDiff] | None:
         if "preview" not in self.data:
             return None
-        return editing.attribute_changes(
-            self.editor.seen.get("attributes", {}), self.cleaned_data["attributes"]
-        )
+        attributes = self.cleaned_data["attributes"]
+        self.route_note = editing.routed_elsewhere(self.editor, attributes)
+        return editing.attribute_changes(self.editor.seen.get("attributes", {}), attributes)
 
     def change(self) -> Change:
         return Change(attributes=self.cleaned_data["attributes"])
