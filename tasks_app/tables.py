@@ -135,7 +135,7 @@ class TimeColumn(TaskColumn):
     moment the page was read (`presentation.time_in_status`). The cell keeps the class
     col-age: live refresh moves these times on in rows that did not change."""
 
-    css_class = "col-age col-number"
+    css_class = "col-age"
     now = None  # set by the table: when the rows were read
 
     def time(self, task: Task) -> presentation.TimeInStatus | None:
@@ -148,8 +148,8 @@ class TimeColumn(TaskColumn):
     def cell(self, task: Task, sid: str) -> str:
         time = self.time(task)
         if time is None:
-            return '<td class="col-age col-number"></td>'
-        return f'<td class="col-age col-number" title="{time.title}">{time.text}</td>'
+            return '<td class="col-age"></td>'
+        return f'<td class="col-age" title="{time.title}">{time.text}</td>'
 
 
 class MomentColumn(TaskColumn):
@@ -191,6 +191,12 @@ class ActionsColumn(TaskColumn):
         return self.controls[name].replace(_SID_PLACEHOLDER, sid)
 
 
+class ReasonColumn(TaskColumn):
+    """TaskRouter's free text: it wraps, so a long reason does not widen the table."""
+
+    css_class = "col-reason"
+
+
 class AttributeValueColumn(TaskColumn):
     """A value from the task's attributes, picked with ``cols=customer.name``."""
 
@@ -228,7 +234,7 @@ class TaskTable(tables.Table):
     workflow = TaskColumn(accessor="workflow_friendly_name", verbose_name="Workflow")
     created = MomentColumn(accessor="date_created", verbose_name="Created", orderable=True)
     start = MomentColumn(accessor="virtual_start_time", verbose_name="Start", orderable=True)
-    reason = TaskColumn(accessor="reason", verbose_name="Reason")
+    reason = ReasonColumn(accessor="reason", verbose_name="Reason")
     actions = ActionsColumn(verbose_name="Actions")
 
     class Meta:
@@ -307,6 +313,10 @@ class TaskTable(tables.Table):
         cells = [self.controls["select-all"]] if self.editable else []
         for cell in self.header_cells():
             label = escape(cell.label)
+            if cell.name == "actions":
+                # Each row's Edit says what the column is; its name, wider than the
+                # links, would only widen the table (screen readers still hear it).
+                label = f'<span class="visually-hidden">{label}</span>'
             if cell.sort_href is None:
                 cells.append(f'<th scope="col" class="col-{cell.name}">{label}</th>')
                 continue

@@ -497,7 +497,7 @@ def test_a_task_without_any_title_attribute_shows_its_short_sid(client):
 def test_each_open_row_says_how_long_it_has_been_waiting(client):
     create_support_task(language="en")
     cell = re.search(
-        r'<td class="col-age col-number" title="([\d,]+) seconds waiting in its queue">'
+        r'<td class="col-age" title="([\d,]+) seconds waiting in its queue">'
         r"waiting (\d+) s</td>",
         top_row(client),
     )

@@ -51,5 +51,6 @@ def task_gone(request: HttpRequest, sid: str) -> HttpResponse | None:
     history = list(audit.history_of(sid))
     if not history:
         return None
-    context = {"sid": sid, "history": history}
+    title = next((found for record in history if (found := audit.title_of(record))), "")
+    context = {"sid": sid, "title": title, "history": history}
     return render(request, "audit/task_gone.html", context, status=404)

@@ -221,3 +221,20 @@ def test_on_a_phone_the_header_fits_and_the_first_task_is_on_the_first_screen(pa
     assert first["y"] + first["height"] <= 844, (
         f"the first task ends at {first['y'] + first['height']} px"
     )
+
+
+def test_on_a_laptop_the_table_fits_its_frame_for_waiting_work_work_with_agents_and_all(
+    page: Page,
+):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    too_wide = {}
+    for view in ("", "?status=assigned,wrapping", "?sort=-priority,created"):
+        page.goto(f"{TABLE}{view}")
+        expect(page.locator("#live-controls")).to_be_visible()  # times in their final words
+        frame = page.evaluate(
+            "(() => { const f = document.getElementById('table-wrap');"
+            " return [f.scrollWidth, f.clientWidth]; })()"
+        )
+        if frame[0] > frame[1]:
+            too_wide[view or "the landing view"] = f"{frame[0]} px in a {frame[1]} px frame"
+    assert too_wide == {}
