@@ -89,9 +89,14 @@
 
     afterRequest(event) {
       if (isLiveRequest(event)) return;
-      const target = event.detail.target;
-      if (target) target.removeAttribute("aria-busy");
-      if (event.detail.successful && $("#alerts")) $("#alerts").replaceChildren();
+      // The element marked busy is the one the request was for, even when the answer went
+      // elsewhere (HX-Retarget: a problem shown in the alert area).
+      const config = event.detail.requestConfig;
+      const asked = (config && config.target) || event.detail.target;
+      if (asked) asked.removeAttribute("aria-busy");
+      // A success clears old alerts, unless the answer was itself put in the alert area.
+      const alerts = $("#alerts");
+      if (event.detail.successful && alerts && event.detail.target !== alerts) alerts.replaceChildren();
     },
 
     // After a refused save the button that was pressed is gone: put keyboard focus on
