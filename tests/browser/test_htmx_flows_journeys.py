@@ -19,15 +19,12 @@ from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from tasks_app.taskrouter import service as taskrouter
+from tests.browser.helpers import priority_conflict, settled
 
 TABLE = "/w/Support/tasks/"
 FREE_QUEUE = "Technical Support"  # its workflow leaves the priority alone
 ONE_SECOND_REFRESH = "window.localStorage.setItem('taskdeck.live.interval', '1')"
 EXPECTED_STATUSES = r"status of (400|409|422|503) \("
-
-
-def settled(page: Page) -> None:
-    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
 def mark_the_page(page: Page) -> None:
@@ -173,16 +170,8 @@ def test_discard_after_a_conflict_shows_the_task_as_it_is_and_keep_leaves_it(
 ):
     browser_problems.expect_console_error(EXPECTED_STATUSES)
     sid = sandbox.task_sid("pending")
-    page.goto(f"{TABLE}{sid}/")
+    section = priority_conflict(page, sandbox, sid, theirs=55, mine="9")
     mark_the_page(page)
-    section = page.locator("#edit-priority")
-    expect(section.get_by_role("button", name="Save priority")).to_be_enabled()
-    sandbox.change(sid, priority=55)
-
-    section.get_by_label("Priority").fill("9")
-    section.get_by_role("button", name="Save priority").click()
-    expect(section.locator(".conflict")).to_be_visible()
-    settled(page)
     section.get_by_role("link", name="Discard my change").click()
     expect(section.locator(".conflict")).to_have_count(0)
     expect(section.get_by_label("Priority")).to_have_value("55")

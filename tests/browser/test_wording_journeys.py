@@ -11,15 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Locator, Page, expect
 
+from tests.browser.helpers import settled
+
 TABLE = "/w/Support/tasks/"
 # Words of the machinery, which the main text of a page must not use (the conflict view
 # and hover details may).
 MACHINERY = re.compile(r"\bversion\b|\betag\b|if-match", re.IGNORECASE)
 PYTHON_VALUES = re.compile(r"\b(True|False|None)\b")
-
-
-def settled(page: Page) -> None:
-    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
 def visible_text(page: Page) -> str:
