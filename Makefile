@@ -64,6 +64,7 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint --lint --profile=django templates
 
 format: $(DEV_STAMP)
 	$(VENV)/bin/ruff check --fix .

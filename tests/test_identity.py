@@ -206,10 +206,13 @@ def _write_requests(sandbox) -> list[tuple[str, dict]]:
     sid = sandbox.task_sid("pending")
     task = f"/w/Support/tasks/{sid}"
     return [
-        (f"{task}/edit/priority/", {"priority": "9", "editor": "x"}),
-        (f"{task}/edit/status/", {"assignment_status": "canceled", "reason": "r", "editor": "x"}),
-        (f"{task}/edit/delete/", {"editor": "x"}),
-        (f"{task}/row/edit/", {"priority": "9", "editor": "x"}),
+        (f"{task}/edit/priority/", {"priority": "9", "editor-priority": "x"}),
+        (
+            f"{task}/edit/status/",
+            {"assignment_status": "canceled", "reason": "r", "editor-status": "x"},
+        ),
+        (f"{task}/edit/delete/", {"editor-delete": "x"}),
+        (f"{task}/row/edit/", {"priority": "9", "editor-row": "x"}),
         ("/w/Support/tasks/new/", {"attributes": "{}", "priority": "1"}),
         ("/w/Support/tasks/bulk/", {"action": "priority", "priority": "8", "task": [sid]}),
         ("/w/Support/tasks/bulk/some-token/run/", {"step": "start"}),

@@ -282,7 +282,8 @@ def update_task(
         route = _workflow_route(conn, workspace_sid, row["workflow_sid"], effective)
         if attributes is not None:
             changes["attributes"] = attributes_text
-            if current == rules.PENDING and status is None and route.task_queue_sid:
+            rerouted = routing.reroutes_on_attribute_change(current)
+            if rerouted and status is None and route.task_queue_sid:
                 # Re-driven through the workflow [TaskDoc]; its age stays the same.
                 if route.task_queue_sid != row["task_queue_sid"]:
                     changes["task_queue_sid"] = route.task_queue_sid

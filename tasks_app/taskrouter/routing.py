@@ -33,10 +33,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.errors import InvalidParameter
 from tasks_app.taskrouter.expressions import Expression, parse_expression
 
-__all__ = ["Route", "Target", "WorkflowConfiguration", "parse_configuration", "route"]
+__all__ = [
+    "Route",
+    "Target",
+    "WorkflowConfiguration",
+    "parse_configuration",
+    "reroutes_on_attribute_change",
+    "route",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,13 @@ def _target(item: Mapping[str, Any]) -> Target:
         timeout=int(timeout) if timeout is not None else None,
         expression=item.get("expression"),
     )
+
+
+def reroutes_on_attribute_change(status: str) -> bool:
+    """Whether TaskRouter routes a task in ``status`` through its workflow again when its
+    attributes change: a pending task is, and may move queue and take its new target's
+    priority; its age stays (docs/taskrouter.md, "Tasks" [TaskDoc])."""
+    return status == rules.PENDING
 
 
 def route(configuration: str, attributes: Mapping[str, Any]) -> Route:

@@ -101,7 +101,7 @@ def edit_from_request(
     return editing.run_edit(
         form,
         request.POST,
-        tokens=request.POST.getlist("editor"),
+        tokens=editing.tokens_in(request.POST),
         owner=actor_of(request),
         actor=actor_of(request),
         workspace_sid=workspace.sid,
