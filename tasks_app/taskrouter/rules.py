@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -522,3 +522,41 @@ def validate_ordering(keys: Iterable[OrderKey], *, param: str = "Ordering") -> t
 
 def format_ordering(keys: Iterable[OrderKey]) -> str:
     return ",".join(str(k) for k in keys)
+
+
+# --- Events ---------------------------------------------------------------------------------
+
+# TaskRouter keeps a workspace's Events for 30 days; a StartDate further back is a 400.
+EVENTS_RETENTION = timedelta(days=30)
+# With no StartDate, EndDate or Minutes, a list of Events covers the last 15 minutes.
+EVENTS_DEFAULT_MINUTES = 15
+
+
+def event_window(
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    minutes: int | None,
+    now: datetime,
+) -> tuple[datetime, datetime]:
+    """The span a ListEvent request covers, both ends included.
+
+    ``end`` defaults to now. ``start`` wins over ``minutes``; without it the span is the
+    ``minutes`` (default 15) before ``end``. A span starting more than 30 days before now
+    is refused, whichever parameter set it.
+    """
+    if minutes is not None and minutes < 1:
+        raise InvalidParameter("Minutes must be 1 or more.", param="Minutes")
+    end = end if end is not None else now
+    param = "StartDate"
+    if start is None:
+        param = "Minutes" if minutes is not None else "EndDate"
+        start = end - timedelta(minutes=minutes if minutes is not None else EVENTS_DEFAULT_MINUTES)
+    if start < now - EVENTS_RETENTION:
+        raise InvalidParameter(
+            f"{param} reaches more than 30 days back: TaskRouter keeps Events for 30 days.",
+            param=param,
+        )
+    if start > end:
+        raise InvalidParameter("StartDate must be on or before EndDate.", param="StartDate")
+    return start, end

@@ -18,20 +18,20 @@ from tasks_app.sandbox import (
     SandboxApp,
     SandboxServer,
     SandboxStore,
-    ensure_seeded,
     in_process_adapter,
 )
-from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SEED, SEED_TASKS, Api
+from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, Api, SeededTemplate
 
 
 @pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One seeded file per test process; every test works on its own copy."""
-    path = tmp_path_factory.mktemp("sandbox-seeded") / "sandbox.sqlite3"
-    template = SandboxStore(path)
-    ensure_seeded(template, tasks=SEED_TASKS, seed=SEED)
-    template.close()
-    return path
+def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> SeededTemplate:
+    return SeededTemplate(tmp_path_factory.mktemp("sandbox-seeded"))
+
+
+@pytest.fixture
+def seeded_template(seeded_templates: SeededTemplate) -> Path:
+    """A seeded file, seeded at most a minute ago; every test works on its own copy."""
+    return seeded_templates.path()
 
 
 @pytest.fixture

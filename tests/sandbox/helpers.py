@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxStore
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxStore, ensure_seeded
 from tasks_app.sandbox import store as store_module
 from tasks_app.sandbox.seed import seeded_sid
 
@@ -20,6 +22,32 @@ IN_PROCESS_URL = "http://taskrouter.sandbox.invalid"
 SUPPORT = seeded_sid("WS", SEED, "ws/support")
 SALES = seeded_sid("WS", SEED, "ws/sales")
 TRAINING = seeded_sid("WS", SEED, "ws/training")
+
+
+class SeededTemplate:
+    """A seeded sandbox file for tests to copy, seeded again once a minute old.
+
+    Every sandbox runs TaskRouter's housekeeping: the seed's closed tasks (closed up to two
+    minutes before seeding) are purged 5 to 8 minutes after closing. A copy must read as
+    seeded moments ago, or a long test run would see them vanish halfway.
+    """
+
+    max_age = 60.0
+
+    def __init__(self, directory: Path, *, tasks: int = SEED_TASKS, seed: int = SEED) -> None:
+        self.directory = directory
+        self.tasks, self.seed = tasks, seed
+        self._path: Path | None = None
+        self._seeded = 0.0
+
+    def path(self) -> Path:
+        if self._path is None or time.monotonic() - self._seeded > self.max_age:
+            path = self.directory / f"sandbox-{time.monotonic_ns()}.sqlite3"
+            template = SandboxStore(path)
+            ensure_seeded(template, tasks=self.tasks, seed=self.seed)
+            template.close()
+            self._path, self._seeded = path, time.monotonic()
+        return self._path
 
 
 @dataclass
@@ -60,5 +88,8 @@ def task_in_status(store: SandboxStore, status: str, workspace: str = SUPPORT) -
 
 
 def set_status(store: SandboxStore, sid: str, status: str) -> None:
+    """Put a task in ``status`` as of now (a closed one is purged 5 to 8 minutes later)."""
     with store.write() as conn:
-        store_module.update_task(conn, sid, {"assignment_status": status})
+        store_module.update_task(
+            conn, sid, {"assignment_status": status, "date_updated": store_module.now_us()}
+        )
