@@ -92,9 +92,9 @@ class Simulator:
         now = store.now_us() if now is None else now
         events = self.housekeeping(now)
         kind = self.rng.choices(list(EVENTS), weights=list(EVENTS.values()))[0]
-        event = self._event(kind, now)
+        event = self.act(kind, now)
         if event is None and kind != "create":
-            event = self._event("create", now)  # nothing to move: a new task arrives instead
+            event = self.act("create", now)  # nothing to move: a new task arrives instead
         if event is not None:
             events.append(event)
         return events
@@ -112,7 +112,8 @@ class Simulator:
 
     # Events -------------------------------------------------------------------------------
 
-    def _event(self, kind: str, now: int) -> SimEvent | None:
+    def act(self, kind: str, now: int) -> SimEvent | None:
+        """One lifecycle step of ``kind`` (a key of EVENTS) at ``now``; None if no task fits."""
         if kind == "create":
             return self._create(now)
         if kind == "touch":

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxStore, ensure_seeded
+from tasks_app.sandbox import (
+    DEVELOPMENT_CREDENTIALS,
+    SandboxApp,
+    SandboxStore,
+    ensure_seeded,
+    in_process_adapter,
+)
 from tasks_app.sandbox import store as store_module
 from tasks_app.sandbox.seed import seeded_sid
 
@@ -93,3 +100,35 @@ def set_status(store: SandboxStore, sid: str, status: str) -> None:
         store_module.update_task(
             conn, sid, {"assignment_status": status, "date_updated": store_module.now_us()}
         )
+
+
+@dataclass
+class Clock:
+    """An injected clock for a sandbox app: it moves only when told to."""
+
+    moment: datetime
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+    @property
+    def us(self) -> int:
+        return store_module.to_us(self.moment)
+
+
+def seeded_at(store: SandboxStore) -> datetime:
+    with store.read() as conn:
+        value = conn.execute("SELECT value FROM meta WHERE key = 'seeded_at'").fetchone()[0]
+    return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+
+
+def clocked(store: SandboxStore, clock: Clock, **options: Any) -> Api:
+    """An in-process client of an app on ``clock`` (``options`` go to SandboxApp)."""
+    app = SandboxApp(store, credentials=DEVELOPMENT_CREDENTIALS, clock=clock, **options)
+    client = Api(IN_PROCESS_URL)
+    client.session.auth = AUTH
+    client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
+    return client
