@@ -2,7 +2,8 @@
 
 The WSGI app parses HTTP and renders JSON; this module decides what a request does to the
 data. Each write is one ``BEGIN IMMEDIATE`` transaction, so the If-Match check and the write
-are atomic even with several processes writing the same file.
+are atomic even with several processes writing the same file, and records its Events
+(:mod:`.events`, acted by the API client) in that same transaction.
 
 Order of checks on a write (DECISION: TaskRouter does not document it): the shape of every
 parameter first (400), then the task's existence (404), then If-Match (412), then the task's

@@ -89,12 +89,20 @@ __all__ = [
     "EventPage",
     "Names",
     "api_client",
+    "creation_events",
     "emit",
+    "fetch_event",
     "page_events",
+    "prunable",
+    "prune",
+    "query_plans",
+    "record_history",
     "system",
     "task_created",
+    "task_data",
     "task_deleted",
     "task_updated",
+    "update_events",
 ]
 
 US = 1_000_000
@@ -264,19 +272,21 @@ class Names:
 
     @classmethod
     def read(cls, conn: sqlite3.Connection, workspace_sid: str) -> Names:
-        workspace = store.fetch_workspace(conn, workspace_sid)
+        names: dict[str, dict[str, str]] = {"s": {}, "q": {}, "w": {}, "c": {}}
+        for kind, sid, name in conn.execute(
+            "SELECT 's', sid, friendly_name FROM workspaces WHERE sid = ?1 "
+            "UNION ALL SELECT 'q', sid, friendly_name FROM task_queues WHERE workspace_sid = ?1 "
+            "UNION ALL SELECT 'w', sid, friendly_name FROM workflows WHERE workspace_sid = ?1 "
+            "UNION ALL SELECT 'c', sid, unique_name FROM task_channels WHERE workspace_sid = ?1",
+            (workspace_sid,),
+        ):
+            names[kind][sid] = name
         return cls(
             workspace_sid=workspace_sid,
-            workspace=workspace["friendly_name"] if workspace is not None else "",
-            queues={
-                r["sid"]: r["friendly_name"] for r in store.fetch_task_queues(conn, workspace_sid)
-            },
-            workflows={
-                r["sid"]: r["friendly_name"] for r in store.fetch_workflows(conn, workspace_sid)
-            },
-            channels={
-                r["sid"]: r["unique_name"] for r in store.fetch_task_channels(conn, workspace_sid)
-            },
+            workspace=names["s"].get(workspace_sid, ""),
+            queues=names["q"],
+            workflows=names["w"],
+            channels=names["c"],
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,15 @@ from tasks_app.sandbox import (
     SandboxStore,
     in_process_adapter,
 )
-from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, Api, SeededTemplate
+from tests.sandbox.helpers import (
+    AUTH,
+    IN_PROCESS_URL,
+    Api,
+    Clock,
+    SeededTemplate,
+    clocked,
+    seeded_at,
+)
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +83,16 @@ def inproc(app: SandboxApp) -> Iterator[Api]:
     client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
     yield client
     client.session.close()
+
+
+@pytest.fixture
+def clock(store: SandboxStore) -> Clock:
+    """An injected clock, half a minute after seeding (after all of the seed's history, and
+    minutes before housekeeping has anything to do), on a whole second."""
+    return Clock(seeded_at(store).replace(microsecond=0) + timedelta(seconds=30))
+
+
+@pytest.fixture
+def tr(store: SandboxStore, clock: Clock) -> Api:
+    """TaskRouter on ``clock``: an in-process client of an app with that clock."""
+    return clocked(store, clock)

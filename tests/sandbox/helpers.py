@@ -132,3 +132,37 @@ def clocked(store: SandboxStore, clock: Clock, **options: Any) -> Api:
     client.session.auth = AUTH
     client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
     return client
+
+
+def record_reservation(
+    store: SandboxStore, task: dict, *, reservation: str, worker: str, now: int
+) -> None:
+    """Record a ``reservation.created`` for ``task`` the way the sandbox's workforce will:
+    through ``events.emit``, in a write transaction."""
+    from tasks_app.sandbox import events
+
+    workspace = task["workspace_sid"]
+    data = {
+        "reservation_sid": reservation,
+        "task_channel_sid": task["task_channel_sid"],
+        "task_queue_sid": task["task_queue_sid"],
+        "task_sid": task["sid"],
+        "worker_sid": worker,
+        "workflow_sid": task["workflow_sid"],
+    }
+    event = events.Event(
+        event_type="reservation.created",
+        description=f"Task {task['sid']} reserved for worker {worker}",
+        resource_type="reservation",
+        resource_sid=reservation,
+        resource_url=f"/Workspaces/{workspace}/Tasks/{task['sid']}/Reservations/{reservation}",
+        data=data,
+        task_sid=task["sid"],
+        task_queue_sid=task["task_queue_sid"],
+        workflow_sid=task["workflow_sid"],
+        task_channel_sid=task["task_channel_sid"],
+        worker_sid=worker,
+        reservation_sid=reservation,
+    )
+    with store.write() as conn:
+        events.emit(conn, workspace, events.system(workspace), [event], now=now)

@@ -12,12 +12,11 @@ import pytest
 
 from tasks_app.sandbox import Simulator, events
 from tasks_app.sandbox import store as store_module
+from tasks_app.taskrouter.query import EventQuery
 from tests.sandbox.helpers import (
     SALES,
     SUPPORT,
-    Clock,
-    clocked,
-    seeded_at,
+    record_reservation,
     set_status,
     task_in_status,
 )
@@ -32,17 +31,6 @@ EXAMPLE_KEYS = [
     "event_date", "event_date_ms", "event_type", "resource_sid", "resource_type",
     "resource_url", "sid", "source", "source_ip_address", "workspace_sid", "url",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def clock(store) -> Clock:
-    # A minute after seeding, on a whole second: the seed's history is all before it.
-    return Clock(seeded_at(store).replace(microsecond=0) + timedelta(minutes=1))
-
-
-@pytest.fixture
-def tr(store, clock):
-    return clocked(store, clock)
 
 
 def _events(api, workspace=SALES, **params) -> list[dict]:
@@ -338,30 +326,7 @@ def test_every_filter_finds_exactly_its_events(tr, store, clock):
     # The workforce's events (reservations, workers) come through the same mechanism.
     reservation = "WR" + "1" * 32
     worker = "WK" + "2" * 32
-    with store.write() as conn:
-        events.emit(
-            conn,
-            SALES,
-            events.system(SALES),
-            [
-                events.Event(
-                    event_type="reservation.created",
-                    description=f"Task {vip['sid']} reserved for a worker",
-                    resource_type="reservation",
-                    resource_sid=reservation,
-                    resource_url=f"/Workspaces/{SALES}/Tasks/{vip['sid']}/Reservations/{reservation}",
-                    data={
-                        "reservation_sid": reservation,
-                        "task_sid": vip["sid"],
-                        "worker_sid": worker,
-                    },
-                    task_sid=vip["sid"],
-                    worker_sid=worker,
-                    reservation_sid=reservation,
-                )
-            ],
-            now=clock.us,
-        )
+    record_reservation(store, vip, reservation=reservation, worker=worker, now=clock.us)
     every = _events(tr)
     chat = vip["task_channel_sid"]
     expectations = {
@@ -506,3 +471,20 @@ def test_set_status_helper_dates_the_change_now(store):
     with store.read() as conn:
         row = store_module.fetch_task(conn, SUPPORT, sid)
     assert store_module.now_us() - row["date_updated"] < 60 * 1_000_000
+
+
+def test_the_sandbox_reads_back_exactly_what_an_event_query_sends(tr, clock):
+    # Taskdeck builds ListEvent requests with EventQuery; the sandbox parses them with it.
+    task = _create(tr)
+    since = clock.moment
+    query = EventQuery(
+        start_date=since, end_date=since + timedelta(milliseconds=1), task_sid=task["sid"]
+    )
+    params = query.to_params()
+    assert params == [
+        ("StartDate", since.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ("EndDate", since.strftime("%Y-%m-%dT%H:%M:%S") + ".001Z"),
+        ("TaskSid", task["sid"]),
+    ]
+    assert EventQuery.from_params(dict(params).get) == query
+    assert _types(_events(tr, **dict(params))) == CREATION

@@ -12,9 +12,9 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, events
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tests.conftest import wait_until
-from tests.sandbox.helpers import SALES
+from tests.sandbox.helpers import SALES, record_reservation
 from tests.sandbox.test_schema import check_item, check_list
 
 LIST_PATH = "/v1/Workspaces/{WorkspaceSid}/Events"
@@ -75,38 +75,8 @@ def activity(api, store):
         created.append(task)
     api.post(created[1]["url"], {"AssignmentStatus": "canceled", "Reason": "duplicate"})
     reservation, worker = "WR" + "3" * 32, "WK" + "4" * 32
-    task = created[0]
-    with store.write() as conn:
-        now = int(datetime.now(UTC).timestamp() * 1_000_000)
-        events.emit(
-            conn,
-            SALES,
-            events.system(SALES),
-            [
-                events.Event(
-                    event_type="reservation.created",
-                    description=f"Task {task['sid']} reserved",
-                    resource_type="reservation",
-                    resource_sid=reservation,
-                    resource_url=f"/Workspaces/{SALES}/Tasks/{task['sid']}/Reservations/{reservation}",
-                    data={
-                        "reservation_sid": reservation,
-                        "task_channel_sid": task["task_channel_sid"],
-                        "task_queue_sid": task["task_queue_sid"],
-                        "task_sid": task["sid"],
-                        "worker_sid": worker,
-                        "workflow_sid": task["workflow_sid"],
-                    },
-                    task_sid=task["sid"],
-                    worker_sid=worker,
-                    reservation_sid=reservation,
-                    task_queue_sid=task["task_queue_sid"],
-                    workflow_sid=task["workflow_sid"],
-                    task_channel_sid=task["task_channel_sid"],
-                )
-            ],
-            now=now,
-        )
+    now = int(datetime.now(UTC).timestamp() * 1_000_000)
+    record_reservation(store, created[0], reservation=reservation, worker=worker, now=now)
     return {
         "tasks": created,
         "reservation": reservation,

@@ -14,20 +14,10 @@ from tasks_app.sandbox.housekeeping import PURGE_AFTER_RANGE, TTL_REASON, purge_
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.errors import NotFound
 from tests.conftest import wait_until
-from tests.sandbox.helpers import SALES, Clock, clocked, seeded_at, task_in_status
+from tests.sandbox.helpers import SALES, clocked, task_in_status
 
 US = 1_000_000
 SALES_TASKS = f"/Workspaces/{SALES}/Tasks"
-
-
-@pytest.fixture
-def clock(store) -> Clock:
-    return Clock(seeded_at(store).replace(microsecond=0) + timedelta(seconds=30))
-
-
-@pytest.fixture
-def tr(store, clock):
-    return clocked(store, clock)
 
 
 def _closed_tasks(api, count: int) -> list[str]:
