@@ -437,7 +437,12 @@ def parse_datetime(value: object, *, param: str) -> datetime:
             ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the calendar starts
+        raise InvalidParameter(
+            f"{param} must be a date and time between the years 1 and 9999.", param=param
+        ) from None
 
 
 def validate_virtual_start_time(
@@ -548,11 +553,15 @@ def event_window(
     if minutes is not None and minutes < 1:
         raise InvalidParameter("Minutes must be 1 or more.", param="Minutes")
     end = end if end is not None else now
-    param = "StartDate"
+    oldest = now - EVENTS_RETENTION
+    param = "StartDate" if start is not None else "Minutes" if minutes is not None else "EndDate"
     if start is None:
-        param = "Minutes" if minutes is not None else "EndDate"
-        start = end - timedelta(minutes=minutes if minutes is not None else EVENTS_DEFAULT_MINUTES)
-    if start < now - EVENTS_RETENTION:
+        # Capped just past 30 days: anything longer is refused all the same, and never
+        # overflows the calendar (nor does an EndDate already too old).
+        longest = EVENTS_RETENTION // timedelta(minutes=1) + 1
+        span = timedelta(minutes=min(minutes or EVENTS_DEFAULT_MINUTES, longest))
+        start = end - span if end >= oldest else end
+    if start < oldest:
         raise InvalidParameter(
             f"{param} reaches more than 30 days back: TaskRouter keeps Events for 30 days.",
             param=param,

@@ -9,10 +9,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tasks_app.sandbox import Simulator, events
 from tasks_app.sandbox import store as store_module
-from tasks_app.taskrouter.query import EventQuery
+from tasks_app.taskrouter.query import EVENT_FILTER_PARAMETERS, EventQuery
 from tests.sandbox.helpers import (
     SALES,
     SUPPORT,
@@ -488,3 +490,35 @@ def test_the_sandbox_reads_back_exactly_what_an_event_query_sends(tr, clock):
     ]
     assert EventQuery.from_params(dict(params).get) == query
     assert _types(_events(tr, **dict(params))) == CREATION
+
+
+HOSTILE = [
+    "0001-01-01T00:00:00+05:00",
+    "9999-12-31T23:59:59-05:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "2026-13-45T99:00:00Z",
+    "99999999999999999999999",
+    "-5",
+    "1.5",
+    "1e400",
+    "NaN",
+    "WT" + "0" * 31,
+    "EV" + "z" * 32,
+    "PAEV" + "0" * 32,
+    "\x00\u202e",
+    "",
+]
+
+
+@pytest.mark.parametrize("parameter", [*EVENT_FILTER_PARAMETERS, "PageSize", "PageToken", "Page"])
+def test_any_value_of_any_parameter_gets_an_answer_never_a_500(tr, parameter):
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(value=st.one_of(st.sampled_from(HOSTILE), st.text(max_size=60)))
+    def attempt(value: str) -> None:
+        response = tr.get(f"/Workspaces/{SALES}/Events", {parameter: value})
+        assert response.status_code in (200, 400), response.text
+        if response.status_code == 400:
+            assert response.json()["code"] == 20001
+
+    attempt()
