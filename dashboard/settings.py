@@ -260,6 +260,11 @@ TASKDECK_BUDGET_WRITE_WAIT = env_float("TASKDECK_BUDGET_WRITE_WAIT", 10.0, minim
 SANDBOX_DB_PATH = BASE_DIR / env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))
 SANDBOX_SEED_TASKS = env_int("SANDBOX_SEED_TASKS", 600)
 SANDBOX_LIST_ATTRIBUTES = env_bool("SANDBOX_LIST_ATTRIBUTES", True)
+# Seconds after closing that the sandbox purges a canceled or completed task; unset:
+# TaskRouter's 5 to 8 minutes.
+SANDBOX_PURGE_AFTER = (
+    env_float("SANDBOX_PURGE_AFTER", 0.0, minimum=0) if env_str("SANDBOX_PURGE_AFTER") else None
+)
 
 # --- Static files -----------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -1,8 +1,10 @@
 """An embedded, faithful stand-in for TaskRouter v1 (``https://taskrouter.twilio.com/v1``).
 
 Taskdeck runs and is tested against it with no Twilio account and no network: Workspaces,
-Workflows, TaskQueues, TaskChannels (list, fetch) and Tasks (create, fetch, list, update,
-delete), answering like TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors).
+Workflows, TaskQueues, TaskChannels (list, fetch), Tasks (create, fetch, list, update,
+delete) and Events (list, fetch: every change records them, :mod:`.events`), answering like
+TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors), with TaskRouter's own
+clock (:mod:`.housekeeping`: TTL expiry, closed tasks purged 5 to 8 minutes after closing).
 
 A plain WSGI application over its own SQLite file; stdlib only, plus the pure-Python domain
 rules it shares with the dashboard (``tasks_app.taskrouter.rules``, ``.errors``,
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 from .app import SandboxApp
 from .auth import DEVELOPMENT_CREDENTIALS, Credentials
 from .faults import Fault, FaultPlan
+from .housekeeping import Housekeeper
 from .seed import ensure_seeded
 from .server import SandboxServer
 from .simulate import Simulator
@@ -46,6 +49,7 @@ __all__ = [
     "Credentials",
     "Fault",
     "FaultPlan",
+    "Housekeeper",
     "SandboxApp",
     "SandboxServer",
     "SandboxStore",

@@ -2,7 +2,8 @@
 
 The WSGI app parses HTTP and renders JSON; this module decides what a request does to the
 data. Each write is one ``BEGIN IMMEDIATE`` transaction, so the If-Match check and the write
-are atomic even with several processes writing the same file.
+are atomic even with several processes writing the same file, and records its Events
+(:mod:`.events`, acted by the API client) in that same transaction.
 
 Order of checks on a write (DECISION: TaskRouter does not document it): the shape of every
 parameter first (400), then the task's existence (404), then If-Match (412), then the task's
@@ -49,7 +50,7 @@ from typing import Any
 from tasks_app.taskrouter import routing, rules
 from tasks_app.taskrouter.errors import InvalidParameter
 
-from . import store
+from . import events, store
 
 __all__ = ["ApiError", "create_task", "delete_task", "etag_matches", "update_task"]
 
@@ -136,6 +137,7 @@ def create_task(
     workspace_sid: str,
     form: Mapping[str, str],
     now: datetime,
+    actor: events.Actor,
 ) -> sqlite3.Row:
     """CreateTask: a pending task at version 0, routed through its workflow."""
     timeout = rules.DEFAULT_TIMEOUT
@@ -188,7 +190,8 @@ def create_task(
         if queue_sid is None and rules.is_sid(routing_target, "WQ"):
             queue_sid = routing_target
         route = routing.NO_ROUTE
-        if queue_sid is not None:
+        by_workflow = queue_sid is None  # else the queue was given: no filter is evaluated
+        if not by_workflow:
             if store.fetch_task_queue(conn, workspace_sid, queue_sid) is None:
                 raise InvalidParameter(
                     f"TaskQueueSid {queue_sid} is not a TaskQueue in workspace {workspace_sid}.",
@@ -222,6 +225,9 @@ def create_task(
             "expires_at": created + timeout * US,
         }
         store.insert_tasks(conn, [row])
+        events.task_created(
+            conn, row, actor=actor, now=created, route=route if by_workflow else None
+        )
         return store.fetch_task(conn, workspace_sid, sid)
 
 
@@ -234,6 +240,7 @@ def update_task(
     form: Mapping[str, str],
     if_match: str | None,
     now: datetime,
+    actor: events.Actor,
 ) -> sqlite3.Row:
     """UpdateTask: attributes, assignment status (+ reason), priority, channel, start time."""
     attributes_text = _present(form, "Attributes")
@@ -299,7 +306,9 @@ def update_task(
         changes["version"] = row["version"] + 1
         changes["date_updated"] = max(updated, row["date_updated"])
         store.update_task(conn, task_sid, changes)
-        return store.fetch_task(conn, workspace_sid, task_sid)
+        after = store.fetch_task(conn, workspace_sid, task_sid)
+        events.task_updated(conn, row, after, actor=actor, now=updated, route=route)
+        return after
 
 
 def delete_task(
@@ -309,14 +318,17 @@ def delete_task(
     task_sid: str,
     if_match: str | None,
     now: datetime,
+    actor: events.Actor,
 ) -> None:
     """DeleteTask, honouring If-Match."""
+    deleted = store.to_us(now)
     with task_store.write() as conn:
         row = store.fetch_task(conn, workspace_sid, task_sid)
         if row is None:
             raise not_found(task_path(workspace_sid, task_sid))
         _check_if_match(if_match, row)
-        store.delete_task(conn, row, store.to_us(now))
+        store.delete_task(conn, row, deleted)
+        events.task_deleted(conn, row, actor=actor, now=deleted)
 
 
 def _loads(text: str) -> dict[str, Any]:

@@ -1,20 +1,18 @@
-"""TaskRouter's clock for the sandbox: tasks arrive, get reserved, assigned, wrapped, completed.
+"""A busy contact centre for the sandbox: tasks arrive, get reserved, assigned, wrapped, completed.
 
-Each :meth:`Simulator.step` first does TaskRouter's housekeeping, then one random lifecycle
-event, each in its own write transaction and each bumping the task's version (DECISION:
-TaskRouter's own transitions change the version too; Twilio does not say):
+Each :meth:`Simulator.step` first does TaskRouter's housekeeping (:mod:`.housekeeping`: TTL
+expiry and the purge of closed tasks, which run without a simulator too), then one random
+lifecycle step, each in its own write transaction with its Events (:mod:`.events`) and each
+bumping the task's version (DECISION: TaskRouter's own transitions change the version too;
+Twilio does not say). Steps, weighted like a busy contact centre: a new task arrives (routed
+through its workflow), pending -> reserved, reserved -> assigned, reserved -> pending
+(reservation rejected or timed out), assigned -> wrapping, wrapping -> completed, a task's
+attributes touched (a pending one is routed again).
 
-* housekeeping: pending/reserved tasks past their TTL (``date_created + timeout``) are
-  canceled with reason "Task TTL Exceeded" ([OAI] Timeout); canceled/completed tasks closed
-  more than 5 minutes ago are purged ([StateDoc]'s "five minutes"; the docs also say 5-8 and
-  15), their page-token tombstones kept for a day;
-* events, weighted like a busy contact centre: a new task arrives (routed through its
-  workflow), pending -> reserved, reserved -> assigned, reserved -> pending (reservation
-  rejected or timed out), assigned -> wrapping, wrapping -> completed, a task's attributes
-  touched (a pending one is routed again).
-
-DECISION: TTL expiry and purging happen only while a simulator runs (``runsandbox
---simulate``). A static sandbox never changes by itself, so tests and screenshots are stable.
+DECISIONS on who acts (the ``actor`` of the Events): new tasks and attribute touches stand for
+integrations calling the REST API (the account, no IP address); reservation steps, wrap-up
+and completion are TaskRouter's (the workspace) until the sandbox has workers, whose actions
+they will then be.
 """
 
 from __future__ import annotations
@@ -28,14 +26,13 @@ from typing import Any
 
 from tasks_app.taskrouter import routing, rules
 
-from . import engine, seed, store
+from . import engine, events, seed, store
+from .auth import DEVELOPMENT_CREDENTIALS
+from .housekeeping import Housekeeper
 
-__all__ = ["PURGE_AFTER_SECONDS", "SimEvent", "Simulator"]
+__all__ = ["SimEvent", "Simulator"]
 
 US = 1_000_000
-PURGE_AFTER_SECONDS = 300
-TOMBSTONE_SECONDS = 86_400
-TTL_REASON = "Task TTL Exceeded"
 
 EVENTS = {
     "create": 22,
@@ -67,12 +64,22 @@ class SimEvent:
 class Simulator:
     """``Simulator(store).run(stop_event)`` drives about ``rate`` events per second."""
 
-    def __init__(self, store: store.SandboxStore, rate: float = 2.0, seed: int | None = None):
+    def __init__(
+        self,
+        store: store.SandboxStore,
+        rate: float = 2.0,
+        seed: int | None = None,
+        *,
+        housekeeper: Housekeeper | None = None,
+        account_sid: str = DEVELOPMENT_CREDENTIALS.account_sid,
+    ):
         if rate <= 0:
             raise ValueError("rate must be more than 0 events per second")
         self.store = store
         self.rate = rate
         self.rng = random.Random(seed)
+        self.housekeeper = housekeeper or Housekeeper(store)
+        self.integration = events.api_client(account_sid, None)  # creates and touches tasks
 
     def run(self, stop_event: threading.Event) -> None:
         """Step until ``stop_event`` is set, about ``rate`` times a second (Poisson arrivals)."""
@@ -85,9 +92,9 @@ class Simulator:
         now = store.now_us() if now is None else now
         events = self.housekeeping(now)
         kind = self.rng.choices(list(EVENTS), weights=list(EVENTS.values()))[0]
-        event = self._event(kind, now)
+        event = self.act(kind, now)
         if event is None and kind != "create":
-            event = self._event("create", now)  # nothing to move: a new task arrives instead
+            event = self.act("create", now)  # nothing to move: a new task arrives instead
         if event is not None:
             events.append(event)
         return events
@@ -95,37 +102,18 @@ class Simulator:
     # Housekeeping -------------------------------------------------------------------------
 
     def housekeeping(self, now: int) -> list[SimEvent]:
-        events = []
-        with self.store.write() as conn:
-            expired = conn.execute(
-                "SELECT sid FROM tasks WHERE assignment_status IN ('pending', 'reserved') "
-                "AND expires_at <= ?",
-                (now,),
-            ).fetchall()
-            for row in expired:
-                conn.execute(
-                    "UPDATE tasks SET assignment_status = 'canceled', reason = ?, "
-                    "version = version + 1, date_updated = ? WHERE sid = ?",
-                    (TTL_REASON, now, row["sid"]),
-                )
-            purge_before = now - PURGE_AFTER_SECONDS * US
-            closed = conn.execute(
-                f"SELECT {', '.join(store.TASK_COLUMNS)} FROM tasks "  # noqa: S608
-                "WHERE assignment_status IN ('canceled', 'completed') AND date_updated < ?",
-                (purge_before,),
-            ).fetchall()
-            for row in closed:
-                store.delete_task(conn, row, now)
-            store.prune_tombstones(conn, now - TOMBSTONE_SECONDS * US)
-        if expired:
-            events.append(SimEvent("expire", count=len(expired)))
-        if closed:
-            events.append(SimEvent("purge", count=len(closed)))
-        return events
+        outcome = self.housekeeper.run(now)
+        found = []
+        if outcome.expired:
+            found.append(SimEvent("expire", count=len(outcome.expired)))
+        if outcome.purged:
+            found.append(SimEvent("purge", count=len(outcome.purged)))
+        return found
 
     # Events -------------------------------------------------------------------------------
 
-    def _event(self, kind: str, now: int) -> SimEvent | None:
+    def act(self, kind: str, now: int) -> SimEvent | None:
+        """One lifecycle step of ``kind`` (a key of EVENTS) at ``now``; None if no task fits."""
         if kind == "create":
             return self._create(now)
         if kind == "touch":
@@ -138,7 +126,7 @@ class Simulator:
             changes: dict[str, Any] = {"assignment_status": target}
             if target == rules.COMPLETED:
                 changes["reason"] = self.rng.choice(COMPLETION_REASONS)
-            self._apply(conn, row, changes, now)
+            self._apply(conn, row, changes, now, events.system(row["workspace_sid"]))
         return SimEvent(kind, row["sid"])
 
     def _create(self, now: int) -> SimEvent | None:
@@ -165,33 +153,30 @@ class Simulator:
             route = routing.route(workflow["configuration"], attributes)
             timeout = self.rng.choice((3_600, 7_200, 86_400, 86_400, 86_400))
             sid = engine.new_sid("WT")
-            store.insert_tasks(
-                conn,
-                [
-                    {
-                        "sid": sid,
-                        "workspace_sid": ws,
-                        "assignment_status": rules.PENDING,
-                        "attributes": json.dumps(attributes, ensure_ascii=False),
-                        "addons": "{}",
-                        "has_addons": 0,
-                        "date_created": now,
-                        "date_updated": now,
-                        "task_queue_entered_date": now if route.task_queue_sid else None,
-                        "virtual_start_time": now,
-                        "priority": route.priority if route.priority is not None else 0,
-                        "reason": None,
-                        "task_queue_sid": route.task_queue_sid,
-                        "task_channel_sid": channel["sid"],
-                        "timeout": timeout,
-                        "workflow_sid": workflow["sid"],
-                        "ignore_capacity": 0,
-                        "routing_target": None,
-                        "version": 0,
-                        "expires_at": now + timeout * US,
-                    }
-                ],
-            )
+            task = {
+                "sid": sid,
+                "workspace_sid": ws,
+                "assignment_status": rules.PENDING,
+                "attributes": json.dumps(attributes, ensure_ascii=False),
+                "addons": "{}",
+                "has_addons": 0,
+                "date_created": now,
+                "date_updated": now,
+                "task_queue_entered_date": now if route.task_queue_sid else None,
+                "virtual_start_time": now,
+                "priority": route.priority if route.priority is not None else 0,
+                "reason": None,
+                "task_queue_sid": route.task_queue_sid,
+                "task_channel_sid": channel["sid"],
+                "timeout": timeout,
+                "workflow_sid": workflow["sid"],
+                "ignore_capacity": 0,
+                "routing_target": None,
+                "version": 0,
+                "expires_at": now + timeout * US,
+            }
+            store.insert_tasks(conn, [task])
+            events.task_created(conn, task, actor=self.integration, now=now, route=route)
         return SimEvent("create", sid)
 
     def _touch(self, now: int) -> SimEvent | None:
@@ -213,6 +198,7 @@ class Simulator:
             if len(text) > rules.ATTRIBUTES_MAX_CHARS:
                 return None
             changes: dict[str, Any] = {"attributes": text}
+            route = None
             if status == rules.PENDING and row["workflow_sid"]:
                 workflow = store.fetch_workflow(conn, row["workspace_sid"], row["workflow_sid"])
                 if workflow is not None:
@@ -222,7 +208,7 @@ class Simulator:
                         changes["task_queue_entered_date"] = now
                     if route.priority is not None:
                         changes["priority"] = route.priority
-            self._apply(conn, row, changes, now)
+            self._apply(conn, row, changes, now, self.integration, route)
         return SimEvent("touch", row["sid"])
 
     def _pick(self, conn: sqlite3.Connection, status: str) -> sqlite3.Row | None:
@@ -244,7 +230,15 @@ class Simulator:
         return None
 
     @staticmethod
-    def _apply(conn: sqlite3.Connection, row: sqlite3.Row, changes: dict, now: int) -> None:
+    def _apply(
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        changes: dict,
+        now: int,
+        actor: events.Actor,
+        route: routing.Route | None = None,
+    ) -> None:
         changes["version"] = row["version"] + 1
         changes["date_updated"] = max(now, row["date_updated"])
         store.update_task(conn, row["sid"], changes)
+        events.task_updated(conn, row, {**dict(row), **changes}, actor=actor, now=now, route=route)

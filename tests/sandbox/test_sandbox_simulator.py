@@ -1,4 +1,5 @@
-"""The lifecycle simulator: TaskRouter's own transitions, TTL expiry and purging."""
+"""The lifecycle simulator: TaskRouter's own transitions (TTL expiry and purging are
+housekeeping's, tested in test_sandbox_housekeeping.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ import time
 from collections import Counter
 
 from tasks_app.sandbox import Simulator
-from tasks_app.sandbox import store as store_module
-from tasks_app.sandbox.simulate import PURGE_AFTER_SECONDS, TTL_REASON
-from tasks_app.taskrouter import rules
 from tests.conftest import wait_until
-from tests.sandbox.helpers import SUPPORT, task_in_status
+from tests.sandbox.helpers import SUPPORT
 
 US = 1_000_000
 
@@ -22,7 +20,8 @@ def _snapshot(store) -> dict[str, tuple[str, int]]:
     return {r["sid"]: (r["assignment_status"], r["version"]) for r in rows}
 
 
-def test_a_static_sandbox_does_not_change_by_itself(api, store):
+def test_without_a_simulator_nothing_changes_until_housekeeping_is_due(api, store):
+    # A fresh seed's earliest purge is minutes away, its earliest TTL further still.
     before = _snapshot(store)
     for _ in range(3):
         api.get(f"/Workspaces/{SUPPORT}/Tasks", {"PageSize": 100})
@@ -71,36 +70,6 @@ def test_new_tasks_are_routed_through_their_workflow(store):
                 continue  # already moved on and purged: impossible within 40 steps, but harmless
             assert row["task_queue_sid"].startswith("WQ")
             assert row["workflow_sid"].startswith("WW")
-
-
-def test_tasks_past_their_ttl_are_canceled(store):
-    sid = task_in_status(store, "pending")
-    reserved = task_in_status(store, "reserved")
-    now = store_module.now_us()
-    with store.write() as conn:
-        for task in (sid, reserved):
-            store_module.update_task(conn, task, {"expires_at": now - US})
-        version = store_module.fetch_task(conn, SUPPORT, sid)["version"]
-    events = Simulator(store, seed=1).housekeeping(now)
-    assert any(e.kind == "expire" and e.count >= 2 for e in events)
-    with store.read() as conn:
-        for task in (sid, reserved):
-            row = store_module.fetch_task(conn, SUPPORT, task)
-            assert row["assignment_status"] == rules.CANCELED
-            assert row["reason"] == TTL_REASON
-        assert store_module.fetch_task(conn, SUPPORT, sid)["version"] == version + 1
-
-
-def test_closed_tasks_are_purged_five_minutes_after_closing(api, store):
-    old = task_in_status(store, "completed")
-    recent = task_in_status(store, "canceled")
-    now = store_module.now_us()
-    with store.write() as conn:
-        store_module.update_task(conn, old, {"date_updated": now - (PURGE_AFTER_SECONDS + 1) * US})
-        store_module.update_task(conn, recent, {"date_updated": now - 60 * US})
-    Simulator(store, seed=1).housekeeping(now)
-    assert api.get(f"/Workspaces/{SUPPORT}/Tasks/{old}").status_code == 404
-    assert api.get(f"/Workspaces/{SUPPORT}/Tasks/{recent}").status_code == 200
 
 
 def test_run_steps_until_stopped(store):

@@ -26,6 +26,7 @@ ITEM_SCHEMAS = {
     "task_queues": "taskrouter.v1.workspace.task_queue",
     "channels": "taskrouter.v1.workspace.task_channel",
     "tasks": "taskrouter.v1.workspace.task",
+    "events": "taskrouter.v1.workspace.event",
 }
 
 
@@ -69,16 +70,19 @@ def _validate(body: Any, schema: dict[str, Any]) -> None:
     OAS30Validator(schema, format_checker=oas30_format_checker).validate(body)
 
 
-def _check_item(item: dict[str, Any], schema_name: str) -> None:
+def check_item(item: dict[str, Any], schema_name: str) -> None:
     schema = _item_schema(schema_name)
     _validate(item, schema)
     assert set(item) == set(schema["properties"]), schema_name
     _check_urls(item["url"])
-    for link in item["links"].values():
+    for link in item.get("links", {}).values():
         _check_urls(link)
+    for name in ("actor_url", "resource_url"):
+        if item.get(name) is not None:
+            _check_urls(item[name])
 
 
-def _check_list(body: dict[str, Any], path: str) -> None:
+def check_list(body: dict[str, Any], path: str) -> None:
     _validate(body, _response_schema(path, "get"))
     key = body["meta"]["key"]
     assert set(body) == {key, "meta"}
@@ -89,7 +93,7 @@ def _check_list(body: dict[str, Any], path: str) -> None:
         if body["meta"][name] is not None:
             _check_urls(body["meta"][name])
     for item in body[key]:
-        _check_item(item, ITEM_SCHEMAS[key])
+        check_item(item, ITEM_SCHEMAS[key])
 
 
 def test_the_spec_copy_is_twilios():
@@ -101,9 +105,9 @@ def test_the_spec_copy_is_twilios():
 @pytest.mark.parametrize("workspace", [SUPPORT, SALES])
 def test_every_read_operation_matches_the_spec(api, workspace):
     body = api.get("/Workspaces", {"PageSize": 2}).json()
-    _check_list(body, "/v1/Workspaces")
-    _check_list(api.get(body["meta"]["next_page_url"]).json(), "/v1/Workspaces")
-    _check_item(api.get(f"/Workspaces/{workspace}").json(), "taskrouter.v1.workspace")
+    check_list(body, "/v1/Workspaces")
+    check_list(api.get(body["meta"]["next_page_url"]).json(), "/v1/Workspaces")
+    check_item(api.get(f"/Workspaces/{workspace}").json(), "taskrouter.v1.workspace")
 
     for collection, key in (
         ("Workflows", "workflows"),
@@ -112,24 +116,24 @@ def test_every_read_operation_matches_the_spec(api, workspace):
     ):
         path = f"/v1/Workspaces/{{WorkspaceSid}}/{collection}"
         body = api.get(f"/Workspaces/{workspace}/{collection}", {"PageSize": 1}).json()
-        _check_list(body, path)
+        check_list(body, path)
         if body["meta"]["next_page_url"]:  # Sales has a single workflow
-            _check_list(api.get(body["meta"]["next_page_url"]).json(), path)
+            check_list(api.get(body["meta"]["next_page_url"]).json(), path)
         item = body[key][0]
         fetched = api.get(f"/Workspaces/{workspace}/{collection}/{item['sid']}").json()
-        _check_item(fetched, ITEM_SCHEMAS[key])
+        check_item(fetched, ITEM_SCHEMAS[key])
 
     tasks_path = "/v1/Workspaces/{WorkspaceSid}/Tasks"
     body = api.get(
         f"/Workspaces/{workspace}/Tasks", {"PageSize": 40, "Ordering": "Priority:desc"}
     ).json()
-    _check_list(body, tasks_path)
+    check_list(body, tasks_path)
     second = api.get(body["meta"]["next_page_url"]).json()
-    _check_list(second, tasks_path)
-    _check_list(api.get(second["meta"]["previous_page_url"]).json(), tasks_path)
-    _check_list(api.get(f"/Workspaces/{workspace}/Tasks", {"HasAddons": "true"}).json(), tasks_path)
+    check_list(second, tasks_path)
+    check_list(api.get(second["meta"]["previous_page_url"]).json(), tasks_path)
+    check_list(api.get(f"/Workspaces/{workspace}/Tasks", {"HasAddons": "true"}).json(), tasks_path)
     for task in body["tasks"][:10]:
-        _check_item(api.get(task["url"]).json(), "taskrouter.v1.workspace.task")
+        check_item(api.get(task["url"]).json(), "taskrouter.v1.workspace.task")
 
 
 def test_every_task_write_matches_the_spec(api):
@@ -145,15 +149,15 @@ def test_every_task_write_matches_the_spec(api):
         },
     )
     assert created.status_code == 201
-    _check_item(created.json(), "taskrouter.v1.workspace.task")
+    check_item(created.json(), "taskrouter.v1.workspace.task")
     url = created.json()["url"]
-    _check_item(api.get(url).json(), "taskrouter.v1.workspace.task")
+    check_item(api.get(url).json(), "taskrouter.v1.workspace.task")
     updated = api.post(url, {"Attributes": json.dumps({"language": "de"}), "Priority": "7"})
-    _check_item(updated.json(), "taskrouter.v1.workspace.task")
+    check_item(updated.json(), "taskrouter.v1.workspace.task")
     canceled = api.post(url, {"AssignmentStatus": "canceled", "Reason": "schema walk"})
-    _check_item(canceled.json(), "taskrouter.v1.workspace.task")
+    check_item(canceled.json(), "taskrouter.v1.workspace.task")
     bare = api.post(tasks, {}).json()
-    _check_item(bare, "taskrouter.v1.workspace.task")
+    check_item(bare, "taskrouter.v1.workspace.task")
     deleted = api.delete(url, headers={"If-Match": canceled.headers["ETag"]})
     assert deleted.status_code == 204
     assert deleted.content == b""
@@ -161,7 +165,25 @@ def test_every_task_write_matches_the_spec(api):
 
 def test_empty_lists_match_the_spec(api):
     body = api.get("/Workspaces", {"FriendlyName": "Nobody"}).json()
-    _check_list(body, "/v1/Workspaces")
+    check_list(body, "/v1/Workspaces")
     body = api.get(f"/Workspaces/{SUPPORT}/Tasks", {"TaskQueueName": "Nowhere"}).json()
-    _check_list(body, "/v1/Workspaces/{WorkspaceSid}/Tasks")
+    check_list(body, "/v1/Workspaces/{WorkspaceSid}/Tasks")
     assert body["tasks"] == []
+
+
+def test_events_match_the_spec(api):
+    path = "/v1/Workspaces/{WorkspaceSid}/Events"
+    task = api.post(f"/Workspaces/{SALES}/Tasks", {"Attributes": '{"language": "de"}'}).json()
+    api.post(task["url"], {"AssignmentStatus": "canceled", "Reason": "schema walk"})
+    body = api.get(f"/Workspaces/{SALES}/Events", {"PageSize": 2, "Minutes": 600}).json()
+    check_list(body, path)
+    second = api.get(body["meta"]["next_page_url"]).json()
+    check_list(second, path)
+    check_list(api.get(second["meta"]["previous_page_url"]).json(), path)
+    mine = api.get(f"/Workspaces/{SALES}/Events", {"TaskSid": task["sid"]}).json()
+    check_list(mine, path)
+    assert len(mine["events"]) == 5
+    for event in [*body["events"], *mine["events"]]:
+        check_item(api.get(event["url"]).json(), "taskrouter.v1.workspace.event")
+    empty = api.get(f"/Workspaces/{SALES}/Events", {"EventType": "worker.activity.update"})
+    check_list(empty.json(), path)

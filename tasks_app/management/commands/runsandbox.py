@@ -20,6 +20,7 @@ from tasks_app.sandbox import (
     DEVELOPMENT_CREDENTIALS,
     Credentials,
     FaultPlan,
+    Housekeeper,
     SandboxApp,
     SandboxServer,
     SandboxStore,
@@ -45,7 +46,15 @@ class Command(BaseCommand):
         parser.add_argument("--tasks", type=int, default=600, help="tasks to seed (default 600)")
         parser.add_argument("--seed", type=int, default=7, help="random seed of the seed data")
         parser.add_argument(
-            "--simulate", action="store_true", help="run TaskRouter's lifecycle (and TTL/purge)"
+            "--simulate", action="store_true", help="simulate a contact centre's task lifecycle"
+        )
+        parser.add_argument(
+            "--purge-after",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="delete closed tasks this long after they close (default: TaskRouter's 5 to 8 "
+            "minutes)",
         )
         parser.add_argument("--rate", type=float, default=2.0, help="simulated events per second")
         parser.add_argument(
@@ -76,6 +85,8 @@ class Command(BaseCommand):
             raise CommandError("--tasks must be 0 or more.")
         if options["rate"] <= 0:
             raise CommandError("--rate must be more than 0.")
+        if options["purge_after"] is not None and options["purge_after"] < 0:
+            raise CommandError("--purge-after must be 0 seconds or more.")
         try:
             faults = FaultPlan.parse(*options["fault"])
         except InvalidParameter as exc:
@@ -92,24 +103,35 @@ class Command(BaseCommand):
             store.reset()
         ensure_seeded(store, tasks=options["tasks"], seed=options["seed"])
         credentials = _credentials()
+        housekeeper = Housekeeper(store, purge_after=options["purge_after"])
         app = SandboxApp(
             store,
             credentials=credentials,
             faults=faults,
             list_attributes=not options["list_attributes_null"],
             rate_limits=rate_limits,
+            housekeeper=housekeeper,
         )
         server = SandboxServer(app, host=host, port=port).start()
         stop = threading.Event()
-        simulator = None
+        # TaskRouter's clock runs whether or not anyone asks anything: TTL expiry and the
+        # purge of closed tasks, every second.
+        threads = [threading.Thread(target=housekeeper.run_forever, args=(stop,),
+                                    name="sandbox-housekeeping", daemon=True)]  # fmt: skip
         if options["simulate"]:
-            simulator = threading.Thread(
-                target=Simulator(store, rate=options["rate"]).run,
-                args=(stop,),
-                name="sandbox-simulator",
-                daemon=True,
+            simulator = Simulator(
+                store,
+                rate=options["rate"],
+                housekeeper=housekeeper,
+                account_sid=credentials.account_sid,
             )
-            simulator.start()
+            threads.append(
+                threading.Thread(
+                    target=simulator.run, args=(stop,), name="sandbox-simulator", daemon=True
+                )
+            )
+        for thread in threads:
+            thread.start()
 
         write = self.stdout.write
         write(f"TaskRouter sandbox on {server.url} (database {store.path})")
@@ -119,6 +141,8 @@ class Command(BaseCommand):
             write(f"  API key {credentials.api_key} with its secret")
         if options["simulate"]:
             write(f"  simulating about {options['rate']:g} events per second")
+        if options["purge_after"] is not None:
+            write(f"  purging closed tasks {options['purge_after']:g} s after they close")
         for fault in faults.faults:
             write(f"  fault: {fault}")
         if rate_limits is not None:
@@ -137,8 +161,8 @@ class Command(BaseCommand):
             _on_sigterm(previous)
             stop.set()
             server.stop()
-            if simulator is not None:
-                simulator.join(timeout=5)
+            for thread in threads:
+                thread.join(timeout=5)
             store.close()
 
 
