@@ -300,8 +300,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "tasks_app.requestlog.RequestIdFilter"},
-        # Counts TaskRouter calls, retries and conflicts from the client's own lines.
-        "taskrouter_calls": {"()": "tasks_app.metrics.TaskRouterCallFilter"},
     },
     "formatters": {
         "json": {"()": "tasks_app.requestlog.JsonFormatter"},
@@ -318,8 +316,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
-        # Level INFO whatever LOG_LEVEL says: the metrics count these lines.
-        "tasks_app.taskrouter.client": {"level": "INFO", "filters": ["taskrouter_calls"]},
     },
 }
 if LOGGING["handlers"]["console"]["formatter"] not in ("json", "plain"):

@@ -10,7 +10,7 @@ class TasksAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tasks_app import audit
+        from tasks_app import audit, metrics  # noqa: F401 - metrics listens to signals
 
         audit.connect()  # every write to TaskRouter leaves an audit record
         # The default SQLite file lives in var/, which a fresh clone does not have yet.

@@ -39,7 +39,7 @@ def test_metrics_need_no_sign_in_and_count_pages_and_taskrouter_calls_by_endpoin
     text = response.content.decode()
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
-    key = {"endpoint": "Task-List", "status": "200"}
+    key = {"endpoint": "Task-List", "outcome": "ok"}
     assert sample(text, "taskdeck_taskrouter_calls_total", **key) == (
         sample(before, "taskdeck_taskrouter_calls_total", **key) + 1
     )

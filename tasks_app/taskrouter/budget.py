@@ -25,7 +25,6 @@ import time
 from collections.abc import Iterator, Mapping
 from functools import cache as memoize
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -33,6 +32,7 @@ from django.core.cache.backends.redis import RedisCache
 
 from . import limits
 from .errors import RateLimited
+from .signals import budget_waited
 
 _patience: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "taskrouter_budget_patience", default=None
@@ -63,24 +63,12 @@ def _enabled() -> bool:
     return settings.TASKROUTER_BASE_URL != settings.EMBEDDED_SANDBOX_URL
 
 
-def _parameter_names(params: Any) -> list[str]:
-    if not params:
-        return []
-    if isinstance(params, Mapping):
-        return list(params)
-    return [name for name, _ in params]
-
-
 def acquire(method: str, url: str, params: Any = None) -> None:
     """Spend one call of ``method`` ``url`` from the fleet's budget, waiting for it if
     need be; raises RateLimited when the wait would be longer than this call may wait."""
     if not _enabled():
         return
-    parts = urlsplit(url)
-    names = _parameter_names(params)
-    if parts.query:
-        names += [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
-    key = limits.resource_key(method, parts.path, names)
+    key = limits.request_key(method, url, params)
     allowed = limits.limit_for(key, _overrides(settings.TASKDECK_RATE_LIMITS)) * (
         limits.WINDOW_SECONDS
     )
@@ -149,6 +137,4 @@ def _redis_client(key: str) -> Any:
 
 def _observe(key: str, waited: float) -> None:
     if waited > 0.001:
-        from tasks_app import metrics
-
-        metrics.BUDGET_WAIT_SECONDS.labels(endpoint=key).observe(waited)
+        budget_waited.send_robust(sender=__name__, endpoint=key, seconds=waited)

@@ -54,7 +54,7 @@ from django.utils.module_loading import import_string
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from . import budget
+from . import budget, limits
 from .errors import (
     AuthenticationFailed,
     Misconfigured,
@@ -65,6 +65,7 @@ from .errors import (
     TaskRouterError,
     Unavailable,
 )
+from .signals import call_finished, outcome_of
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +256,26 @@ def endpoint_class(method: str, url: str) -> str:
     return "directory"
 
 
+def breaker_states() -> dict[str, str]:
+    """Each endpoint class's breaker as every instance sees it now: closed, open, or
+    half-open (its cool-down is over and one probe may go). Read from the shared cache,
+    so any process tells the fleet's state; an unreadable cache reads as closed, as the
+    breaker itself then behaves."""
+    config = ClientConfig.from_settings()
+    states = {}
+    for kind in ENDPOINT_LABELS:
+        breaker = _Breaker.for_kind(config, kind)
+        try:
+            open_until = cache.get(breaker.key + ":open")
+        except Exception:
+            open_until = None
+        if open_until is None:
+            states[kind] = "closed"
+        else:
+            states[kind] = "open" if time.time() < open_until else "half-open"
+    return states
+
+
 class CircuitOpen(Unavailable):
     """TaskRouter kept failing; Taskdeck is not asking it for a while (nothing was sent)."""
 
@@ -269,7 +290,10 @@ class _Breaker:
 
     @classmethod
     def for_call(cls, config: ClientConfig, method: str, url: str) -> _Breaker:
-        kind = endpoint_class(method, url)
+        return cls.for_kind(config, endpoint_class(method, url))
+
+    @classmethod
+    def for_kind(cls, config: ClientConfig, kind: str) -> _Breaker:
         origin = hashlib.sha256(config.base_url.encode()).hexdigest()[:16]
         return cls(key=f"taskrouter:breaker:{origin}:{kind}", label=ENDPOINT_LABELS[kind])
 
@@ -491,6 +515,7 @@ def _request(
                 attempt + 1,
                 type(exc).__name__,
             )
+            _finished(method, url, params, None, attempt, elapsed)
             pause = _backoff(config, attempt)
             if safe and attempt < config.max_retries and _fits(deadline, pause):
                 _sleep(pause)
@@ -503,15 +528,17 @@ def _request(
             raise _connection_error(exc, method) from None
 
         status = response.status_code
+        elapsed = time.monotonic() - started
         logger.info(
             "taskrouter %s %s -> %d in %.3fs (attempt %d, request %s)",
             method,
             _loggable(url),
             status,
-            time.monotonic() - started,
+            elapsed,
             attempt + 1,
             response.headers.get("Twilio-Request-Id", "-"),
         )
+        _finished(method, url, params, status, attempt, elapsed)
         retryable = status == 429 or (method == "GET" and status in _RETRYABLE_READ_STATUSES)
         if retryable and attempt < config.max_retries:
             delay = _retry_after(response)
@@ -531,6 +558,24 @@ def _request(
             raise
         breaker.succeeded()
         return answer
+
+
+def _finished(
+    method: str, url: str, params: Any, status: int | None, attempt: int, elapsed: float
+) -> None:
+    """Tells the listeners (metrics) how one attempt ended; a listener's failure never
+    changes the call's outcome."""
+    with contextlib.suppress(Exception):  # reporting must never break a call
+        call_finished.send_robust(
+            sender=__name__,
+            method=method,
+            endpoint=limits.request_key(method, url, params),
+            endpoint_class=endpoint_class(method, url),
+            status=status,
+            outcome=outcome_of(status),
+            attempt=attempt + 1,
+            elapsed=elapsed,
+        )
 
 
 def _fits(deadline: float, pause: float) -> bool:

@@ -18,8 +18,6 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from tasks_app import metrics
-
 from . import rules
 from .client import ApiResponse, ClientConfig, page_reads, request, time_left
 from .errors import (
@@ -35,7 +33,7 @@ from .errors import (
 )
 from .query import EVERY_TASK, TaskQuery
 from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
-from .signals import task_write_started, task_written
+from .signals import shared_read, task_write_started, task_written
 from .statistics import TaskQueueStatistics, WorkspaceStatistics
 
 # What callers use: the operations below, and the types and errors they return or raise.
@@ -145,7 +143,7 @@ def _shared_read(
     keep = max(max_age, float(settings.TASKROUTER_STALE_SECONDS))
     entry = cache.get(key)
     if entry is not None and _fresh(entry, max_age):
-        metrics.SHARED_READS.labels(result="hit").inc()
+        shared_read.send_robust(sender=__name__, result="hit")
         return (*entry, None)
     try:
         return (*_read_once(path, params, key, lock, keep, max_age, entry), None)
@@ -180,9 +178,9 @@ def _read_once(
             # Another reader may have stored its answer and let go just before our lock.
             entry = cache.get(key)
             if _newer(entry, old, max_age):
-                metrics.SHARED_READS.labels(result="coalesced").inc()
+                shared_read.send_robust(sender=__name__, result="coalesced")
                 return entry
-            metrics.SHARED_READS.labels(result="miss").inc()
+            shared_read.send_robust(sender=__name__, result="miss")
             entry = (request("GET", path, params=params).body, _now())
             cache.set(key, entry, keep)
             return entry
@@ -197,12 +195,12 @@ def _read_once(
         time.sleep(0.02)
         entry = cache.get(key)
         if _newer(entry, old, max_age):
-            metrics.SHARED_READS.labels(result="coalesced").inc()
+            shared_read.send_robust(sender=__name__, result="coalesced")
             return entry
     # The reader may have stored its answer and let go of the lock between two looks.
     entry = cache.get(key)
     if _newer(entry, old, max_age):
-        metrics.SHARED_READS.labels(result="coalesced").inc()
+        shared_read.send_robust(sender=__name__, result="coalesced")
         return entry
     return request("GET", path, params=params).body, _now()
 
