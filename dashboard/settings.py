@@ -53,6 +53,8 @@ MIDDLEWARE = [
     # First, so every log line of the request, and its timing, are covered.
     "tasks_app.requestlog.RequestIdMiddleware",
     "tasks_app.metrics.PageTimingMiddleware",
+    # /livez and /readyz, before anything checks the Host (probes use the pod's IP).
+    "dashboard.middleware.ProbesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dashboard.middleware.NoStoreMiddleware",

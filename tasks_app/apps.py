@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 from django.apps import AppConfig
@@ -13,6 +14,8 @@ class TasksAppConfig(AppConfig):
         from tasks_app import audit, metrics  # noqa: F401 - metrics listens to signals
 
         audit.connect()  # every write to TaskRouter leaves an audit record
+        # Python's warnings become log lines (JSON like every other), not raw text.
+        logging.captureWarnings(True)
         # The default SQLite file lives in var/, which a fresh clone does not have yet.
         for database in settings.DATABASES.values():
             name = str(database.get("NAME") or "")
