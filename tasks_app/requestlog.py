@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger import core as jsonlogger_core
 from pythonjsonlogger import json as jsonlogger
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -110,7 +111,9 @@ class JsonFormatter(jsonlogger.JsonFormatter):
         kwargs.setdefault("json_ensure_ascii", True)
         kwargs.setdefault("json_default", str)
         # A request object attached by Django is summarised by its id, not dumped.
-        kwargs.setdefault("reserved_attrs", [*jsonlogger.RESERVED_ATTRS, "request", "request_id"])
+        kwargs.setdefault(
+            "reserved_attrs", [*jsonlogger_core.RESERVED_ATTRS, "request", "request_id"]
+        )
         super().__init__(*args, **kwargs)
 
     def add_fields(
