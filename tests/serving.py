@@ -23,16 +23,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(tmp_path: Path, env: dict[str, str], *, collect_static: bool = False) -> Iterator[str]:
+def gunicorn(
+    tmp_path: Path,
+    env: dict[str, str],
+    *,
+    collect_static: bool = False,
+    output: tuple[Path, Path] | None = None,
+) -> Iterator[str]:
     """Migrate (and collect static files when pages are served with production storage),
-    start gunicorn on a free loopback port, wait for /livez, yield its URL, stop it."""
+    start gunicorn on a free loopback port, wait for /livez, yield its URL, stop it.
+    ``output``: files for its stdout and stderr (else discarded); the access log is off
+    unless ``env`` sets GUNICORN_ACCESS_LOG."""
     port = free_port()
     metrics = tmp_path / "metrics"
     metrics.mkdir(exist_ok=True)
     env = {
+        "GUNICORN_ACCESS_LOG": "",
         **env,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_ACCESS_LOG": "",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics),
     }
     commands = [["migrate", "--noinput"]] + (
@@ -46,12 +54,13 @@ def gunicorn(tmp_path: Path, env: dict[str, str], *, collect_static: bool = Fals
             check=True,
             capture_output=True,
         )
+    streams = [path.open("ab") for path in output] if output else []
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=streams[0] if streams else subprocess.DEVNULL,
+        stderr=streams[1] if streams else subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -68,3 +77,5 @@ def gunicorn(tmp_path: Path, env: dict[str, str], *, collect_static: bool = Fals
     finally:
         server.terminate()
         server.wait(timeout=30)
+        for stream in streams:
+            stream.close()
