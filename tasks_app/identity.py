@@ -295,7 +295,7 @@ def sign_in(request: HttpRequest, username: str) -> bool:
     session row per request). Asking Django's backend on every request cost a query and
     its bookkeeping on every page; the answer is remembered in the cache instead, so an
     account made inactive is refused within ACCOUNT_CHECK_SECONDS."""
-    key = f"taskdeck:account:{hashlib.sha256(username.encode()).hexdigest()[:32]}"
+    key = _account_key(username)
     if not _remembered(key):
         user = auth.authenticate(request, remote_user=username)
         if user is None or user.get_username() != username:
@@ -307,6 +307,24 @@ def sign_in(request: HttpRequest, username: str) -> bool:
     model = auth.get_user_model()
     request.user = SimpleLazyObject(lambda: model._default_manager.get_by_natural_key(username))
     return True
+
+
+def _account_key(username: str) -> str:
+    """The cache key remembering that ``username`` may sign in. It names the database the
+    answer came from, besides the deployment's cache prefix: two deployments sharing a
+    Redis by mistake (the same TASKDECK_CACHE_PREFIX) still never take each other's word
+    for an account, which one of them may have deactivated."""
+    return f"taskdeck:account:{_database_fingerprint()}:{_digest(username)}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _database_fingerprint() -> str:
+    database = settings.DATABASES["default"]
+    where = "|".join(str(database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME"))
+    return _digest(where)[:16]
 
 
 def _remembered(key: str) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
@@ -158,6 +158,7 @@ def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[San
     settings.SANDBOX_DB_PATH = path
     settings.TASKROUTER_BASE_URL = settings.EMBEDDED_SANDBOX_URL
     cache.clear()
+    caches["template_fragments"].clear()  # each process's own, not in `cache`
     store = SandboxStore(path)
     yield Sandbox(store)
     store.close()

@@ -23,7 +23,7 @@ Reads in flight: at most TASKROUTER_MAX_READS_IN_FLIGHT reads wait on TaskRouter
 in one process; more fail fast, so a hanging TaskRouter never holds every worker thread.
 
 Circuit breaker: per TaskRouter origin and endpoint class (tasks list, task fetch, writes,
-directory), shared by every worker through Django's cache. After
+directory), shared by every worker through the shared state cache (`budget.store`). After
 TASKROUTER_BREAKER_FAILURES consecutive failed calls (no answer, a timeout, 5xx, an
 unreadable body) it opens for TASKROUTER_BREAKER_COOLDOWN seconds and calls fail at once
 without reaching TaskRouter; then one call is let through as a probe, and its outcome
@@ -49,7 +49,6 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.module_loading import import_string
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
@@ -266,7 +265,7 @@ def breaker_states() -> dict[str, str]:
     for kind in ENDPOINT_LABELS:
         breaker = _Breaker.for_kind(config, kind)
         try:
-            open_until = cache.get(breaker.key + ":open")
+            open_until = budget.store().get(breaker.key + ":open")
         except Exception:
             open_until = None
         if open_until is None:
@@ -304,7 +303,7 @@ class _Breaker:
         """Whether a call may go out now; False while open (and while another worker
         is already probing a breaker whose cool-down ended)."""
         try:
-            state = cache.get_many([self.key + ":open", self.key + ":failures"])
+            state = budget.store().get_many([self.key + ":open", self.key + ":failures"])
             self.seen_trouble = bool(state)
             open_until = state.get(self.key + ":open")
             if open_until is None:
@@ -313,7 +312,7 @@ class _Breaker:
                 return False
             # Half open: exactly one caller, in any worker, probes TaskRouter.
             probe_seconds = float(settings.TASKROUTER_TIMEOUT) + CONNECT_TIMEOUT + 1
-            return bool(cache.add(self.key + ":probe", 1, timeout=probe_seconds))
+            return bool(budget.store().add(self.key + ":probe", 1, timeout=probe_seconds))
         except Exception:
             return True
 
@@ -321,7 +320,9 @@ class _Breaker:
         if not self.seen_trouble:
             return
         try:
-            cache.delete_many([self.key + ":failures", self.key + ":open", self.key + ":probe"])
+            budget.store().delete_many(
+                [self.key + ":failures", self.key + ":open", self.key + ":probe"]
+            )
         except Exception:
             logger.warning("taskrouter breaker %s could not be reset", self.key)
 
@@ -330,13 +331,14 @@ class _Breaker:
         cooldown = max(1.0, float(settings.TASKROUTER_BREAKER_COOLDOWN))
         try:
             # Counting outlives the cool-down, so a failed probe reopens it at once.
-            if not cache.add(self.key + ":failures", 1, timeout=cooldown * 10):
-                failures = cache.incr(self.key + ":failures")
+            store = budget.store()
+            if not store.add(self.key + ":failures", 1, timeout=cooldown * 10):
+                failures = store.incr(self.key + ":failures")
             else:
                 failures = 1
             if failures >= threshold:
-                cache.set(self.key + ":open", time.time() + cooldown, timeout=cooldown * 10)
-                cache.delete(self.key + ":probe")
+                store.set(self.key + ":open", time.time() + cooldown, timeout=cooldown * 10)
+                store.delete(self.key + ":probe")
                 logger.warning(
                     "taskrouter breaker %s open for %.0fs after %d failures",
                     self.key,
