@@ -1,14 +1,16 @@
 """Taskdeck as deployed, attacked from outside: one gunicorn with gunicorn.conf.py and
-production settings (DEBUG off, a trusted proxy on 127.0.0.1, roles from groups) for the
-whole module, fed what a hostile client can send: made-up methods, a pod's IP as Host,
-raw UTF-8 and broken bytes in identity headers, and paths and headers that would break a
-log line. The last test reads everything the server wrote: every line must be JSON."""
+production settings (DEBUG off, a trusted proxy on 127.0.0.1, roles from groups, Redis as
+the shared cache through a TCP proxy the tests can cut) for the whole module, fed what a
+hostile client can send: made-up methods, a pod's IP as Host, raw UTF-8 and broken bytes
+in identity headers, junk and endless distinct queries, and paths and headers that would
+break a log line. The last tests read everything the server wrote: every line is JSON."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -18,14 +20,24 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 import requests
 
+from tests.backends import REDIS_URL, require_redis
 from tests.conftest import wait_until
 from tests.serving import ROOT, gunicorn
+from tests.tcp_proxy import TcpProxy
 
 ROLES = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"
+
+
+# Shared reads may hold this many entries (TASKDECK_SHARED_READ_SLOTS) of at most
+# TASKDECK_SHARED_READ_MAX_BYTES (2 MiB by default) each.
+SLOTS = 8
+MAX_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
@@ -35,7 +47,16 @@ class Served:
     stdout: Path
     stderr: Path
     database: Path
+    sandbox: Path
     environment: dict[str, str]
+    redis: TcpProxy
+    prefix: str
+
+    def keys(self) -> dict[bytes, int]:
+        """Every key this deployment has in Redis, with its size in bytes."""
+        connection = redis.Redis.from_url(REDIS_URL)
+        keys = list(connection.scan_iter(match=f"{self.prefix}:*", count=1000))
+        return {key: connection.memory_usage(key) or 0 for key in keys}
 
     def lines(self) -> list[str]:
         return [
@@ -48,6 +69,9 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, seeded_sandbox_file) -> Iterator[Served]:
+    real_redis = urlsplit(require_redis())
+    proxy = TcpProxy(real_redis.port or 6379).start()
+    prefix = f"tests-{secrets.token_hex(6)}"
     folder = tmp_path_factory.mktemp("production-serving")
     shutil.copyfile(seeded_sandbox_file, folder / "sandbox.sqlite3")
     environment = {
@@ -61,18 +85,36 @@ def served(tmp_path_factory, seeded_sandbox_file) -> Iterator[Served]:
         "SANDBOX_DB_PATH": str(folder / "sandbox.sqlite3"),
         "TASKDECK_SSO_TRUSTED_PROXIES": "127.0.0.1/32",
         "TASKDECK_ROLE_GROUPS": ROLES,
+        "CACHE_URL": f"redis://127.0.0.1:{proxy.port}{real_redis.path}",
+        "TASKDECK_CACHE_PREFIX": prefix,
+        "TASKDECK_SHARED_READ_SLOTS": str(SLOTS),
         "GUNICORN_WORKERS": "2",
         "GUNICORN_THREADS": "4",
         "GUNICORN_ACCESS_LOG": "-",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
     }
-    for name in ("TASKDECK_SSO_DISABLED", "CACHE_URL", "REDIS_URL", "DJANGO_BEHIND_TLS_PROXY"):
+    for name in ("TASKDECK_SSO_DISABLED", "REDIS_URL", "DJANGO_BEHIND_TLS_PROXY"):
         environment.pop(name, None)
     stdout, stderr = folder / "stdout.log", folder / "stderr.log"
-    with gunicorn(folder, environment, collect_static=True, output=(stdout, stderr)) as url:
-        port = int(url.rsplit(":", 1)[1])
-        yield Served(url, port, stdout, stderr, folder / "taskdeck.sqlite3", environment)
+    try:
+        with gunicorn(folder, environment, collect_static=True, output=(stdout, stderr)) as url:
+            yield Served(
+                url=url,
+                port=int(url.rsplit(":", 1)[1]),
+                stdout=stdout,
+                stderr=stderr,
+                database=folder / "taskdeck.sqlite3",
+                sandbox=folder / "sandbox.sqlite3",
+                environment=environment,
+                redis=proxy,
+                prefix=prefix,
+            )
+    finally:
+        proxy.stop()
+        connection = redis.Redis.from_url(REDIS_URL)
+        for key in connection.scan_iter(match=f"{prefix}:*", count=1000):
+            connection.delete(key)
 
 
 def raw_request(served: Served, head: bytes) -> bytes:
@@ -197,6 +239,144 @@ def test_an_identity_that_is_not_clean_utf8_gets_a_clear_403_and_no_account(serv
     assert not any(
         name.startswith("jos") and name != "josé@example.com" for name in usernames(served)
     )
+
+
+# --- The shared cache: bounded, prefixed, and not needed to serve -------------------------
+
+VIEWER = {"X-Forwarded-Email": "viewer@example.com", "X-Forwarded-Groups": "taskdeck-viewers"}
+ADMIN = {"X-Forwarded-Email": "admin@example.com", "X-Forwarded-Groups": "taskdeck-admins"}
+
+
+def shared_reads(keys: dict[bytes, int]) -> dict[bytes, int]:
+    return {key: size for key, size in keys.items() if b":read:" in key}
+
+
+def test_a_viewer_cannot_grow_the_shared_cache_past_its_bound(served):
+    table = f"{served.url}/w/Support/tasks/"
+    with requests.Session() as viewer:
+        viewer.headers.update(VIEWER)
+        assert viewer.get(table, timeout=30).status_code == 200
+        settled = served.keys()
+        # Every key of this deployment carries its prefix: there are some to count.
+        assert settled and shared_reads(settled)
+        # Junk: unknown parameters, and invalid values of known ones (each answered with a
+        # message at its field, no TaskRouter call).
+        for number in range(30):
+            junk = viewer.get(table, params={"status": "pending", f"utm_{number}": "x"}, timeout=30)
+            assert junk.status_code == 200
+            bad = viewer.get(table, params={"priority": f"high-{number}"}, timeout=30)
+            assert bad.status_code == 400
+        after_junk = served.keys()
+        # One more shared read at most (status=pending), nothing per junk request.
+        assert len(after_junk) <= len(settled) + 1
+        # Many distinct valid views, each read from TaskRouter once.
+        for priority in range(5 * SLOTS):
+            assert viewer.get(table, params={"priority": priority}, timeout=30).status_code == 200
+    keys = served.keys()
+    assert len(shared_reads(keys)) <= SLOTS
+    # The stated bound: SLOTS shared reads of at most MAX_BYTES each, plus what does not
+    # grow with what viewers ask (directory lists, the account check, read generations).
+    others = {key: size for key, size in keys.items() if b":read:" not in key}
+    assert len(others) <= len(settled) + 2
+    assert sum(keys.values()) <= SLOTS * MAX_BYTES + sum(others.values())
+    assert max(shared_reads(keys).values()) <= MAX_BYTES
+
+
+def test_two_deployments_sharing_one_redis_do_not_share_the_account_check(served, tmp_path):
+    """Deployment A knows a person as active and remembers it in Redis; deployment B (the
+    served one, same Redis, same prefix) has deactivated them and must refuse them."""
+    person = f"gone-{secrets.token_hex(4)}@example.com"
+    with sqlite3.connect(served.database) as connection:
+        connection.execute(
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, "
+            "email, is_staff, is_active, date_joined) "
+            "VALUES ('!', 0, ?, '', '', '', 0, 0, '2026-01-01 00:00:00')",
+            (person,),
+        )
+    deployment_a = {**served.environment, "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}"}
+    sign_in = (
+        "from django.test import RequestFactory; from tasks_app import identity; "
+        f"print(identity.sign_in(RequestFactory().get('/'), {person!r}))"
+    )
+    for command in (["migrate", "--noinput"], ["shell", "-c", sign_in]):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=deployment_a,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("True")  # A let them in, and remembered it
+
+    answer = requests.get(
+        f"{served.url}/w/Support/tasks/",
+        headers={"X-Forwarded-Email": person, "X-Forwarded-Groups": "taskdeck-admins"},
+        timeout=30,
+    )
+    assert answer.status_code == 403
+    assert f"The account {person} cannot sign in" in answer.text
+
+
+def test_rqs_queue_is_named_after_the_deployments_prefix(served):
+    environment = {**served.environment, "REDIS_URL": REDIS_URL}
+    enqueue = (
+        "from django.conf import settings; from tasks_app import tasks; "
+        "result = tasks.prepare_bulk_job.enqueue(987655); "
+        "print(list(settings.RQ_QUEUES), result.id)"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", enqueue],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    queues, job = done.stdout.strip().splitlines()[-1].rsplit(" ", 1)
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert queues == repr([served.prefix])
+        assert connection.lrange(f"rq:queue:{served.prefix}", 0, -1) == [job.encode()]
+        assert job.encode() not in connection.lrange("rq:queue:default", 0, -1)
+    finally:
+        for queue in (served.prefix, "default"):
+            connection.lrem(f"rq:queue:{queue}", 0, job)
+        connection.delete(f"rq:job:{job}", f"rq:queue:{served.prefix}")
+
+
+def test_with_the_shared_cache_cut_pages_keep_working_and_readyz_says_degraded(served):
+    with sqlite3.connect(served.sandbox) as connection:
+        sid = connection.execute(
+            "SELECT tasks.sid FROM tasks JOIN workspaces ON workspaces.sid = tasks.workspace_sid "
+            "WHERE friendly_name = 'Support' AND assignment_status = 'pending' LIMIT 1"
+        ).fetchone()[0]
+    pages = ["/w/Support/tasks/", f"/w/Support/tasks/{sid}/", "/audit/", f"/tasks/{sid}/"]
+    banner = "shared cache is not answering"
+    with requests.Session() as admin:
+        admin.headers.update(ADMIN)
+        for page in pages:
+            answer = admin.get(served.url + page, timeout=30)
+            assert answer.status_code == 200 and banner not in answer.text
+        assert requests.get(f"{served.url}/readyz", timeout=30).json()["status"] == "ok"
+        served.redis.cut()
+        try:
+            for _ in range(2):  # the first request meets the outage, the next knows of it
+                for page in pages:
+                    answer = admin.get(served.url + page, timeout=30)
+                    assert answer.status_code == 200, (page, answer.status_code)
+                    assert banner in answer.text
+            ready = requests.get(f"{served.url}/readyz", timeout=30)
+            assert ready.status_code == 200
+            assert ready.json() == {"status": "degraded", "database": "ok", "cache": "error"}
+        finally:
+            served.redis.restore()
+        assert wait_until(
+            lambda: requests.get(f"{served.url}/readyz", timeout=30).json()["status"] == "ok",
+            timeout=30,
+        )
 
 
 # --- Log lines ------------------------------------------------------------------------------
