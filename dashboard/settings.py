@@ -105,6 +105,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The role that owns Taskdeck's tables, for `manage.py migrate` only; Taskdeck then serves
+# as DATABASE_URL's role, which cannot disable the audit trail's trigger
+# (tasks_app/database_roles.py). Same database, another user.
+DATABASE_MIGRATION_URL = env_str("DATABASE_MIGRATION_URL")
+MIGRATION_DATABASE = (
+    dj_database_url.parse(DATABASE_MIGRATION_URL) if DATABASE_MIGRATION_URL else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every key Taskdeck and its libraries write to Redis starts with this deployment's prefix

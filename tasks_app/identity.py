@@ -49,6 +49,8 @@ from django.contrib import auth
 from django.contrib.auth.backends import RemoteUserBackend
 from django.contrib.auth.middleware import RemoteUserMiddleware
 from django.core.cache import cache
+from django.core.checks import Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -87,6 +89,35 @@ def parse_networks(values: Iterable[str], *, setting: str) -> tuple:
                 f"{setting} holds {value!r}, which is not an address or a CIDR such as 10.0.0.0/8."
             ) from None
     return tuple(networks)
+
+
+# A trusted range wider than this is an error waiting to happen: the SSO proxy is a few
+# machines, and every address inside the range may say who is signed in.
+BROADEST_TRUSTED = {4: 16, 6: 48}  # IP version -> shortest prefix length accepted quietly
+
+
+@register(Tags.security, deploy=True)
+def trusted_proxies_are_narrow(app_configs, **kwargs) -> list[CheckWarning]:
+    """`check --deploy` warns when TASKDECK_SSO_TRUSTED_PROXIES trusts a very broad range
+    (0.0.0.0/0, ::/0, anything wider than a /16 or an IPv6 /48)."""
+    try:
+        networks = parse_networks(
+            settings.TASKDECK_SSO_TRUSTED_PROXIES, setting="TASKDECK_SSO_TRUSTED_PROXIES"
+        )
+    except ImproperlyConfigured:
+        return []  # start-up refuses it already, with its own message
+    broad = [n for n in networks if n.prefixlen < BROADEST_TRUSTED[n.version]]
+    return [
+        CheckWarning(
+            f"TASKDECK_SSO_TRUSTED_PROXIES trusts {network} ("
+            + ("every address" if not network.prefixlen else f"{network.num_addresses:,} addresses")
+            + "): any of them may say who is signed in and with which groups.",
+            hint="List only the SSO proxy's own addresses (e.g. 10.0.4.17/32), and keep "
+            "Taskdeck unreachable except through it.",
+            id="taskdeck.W011",
+        )
+        for network in broad
+    ]
 
 
 def parse_role_groups(text: str, *, setting: str = "TASKDECK_ROLE_GROUPS") -> dict[str, set[str]]:
