@@ -70,7 +70,7 @@ serve worker: export DJANGO_SECURE_SSL_REDIRECT ?= 0
 serve worker: export DJANGO_SECURE_COOKIES ?= 0
 serve worker: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
 WORKER_CMD = if [ "$${TASKDECK_TASKS_BACKEND:-$${REDIS_URL:+rq}}" = rq ]; \
-	then exec $(PY) manage.py rqworker default --job-class django_tasks_rq.Job --with-scheduler; \
+	then exec $(PY) manage.py rqworker "$${TASKDECK_CACHE_PREFIX:-taskdeck}" --job-class django_tasks_rq.Job --with-scheduler; \
 	else exec $(PY) manage.py db_worker --no-reload; fi
 SECRET_KEY_FILE := var/secret-key
 
