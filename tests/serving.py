@@ -3,6 +3,8 @@ for the tests that need real processes (127.0.0.1 only)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +16,42 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The roles the production-like servers map groups to (as tests/settings.py does).
+ROLES = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"
+
+
+def production_environment(folder: Path, sandbox_file: Path, **overrides: str) -> dict[str, str]:
+    """Taskdeck's environment as deployed (production settings, DEBUG off, a trusted proxy
+    on 127.0.0.1, roles from groups), with its database and a copy of the seeded sandbox
+    in ``folder``; nothing of the shell's own Taskdeck settings leaks in."""
+    shutil.copyfile(sandbox_file, folder / "sandbox.sqlite3")
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SECRET_KEY": "production-like-tests-only",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": f"sqlite:///{folder / 'taskdeck.sqlite3'}",
+        "SANDBOX_DB_PATH": str(folder / "sandbox.sqlite3"),
+        "TASKDECK_SSO_TRUSTED_PROXIES": "127.0.0.1/32",
+        "TASKDECK_ROLE_GROUPS": ROLES,
+    }
+    for name in ("TASKDECK_SSO_DISABLED", "CACHE_URL", "REDIS_URL", "DJANGO_BEHIND_TLS_PROXY"):
+        environment.pop(name, None)
+    return {**environment, **overrides}
+
+
+def manage(environment: dict[str, str], *command: str) -> subprocess.CompletedProcess:
+    """``manage.py command`` in a process of its own, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def free_port() -> int:

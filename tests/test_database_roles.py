@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.backends import require_postgres
-from tests.serving import ROOT
+from tests.serving import manage
 
 
 @dataclass
@@ -60,7 +59,9 @@ def roles() -> Iterator[Roles]:
             admin.execute(f"DROP ROLE IF EXISTS {made.owner}")
 
 
-def manage(roles: Roles, *command: str, serving_as: str) -> subprocess.CompletedProcess:
+def manage_as(roles: Roles, *command: str, serving_as: str) -> subprocess.CompletedProcess:
+    """``manage.py`` with production settings, serving as ``serving_as`` and migrating as
+    the owner."""
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))},
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
@@ -70,14 +71,7 @@ def manage(roles: Roles, *command: str, serving_as: str) -> subprocess.Completed
         "DATABASE_URL": roles.url(serving_as),
         "DATABASE_MIGRATION_URL": roles.url(roles.owner),
     }
-    return subprocess.run(
-        [sys.executable, "manage.py", *command],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return manage(environment, *command)
 
 
 INSERT = (
@@ -89,7 +83,7 @@ INSERT = (
 
 
 def test_taskdeck_serves_as_a_role_that_cannot_undo_the_audit_trail(roles):
-    migrated = manage(roles, "migrate", "--noinput", serving_as=roles.serving)
+    migrated = manage_as(roles, "migrate", "--noinput", serving_as=roles.serving)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
 
     with roles.connect(roles.owner) as owner:
@@ -125,8 +119,10 @@ def test_taskdeck_serves_as_a_role_that_cannot_undo_the_audit_trail(roles):
             "SELECT actor, outcome FROM tasks_app_auditrecord WHERE id = %s", [record]
         ).fetchone() == ("editor@example.com", "done")
 
-    clean = manage(roles, "check", "--deploy", "--fail-level", "WARNING", serving_as=roles.serving)
+    clean = manage_as(
+        roles, "check", "--deploy", "--fail-level", "WARNING", serving_as=roles.serving
+    )
     assert "taskdeck.W010" not in clean.stdout + clean.stderr
-    as_owner = manage(roles, "check", "--deploy", serving_as=roles.owner)
+    as_owner = manage_as(roles, "check", "--deploy", serving_as=roles.owner)
     assert "taskdeck.W010" in as_owner.stderr, as_owner.stdout + as_owner.stderr
     assert "DATABASE_MIGRATION_URL" in as_owner.stderr

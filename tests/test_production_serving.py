@@ -8,15 +8,11 @@ break a log line. The last tests read everything the server wrote: every line is
 from __future__ import annotations
 
 import json
-import os
 import random
 import secrets
-import shutil
 import socket
 import sqlite3
 import string
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +24,8 @@ import requests
 
 from tests.backends import REDIS_URL, require_redis
 from tests.conftest import wait_until
-from tests.serving import ROOT, gunicorn
+from tests.serving import gunicorn, manage, production_environment
 from tests.tcp_proxy import TcpProxy
-
-ROLES = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"
-
 
 # Shared reads may hold this many entries (TASKDECK_SHARED_READ_SLOTS) of at most
 # TASKDECK_SHARED_READ_MAX_BYTES (2 MiB by default) each.
@@ -73,29 +66,18 @@ def served(tmp_path_factory, seeded_sandbox_file) -> Iterator[Served]:
     proxy = TcpProxy(real_redis.port or 6379).start()
     prefix = f"tests-{secrets.token_hex(6)}"
     folder = tmp_path_factory.mktemp("production-serving")
-    shutil.copyfile(seeded_sandbox_file, folder / "sandbox.sqlite3")
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-        "DJANGO_SECRET_KEY": "production-serving-tests-only",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": f"sqlite:///{folder / 'taskdeck.sqlite3'}",
-        "SANDBOX_DB_PATH": str(folder / "sandbox.sqlite3"),
-        "TASKDECK_SSO_TRUSTED_PROXIES": "127.0.0.1/32",
-        "TASKDECK_ROLE_GROUPS": ROLES,
-        "CACHE_URL": f"redis://127.0.0.1:{proxy.port}{real_redis.path}",
-        "TASKDECK_CACHE_PREFIX": prefix,
-        "TASKDECK_SHARED_READ_SLOTS": str(SLOTS),
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "4",
-        "GUNICORN_ACCESS_LOG": "-",
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-    }
-    for name in ("TASKDECK_SSO_DISABLED", "REDIS_URL", "DJANGO_BEHIND_TLS_PROXY"):
-        environment.pop(name, None)
+    environment = production_environment(
+        folder,
+        seeded_sandbox_file,
+        CACHE_URL=f"redis://127.0.0.1:{proxy.port}{real_redis.path}",
+        TASKDECK_CACHE_PREFIX=prefix,
+        TASKDECK_SHARED_READ_SLOTS=str(SLOTS),
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="4",
+        GUNICORN_ACCESS_LOG="-",
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+    )
     stdout, stderr = folder / "stdout.log", folder / "stderr.log"
     try:
         with gunicorn(folder, environment, collect_static=True, output=(stdout, stderr)) as url:
@@ -299,14 +281,7 @@ def test_two_deployments_sharing_one_redis_do_not_share_the_account_check(served
         f"print(identity.sign_in(RequestFactory().get('/'), {person!r}))"
     )
     for command in (["migrate", "--noinput"], ["shell", "-c", sign_in]):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=deployment_a,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = manage(deployment_a, *command)
         assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("True")  # A let them in, and remembered it
 
@@ -320,20 +295,12 @@ def test_two_deployments_sharing_one_redis_do_not_share_the_account_check(served
 
 
 def test_rqs_queue_is_named_after_the_deployments_prefix(served):
-    environment = {**served.environment, "REDIS_URL": REDIS_URL}
     enqueue = (
         "from django.conf import settings; from tasks_app import tasks; "
         "result = tasks.prepare_bulk_job.enqueue(987655); "
         "print(list(settings.RQ_QUEUES), result.id)"
     )
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", enqueue],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = manage({**served.environment, "REDIS_URL": REDIS_URL}, "shell", "-c", enqueue)
     assert done.returncode == 0, done.stderr[-2000:]
     queues, job = done.stdout.strip().splitlines()[-1].rsplit(" ", 1)
     connection = redis.Redis.from_url(REDIS_URL)
@@ -445,22 +412,9 @@ def test_every_log_line_of_the_server_is_one_json_object_whatever_the_request(se
 def test_a_workers_log_lines_are_json_objects_too(served):
     """The database worker runs one (empty) job and exits; everything it says is JSON."""
     enqueue = "from tasks_app import tasks; print(tasks.prepare_bulk_job.enqueue(987654).id)"
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", enqueue],
-        cwd=ROOT,
-        env=served.environment,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    worker = subprocess.run(
-        [sys.executable, "manage.py", "db_worker", "--batch", "--no-reload", "--no-startup-delay"],
-        cwd=ROOT,
-        env=served.environment,
-        capture_output=True,
-        timeout=120,
-    )
+    assert manage(served.environment, "shell", "-c", enqueue).returncode == 0
+    worker = manage(served.environment, "db_worker", "--batch", "--no-reload", "--no-startup-delay")
     assert worker.returncode == 0, worker.stderr[-2000:]
-    lines = [line for line in (worker.stdout + worker.stderr).decode().splitlines() if line.strip()]
+    lines = [line for line in (worker.stdout + worker.stderr).splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]
     assert any("prepare_bulk_job" in entry["message"] for entry in entries), lines

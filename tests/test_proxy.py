@@ -19,10 +19,9 @@ import pytest
 import requests
 
 from tests.conftest import wait_until
-from tests.serving import ROOT, free_port, gunicorn
+from tests.serving import ROOT, free_port, gunicorn, production_environment
 
 CONFIG = ROOT / "deploy" / "nginx" / "taskdeck.conf"
-ROLES = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"
 # Who the stand-in SSO service says each session cookie belongs to: (email, groups).
 PEOPLE = {
     "viewer-session": ("sso-viewer@example.com", "staff,taskdeck-viewers"),
@@ -127,25 +126,10 @@ http {{
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory, seeded_sandbox_file) -> Iterator[Proxied]:
     folder = tmp_path_factory.mktemp("proxy")
-    shutil.copyfile(seeded_sandbox_file, folder / "sandbox.sqlite3")
     sso = StandInSSO()
     sso_server = sso.serve()
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-        "DJANGO_SECRET_KEY": "proxy-tests-only",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": f"sqlite:///{folder / 'taskdeck.sqlite3'}",
-        "SANDBOX_DB_PATH": str(folder / "sandbox.sqlite3"),
-        # Only nginx, on this machine, may say who is signed in.
-        "TASKDECK_SSO_TRUSTED_PROXIES": "127.0.0.1/32",
-        "TASKDECK_ROLE_GROUPS": ROLES,
-        "GUNICORN_WORKERS": "1",
-    }
-    for name in ("TASKDECK_SSO_DISABLED", "CACHE_URL", "REDIS_URL", "DJANGO_BEHIND_TLS_PROXY"):
-        environment.pop(name, None)
+    # Only nginx, on this machine, may say who is signed in (TASKDECK_SSO_TRUSTED_PROXIES).
+    environment = production_environment(folder, seeded_sandbox_file, GUNICORN_WORKERS="1")
     with gunicorn(folder, environment, collect_static=True) as app_url:
         port = free_port()
         site = folder / "taskdeck.conf"
