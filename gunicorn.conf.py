@@ -107,7 +107,7 @@ logconfig_dict = {
         "gunicorn.error": {"handlers": ["error"], "level": "INFO", "propagate": False},
         "gunicorn.access": {
             "handlers": ["access"] if accesslog else [],
-            "level": "INFO",
+            "level": "INFO" if accesslog else "WARNING",
             "propagate": False,
         },
     },

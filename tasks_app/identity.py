@@ -354,7 +354,13 @@ def _digest(text: str) -> str:
 
 def _database_fingerprint() -> str:
     database = settings.DATABASES["default"]
-    where = "|".join(str(database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME"))
+    return _fingerprint(
+        "|".join(str(database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME"))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(where: str) -> str:
     return _digest(where)[:16]
 
 
