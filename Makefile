@@ -54,12 +54,12 @@ run: $(RUN_STAMP)
 sandbox: $(RUN_STAMP)
 	$(PY) manage.py runsandbox $(HOST):$(SANDBOX_PORT) --simulate
 
-# .ci/chromium finds or fetches a Chromium for the browser journeys, or stops with one
-# line saying what to run: the browser tests are never skipped.
+# .ci/chromium finds or fetches a Chromium for the browser journeys, .ci/nginx an nginx for
+# the proxy tests, or each stops with one line saying what to run: no test is skipped.
 test: $(DEV_STAMP)
-	@chromium=$$(PY=$(PY) .ci/chromium) && \
-	  echo "CHROMIUM_PATH=$$chromium $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)" && \
-	  CHROMIUM_PATH=$$chromium $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	@chromium=$$(PY=$(PY) .ci/chromium) && nginx=$$(.ci/nginx) && \
+	  echo "CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)" && \
+	  CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

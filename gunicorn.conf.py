@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from gunicorn.glogging import Logger
+
 from dashboard.env import (
     configuration_errors_in_one_line,
     env_bool,
@@ -67,12 +69,63 @@ with configuration_errors_in_one_line():
     _access_log = env_str("GUNICORN_ACCESS_LOG", "-")
     accesslog = None if _access_log.lower() == "off" else _access_log
     errorlog = "-"
-    # JSON on one line per request, like Django's own log lines (dashboard/settings.py).
-    access_log_format = (
-        '{"time": "%(t)s", "logger": "gunicorn.access", "request_id": "%({x-request-id}o)s", '
-        '"method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", '
-        '"duration_ms": %(M)s}'
-    )
+
+# The access line's message; its fields (method, path, status, duration...) are added one
+# by one by the JSON formatter, which escapes whatever the client sent.
+access_log_format = "%(m)s %(U)s %(s)s"
+# gunicorn's own lines (start-up, workers, errors; the access log when on) as JSON objects
+# by the same formatter as Django's (tasks_app/requestlog.py): every line on stdout and
+# stderr is one JSON object, whatever a path or a header holds.
+
+
+class _Atoms(dict):
+    """gunicorn's atoms as they are: its own wrapper escapes quotes for its text format,
+    which the JSON formatter (escaping everything itself) would show doubled."""
+
+    def __getitem__(self, key: str):
+        return self.get(key.lower() if key.startswith("{") else key, "-")
+
+
+class JsonLogger(Logger):
+    atoms_wrapper_class = _Atoms
+
+
+logger_class = JsonLogger
+_json_to = {
+    "-": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"},
+    "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+}
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "tasks_app.requestlog.JsonFormatter"}},
+    # Django's settings give the root logger its handler when Taskdeck loads.
+    "root": {"level": "INFO", "handlers": []},
+    "handlers": {
+        "error": {**_json_to["stderr"], "formatter": "json"},
+        **(
+            {
+                "access": {
+                    **_json_to.get(
+                        accesslog, {"class": "logging.FileHandler", "filename": accesslog}
+                    ),
+                    "formatter": "json",
+                }
+            }
+            if accesslog
+            else {}
+        ),
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["error"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {
+            "handlers": ["access"] if accesslog else [],
+            "level": "INFO" if accesslog else "WARNING",
+            "propagate": False,
+        },
+    },
+}
+
 
 # Metrics from every worker, merged on /metrics (prometheus-client multiprocess mode). The
 # directory must exist, and hold no samples of an earlier run, before Taskdeck is loaded

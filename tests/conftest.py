@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
@@ -159,7 +159,8 @@ def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[San
     shutil.copyfile(seeded_sandbox_file, path)
     settings.SANDBOX_DB_PATH = path
     settings.TASKROUTER_BASE_URL = settings.EMBEDDED_SANDBOX_URL
-    cache.clear()
+    for alias in settings.CACHES:  # the shared cache, and each process's fragments
+        caches[alias].clear()
     store = SandboxStore(path)
     yield Sandbox(store)
     store.close()

@@ -4,6 +4,8 @@ settings that keep a deployment from running without either."""
 from __future__ import annotations
 
 import logging
+import os
+import re
 import secrets
 import subprocess
 
@@ -196,6 +198,16 @@ def test_check_deploy_is_clean_under_production_settings():
     result = _start({"TASKDECK_SSO_TRUSTED_PROXIES": "10.0.0.5/32"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_about_trusting_every_address_or_a_very_broad_range():
+    result = _start({"TASKDECK_SSO_TRUSTED_PROXIES": "0.0.0.0/0,::/0,10.0.0.0/8,10.0.4.17/32"})
+    assert result.returncode != 0  # --fail-level WARNING
+    warnings = [line for line in result.stderr.splitlines() if "taskdeck.W011" in line]
+    assert len(warnings) == 3, result.stderr
+    assert {"0.0.0.0/0", "::/0", "10.0.0.0/8"} == {
+        network for line in warnings for network in re.findall(r"trusts (\S+) \(", line)
+    }
 
 
 # --- Roles, checked on the server -------------------------------------------------------------

@@ -82,7 +82,7 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
 
     landing = not request.GET
     form = TaskFilterForm(
-        LANDING if landing else request.GET,
+        LANDING if landing else known_parameters(request.GET),
         queues=queues,
         workflows=workflows,
         sid_jumps=True,
@@ -131,7 +131,7 @@ def _page_context(
         "problem": problem,
         "refresh_seconds": settings.TASKDECK_REFRESH_SECONDS,
         "export_limit": settings.TASKDECK_EXPORT_MAX_ROWS,
-        "filters_key": _filters_key(form, workspace.url_name, request),
+        "filters_key": _filters_key(form, workspace.url_name),
         "partials": {
             "task-view": "tasks/task_list.html#task-view",
             "task-rows": "tasks/_task_table.html#task-rows",
@@ -205,17 +205,30 @@ def _results(
     return results
 
 
-def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple:
-    """Everything the filter form's HTML depends on, so it is rendered once per URL and
-    shared (template fragment cache): the query, the names offered, and the errors."""
+def known_parameters(query: QueryDict) -> QueryDict:
+    """The table's own parameters from ``query``, in the form's order: what a page shows
+    depends on these alone. Unknown ones (tracking tags, typos, junk) are dropped here,
+    so they reach neither the form, nor the links the page builds, nor any cache key."""
+    known = QueryDict(mutable=True)
+    for name in TaskFilterForm.base_fields:
+        if name in query:
+            known.setlist(name, query.getlist(name))
+    known._mutable = False
+    return known
+
+
+def _filters_key(form: TaskFilterForm, slug: str) -> tuple:
+    """Everything the filter form's HTML depends on, so it is rendered once per query and
+    kept (template fragment cache, in each process's memory): the table's own parameters
+    in a fixed order, the names offered, and the errors."""
     directory = [(item.sid, item.friendly_name) for item in (*form.queues, *form.workflows)]
     version = templates_version("tasks/task_list.html", "tasks/_filter_field.html")
-    return (version, slug, request.GET.urlencode(), directory, form.errors.as_json())
+    return (version, slug, form.data.urlencode(), directory, form.errors.as_json())
 
 
 def _bulk_bar_key(form: TaskFilterForm, slug: str) -> tuple:
     """Everything the bulk bar's fields depend on (its CSRF token is outside the cached
-    part): the same for everyone who may edit and views the same URL."""
+    part): the same for everyone who may edit and views the same query."""
     version = templates_version("tasks/_bulk_bar.html")
     return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS)
 
