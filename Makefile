@@ -1,63 +1,110 @@
-# Every target the README shows. Each one brings .venv up to date with pyproject.toml first;
-# when nothing changed that is a timestamp check and costs nothing.
+# Every target the README shows. Each one brings .venv up to date with the lock files
+# first; when nothing changed that is a timestamp check and costs nothing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Two installs: running needs only the project's dependencies; testing, linting and the
-# browser journeys need the dev extras too (most of a cold start's download).
+# Two installs, each exactly what its lock file pins, hashes checked (see "Dependencies"
+# below): running needs requirements.txt (the dependencies and the [scale] extra, so
+# `make serve` can use PostgreSQL and Redis); testing, linting and the browser journeys
+# need requirements-dev.txt (the same pins plus the [loadtest] and [dev] extras: most of a
+# cold start's download). Taskdeck itself is not installed: every command runs from here.
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+PIP_INSTALL = $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8765
 
 # `make run` and `make sandbox` are for development: DEBUG on, a development secret key,
-# the embedded sandbox. Anything already set in the environment wins. Tests and the
-# bench run with production settings of their own.
-run sandbox: export DJANGO_DEBUG ?= 1
+# the embedded sandbox. Anything already set in the environment wins; an empty value is
+# unset, as everywhere in Taskdeck. Tests and the bench run with production settings of
+# their own.
+run sandbox: export DJANGO_DEBUG := $(or $(DJANGO_DEBUG),1)
+
+# The Host names `make run` and `make serve` answer to, unless DJANGO_ALLOWED_HOSTS says:
+# HOST and the loopback names; with HOST=0.0.0.0 (or ::), listening on every address, any
+# name, since nobody can list in advance the names a machine is reached by (its addresses,
+# DNS names, a forwarded port, a container's mapping) and a wrong guess answers 400.
+comma := ,
+ANY_ADDRESS := $(filter 0.0.0.0 :: [::],$(HOST))
+SERVED_HOSTS := $(or $(DJANGO_ALLOWED_HOSTS),$(if $(ANY_ADDRESS),*,$(HOST)$(comma)127.0.0.1$(comma)localhost$(comma)[::1]))
+ANY_HOST = HOST=$(HOST) answers any Host name (DJANGO_ALLOWED_HOSTS=*); set \
+	DJANGO_ALLOWED_HOSTS to the names to accept.
+ANY_HOST_NOTE := $(if $(DJANGO_ALLOWED_HOSTS),,$(if $(ANY_ADDRESS),@echo "make $$@: $(ANY_HOST)"))
+run serve: export DJANGO_ALLOWED_HOSTS := $(SERVED_HOSTS)
 
 .PHONY: run test lint format bench sandbox clean
 
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PIP_INSTALL) -r requirements.txt
 	@touch $@
 
-# The dev install includes everything running needs, so it stamps both.
-$(DEV_STAMP): pyproject.toml
+# The dev lock holds every pin of the runtime lock, so it stamps both.
+$(DEV_STAMP): requirements-dev.txt requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)
+	$(ANY_HOST_NOTE)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py worker & trap 'kill $$!' EXIT; $(PY) manage.py runserver $(HOST):$(PORT)
 
 sandbox: $(RUN_STAMP)
 	$(PY) manage.py runsandbox $(HOST):$(SANDBOX_PORT) --simulate
 
-# .ci/chromium finds or fetches a Chromium for the browser journeys, or stops with one
-# line saying what to run: the browser tests are never skipped.
+# .ci/chromium finds or fetches a Chromium for the browser journeys, .ci/nginx an nginx for
+# the proxy tests, or each stops with one line saying what to run: no test is skipped.
 test: $(DEV_STAMP)
-	@chromium=$$(PY=$(PY) .ci/chromium) && \
-	  echo "CHROMIUM_PATH=$$chromium $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)" && \
-	  CHROMIUM_PATH=$$chromium $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	@chromium=$$(PY=$(PY) .ci/chromium) && nginx=$$(.ci/nginx) && \
+	  echo "CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)" && \
+	  CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/djlint --lint --profile=django templates
 
 format: $(DEV_STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# `make bench BENCH_ARGS=--quick` (or --strict, --profile...: python -m bench --help).
 bench: $(RUN_STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# --- Dependencies ------------------------------------------------------------------------
+# pyproject.toml says what Taskdeck needs, in ranges: it is the source of truth. The lock
+# files pin every package, with its hashes, to one tested set: requirements.txt (the
+# dependencies and [scale]) and requirements-dev.txt (also [loadtest] and [dev], with the
+# runtime lock's pins as constraints, so both hold the same versions).
+# To add a dependency: add it to pyproject.toml (`dependencies`, or the extra it belongs
+# to), run `make lock`, commit pyproject.toml with both lock files. `make lock` changes only
+# what pyproject.toml's edits require; `make upgrade` moves every pin to the newest release
+# the ranges allow, and `make lock LOCK_ARGS='--upgrade-package django'` one package. Lock
+# with Python 3.11, the oldest Taskdeck supports. pip-compile runs from a venv of its own
+# inside .venv, at the version pinned here.
+PIP_TOOLS := pip-tools==7.7.0
+LOCK_VENV := $(VENV)/lock-tools
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+	$(if $(filter upgrade,$@),--upgrade) $(LOCK_ARGS)
+.PHONY: lock upgrade
+
+$(LOCK_VENV)/.installed: Makefile
+	@test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(PIP_TOOLS)
+	@touch $@
+
+lock upgrade: $(LOCK_VENV)/.installed
+	$(PIP_COMPILE) --extra scale --output-file requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra scale --extra loadtest --extra dev --constraint requirements.txt \
+	  --output-file requirements-dev.txt pyproject.toml
 
 # --- Running at scale (README, "Running at scale") ---------------------------------------
 # `make serve`: Taskdeck as production runs it, on this machine: static files collected,
@@ -67,9 +114,16 @@ clean:
 # when REDIS_URL or TASKDECK_TASKS_BACKEND=rq says so, else on the database; and the
 # fleet's duties, each held by one worker at a time).
 .PHONY: serve worker loadtest
-serve worker: export DJANGO_SECURE_SSL_REDIRECT ?= 0
-serve worker: export DJANGO_SECURE_COOKIES ?= 0
-serve worker: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
+serve worker: export DJANGO_SECURE_SSL_REDIRECT := $(or $(DJANGO_SECURE_SSL_REDIRECT),0)
+serve worker: export DJANGO_SECURE_COOKIES := $(or $(DJANGO_SECURE_COOKIES),0)
+# No SSO proxy stands in front of `make serve`: unless TASKDECK_SSO_TRUSTED_PROXIES names
+# one (e.g. 127.0.0.1/32, with the identity headers sent by something on this machine),
+# everyone acts as the development user, TASKDECK_DEV_USER, and every page says so.
+SSO_DISABLED := $(or $(TASKDECK_SSO_DISABLED),$(if $(TASKDECK_SSO_TRUSTED_PROXIES),0,1))
+serve worker: export TASKDECK_SSO_DISABLED := $(SSO_DISABLED)
+NO_SSO = make serve: no SSO proxy (TASKDECK_SSO_TRUSTED_PROXIES is unset), so everyone acts \
+	as the development user and every page says so.
+NO_SSO_NOTE := $(if $(TASKDECK_SSO_DISABLED)$(TASKDECK_SSO_TRUSTED_PROXIES),,@echo "$(NO_SSO)")
 WORKER_CMD = exec $(PY) manage.py worker
 SECRET_KEY_FILE := var/secret-key
 
@@ -78,6 +132,8 @@ $(SECRET_KEY_FILE):
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
 serve: $(RUN_STAMP) $(SECRET_KEY_FILE)
+	$(ANY_HOST_NOTE)
+	$(NO_SSO_NOTE)
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
 	$(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py migrate --noinput && \
 	{ ( $(WORKER_CMD) ) & trap 'kill $$! 2>/dev/null' EXIT; \

@@ -192,7 +192,7 @@ def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
         url = f"{dashboard.url}/w/{WORKSPACE_NAME}/tasks/"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+                executable_path=os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium",
                 args=CHROMIUM_ARGS,
             )
             try:

@@ -39,10 +39,11 @@ from tasks_app.sandbox import Credentials, SandboxApp, SandboxServer, SandboxSto
 from tasks_app.sandbox.ratelimit import RateLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("LOADTEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+# An empty value is the default, as for every setting.
+POSTGRES = os.environ.get("LOADTEST_POSTGRES_URL") or "postgres://postgres@127.0.0.1:5432/test"
 # A database of its own on the shared Redis: a test run elsewhere flushing database 0
 # would empty the shared reads mid-run and be counted as extra TaskRouter requests.
-REDIS = os.environ.get("LOADTEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS = os.environ.get("LOADTEST_REDIS_URL") or "redis://127.0.0.1:6379/11"
 INTERVAL = 10  # seconds between one supervisor's refreshes
 
 # Ten distinct views supervisors keep open: filters, sorts and sizes a contact centre uses.
@@ -200,7 +201,7 @@ def _environment(database: str, sandbox_url: str, credentials: Credentials) -> d
         "TASKROUTER_SHARED_READ_SECONDS": str(INTERVAL),
         "GUNICORN_WORKERS": "2",
         "GUNICORN_THREADS": "8",
-        "GUNICORN_ACCESS_LOG": "",
+        "GUNICORN_ACCESS_LOG": "off",
         "LOG_LEVEL": "WARNING",
     }
 

@@ -37,7 +37,16 @@ SANDBOX_AUTH = (DEVELOPMENT_CREDENTIALS.account_sid, DEVELOPMENT_CREDENTIALS.aut
 # cache, a longer timeout, another settings module...). The bench sets its own values.
 _CONFIG_PREFIXES = ("DJANGO_", "TASKROUTER_", "TWILIO_", "SANDBOX_", "TASKDECK_", "GUNICORN_")
 _CONFIG_NAMES = frozenset(
-    {"DATABASE_URL", "DATABASE_CONN_MAX_AGE", "CACHE_URL", "LOG_LEVEL", "WEB_CONCURRENCY"}
+    {
+        "DATABASE_URL",
+        "DATABASE_CONN_MAX_AGE",
+        "CACHE_URL",
+        "REDIS_URL",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "WEB_CONCURRENCY",
+    }
 )
 
 # How both the dashboard and the floor are served (worker class, workers, threads): one

@@ -1,38 +1,49 @@
 """Tiny helpers that read settings from the environment (no settings framework needed).
 
-Each raises ImproperlyConfigured naming the variable when its value cannot be used, so a
-typo in a deployment stops start-up with a message instead of running with a surprise.
+An empty value means the default, exactly as if the variable were unset, so a copy of
+.env.example with blanks left in it starts Taskdeck with the documented defaults. Each
+helper raises ImproperlyConfigured naming the variable when its value cannot be used, so a
+typo in a deployment stops start-up with a message instead of running with a surprise;
+`configuration_errors_in_one_line` turns that into one line on stderr, not a traceback.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _raw(name: str) -> str | None:
+    """The variable's value without surrounding blanks; None when unset or empty."""
+    return os.environ.get(name, "").strip() or None
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    return _raw(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None:
         return default
-    value = raw.strip().lower()
-    if value in _TRUE:
+    if raw.lower() in _TRUE:
         return True
-    if value in _FALSE:
+    if raw.lower() in _FALSE:
         return False
     raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), not {raw!r}.")
 
 
 def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
+    raw = _raw(name)
+    if raw is None:
         return default
     try:
         return int(raw)
@@ -42,8 +53,8 @@ def env_int(name: str, default: int) -> int:
 
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
     """A number; greater than zero unless a ``minimum`` is given."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
+    raw = _raw(name)
+    if raw is None:
         return default
     try:
         value = float(raw)
@@ -56,7 +67,25 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
-        return list(default or [])
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    """Comma-separated items; the default when there are none (``,`` alone included)."""
+    items = [item.strip() for item in (_raw(name) or "").split(",") if item.strip()]
+    return items or list(default or [])
+
+
+@contextmanager
+def configuration_errors_in_one_line() -> Iterator[None]:
+    """Around start-up (manage.py, the WSGI module, gunicorn.conf.py): a setting that
+    cannot work ends the process with status 1 and one line on stderr saying what is wrong
+    and what to set, instead of a traceback through Django's settings loader."""
+    try:
+        yield
+    except ImproperlyConfigured as error:
+        sys.stderr.write(f"Taskdeck cannot start: {' '.join(str(error).split())}\n")
+        sys.stderr.flush()
+        if threading.current_thread() is not threading.main_thread():
+            # runserver loads the application in a thread, where SystemExit would end the
+            # thread alone and leave the reloader waiting for a file to change: no edit
+            # fixes the environment, so the process ends (its reloader then does too).
+            sys.stdout.flush()
+            os._exit(1)
+        raise SystemExit(1) from None

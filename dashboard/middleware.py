@@ -1,10 +1,12 @@
-"""Responses that hold customer data are never stored by a browser or a proxy."""
+"""Project-wide middleware: health probes answered whatever the Host, and responses that
+hold customer data never stored by a browser or a proxy."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import resolve
 
 from tasks_app.taskrouter import client
 
@@ -39,3 +41,26 @@ class TaskRouterDeadlineMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         with client.page_deadline():
             return self.get_response(request)
+
+
+# The load balancer's and Kubernetes' probes: they address the instance by its own IP.
+PROBE_PATHS = frozenset({"/livez", "/readyz"})
+
+
+class ProbesMiddleware:
+    """``/livez`` and ``/readyz`` answer whatever the Host header says. Probes address a
+    pod or a machine by its IP, which is not in DJANGO_ALLOWED_HOSTS; Django's host check
+    (in the middleware below this one) would answer 400 and log a traceback on every probe.
+    The probes are answered here, before anything reads the Host, by their views from the
+    URL conf; every other path still has its Host checked. They reveal nothing (an "ok" and
+    which engines answer), so answering any Host gives nothing away."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info not in PROBE_PATHS:
+            return self.get_response(request)
+        match = resolve(request.path_info)
+        request.resolver_match = match
+        return match.func(request, *match.args, **match.kwargs)

@@ -5,6 +5,8 @@ conveniences (DEBUG, a development secret key, local hosts) exist only when DJAN
 is on; with it off, anything a deployment must decide has to be set.
 """
 
+import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -13,9 +15,17 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_float, env_int, env_list, env_str
 from tasks_app.sandbox.auth import DEVELOPMENT_CREDENTIALS
+from tasks_app.taskrouter import access
+from tasks_app.taskrouter.errors import Misconfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+
+# prometheus-client turns to multiprocess mode when PROMETHEUS_MULTIPROC_DIR is present at
+# all, and an empty one would scatter its files in the working directory: empty means
+# unset, as everywhere here. gunicorn.conf.py sets it for gunicorn's workers.
+if not env_str("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -54,6 +64,8 @@ MIDDLEWARE = [
     # First, so every log line of the request, and its timing, are covered.
     "tasks_app.requestlog.RequestIdMiddleware",
     "tasks_app.metrics.PageTimingMiddleware",
+    # /livez and /readyz, before anything checks the Host (probes use the pod's IP).
+    "dashboard.middleware.ProbesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dashboard.middleware.NoStoreMiddleware",
@@ -103,6 +115,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The role that owns Taskdeck's tables, for `manage.py migrate` only; Taskdeck then serves
+# as DATABASE_URL's role, which cannot disable the audit trail's trigger
+# (tasks_app/database_roles.py). Same database, another user.
+DATABASE_MIGRATION_URL = env_str("DATABASE_MIGRATION_URL")
+MIGRATION_DATABASE = (
+    dj_database_url.parse(DATABASE_MIGRATION_URL) if DATABASE_MIGRATION_URL else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes write the embedded database at once (the web server, the worker
@@ -117,38 +136,70 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         }
     )
 
-CACHE_URL = env_str("CACHE_URL")
-if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CACHE_URL,
-            "KEY_PREFIX": "taskdeck",
-        }
+# Every key Taskdeck and its libraries write to Redis starts with this deployment's prefix
+# (Django's KEY_PREFIX; RQ's queue is named after it): two deployments sharing one Redis
+# must set different prefixes. Letters, digits, ".", "_" and "-".
+TASKDECK_CACHE_PREFIX = env_str("TASKDECK_CACHE_PREFIX", "taskdeck")
+if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", TASKDECK_CACHE_PREFIX):
+    raise ImproperlyConfigured(
+        "TASKDECK_CACHE_PREFIX must be 1 to 64 letters, digits, '.', '_' or '-', "
+        f"not {TASKDECK_CACHE_PREFIX!r}."
+    )
+# Bytes held by a local-memory cache (the default cache without Redis, and each process's
+# cached template fragments), least recently used first out.
+TASKDECK_LOCAL_CACHE_MAX_BYTES = env_int("TASKDECK_LOCAL_CACHE_MAX_BYTES", 32 * 1024 * 1024)
+
+
+def _redis_cache(url: str) -> dict:
+    """Django's Redis cache that keeps pages working while Redis is down (dashboard/cache.py),
+    with short timeouts so a Redis that hangs cannot hold a page either."""
+    return {
+        "BACKEND": "dashboard.cache.ResilientRedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": TASKDECK_CACHE_PREFIX,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 2.0},
     }
-elif CACHE_URL in ("", "locmem://"):
+
+
+def _local_cache(name: str) -> dict:
     # Bounded by bytes, not only entries: shared reads of large pages would otherwise grow
     # each worker by hundreds of MiB.
-    CACHES = {
-        "default": {
-            "BACKEND": "dashboard.cache.BoundedLocMemCache",
-            "OPTIONS": {
-                "MAX_BYTES": env_int("TASKDECK_LOCAL_CACHE_MAX_BYTES", 32 * 1024 * 1024),
-            },
-        }
+    return {
+        "BACKEND": "dashboard.cache.BoundedLocMemCache",
+        "LOCATION": name,
+        "KEY_PREFIX": TASKDECK_CACHE_PREFIX,
+        "OPTIONS": {"MAX_BYTES": TASKDECK_LOCAL_CACHE_MAX_BYTES},
     }
+
+
+# The shared cache (CACHE_URL): shared reads, directory lists, the account check, cached
+# sessions. Everything in it may be evicted or lost: run it with maxmemory and an
+# eviction policy (README, "Running at scale").
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": _redis_cache(CACHE_URL)}
+elif CACHE_URL in ("", "locmem://"):
+    CACHES = {"default": _local_cache("")}
 else:
     raise ImproperlyConfigured(
         f"CACHE_URL must be redis://host:port/db or empty (local memory), not {CACHE_URL!r}."
     )
+# Template fragments ({% cache %}: the filter bar, the bulk bar) stay in each process's
+# memory, bounded by bytes: cheap to render again, and any viewer can make new ones (one
+# per query), so they must never grow the shared Redis.
+CACHES["template_fragments"] = _local_cache("template-fragments")
+# State that must never be evicted: the fleet's rate budget and the circuit breakers. On
+# REDIS_URL (the Redis holding RQ's queue, run with maxmemory-policy noeviction) when set,
+# else in the default cache.
+REDIS_URL = env_str("REDIS_URL")
+CACHES["state"] = _redis_cache(REDIS_URL) if REDIS_URL else CACHES["default"]
 
 # --- Background work (bulk previews and writes): django-tasks, the backport of Django 6's
 # django.tasks (the upgrade is an import change). The database backend is the default and
 # needs nothing else (`manage.py db_worker`); a fleet uses RQ on Redis, whose workers
-# scale out as processes on any machine (`manage.py rqworker default --job-class
+# scale out as processes on any machine (`manage.py rqworker $TASKDECK_CACHE_PREFIX --job-class
 # django_tasks_rq.Job --with-scheduler`). TASKDECK_TASKS_BACKEND picks one; with only
 # REDIS_URL set, RQ is chosen.
-REDIS_URL = env_str("REDIS_URL")
 TASKDECK_TASKS_BACKEND = env_str("TASKDECK_TASKS_BACKEND", "rq" if REDIS_URL else "db")
 if TASKDECK_TASKS_BACKEND == "rq":
     if not REDIS_URL:
@@ -156,9 +207,14 @@ if TASKDECK_TASKS_BACKEND == "rq":
             "TASKDECK_TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/1)."
         )
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
+    # RQ's queue is named after the deployment's prefix: two deployments sharing a Redis
+    # never take each other's jobs (`rqworker $TASKDECK_CACHE_PREFIX`).
+    TASKDECK_TASK_QUEUE = TASKDECK_CACHE_PREFIX
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [TASKDECK_TASK_QUEUE]}}
+    RQ_QUEUES = {TASKDECK_TASK_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
 elif TASKDECK_TASKS_BACKEND == "db":
+    # The queue lives in this deployment's own database.
+    TASKDECK_TASK_QUEUE = "default"
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 else:
     raise ImproperlyConfigured(
@@ -186,6 +242,29 @@ if TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL and not (TWILIO_ACCOUNT_SID or TW
     # The sandbox's documented development credentials (README, "The embedded sandbox").
     TWILIO_ACCOUNT_SID = DEVELOPMENT_CREDENTIALS.account_sid
     TWILIO_AUTH_TOKEN = DEVELOPMENT_CREDENTIALS.auth_token
+# Without a usable URL and credentials every page would answer 502 (TaskRouter refuses an
+# unauthenticated call, and so does a sandbox served by `manage.py runsandbox`): stop now,
+# with the client's own rules, and say what to set.
+try:
+    access.checked_base_url(TASKROUTER_BASE_URL)
+    access.basic_auth(
+        account_sid=TWILIO_ACCOUNT_SID,
+        auth_token=TWILIO_AUTH_TOKEN,
+        api_key=TWILIO_API_KEY,
+        api_secret=TWILIO_API_SECRET,
+    )
+except Misconfigured as problem:
+    raise ImproperlyConfigured(
+        f"TASKROUTER_BASE_URL={TASKROUTER_BASE_URL}: every page would answer 502. {problem}"
+        + (
+            ""
+            if TASKROUTER_BASE_URL == EMBEDDED_SANDBOX_URL
+            else " (A sandbox served by manage.py runsandbox accepts TWILIO_ACCOUNT_SID="
+            f"{DEVELOPMENT_CREDENTIALS.account_sid} and TWILIO_AUTH_TOKEN="
+            f"{DEVELOPMENT_CREDENTIALS.auth_token}; without TASKROUTER_BASE_URL, Taskdeck "
+            "uses its embedded sandbox.)"
+        )
+    ) from None
 # Read timeout of one call to TaskRouter, in seconds (the connect timeout is 3.05 s or
 # this, whichever is smaller). Retries of reads and 429s come on top, within
 # TASKROUTER_MAX_RETRIES.
@@ -212,6 +291,12 @@ TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0
 # How long such a shared read is kept to be shown, with its age, when TaskRouter fails or
 # misses the page's deadline (only while sharing is on).
 TASKROUTER_STALE_SECONDS = env_float("TASKROUTER_STALE_SECONDS", 300.0, minimum=0)
+# What shared reads may hold in the shared cache, per TaskRouter account: at most this many
+# entries (a read's slot comes from its normalised query) of at most this many bytes each
+# (a larger page is read for each viewer instead). The bound is slots x bytes, whatever
+# URLs anyone asks for: 256 x 2 MiB by default (a 1000-row page is about 1.5 MB).
+TASKDECK_SHARED_READ_SLOTS = env_int("TASKDECK_SHARED_READ_SLOTS", 256)
+TASKDECK_SHARED_READ_MAX_BYTES = env_int("TASKDECK_SHARED_READ_MAX_BYTES", 2 * 1024 * 1024)
 
 # The fleet-wide TaskRouter rate budget (tasks_app/taskrouter/budget.py), shared through
 # the cache: on by default except against the embedded sandbox, which has no limits.
@@ -224,9 +309,15 @@ TASKDECK_BUDGET_READ_WAIT = env_float("TASKDECK_BUDGET_READ_WAIT", 2.0, minimum=
 TASKDECK_BUDGET_WRITE_WAIT = env_float("TASKDECK_BUDGET_WRITE_WAIT", 10.0, minimum=0)
 
 # The embedded sandbox (only used while TASKROUTER_BASE_URL is the default above).
-SANDBOX_DB_PATH = Path(env_str("SANDBOX_DB_PATH") or VAR_DIR / "sandbox.sqlite3")
+# A relative path is taken from the repository, wherever the process was started.
+SANDBOX_DB_PATH = BASE_DIR / env_str("SANDBOX_DB_PATH", str(VAR_DIR / "sandbox.sqlite3"))
 SANDBOX_SEED_TASKS = env_int("SANDBOX_SEED_TASKS", 600)
 SANDBOX_LIST_ATTRIBUTES = env_bool("SANDBOX_LIST_ATTRIBUTES", True)
+# Seconds after closing that the sandbox purges a canceled or completed task; unset:
+# TaskRouter's 5 to 8 minutes.
+SANDBOX_PURGE_AFTER = (
+    env_float("SANDBOX_PURGE_AFTER", 0.0, minimum=0) if env_str("SANDBOX_PURGE_AFTER") else None
+)
 
 # --- Static files -----------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -313,8 +404,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "tasks_app.requestlog.RequestIdFilter"},
-        # Counts TaskRouter calls, retries and conflicts from the client's own lines.
-        "taskrouter_calls": {"()": "tasks_app.metrics.TaskRouterCallFilter"},
     },
     "formatters": {
         "json": {"()": "tasks_app.requestlog.JsonFormatter"},
@@ -331,8 +420,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "WARNING" if not DEBUG else "INFO"},
-        # Level INFO whatever LOG_LEVEL says: the metrics count these lines.
-        "tasks_app.taskrouter.client": {"level": "INFO", "filters": ["taskrouter_calls"]},
     },
 }
 if LOGGING["handlers"]["console"]["formatter"] not in ("json", "plain"):

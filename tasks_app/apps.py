@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 from django.apps import AppConfig
@@ -10,9 +11,17 @@ class TasksAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tasks_app import audit
+        from django.db.models.signals import post_migrate
+
+        from tasks_app import audit, database_roles, identity, metrics  # noqa: F401 - checks, signals
 
         audit.connect()  # every write to TaskRouter leaves an audit record
+        # After migrating as the owning role, the serving role gets what serving needs.
+        post_migrate.connect(
+            database_roles.grant_serving_role, sender=self, dispatch_uid="taskdeck-grants"
+        )
+        # Python's warnings become log lines (JSON like every other), not raw text.
+        logging.captureWarnings(True)
         # The default SQLite file lives in var/, which a fresh clone does not have yet.
         for database in settings.DATABASES.values():
             name = str(database.get("NAME") or "")

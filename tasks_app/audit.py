@@ -15,10 +15,12 @@ keeps it as "before" beside the data sent ("after").
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +29,7 @@ from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from tasks_app import presentation, titles
 from tasks_app.models import AuditRecord
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
@@ -191,6 +194,65 @@ def visible_to(identity: Any) -> QuerySet[AuditRecord]:
     if identity is not None and identity.has_role("editor"):
         return AuditRecord.objects.filter(actor=identity.username)
     return AuditRecord.objects.none()
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One record as the trail shows it: names first, SIDs as the detail."""
+
+    record: AuditRecord
+    action: str
+    title: str  # the task's title (TASKDECK_TITLE_ATTRIBUTES), "" when nothing names it
+    workspace: str  # the workspace's name, or its SID when TaskRouter cannot say
+
+    @property
+    def before_json(self) -> str:
+        return presentation.pretty_json(self.record.before)
+
+    @property
+    def after_json(self) -> str:
+        """What was sent; the attributes (sent as JSON text) shown as the object they are."""
+        sent = dict(self.record.after or {})
+        if isinstance(sent.get("Attributes"), str):
+            with contextlib.suppress(ValueError):  # else shown as the text that was sent
+                sent["Attributes"] = json.loads(sent["Attributes"])
+        return presentation.pretty_json(sent)
+
+
+def rows(records: Iterable[AuditRecord]) -> list[AuditRow]:
+    names = _workspace_names()
+    return [
+        AuditRow(
+            record=record,
+            action=describe(record),
+            title=title_of(record),
+            workspace=names.get(record.workspace_sid, record.workspace_sid),
+        )
+        for record in records
+    ]
+
+
+def _workspace_names() -> dict[str, str]:
+    """Workspace names by SID (a shared, cached read); none when TaskRouter is down, and
+    the trail shows SIDs instead: it never depends on TaskRouter answering."""
+    try:
+        return {w.sid: w.friendly_name for w in taskrouter.list_workspaces()}
+    except taskrouter.TaskRouterError:
+        return {}
+
+
+def title_of(record: AuditRecord) -> str:
+    """The task's title as the record knows it: what the person saw (an edit's snapshot,
+    a bulk preview's title), else the attributes sent (a create)."""
+    before = record.before if isinstance(record.before, dict) else {}
+    title = before.get("title") or titles.attributes_title(before.get("attributes"))
+    sent = (record.after or {}).get("Attributes")
+    if not title and isinstance(sent, str):
+        try:
+            title = titles.attributes_title(json.loads(sent))
+        except ValueError:
+            title = ""
+    return str(title or "")
 
 
 def describe(record: AuditRecord) -> str:

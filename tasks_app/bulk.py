@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from tasks_app import metrics
+from tasks_app import metrics, titles
 from tasks_app.models import BulkItem, BulkJob
 from tasks_app.taskrouter import budget, rules
 from tasks_app.taskrouter import service as taskrouter
@@ -234,6 +234,7 @@ def _read_all(job: BulkJob, sids: list[str]) -> None:
                 item.status_seen = read_result.assignment_status
                 item.priority_seen = read_result.priority
                 item.queue_seen = read_result.task_queue_friendly_name or ""
+                item.title_seen = titles.task_title(read_result)
                 refusal = _refusal(job.action, read_result)
                 if refusal:
                     item.state, item.message = State.SKIPPED, refusal
@@ -313,7 +314,14 @@ def _changes(job: BulkJob) -> dict:
 def _written_outcome(job: BulkJob, task: taskrouter.Task) -> tuple[str, str]:
     if job.action == Action.PRIORITY and task.priority != job.priority:
         return State.KEPT, f"TaskRouter kept priority {task.priority}: its workflow sets it."
-    return State.DONE, f"Now version {task.etag}."
+    return State.DONE, _DONE[job.action].format(task=task)
+
+
+_DONE = {
+    Action.CANCEL: "Canceled.",
+    Action.COMPLETE: "Completed.",
+    Action.PRIORITY: "Priority now {task.priority}.",
+}
 
 
 def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
@@ -325,6 +333,12 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             workspace_sid=job.workspace_sid,
             task_sid=item.task_sid,
             if_match=item.etag,
+            # What the preview showed, for the audit trail's "before" (and its title).
+            seen={
+                "assignment_status": item.status_seen,
+                "priority": item.priority_seen,
+                "title": item.title_seen,
+            },
             **_changes(job),
         )
     except taskrouter.PreconditionFailed:
@@ -364,7 +378,7 @@ def _write_abandoned(job: BulkJob, item: BulkItem) -> tuple[str, str]:
         and (task.reason or "") == wanted["reason"]
     )
     if landed:
-        return State.DONE, f"Written before its worker stopped; confirmed at version {task.etag}."
+        return State.DONE, "Written before its worker stopped; TaskRouter shows it done."
     return (
         State.CONFLICT,
         "Changed since the preview while its worker was stopped; not written again. "

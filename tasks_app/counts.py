@@ -1,5 +1,9 @@
-"""The counts strip above the task table: tasks by status, per queue, and the longest
-wait, each a link to the table filtered to those tasks.
+"""The counts strip above the task table, and what "work" means on the table page.
+
+Work is either **waiting** (pending or reserved: no agent has it yet) or **with agents**
+(assigned or wrapping up). The table with no parameters shows the waiting work; the strip
+counts both, each figure a link to the table filtered to exactly the tasks it counts, with
+the same status sets the landing view uses. Per queue it counts the waiting work.
 
 Built from TaskRouter's statistics resources (two shared reads per workspace, see
 `service.workspace_statistics`), never by listing tasks.
@@ -15,9 +19,20 @@ from tasks_app import presentation
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
 
-# The statuses a supervisor acts on, in the order work moves through them.
-SHOWN_STATUSES = (rules.PENDING, rules.RESERVED, rules.ASSIGNED, rules.WRAPPING)
-OPEN = ",".join(SHOWN_STATUSES)
+WAITING = (rules.PENDING, rules.RESERVED)
+WITH_AGENTS = (rules.ASSIGNED, rules.WRAPPING)
+# Most urgent first: the highest priority, then the longest waiting (as TaskRouter routes).
+URGENT_FIRST = "-priority,created"
+
+
+def work_query(statuses: Sequence[str], **more: str) -> str:
+    """The table's query string for these statuses, most urgent first."""
+    return "?" + urlencode({**more, "status": ",".join(statuses), "sort": URGENT_FIRST})
+
+
+# The table with no parameters at all: the waiting work (PRODUCT's landing view).
+LANDING_QUERY = work_query(WAITING)
+WITH_AGENTS_QUERY = work_query(WITH_AGENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +44,36 @@ class Count:
 
 
 @dataclass(frozen=True, slots=True)
-class CountsStrip:
+class Group:
+    """Waiting work or work with agents: the total, then each status in it."""
+
+    key: str  # "waiting", "with-agents": the link's id
+    label: str
+    number: int
+    query: str
     statuses: tuple[Count, ...]
-    queues: tuple[Count, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountsStrip:
+    groups: tuple[Group, ...]
+    queues: tuple[Count, ...]  # the waiting work, per queue
     longest_wait: str  # "12 min", or "" when nothing waits
     longest_wait_query: str
 
 
-def _query(**params: str) -> str:
-    return "?" + urlencode(params)
+def _group(key: str, label: str, statuses: Sequence[str], by_status: dict[str, int]) -> Group:
+    each = tuple(
+        Count(
+            label=presentation.STATUS_LABELS.get(status, status),
+            number=by_status.get(status, 0),
+            query=work_query((status,)),
+            status=status,
+        )
+        for status in statuses
+    )
+    total = sum(count.number for count in each)
+    return Group(key, label, total, work_query(statuses), each)
 
 
 def build(
@@ -46,33 +82,27 @@ def build(
     names: Sequence[taskrouter.TaskQueue],
 ) -> CountsStrip:
     by_sid = {queue.sid: queue.friendly_name for queue in names}
-    statuses = tuple(
-        Count(
-            label=presentation.STATUS_LABELS.get(status, status),
-            number=workspace.tasks_by_status.get(status, 0),
-            query=_query(status=status, sort="-priority,created"),
-            status=status,
-        )
-        for status in SHOWN_STATUSES
-    )
     per_queue = tuple(
         Count(
             label=by_sid.get(q.task_queue_sid, q.task_queue_sid),
-            number=sum(q.tasks_by_status.get(s, 0) for s in SHOWN_STATUSES),
+            number=sum(q.tasks_by_status.get(s, 0) for s in WAITING),
             # By SID: a runbook link that survives renaming the queue.
-            query=_query(queue=q.task_queue_sid, status=OPEN, sort="-priority,created"),
+            query=work_query(WAITING, queue=q.task_queue_sid),
         )
         for q in sorted(queues, key=lambda q: by_sid.get(q.task_queue_sid, "").casefold())
     )
     waiting = workspace.longest_task_waiting_sid is not None
     return CountsStrip(
-        statuses=statuses,
+        groups=(
+            _group("waiting", "Waiting", WAITING, workspace.tasks_by_status),
+            _group("with-agents", "With agents", WITH_AGENTS, workspace.tasks_by_status),
+        ),
         queues=per_queue,
         longest_wait=presentation.human_duration(workspace.longest_task_waiting_age)
         if waiting
         else "",
         # The waiting tasks, oldest first: the longest wait leads the table.
-        longest_wait_query=_query(status="pending,reserved", sort="created"),
+        longest_wait_query="?" + urlencode({"status": ",".join(WAITING), "sort": "created"}),
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from django.core import signing
 
-from tasks_app import presentation
+from tasks_app import presentation, titles
 from tasks_app.taskrouter import routing, rules
 from tasks_app.taskrouter import service as taskrouter
 
@@ -52,20 +52,22 @@ def snapshot(task: taskrouter.Task) -> dict[str, Any]:
             rules.format_datetime(task.virtual_start_time) if task.virtual_start_time else ""
         ),
         "attributes": task.attributes if task.attributes is not None else {},
-        # Not editable: what says whether a workflow target fixes the priority.
+        # Not editable: what says whether a workflow target fixes the priority, and where
+        # the task is (a save may make the workflow route it elsewhere).
         "workflow_sid": task.workflow_sid or "",
+        "task_queue_sid": task.task_queue_sid or "",
+        "task_queue": task.task_queue_friendly_name or task.task_queue_sid or "",
         # Attributes TaskRouter holds that are not strict JSON: the text as it sent it, so
         # the attributes editor starts from it and nothing merges into an empty stand-in.
         "attributes_unreadable": (task.attributes_json or "") if task.attributes_problem else "",
     }
 
 
-def priority_kept_by_workflow(
+def workflow_route(
     *, workspace_sid: str, workflow_sid: str, attributes: Mapping[str, Any]
 ) -> routing.Route | None:
-    """The route the task's workflow gives it, when that route's target fixes the priority
-    (TaskRouter then keeps the target's priority whatever is saved); None when it does
-    not, or when the workflow cannot be read."""
+    """The route the task's workflow gives a task with these attributes (TaskRouter's
+    rule, `routing.route`); None when the workflow cannot be read."""
     if not workflow_sid:
         return None
     try:
@@ -75,8 +77,55 @@ def priority_kept_by_workflow(
     workflow = next((w for w in workflows if w.sid == workflow_sid), None)
     if workflow is None or not workflow.configuration:
         return None
-    found = routing.route(json.dumps(workflow.configuration, sort_keys=True), attributes or {})
-    return found if found.priority is not None else None
+    return routing.route(json.dumps(workflow.configuration, sort_keys=True), attributes or {})
+
+
+def priority_kept_by_workflow(
+    *, workspace_sid: str, workflow_sid: str, attributes: Mapping[str, Any]
+) -> routing.Route | None:
+    """The route the task's workflow gives it, when that route's target fixes the priority
+    (TaskRouter then keeps the target's priority whatever is saved); None when it does
+    not, or when the workflow cannot be read."""
+    found = workflow_route(
+        workspace_sid=workspace_sid, workflow_sid=workflow_sid, attributes=attributes
+    )
+    return found if found is not None and found.priority is not None else None
+
+
+def routed_elsewhere(editor: Editor, attributes: Mapping[str, Any]) -> str:
+    """Said before saving new attributes: when TaskRouter will route the task again and its
+    workflow sends it to another queue (with the priority its target sets); "" otherwise."""
+    seen = editor.seen
+    if not routing.reroutes_on_attribute_change(seen.get("assignment_status", "")):
+        return ""
+    found = workflow_route(
+        workspace_sid=editor.workspace_sid,
+        workflow_sid=seen.get("workflow_sid", ""),
+        attributes=attributes,
+    )
+    if (
+        found is None
+        or not found.task_queue_sid
+        or found.task_queue_sid == seen.get("task_queue_sid")
+    ):
+        return ""
+    try:
+        queues = taskrouter.list_task_queues(workspace_sid=editor.workspace_sid)
+    except taskrouter.TaskRouterError:
+        queues = ()
+    name = next((q.friendly_name for q in queues if q.sid == found.task_queue_sid), None)
+    by = (
+        f"its workflow's “{found.filter_friendly_name}” filter"
+        if found.filter_friendly_name
+        else "its workflow"
+    )
+    text = (
+        f"Saving these attributes routes the task again: {by} sends it to queue "
+        f"{name or found.task_queue_sid} (it is in {seen.get('task_queue') or 'no queue'} now)."
+    )
+    if found.priority is not None and found.priority != seen.get("priority"):
+        text += f" Its priority becomes {found.priority}."
+    return text
 
 
 # --- The version a form was shown at ------------------------------------------------------
@@ -105,6 +154,11 @@ class Editor:
             "o": self.owner,
         }
         return signing.dumps(payload, salt=_SALT, compress=True)
+
+    @property
+    def field(self) -> str:
+        """The name the form posts its token under (see `token_field`)."""
+        return token_field(self.form)
 
     @property
     def known(self) -> bool:
@@ -159,6 +213,21 @@ def read_editor(token: str, *, owner: str, task_sid: str, form: str | None = Non
     return editor
 
 
+def token_field(form: str) -> str:
+    """The name a form's version token is posted under: one name per form, so that a
+    save can bring the page's other tokens along (htmx's hx-include sends only one value
+    per name when the form holds that name too)."""
+    return f"{_VERSION_FIELD_PREFIX}{form}"
+
+
+def tokens_in(data: Mapping[str, Any]) -> list[str]:
+    """Every version token a request carries: its form's own and the page's others."""
+    return [str(value) for name, value in data.items() if name.startswith(_VERSION_FIELD_PREFIX)]
+
+
+_VERSION_FIELD_PREFIX = "editor-"
+
+
 def advance(editor: Editor, task: taskrouter.Task) -> Editor:
     """The editor after its owner's own write: standing at the new version."""
     return replace(editor, etag=task.etag or editor.etag, seen=snapshot(task))
@@ -179,7 +248,7 @@ def advance_siblings(
     ]
 
 
-# The snapshot fields each form shows and changes (see tasks_app.forms); delete covers all.
+# The snapshot fields each form's inputs start from (see tasks_app.forms).
 FIELDS_OF_FORM: dict[str, tuple[str, ...]] = {}
 
 # --- What a person asks for ---------------------------------------------------------------
@@ -238,6 +307,16 @@ class Change:
 # --- What comes back ----------------------------------------------------------------------
 
 
+class _Absent:
+    """An attribute key a task does not have (unlike one whose value is null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
 @dataclass(frozen=True)
 class FieldDiff:
     name: str
@@ -245,6 +324,8 @@ class FieldDiff:
     seen: Any
     asked: Any
     now: Any
+    # Attribute values read as JSON ("text", true, null), as the person typed them.
+    as_json: bool = False
 
     @property
     def changed_by_someone_else(self) -> bool:
@@ -252,15 +333,15 @@ class FieldDiff:
 
     @property
     def asked_text(self) -> str:
-        return _text(self.asked)
+        return _text(self.asked, self.as_json)
 
     @property
     def seen_text(self) -> str:
-        return _text(self.seen)
+        return _text(self.seen, self.as_json)
 
     @property
     def now_text(self) -> str:
-        return _text(self.now)
+        return _text(self.now, self.as_json)
 
 
 @dataclass(frozen=True)
@@ -302,7 +383,11 @@ class EditFailed(Exception):
         self.editor = editor
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, as_json: bool = False) -> str:
+    if value is ABSENT:
+        return "(not set)"
+    if as_json:
+        return presentation.pretty_json(value)
     if value is None:
         return "—"
     if isinstance(value, dict | list):
@@ -332,19 +417,23 @@ def compare(
         after = current["attributes"]
         every = sorted(set(before) | set(wanted) | set(after))
         keys = tuple(
-            FieldDiff(k, k, before.get(k), wanted.get(k), after.get(k))
+            FieldDiff(k, k, *values, as_json=True)
             for k in every
-            if not (before.get(k) == wanted.get(k) == after.get(k))
+            if not ((values := _values(k, before, wanted, after))[0] == values[1] == values[2])
         )
     return Conflict(now=now, fields=fields, attribute_keys=keys, done=done)
+
+
+def _values(key: str, *attributes: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(each.get(key, ABSENT) for each in attributes)
 
 
 def attribute_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[FieldDiff]:
     """Key-by-key preview of an attributes edit (``seen`` before, ``asked`` after)."""
     return [
-        FieldDiff(k, k, before.get(k), after.get(k), None)
+        FieldDiff(k, k, *_values(k, before, after), None, as_json=True)
         for k in sorted(set(before) | set(after))
-        if before.get(k) != after.get(k) or (k in before) != (k in after)
+        if before.get(k, ABSENT) != after.get(k, ABSENT)
     ]
 
 
@@ -363,7 +452,7 @@ def _describe(request: Mapping[str, Any], task: taskrouter.Task) -> str:
     if names:
         parts.append("saved " + ", ".join(names))
     text = " and ".join(parts) or "Saved"
-    return text[0].upper() + text[1:] + f" (now version {task.etag})."
+    return text[0].upper() + text[1:] + "."
 
 
 def _kept_by_workflow(change: Change, task: taskrouter.Task) -> str | None:
@@ -373,6 +462,17 @@ def _kept_by_workflow(change: Change, task: taskrouter.Task) -> str | None:
             "the task's workflow target sets its priority."
         )
     return None
+
+
+def _moved(before: Mapping[str, Any], task: taskrouter.Task) -> str | None:
+    """Said after a save that made the workflow route the task to another queue."""
+    after = snapshot(task)
+    if not after["task_queue_sid"] or after["task_queue_sid"] == before.get("task_queue_sid"):
+        return None
+    was = before.get("task_queue")
+    return f"TaskRouter routed the task to queue {after['task_queue']}" + (
+        f" (it was in {was})." if was else "."
+    )
 
 
 def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
@@ -398,6 +498,7 @@ def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
     requests = change.requests()
     if not requests:
         raise EditFailed(taskrouter.InvalidParameter("Nothing to change."), (), None)
+    before = editor.seen
     done: list[str] = []
     task: taskrouter.Task | None = None
     for request in requests:
@@ -422,14 +523,22 @@ def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
         editor = advance(editor, task)
         done.append(_describe(request, task))
     assert task is not None
-    kept = _kept_by_workflow(change, task)
+    notes = [note for note in (_kept_by_workflow(change, task), _moved(before, task)) if note]
+    sent = {k for request in requests for k in request}
     return Outcome(
         task=task,
         done=tuple(done),
-        notes=(kept,) if kept else (),
+        notes=tuple(notes),
         editor=editor,
-        written=frozenset(k for request in requests for k in request),
+        # What was sent, and what TaskRouter changed with it (a workflow routing the task
+        # again may set its priority): forms showing either must not move on silently.
+        written=frozenset(sent | changed_fields(before, editor.seen)),
     )
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
+    """The editable fields whose values differ between two snapshots."""
+    return {name for name in FIELD_LABELS if before.get(name) != after.get(name)}
 
 
 def _delete(editor: Editor, *, actor: str) -> Outcome:
@@ -446,9 +555,9 @@ def _delete(editor: Editor, *, actor: str) -> Outcome:
         raise EditConflict(compare(editor.seen, {}, now)) from None
     except taskrouter.TaskRouterError as error:
         raise EditFailed(error, (), editor) from None
-    return Outcome(
-        task=None, done=(f"Deleted task {editor.task_sid}.",), editor=editor, deleted=True
-    )
+    title = titles.attributes_title(editor.seen.get("attributes"))
+    named = f"“{title}” ({editor.task_sid})" if title else editor.task_sid
+    return Outcome(task=None, done=(f"Deleted task {named}.",), editor=editor, deleted=True)
 
 
 def front_of_queue_time(task: taskrouter.Task) -> datetime | None:

@@ -23,6 +23,7 @@ from tasks_app.sandbox import (
     ensure_seeded,
     in_process_adapter,
 )
+from tasks_app.sandbox.housekeeping import Housekeeper
 
 _lock = threading.Lock()
 # (db path, credentials, options) -> (transport adapter, its store)
@@ -49,6 +50,7 @@ def transport() -> BaseAdapter:
         sandbox_credentials(),
         settings.SANDBOX_LIST_ATTRIBUTES,
         settings.SANDBOX_SEED_TASKS,
+        settings.SANDBOX_PURGE_AFTER,
     )
     built = _sandboxes.get(key)
     if built is None:
@@ -66,9 +68,22 @@ def reset() -> None:
         _sandboxes.clear()
 
 
-def _build(db_path: str, credentials: Credentials, list_attributes: bool, seed_tasks: int):
+def _build(
+    db_path: str,
+    credentials: Credentials,
+    list_attributes: bool,
+    seed_tasks: int,
+    purge_after: float | None,
+):
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     store = SandboxStore(db_path)
     ensure_seeded(store, tasks=seed_tasks)
-    app = SandboxApp(store, credentials=credentials, list_attributes=list_attributes)
+    # TaskRouter's clock (TTL expiry, the purge of closed tasks) runs on Taskdeck's own
+    # requests, at most once a second: no thread, nothing to start.
+    app = SandboxApp(
+        store,
+        credentials=credentials,
+        list_attributes=list_attributes,
+        housekeeper=Housekeeper(store, purge_after=purge_after),
+    )
     return in_process_adapter(app), store

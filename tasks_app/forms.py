@@ -466,13 +466,13 @@ class SectionForm(forms.Form):
 
     It knows how to build itself from the task as its editor read it (``initial_from``),
     what change it asks for (``change``), its partial template, and which fields of the
-    task it shows and changes (``fields_changed``), which is what the edit flow needs to
+    task its inputs start from (``fields_shown``), which is what the edit flow needs to
     tell a conflict from the person's own earlier save on the same page."""
 
     section: ClassVar[str]
     title: ClassVar[str]
     submit_label: ClassVar[str] = "Save"
-    fields_changed: ClassVar[tuple[str, ...]]
+    fields_shown: ClassVar[tuple[str, ...]]
     # Shown on closed tasks too (deleting is possible whatever the status).
     open_when_closed: ClassVar[bool] = False
 
@@ -485,7 +485,7 @@ class SectionForm(forms.Form):
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if "section" in cls.__dict__:
-            editing.FIELDS_OF_FORM[cls.section] = cls.fields_changed
+            editing.FIELDS_OF_FORM[cls.section] = cls.fields_shown
 
     # The form's part of the page (fields and buttons); most need nothing special.
     template = "tasks/sections/_fields.html"
@@ -524,7 +524,7 @@ def _explain_workflow_priority(form: SectionForm) -> str:
 
 class PriorityEditForm(SectionForm):
     section, title, submit_label = "priority", "Priority", "Save priority"
-    fields_changed = ("priority",)
+    fields_shown = ("priority",)
 
     priority = PriorityField(label="Priority")
 
@@ -541,7 +541,7 @@ class PriorityEditForm(SectionForm):
 
 class AttributesEditForm(SectionForm):
     section, title, submit_label = "attributes", "Edit attributes", "Save attributes"
-    fields_changed = ("attributes",)
+    fields_shown = ("attributes",)
     template = "tasks/sections/_attributes.html"
 
     attributes = AttributesField(
@@ -562,12 +562,15 @@ class AttributesEditForm(SectionForm):
             raise forms.ValidationError("Attributes must be a JSON object; use {} for none.")
         return self.cleaned_data["attributes"]
 
+    # Said in the preview when the new attributes make the workflow route the task elsewhere.
+    route_note = ""
+
     def preview(self) -> list[editing.FieldDiff] | None:
         if "preview" not in self.data:
             return None
-        return editing.attribute_changes(
-            self.editor.seen.get("attributes", {}), self.cleaned_data["attributes"]
-        )
+        attributes = self.cleaned_data["attributes"]
+        self.route_note = editing.routed_elsewhere(self.editor, attributes)
+        return editing.attribute_changes(self.editor.seen.get("attributes", {}), attributes)
 
     def change(self) -> Change:
         return Change(attributes=self.cleaned_data["attributes"])
@@ -595,7 +598,9 @@ _REASON_HELP = (
 
 class StatusEditForm(SectionForm):
     section, title, submit_label = "status", "Status", "Change status"
-    fields_changed = ("assignment_status", "reason", "attributes")
+    # The choices start from the status. The reason starts empty, and the attributes
+    # typed here are keys merged into the task's attributes as they are when saved.
+    fields_shown = ("assignment_status",)
     template = "tasks/sections/_status.html"
 
     assignment_status = forms.ChoiceField(label="New status", widget=forms.RadioSelect)
@@ -652,7 +657,7 @@ class StatusEditForm(SectionForm):
 
 class ChannelEditForm(SectionForm):
     section, title, submit_label = "channel", "Task channel", "Save channel"
-    fields_changed = ("task_channel",)
+    fields_shown = ("task_channel",)
 
     task_channel = forms.ChoiceField(label="Task channel")
 
@@ -677,7 +682,7 @@ class ChannelEditForm(SectionForm):
 
 class StartTimeEditForm(SectionForm):
     section, title, submit_label = "start", "Place in the queue", "Save start time"
-    fields_changed = ("virtual_start_time",)
+    fields_shown = ("virtual_start_time",)
     template = "tasks/sections/_start.html"
 
     virtual_start_time = VirtualStartTimeField(label="Virtual start time", required=False)
@@ -705,7 +710,9 @@ class DeleteTaskForm(SectionForm):
     """A confirmation: deleting acts on the whole task as the person saw it."""
 
     section, title, submit_label = "delete", "Delete", "Delete task"
-    fields_changed = tuple(editing.FIELD_LABELS)
+    # Nothing of its own: it deletes the task the page shows, and every save on the page
+    # redraws what the page shows of the task.
+    fields_shown = ()
     open_when_closed = True
     template = "tasks/sections/_delete.html"
 
@@ -729,7 +736,7 @@ class RowEditForm(SectionForm):
     """The table row's editor: priority, and a status change with its reason."""
 
     section, title, submit_label = "row", "Edit", "Save"
-    fields_changed = ("priority", "assignment_status", "reason")
+    fields_shown = ("priority", "assignment_status")
 
     priority = PriorityField(label="Priority", required=False, help_text="")
     assignment_status = forms.ChoiceField(label="Status", required=False)

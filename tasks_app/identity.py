@@ -12,8 +12,15 @@ what they leave to the deployment, each a known trap:
   address they are refused (403) and logged.
 - ``X-Forwarded_Email`` reaches Django under the same key as ``X-Forwarded-Email``;
   gunicorn (since 22) drops header names with underscores, and the proxy must too.
-- A header sent twice reaches Django joined with ``,`` (``attacker@x,real@y`` when a proxy
-  appends instead of replacing): such an identity is refused, never split.
+- A header sent twice reaches Django joined with ``,`` by gunicorn (``attacker@x,real@y``
+  when a proxy appends instead of replacing). An identity holds no comma, so such an
+  identity is refused, never split. Groups cannot be told apart that way: ``ops`` sent
+  twice with ``ops-admins`` arrives as ``ops,ops-admins``, exactly like one header listing
+  two groups. The proxy must therefore overwrite both headers with its own answer, never
+  append: deploy/nginx/taskdeck.conf does, and tests/test_proxy.py runs Taskdeck behind it.
+- WSGI hands headers over as latin-1 text; identities and groups are decoded as the UTF-8
+  the proxy sent, NFC-normalised, and an identity holding a space, a control or an
+  invisible character (a trailing no-break space would make a second account) is refused.
 - Groups are re-read on every request, not only at sign-in (Django's middleware only
   authenticates when the user changes), so a role change applies to the next request.
 
@@ -33,6 +40,7 @@ import hashlib
 import ipaddress
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -41,6 +49,8 @@ from django.contrib import auth
 from django.contrib.auth.backends import RemoteUserBackend
 from django.contrib.auth.middleware import RemoteUserMiddleware
 from django.core.cache import cache
+from django.core.checks import Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -81,6 +91,35 @@ def parse_networks(values: Iterable[str], *, setting: str) -> tuple:
     return tuple(networks)
 
 
+# A trusted range wider than this is an error waiting to happen: the SSO proxy is a few
+# machines, and every address inside the range may say who is signed in.
+BROADEST_TRUSTED = {4: 16, 6: 48}  # IP version -> shortest prefix length accepted quietly
+
+
+@register(Tags.security, deploy=True)
+def trusted_proxies_are_narrow(app_configs, **kwargs) -> list[CheckWarning]:
+    """`check --deploy` warns when TASKDECK_SSO_TRUSTED_PROXIES trusts a very broad range
+    (0.0.0.0/0, ::/0, anything wider than a /16 or an IPv6 /48)."""
+    try:
+        networks = parse_networks(
+            settings.TASKDECK_SSO_TRUSTED_PROXIES, setting="TASKDECK_SSO_TRUSTED_PROXIES"
+        )
+    except ImproperlyConfigured:
+        return []  # start-up refuses it already, with its own message
+    broad = [n for n in networks if n.prefixlen < BROADEST_TRUSTED[n.version]]
+    return [
+        CheckWarning(
+            f"TASKDECK_SSO_TRUSTED_PROXIES trusts {network} ("
+            + ("every address" if not network.prefixlen else f"{network.num_addresses:,} addresses")
+            + "): any of them may say who is signed in and with which groups.",
+            hint="List only the SSO proxy's own addresses (e.g. 10.0.4.17/32), and keep "
+            "Taskdeck unreachable except through it.",
+            id="taskdeck.W011",
+        )
+        for network in broad
+    ]
+
+
 def parse_role_groups(text: str, *, setting: str = "TASKDECK_ROLE_GROUPS") -> dict[str, set[str]]:
     """``admin=ops-admins;editor=ops-supervisors,team-leads;viewer=ops`` -> role: groups."""
     mapping: dict[str, set[str]] = {}
@@ -94,7 +133,9 @@ def parse_role_groups(text: str, *, setting: str = "TASKDECK_ROLE_GROUPS") -> di
                 f"{setting} must read like admin=ops-admins;editor=team-leads;viewer=ops "
                 f"(roles: {', '.join(ROLES)}); {part.strip()!r} is not understood."
             )
-        mapping.setdefault(role, set()).update(g.strip() for g in groups.split(",") if g.strip())
+        mapping.setdefault(role, set()).update(
+            unicodedata.normalize("NFC", g.strip()) for g in groups.split(",") if g.strip()
+        )
     return mapping
 
 
@@ -195,15 +236,54 @@ class SSOBackend(RemoteUserBackend):
         return username.strip().lower()
 
 
+def header_text(raw: str, header: str) -> str:
+    """A header's value as the proxy sent it. WSGI hands every header over as latin-1 text
+    (one character per byte), so ``josé`` in UTF-8 arrives as ``josÃ©``; SSO proxies send
+    UTF-8, so the bytes are decoded again as UTF-8. Bytes that are not UTF-8 are refused
+    rather than guessed at."""
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise Refusal(
+            f"The {header} header is not UTF-8 text, so Taskdeck cannot read who you are. "
+            "The SSO proxy must send identities as UTF-8.",
+            title="Unusable identity",
+        ) from None
+
+
+# Unicode categories an identity never holds: controls, invisible format characters (zero
+# width, bidirectional marks), private use, surrogates, unassigned, and every kind of space
+# and line or paragraph separator. Such a character makes a name that looks the same as
+# another and is not ("josé@x" and "josé@x" with a trailing no-break space).
+_UNCLEAN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zs", "Zl", "Zp"})
+
+
+def _unclean(text: str) -> str | None:
+    """The first character that has no place in an identity, as U+XXXX, or None."""
+    for character in text:
+        if character.isspace() or unicodedata.category(character) in _UNCLEAN_CATEGORIES:
+            return f"U+{ord(character):04X}"
+    return None
+
+
 def clean_identity(raw: str, header: str) -> str:
-    """The identity from the user header, or a `Refusal` saying what is wrong with it."""
-    value = raw.strip()
+    """The identity from the user header (UTF-8, NFC-normalised, lower case), or a
+    `Refusal` saying what is wrong with it."""
+    value = unicodedata.normalize("NFC", header_text(raw, header).strip(" \t"))
     if "," in value:
         # Two headers joined by the server: a proxy appended instead of replacing.
         raise Refusal(
             f"The {header} header was sent more than once; Taskdeck believes only one. "
             "The SSO proxy must replace identity headers, not add to them.",
             title="Ambiguous identity",
+        )
+    character = _unclean(value)
+    if character is not None:
+        raise Refusal(
+            f"The {header} header holds a space, a control or an invisible character "
+            f"({character}), so it cannot name one person. The SSO proxy must send the "
+            "identity alone.",
+            title="Unusable identity",
         )
     if not value or len(value) > MAX_IDENTITY_LENGTH or not _IDENTITY.fullmatch(value):
         raise Refusal(
@@ -214,8 +294,11 @@ def clean_identity(raw: str, header: str) -> str:
     return value.lower()
 
 
-def parse_groups(raw: str) -> tuple[str, ...]:
-    return tuple(sorted({g.strip() for g in raw.split(",") if g.strip()}))
+def parse_groups(raw: str, header: str = "groups") -> tuple[str, ...]:
+    """Groups from the groups header: UTF-8 like the identity, NFC-normalised, so a group
+    named with an accent matches TASKDECK_ROLE_GROUPS however the proxy composed it."""
+    text = unicodedata.normalize("NFC", header_text(raw, header))
+    return tuple(sorted({g.strip() for g in text.split(",") if g.strip()}))
 
 
 def peer_is_trusted(request: HttpRequest) -> bool:
@@ -243,7 +326,7 @@ def sign_in(request: HttpRequest, username: str) -> bool:
     session row per request). Asking Django's backend on every request cost a query and
     its bookkeeping on every page; the answer is remembered in the cache instead, so an
     account made inactive is refused within ACCOUNT_CHECK_SECONDS."""
-    key = f"taskdeck:account:{hashlib.sha256(username.encode()).hexdigest()[:32]}"
+    key = _account_key(username)
     if not _remembered(key):
         user = auth.authenticate(request, remote_user=username)
         if user is None or user.get_username() != username:
@@ -255,6 +338,30 @@ def sign_in(request: HttpRequest, username: str) -> bool:
     model = auth.get_user_model()
     request.user = SimpleLazyObject(lambda: model._default_manager.get_by_natural_key(username))
     return True
+
+
+def _account_key(username: str) -> str:
+    """The cache key remembering that ``username`` may sign in. It names the database the
+    answer came from, besides the deployment's cache prefix: two deployments sharing a
+    Redis by mistake (the same TASKDECK_CACHE_PREFIX) still never take each other's word
+    for an account, which one of them may have deactivated."""
+    return f"taskdeck:account:{_database_fingerprint()}:{_digest(username)}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _database_fingerprint() -> str:
+    database = settings.DATABASES["default"]
+    return _fingerprint(
+        "|".join(str(database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME"))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(where: str) -> str:
+    return _digest(where)[:16]
 
 
 def _remembered(key: str) -> bool:
@@ -347,7 +454,7 @@ class SSOMiddleware(RemoteUserMiddleware):
         username = clean_identity(request.META[meta_key(user_header)], user_header)
         if not sign_in(request, username):
             raise Refusal(f"The account {username} cannot sign in to Taskdeck.")
-        groups = parse_groups(request.META.get(meta_key(groups_header), ""))
+        groups = parse_groups(request.META.get(meta_key(groups_header), ""), groups_header)
         return Identity(username=username, role=role_for(groups), groups=groups)
 
     def _development_user(self, request: HttpRequest) -> Identity:

@@ -3,18 +3,22 @@
 With ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn.conf.py sets it before the workers fork),
 each process writes its samples to files there and `/metrics` merges them all, so any
 worker answering the scrape reports the whole instance. Without it (runserver, tests) the
-process's own registry is served. Gauges that describe shared state (the bulk queue) are
-read from the database at scrape time rather than kept per process.
+process's own registry is served. Gauges that describe shared state (the bulk queue, the
+circuit breakers) are read from the database or the shared cache at scrape time rather
+than kept per process.
+
+TaskRouter calls, shared reads and budget waits are reported by the service package
+through its signals (tasks_app/taskrouter/signals.py), which this module listens to: the
+service package never imports this one.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 
 from django.db import DatabaseError
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,18 +32,26 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from tasks_app.taskrouter import limits
+from dashboard.env import env_str
+from tasks_app.taskrouter import client, limits, signals
+
+# Every label takes its values from a closed set, whatever a client sends: a label fed
+# from the request (gunicorn accepts any upper-case token as a method) would let anyone
+# grow this page, and the samples behind it, without limit.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
 
 PAGE_SECONDS = Histogram(
     "taskdeck_page_seconds",
-    "Time to answer a page, by view",
+    "Time to answer a page, by view (the URL conf's names) and method ('other': any other)",
     ["view", "method"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 TASKROUTER_CALLS = Counter(
     "taskdeck_taskrouter_calls_total",
-    "Calls to TaskRouter, by endpoint class and HTTP status ('error': no answer)",
-    ["endpoint", "status"],
+    "Calls to TaskRouter (each attempt), by endpoint (rate-limit resource key) and outcome: "
+    + ", ".join(signals.OUTCOMES),
+    ["endpoint", "outcome"],
 )
 TASKROUTER_RETRIES = Counter(
     "taskdeck_taskrouter_retries_total", "TaskRouter calls that were a retry", ["endpoint"]
@@ -61,6 +73,80 @@ BUDGET_WAIT_SECONDS = Histogram(
 )
 BULK_ITEMS = Counter("taskdeck_bulk_items_total", "Bulk items finished, by outcome", ["outcome"])
 
+# The resource keys of the calls Taskdeck makes; a key built from anything else (a path
+# TaskRouter handed back) is counted as "other".
+ENDPOINTS = frozenset(
+    limits.resource_key(method, path, names)
+    for method, path, names in (
+        ("GET", "/v1/Workspaces", ()),
+        ("GET", "/v1/Workspaces/WS/Workflows", ()),
+        ("GET", "/v1/Workspaces/WS/TaskQueues", ()),
+        ("GET", "/v1/Workspaces/WS/TaskChannels", ()),
+        ("GET", "/v1/Workspaces/WS/Tasks", ()),
+        ("GET", "/v1/Workspaces/WS/Tasks", ("EvaluateTaskAttributes",)),
+        ("GET", f"/v1/Workspaces/WS/Tasks/WT{'0' * 32}", ()),
+        ("POST", "/v1/Workspaces/WS/Tasks", ()),
+        ("POST", f"/v1/Workspaces/WS/Tasks/WT{'0' * 32}", ()),
+        ("DELETE", f"/v1/Workspaces/WS/Tasks/WT{'0' * 32}", ()),
+        ("GET", f"/v1/Workspaces/WS{'0' * 32}/RealTimeStatistics", ()),
+        ("GET", "/v1/Workspaces/WS/TaskQueues/Statistics", ()),
+    )
+)
+
+
+def endpoint_label(key: str) -> str:
+    return key if key in ENDPOINTS else OTHER
+
+
+def method_label(method: str | None) -> str:
+    return method if method in METHODS else OTHER
+
+
+# --- What the service package reports (tasks_app/taskrouter/signals.py) -----------------
+
+
+@receiver(signals.call_finished, dispatch_uid="metrics-call-finished")
+def _count_call(sender, *, endpoint: str, outcome: str, attempt: int, status, **_) -> None:
+    endpoint = endpoint_label(endpoint)
+    TASKROUTER_CALLS.labels(endpoint=endpoint, outcome=outcome).inc()
+    if attempt > 1:
+        TASKROUTER_RETRIES.labels(endpoint=endpoint).inc()
+    if status == 412:
+        CONFLICTS.inc()
+
+
+@receiver(signals.shared_read, dispatch_uid="metrics-shared-read")
+def _count_shared_read(sender, *, result: str, **_) -> None:
+    SHARED_READS.labels(result=result).inc()
+
+
+@receiver(signals.budget_waited, dispatch_uid="metrics-budget-waited")
+def _observe_budget_wait(sender, *, endpoint: str, seconds: float, **_) -> None:
+    BUDGET_WAIT_SECONDS.labels(endpoint=endpoint_label(endpoint)).observe(seconds)
+
+
+# --- Read when scraped: state the whole fleet shares -----------------------------------
+
+
+class _Breakers(Collector):
+    """Each endpoint class's circuit breaker, as every instance sees it (shared cache)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            states = client.breaker_states()
+        except Exception:
+            return  # misconfigured TaskRouter: the rest of the page is still worth scraping
+        gauge = GaugeMetricFamily(
+            "taskdeck_taskrouter_breaker_open",
+            "1 while the breaker of an endpoint class is open (calls fail fast), "
+            "0.5 half-open (one probe may go), 0 closed",
+            labels=["endpoint_class"],
+        )
+        values = {"closed": 0.0, "half-open": 0.5, "open": 1.0}
+        for kind, state in states.items():
+            gauge.add_metric([kind], values[state])
+        yield gauge
+
 
 class _BulkQueue(Collector):
     """The writes waiting or under way, read from the shared database when scraped."""
@@ -80,13 +166,14 @@ class _BulkQueue(Collector):
 
 
 def _registry() -> CollectorRegistry:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if env_str("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn.conf.py sets it for its workers
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = CollectorRegistry()
         registry.register(_Everything())
     registry.register(_BulkQueue())
+    registry.register(_Breakers())
     return registry
 
 
@@ -106,7 +193,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 
 class PageTimingMiddleware:
-    """Page latency by view name (the URL pattern's name, so not one series per task)."""
+    """Page latency by view name (the URL pattern's name, so not one series per task) and
+    method (one of `METHODS`, or "other")."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -117,40 +205,7 @@ class PageTimingMiddleware:
         match = getattr(request, "resolver_match", None)
         view = (match.url_name if match else None) or "unmatched"
         if view != "metrics":
-            PAGE_SECONDS.labels(view=view, method=request.method).observe(
+            PAGE_SECONDS.labels(view=view, method=method_label(request.method)).observe(
                 time.perf_counter() - started
             )
         return response
-
-
-# --- TaskRouter calls, counted from the client's own log lines --------------------------
-
-
-# The client logs every attempt: "taskrouter METHOD PATH -> STATUS in Ts (attempt N, ...)"
-# and "taskrouter METHOD PATH failed after Ts (attempt N): Error". Counting from those
-# records keeps the HTTP client free of metrics code. Endpoint classes are TaskRouter's
-# rate-limit resource keys ("Task-List-EvaluateTaskAttributes", "Task-Update"...).
-class TaskRouterCallFilter(logging.Filter):
-    """Counts TaskRouter calls, retries and conflicts from the client's log records."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        if not (isinstance(record.msg, str) and record.msg.startswith("taskrouter ")):
-            return True
-        if len(args) >= 5 and " -> " in record.msg:
-            method, path, status, _elapsed, attempt = args[:5]
-        elif len(args) >= 4 and "failed after" in record.msg:
-            method, path, _elapsed, attempt = args[:4]
-            status = "error"
-        else:
-            return True
-        try:
-            endpoint = limits.resource_key(str(method), str(path))
-            TASKROUTER_CALLS.labels(endpoint=endpoint, status=str(status)).inc()
-            if isinstance(attempt, int) and attempt > 1:
-                TASKROUTER_RETRIES.labels(endpoint=endpoint).inc()
-            if status == 412:
-                CONFLICTS.inc()
-        except Exception:  # noqa: S110 - counting must never break a call's logging
-            pass
-        return True

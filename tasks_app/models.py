@@ -72,6 +72,8 @@ class BulkItem(models.Model):
     status_seen = models.CharField(max_length=16, blank=True)
     priority_seen = models.BigIntegerField(null=True, blank=True)
     queue_seen = models.CharField(max_length=255, blank=True)
+    # The task's title at preview (TASKDECK_TITLE_ATTRIBUTES): results name tasks, not SIDs.
+    title_seen = models.CharField(max_length=120, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEW)
     message = models.TextField(blank=True)
     # When a RUNNING claim started: a claim older than TASKDECK_BULK_STALE_SECONDS was

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.utils import timezone
 
+from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.expressions import Reference, resolve
 
 ZERO = timedelta(0)
@@ -23,6 +25,49 @@ STATUS_LABELS = {
     "completed": "Completed",
     "canceled": "Canceled",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TimeInStatus:
+    """How long a task has been doing what its status says, in words a supervisor reads:
+    "waiting 12 min", "with an agent 40 min", "wrapping up 3 min"."""
+
+    word: str
+    seconds: int
+    meaning: str  # what the seconds count (a tooltip); no digits, the browser reads the number
+
+    @property
+    def text(self) -> str:
+        return f"{self.word} {human_duration(self.seconds)}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.seconds:,} seconds {self.meaning}"
+
+
+# Per open status: the word, the moment it counts from, and what that means. TaskRouter
+# gives no time of assignment; an assigned or wrapping task's last change is its move to
+# that status unless someone changed it since (the tooltip says so).
+_SINCE_CHANGED = "counted from TaskRouter's last change to it"
+_TIME_IN_STATUS = {
+    rules.PENDING: ("waiting", "task_queue_entered_date", "waiting in its queue"),
+    rules.RESERVED: ("waiting", "task_queue_entered_date", "waiting, offered to an agent"),
+    rules.ASSIGNED: ("with an agent", "date_updated", f"with an agent, {_SINCE_CHANGED}"),
+    rules.WRAPPING: ("wrapping up", "date_updated", f"wrapping up, {_SINCE_CHANGED}"),
+}
+
+
+def time_in_status(task: Any, now: datetime) -> TimeInStatus | None:
+    """How long an open task has been waiting, with an agent or wrapping up, as of
+    ``now``; None for a closed task or one TaskRouter gave no moment for."""
+    found = _TIME_IN_STATUS.get(task.assignment_status)
+    if found is None:
+        return None
+    word, field, meaning = found
+    since = getattr(task, field)
+    if since is None:
+        return None
+    return TimeInStatus(word, max(0, int((now - since).total_seconds())), meaning)
 
 
 def human_duration(seconds: int | float | None) -> str:

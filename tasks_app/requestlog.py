@@ -9,15 +9,17 @@ report can be matched with the log lines.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger import core as jsonlogger_core
+from pythonjsonlogger import json as jsonlogger
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # Anything else (too long, odd characters) could forge or break log lines: a new id.
@@ -52,26 +54,84 @@ class RequestIdMiddleware:
         return response
 
 
+def request_id_of(record: logging.LogRecord) -> str | None:
+    """The request id a record belongs to: the request's own (Django's ``django.request``
+    lines are written after the middleware has returned, with the request attached), the
+    one of the request or job being served, or the id gunicorn echoed on its response
+    (access lines). None where there is none (start-up, a request gunicorn refused)."""
+    given = getattr(record, "request_id", None)
+    if given and given != "-":
+        return given
+    request = getattr(record, "request", None)
+    if getattr(request, "request_id", None):
+        return request.request_id
+    if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+        echoed = record.args.get("{x-request-id}o")
+        return echoed if isinstance(echoed, str) and _ACCEPTABLE.match(echoed) else None
+    current = _request_id.get()
+    return None if current == "-" else current
+
+
 class RequestIdFilter(logging.Filter):
-    """Puts the current request id on every record (for any formatter to use)."""
+    """Puts the request id on every record (for any formatter to use)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        record.request_id = request_id_of(record) or "-"
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id, and the
-    exception when there is one."""
+# What an access line says, from gunicorn's atoms (its names in parentheses): the request
+# as sent, the answer, and the time taken. Values are whatever the client sent; the
+# formatter escapes them, so a line break or a quote in a path cannot split or forge a line.
+_ACCESS_FIELDS = {
+    "remote": "h",
+    "method": "m",
+    "path": "U",
+    "query": "q",
+    "protocol": "H",
+    "status": "s",
+    "bytes": "B",
+    "duration_ms": "M",
+    "user_agent": "a",
+}
+# Longest value kept from a client-sent field of an access line.
+ACCESS_VALUE_MAX = 2048
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or _request_id.get(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """One JSON object per line (python-json-logger): time, level, logger, message,
+    request id, anything passed as ``extra``, the exception when there is one, and, for
+    gunicorn's access lines, the request and its answer field by field.
+
+    Used by Django's logging (settings.LOGGING), gunicorn's (gunicorn.conf.py) and so the
+    workers' (manage.py commands configure Django's). Output is ASCII: a byte that is not
+    UTF-8 in a path is escaped like everything else, so no line is ever cut or mangled."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("json_ensure_ascii", True)
+        kwargs.setdefault("json_default", str)
+        # A request object attached by Django is summarised by its id, not dumped.
+        kwargs.setdefault(
+            "reserved_attrs", [*jsonlogger_core.RESERVED_ATTRS, "request", "request_id"]
+        )
+        super().__init__(*args, **kwargs)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        log_data["time"] = datetime.fromtimestamp(record.created, UTC).isoformat(
+            timespec="milliseconds"
+        )
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.getMessage()
+        log_data["request_id"] = request_id_of(record)
+        if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+            for field, atom in _ACCESS_FIELDS.items():
+                value = record.args.get(atom)
+                if isinstance(value, str):
+                    value = value[:ACCESS_VALUE_MAX]
+                log_data[field] = value
+        super().add_fields(log_data, record, message_dict)
+        if "exc_info" in log_data:
+            log_data["exception"] = log_data.pop("exc_info")

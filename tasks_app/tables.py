@@ -130,32 +130,26 @@ class PriorityColumn(TaskColumn):
         return f'<td class="col-number">{task.priority:d}</td>'  # an int: nothing to escape
 
 
-class InQueueColumn(TaskColumn):
-    """How long the task has been in its current queue (TaskRouter's
-    task_queue_entered_date), as of the moment the page was read. The cell keeps the class
+class TimeColumn(TaskColumn):
+    """How long an open task has been waiting, with an agent or wrapping up, as of the
+    moment the page was read (`presentation.time_in_status`). The cell keeps the class
     col-age: live refresh moves these times on in rows that did not change."""
 
-    css_class = "col-age col-number"
+    css_class = "col-age"
     now = None  # set by the table: when the rows were read
 
-    def seconds(self, task: Task) -> int | None:
-        entered = task.task_queue_entered_date
-        if entered is None or self.now is None or task.assignment_status in CLOSED_STATUSES:
-            return None
-        return max(0, int((self.now - entered).total_seconds()))
+    def time(self, task: Task) -> presentation.TimeInStatus | None:
+        return None if self.now is None else presentation.time_in_status(task, self.now)
 
     def text(self, task: Task) -> str:
-        seconds = self.seconds(task)
-        return "" if seconds is None else str(seconds)
+        time = self.time(task)
+        return "" if time is None else str(time.seconds)
 
     def cell(self, task: Task, sid: str) -> str:
-        seconds = self.seconds(task)
-        if seconds is None:
-            return '<td class="col-age col-number"></td>'
-        return (
-            f'<td class="col-age col-number" title="{seconds:,} seconds in this queue">'
-            f"{presentation.human_duration(seconds)}</td>"
-        )
+        time = self.time(task)
+        if time is None:
+            return '<td class="col-age"></td>'
+        return f'<td class="col-age" title="{time.title}">{time.text}</td>'
 
 
 class MomentColumn(TaskColumn):
@@ -197,6 +191,12 @@ class ActionsColumn(TaskColumn):
         return self.controls[name].replace(_SID_PLACEHOLDER, sid)
 
 
+class ReasonColumn(TaskColumn):
+    """TaskRouter's free text: it wraps, so a long reason does not widen the table."""
+
+    css_class = "col-reason"
+
+
 class AttributeValueColumn(TaskColumn):
     """A value from the task's attributes, picked with ``cols=customer.name``."""
 
@@ -229,12 +229,12 @@ class TaskTable(tables.Table):
     sid = SidColumn(verbose_name="Task")
     status = StatusColumn(verbose_name="Status")
     priority = PriorityColumn(verbose_name="Priority", orderable=True)
-    in_queue = InQueueColumn(verbose_name="In queue")
+    time = TimeColumn(verbose_name="Time")
     queue = TaskColumn(accessor="task_queue_friendly_name", verbose_name="Queue")
     workflow = TaskColumn(accessor="workflow_friendly_name", verbose_name="Workflow")
     created = MomentColumn(accessor="date_created", verbose_name="Created", orderable=True)
     start = MomentColumn(accessor="virtual_start_time", verbose_name="Start", orderable=True)
-    reason = TaskColumn(accessor="reason", verbose_name="Reason")
+    reason = ReasonColumn(accessor="reason", verbose_name="Reason")
     actions = ActionsColumn(verbose_name="Actions")
 
     class Meta:
@@ -313,6 +313,10 @@ class TaskTable(tables.Table):
         cells = [self.controls["select-all"]] if self.editable else []
         for cell in self.header_cells():
             label = escape(cell.label)
+            if cell.name == "actions":
+                # Each row's Edit says what the column is; its name, wider than the
+                # links, would only widen the table (screen readers still hear it).
+                label = f'<span class="visually-hidden">{label}</span>'
             if cell.sort_href is None:
                 cells.append(f'<th scope="col" class="col-{cell.name}">{label}</th>')
                 continue
@@ -365,7 +369,7 @@ class TaskTable(tables.Table):
         for bound in self.columns:
             if isinstance(bound.column, MomentColumn):
                 bound.column.zone, bound.column.zone_name = zone, name
-            elif isinstance(bound.column, InQueueColumn):
+            elif isinstance(bound.column, TimeColumn):
                 bound.column.now = self.now
             renderers.append(bound.column.cell)
         return renderers

@@ -6,10 +6,15 @@ restart. Each function looks the job up again and does nothing when it is gone.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django_tasks import task
 
 from tasks_app import bulk, requestlog
 from tasks_app.models import BulkJob
+
+# RQ's queue is named after the deployment's cache prefix (settings.TASKDECK_TASK_QUEUE), so
+# two deployments sharing one Redis never run each other's jobs.
+QUEUE = settings.TASKDECK_TASK_QUEUE
 
 
 def _job(job_id: int) -> BulkJob | None:
@@ -21,7 +26,7 @@ def _logged_as(job_id: int):
     return requestlog.bound(f"bulk-job-{job_id}")
 
 
-@task()
+@task(queue_name=QUEUE)
 def prepare_bulk_job(job_id: int) -> None:
     """Read a bulk job's tasks for its preview."""
     with _logged_as(job_id):
@@ -29,7 +34,7 @@ def prepare_bulk_job(job_id: int) -> None:
             bulk.prepare(job)
 
 
-@task()
+@task(queue_name=QUEUE)
 def run_bulk_job(job_id: int) -> None:
     """Write a started bulk job's queued tasks until none is left."""
     with _logged_as(job_id):
@@ -37,7 +42,7 @@ def run_bulk_job(job_id: int) -> None:
             bulk.run(job)
 
 
-@task()
+@task(queue_name=QUEUE)
 def watch_bulk_job(job_id: int) -> None:
     """Hand a job whose worker stopped to another worker; checks again later."""
     with _logged_as(job_id):

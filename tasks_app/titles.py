@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -43,8 +44,12 @@ def title_references() -> tuple[Reference, ...]:
 def task_title(task: Task, references: Sequence[Reference] | None = None) -> str:
     """The first configured path that holds text or a number; "" when none does (or when
     TaskRouter left the attributes out of a list result)."""
-    attributes = task.attributes
-    if not attributes:
+    return attributes_title(task.attributes, references)
+
+
+def attributes_title(attributes: Any, references: Sequence[Reference] | None = None) -> str:
+    """The title a task with these attributes has (see `task_title`)."""
+    if not attributes or not isinstance(attributes, dict):
         return ""
     for reference in title_references() if references is None else references:
         value = resolve(reference, attributes)

@@ -1,7 +1,8 @@
 """Fixtures shared by every test.
 
 TaskRouter is faked with the sandbox itself, never with mocks of our client: each test
-gets its own copy of one seeded sandbox file (seeding once per worker, copying per test),
+gets its own copy of a seeded sandbox file (seeding once a minute per worker, copying per
+test),
 reached in-process by default, or over a real loopback socket with `loopback_sandbox`.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
@@ -27,13 +28,11 @@ from tasks_app.sandbox import (
     SandboxApp,
     SandboxServer,
     SandboxStore,
-    ensure_seeded,
 )
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
 from tests.identities import IDENTITIES
-
-SEED_TASKS = 600
+from tests.sandbox.helpers import SeededTemplate
 
 T = TypeVar("T")
 
@@ -101,12 +100,15 @@ def signed_in():
 
 
 @pytest.fixture(scope="session")
-def seeded_sandbox_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sandbox-template") / "sandbox.sqlite3"
-    store = SandboxStore(path)
-    ensure_seeded(store, tasks=SEED_TASKS)
-    store.close()
-    return path
+def seeded_sandbox_templates(tmp_path_factory: pytest.TempPathFactory) -> SeededTemplate:
+    return SeededTemplate(tmp_path_factory.mktemp("sandbox-template"))
+
+
+@pytest.fixture
+def seeded_sandbox_file(seeded_sandbox_templates: SeededTemplate) -> Path:
+    """A seeded sandbox file, seeded at most a minute ago (TaskRouter's housekeeping purges
+    closed tasks minutes after they close: an older copy would lose them mid-test)."""
+    return seeded_sandbox_templates.path()
 
 
 @dataclass
@@ -157,7 +159,8 @@ def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[San
     shutil.copyfile(seeded_sandbox_file, path)
     settings.SANDBOX_DB_PATH = path
     settings.TASKROUTER_BASE_URL = settings.EMBEDDED_SANDBOX_URL
-    cache.clear()
+    for alias in settings.CACHES:  # the shared cache, and each process's fragments
+        caches[alias].clear()
     store = SandboxStore(path)
     yield Sandbox(store)
     store.close()

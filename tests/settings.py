@@ -33,3 +33,4 @@ TASKROUTER_SHARED_READ_SECONDS = 0
 TASKDECK_ROLE_GROUPS = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"
 # Bulk jobs run inside the request that enqueues them; tests/test_bulk.py runs real workers.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+TASKDECK_TASK_QUEUE = "default"

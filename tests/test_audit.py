@@ -35,12 +35,12 @@ def save_priority(browser: Client, sid: str, priority: str, *, meanwhile=None):
     """Open the task page, let ``meanwhile`` happen, then save the priority form."""
     html = browser.get(f"/w/Support/tasks/{sid}/").content.decode()
     section = re.search(r'<section class="task-actions edit-priority".*?</section>', html, re.S)
-    token = re.search(r'name="editor" value="([^"]+)"', section.group(0)).group(1)
+    token = re.search(r'name="editor-priority" value="([^"]+)"', section.group(0)).group(1)
     if meanwhile:
         meanwhile()
     return browser.post(
         f"/w/Support/tasks/{sid}/edit/priority/",
-        {"editor": token, "priority-priority": priority},
+        {"editor-priority": token, "priority-priority": priority},
         headers=htmx("edit-priority"),
     )
 

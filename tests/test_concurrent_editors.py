@@ -29,7 +29,7 @@ pytestmark = pytest.mark.xdist_group("concurrent-editors")
 ROOT = Path(__file__).resolve().parent.parent
 EDITORS = 6
 ROUNDS = 5
-TOKEN = re.compile(r'name="editor" value="([^"]+)" id="editor-priority"')
+TOKEN = re.compile(r'name="editor-priority" value="([^"]+)" id="editor-priority"')
 
 
 @dataclass
@@ -90,7 +90,7 @@ def edit(url: str, editor: int, sids: list[str], rounds: int) -> list[tuple[str,
             priority = 1000 + editor * 100 + round_
             response = session.post(
                 f"{url}/w/Support/tasks/{sid}/edit/priority/",
-                {"editor": token, "priority-priority": str(priority)},
+                {"editor-priority": token, "priority-priority": str(priority)},
                 headers={"X-CSRFToken": csrf, "HX-Request": "true", "Referer": url},
                 timeout=30,
             )

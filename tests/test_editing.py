@@ -21,7 +21,8 @@ def section_html(html: str, name: str) -> str:
 
 
 def editor_token(html: str, name: str) -> str:
-    return re.search(r'name="editor" value="([^"]+)"', section_html(html, name)).group(1)
+    found = re.search(rf'name="editor-{name}" value="([^"]+)"', section_html(html, name))
+    return found.group(1)
 
 
 def vip_pending_sid(sandbox) -> str:
@@ -39,22 +40,28 @@ def open_page(client, sid: str) -> str:
     return response.content.decode()
 
 
-def page_tokens(html: str) -> list[str]:
-    """Every form's version token on a page, as htmx sends them with a save."""
-    return re.findall(r'name="editor" value="([^"]+)" id="editor-[a-z]+" data-editor-token', html)
+def page_tokens(html: str) -> dict[str, str]:
+    """Every form's version token on a page, by field name, as htmx sends them with a save
+    (the browser journeys prove it does: tests/browser/test_saving_in_turn_journeys.py)."""
+    found = re.findall(
+        r'name="(editor-[a-z]+)" value="([^"]+)" id="editor-[a-z]+" data-editor', html
+    )
+    return dict(found)
 
 
 def post_section(
-    client, sid: str, name: str, token: str, *, page: list[str] = (), **fields
+    client, sid: str, name: str, token: str, *, page: dict[str, str] | None = None, **fields
 ) -> object:
-    data = {"editor": [token, *page], **{f"{name}-{k}": v for k, v in fields.items()}}
+    data = {**(page or {}), f"editor-{name}": token}
+    data |= {f"{name}-{k}": v for k, v in fields.items()}
     return client.post(f"/w/Support/tasks/{sid}/edit/{name}/", data, **htmx(f"edit-{name}"))
 
 
 def advanced_token(body: str, name: str) -> str | None:
     """The new version token a save hands another form of the page (out of band)."""
     match = re.search(
-        rf'name="editor" value="([^"]+)" id="editor-{name}" data-editor-token hx-swap-oob', body
+        rf'name="editor-{name}" value="([^"]+)" id="editor-{name}" data-editor-token hx-swap-oob',
+        body,
     )
     return match.group(1) if match else None
 
@@ -88,7 +95,7 @@ def test_a_transition_not_offered_is_refused_by_the_form_before_taskrouter(
     html = open_page(client, sid)
     if status in rules.CLOSED_STATUSES:
         html = section_html(html, "status")
-        assert 'name="editor"' not in html  # no form at all on a closed task
+        assert 'name="editor-' not in html  # no form at all on a closed task
         return
     response = post_section(
         client,
@@ -133,10 +140,10 @@ def test_saving_the_priority_sends_the_stored_version_and_shows_the_new_one(
     assert writes[0]["if_match"] == before.etag
     after = sandbox.fetch(sid)
     assert after.priority == 7
-    assert f"Saved priority (now version {after.etag})" in body
-    # The read-only parts of the page are refreshed out of band.
+    assert "Saved priority." in body
+    # The read-only parts of the page are refreshed out of band (the version on hover).
     assert 'id="task-facts" aria-labelledby="facts-heading" hx-swap-oob="true"' in body
-    assert f'<dd class="mono" id="task-etag">{after.etag}</dd>' in body
+    assert f'id="task-updated" data-etag="{after.etag}"' in body
 
 
 def test_saving_two_parts_of_the_page_in_turn_is_not_a_conflict(client, sandbox):
@@ -227,7 +234,7 @@ def test_status_with_attributes_is_two_requests_attributes_first_and_both_report
     assert response.status_code == 200
     assert [sorted(w["data"]) for w in writes] == [["Attributes"], ["AssignmentStatus", "Reason"]]
     assert all(w["if_match"] for w in writes)
-    assert "Saved attributes (now version" in body and "Completed the task (now version" in body
+    assert "Saved attributes." in body and "Completed the task." in body
     task = sandbox.fetch(sid)
     assert task.assignment_status == "completed" and task.attributes["disposition"] == "solved"
     assert task.reason == "resolved"
@@ -296,7 +303,7 @@ def test_the_attributes_preview_lists_changes_key_by_key_without_writing(client,
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/attributes/",
         {
-            "editor": editor_token(html, "attributes"),
+            "editor-attributes": editor_token(html, "attributes"),
             "attributes-attributes": json.dumps(edited),
             "preview": "1",
         },
@@ -350,7 +357,7 @@ def test_delete_with_the_stored_version_removes_the_task_and_returns_to_the_tabl
     html = open_page(client, sid)
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/delete/",
-        {"editor": editor_token(html, "delete")},
+        {"editor-delete": editor_token(html, "delete")},
         **htmx("edit-delete"),
     )
     assert response.status_code == 200
@@ -366,7 +373,7 @@ def test_delete_of_a_task_changed_meanwhile_is_a_conflict(client, sandbox):
     sandbox.change(sid, priority=12)
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/delete/",
-        {"editor": editor_token(html, "delete")},
+        {"editor-delete": editor_token(html, "delete")},
         **htmx("edit-delete"),
     )
     assert response.status_code == 409
@@ -484,11 +491,11 @@ def test_without_javascript_a_save_redirects_back_to_the_page_with_a_message(cli
     html = open_page(client, sid)
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/priority/",
-        {"editor": editor_token(html, "priority"), "priority-priority": "6"},
+        {"editor-priority": editor_token(html, "priority"), "priority-priority": "6"},
     )
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
-    assert "Saved priority (now version" in page
+    assert "Saved priority." in page
 
 
 def test_without_javascript_a_validation_error_shows_the_whole_page(client, sandbox):
@@ -496,7 +503,7 @@ def test_without_javascript_a_validation_error_shows_the_whole_page(client, sand
     html = open_page(client, sid)
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/priority/",
-        {"editor": editor_token(html, "priority"), "priority-priority": "-5"},
+        {"editor-priority": editor_token(html, "priority"), "priority-priority": "-5"},
     )
     body = response.content.decode()
     assert response.status_code == 422
@@ -508,7 +515,7 @@ def test_without_javascript_a_validation_error_shows_the_whole_page(client, sand
 
 
 def row_token(html: str) -> str:
-    return re.search(r'name="editor" value="([^"]+)"', html).group(1)
+    return re.search(r'name="editor-row" value="([^"]+)"', html).group(1)
 
 
 def test_the_row_editor_saves_priority_and_swaps_only_the_row(client, sandbox, writes):
@@ -521,7 +528,7 @@ def test_the_row_editor_saves_priority_and_swaps_only_the_row(client, sandbox, w
     assert offered == ["canceled"]  # from reserved, only cancel may be requested
     response = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
-        {"editor": row_token(html), "row-priority": "31", "row-assignment_status": ""},
+        {"editor-row": row_token(html), "row-priority": "31", "row-assignment_status": ""},
         **htmx(f"row-{sid}"),
     )
     body = response.content.decode()
@@ -536,7 +543,7 @@ def test_the_row_editor_refuses_a_cancel_without_reason(client, sandbox, writes)
     html = client.get(f"/w/Support/tasks/{sid}/row/edit/", **htmx(f"row-{sid}")).content.decode()
     response = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
-        {"editor": row_token(html), "row-assignment_status": "canceled", "row-reason": ""},
+        {"editor-row": row_token(html), "row-assignment_status": "canceled", "row-reason": ""},
         **htmx(f"row-{sid}"),
     )
     assert response.status_code == 422
@@ -550,7 +557,7 @@ def test_the_row_editor_shows_a_conflict_and_then_applies_to_the_current_version
     sandbox.change(sid, priority=64)
     conflict = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
-        {"editor": row_token(html), "row-priority": "2", "row-assignment_status": ""},
+        {"editor-row": row_token(html), "row-priority": "2", "row-assignment_status": ""},
         **htmx(f"row-{sid}"),
     )
     body = conflict.content.decode()
@@ -558,7 +565,7 @@ def test_the_row_editor_shows_a_conflict_and_then_applies_to_the_current_version
     assert "The task changed since you opened it" in body and 'value="2"' in body
     applied = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
-        {"editor": row_token(body), "row-priority": "2", "row-assignment_status": ""},
+        {"editor-row": row_token(body), "row-priority": "2", "row-assignment_status": ""},
         **htmx(f"row-{sid}"),
     )
     assert applied.status_code == 200
@@ -634,7 +641,7 @@ def test_without_javascript_a_save_during_an_outage_keeps_the_typed_value(
     loopback_sandbox.faults.set("503")
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/priority/",
-        {"editor": editor_token(html, "priority"), "priority-priority": "77"},
+        {"editor-priority": editor_token(html, "priority"), "priority-priority": "77"},
     )
     body = response.content.decode()
     assert response.status_code == 503
@@ -676,7 +683,7 @@ def test_the_row_editor_shows_visibly_when_the_workflow_keeps_the_priority(clien
     html = client.get(f"/w/Support/tasks/{sid}/row/edit/", **htmx(f"row-{sid}")).content.decode()
     response = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
-        {"editor": row_token(html), "row-priority": "1", "row-assignment_status": ""},
+        {"editor-row": row_token(html), "row-priority": "1", "row-assignment_status": ""},
         **htmx(f"row-{sid}"),
     )
     body = response.content.decode()
@@ -700,7 +707,7 @@ def test_a_viewer_sees_the_task_and_its_history_but_no_form(sandbox, signed_in):
     viewer = signed_in("viewer")
     html = viewer.get(f"/w/Support/tasks/{sandbox.task_sid('pending')}/").content.decode()
     assert 'id="task-facts"' in html and "History in Taskdeck" in html
-    assert 'name="editor"' not in html
+    assert 'name="editor-' not in html
 
 
 def test_an_editor_is_not_offered_delete_and_is_refused_it(client, sandbox, signed_in, writes):
@@ -709,7 +716,7 @@ def test_an_editor_is_not_offered_delete_and_is_refused_it(client, sandbox, sign
     html = editor.get(f"/w/Support/tasks/{sid}/").content.decode()
     assert 'id="edit-priority"' in html and 'id="edit-delete"' not in html
     token = editor_token(open_page(client, sid), "delete")  # an admin's form
-    response = editor.post(f"/w/Support/tasks/{sid}/edit/delete/", {"editor": token})
+    response = editor.post(f"/w/Support/tasks/{sid}/edit/delete/", {"editor-delete": token})
     assert response.status_code == 403
     assert writes == []
 

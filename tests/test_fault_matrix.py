@@ -73,7 +73,9 @@ def htmx(target: str) -> dict:
 
 
 def token_of(html: str, section: str) -> str:
-    return re.search(rf'name="editor" value="([^"]+)" id="editor-{section}"', html).group(1)
+    return re.search(rf'name="editor-{section}" value="([^"]+)" id="editor-{section}"', html).group(
+        1
+    )
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,18 @@ def _page(client, sid):
 
 def _section(name: str, typed: str | None, **fields) -> Screen:
     def act(client, sid, html):
-        data = {"editor": token_of(html, name), **{f"{name}-{k}": v for k, v in fields.items()}}
+        data = {
+            f"editor-{name}": token_of(html, name),
+            **{f"{name}-{k}": v for k, v in fields.items()},
+        }
         return client.post(f"/w/Support/tasks/{sid}/edit/{name}/", data, **htmx(f"edit-{name}"))
 
     return Screen(f"edit-{name}", act, writes=True, typed=typed, prepare=_page)
 
 
 def _row_editor_save(client, sid, html):
-    token = re.search(r'name="editor" value="([^"]+)"', html).group(1)
-    data = {"editor": token, "row-priority": "4343", "row-assignment_status": ""}
+    token = re.search(r'name="editor-row" value="([^"]+)"', html).group(1)
+    data = {"editor-row": token, "row-priority": "4343", "row-assignment_status": ""}
     return client.post(f"/w/Support/tasks/{sid}/row/edit/", data, **htmx(f"row-{sid}"))
 
 

@@ -71,7 +71,7 @@ def _encode(fields: dict[str, str]) -> str:
 
 
 def _token(html: str, section: str) -> str:
-    found = re.search(rf'name="editor" value="([^"]+)" id="editor-{section}"', html)
+    found = re.search(rf'name="editor-{section}" value="([^"]+)" id="editor-{section}"', html)
     return found.group(1) if found else ""
 
 
@@ -109,7 +109,9 @@ def test_every_task_page_field_refuses_hostile_input_cleanly(
     def attempt(value: str) -> None:
         token = _token(client.get(url).content.decode(), section)
         before = len(writes)
-        body = _encode({"editor": token, f"{section}-{field}": value, f"{section}-reason": "x"})
+        body = _encode(
+            {f"editor-{section}": token, f"{section}-{field}": value, f"{section}-reason": "x"}
+        )
         response = client.post(
             f"{url}edit/{section}/",
             body,
@@ -131,9 +133,9 @@ def test_the_row_editor_refuses_hostile_input_cleanly(client, sandbox, writes, f
     @given(value=st.one_of(hostile_text, st.just(LONE_SURROGATE)))
     def attempt(value: str) -> None:
         html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
-        token = re.search(r'name="editor" value="([^"]+)"', html).group(1)
+        token = re.search(r'name="editor-row" value="([^"]+)"', html).group(1)
         before = len(writes)
-        body = _encode({"editor": token, f"row-{field}": value})
+        body = _encode({"editor-row": token, f"row-{field}": value})
         response = client.post(
             url, body, content_type="application/x-www-form-urlencoded", HTTP_HX_REQUEST="true"
         )

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,10 +18,10 @@ from django.test import Client, RequestFactory
 from tasks_app import identity
 from tasks_app.models import AuditRecord
 from tests.identities import IDENTITIES
+from tests.serving import bare_environment, deploy_check
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
 TABLE = "/w/Support/tasks/"
 
 
@@ -171,23 +170,12 @@ def test_with_sso_disabled_every_page_says_so(settings):
 
 
 def _start(extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
+    production = {
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "taskdeck.example.com",
-        **extra,
     }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return deploy_check(bare_environment(production, extra))
 
 
 def test_without_debug_or_a_trusted_proxy_taskdeck_refuses_to_start():
@@ -212,6 +200,16 @@ def test_check_deploy_is_clean_under_production_settings():
     assert "no issues" in result.stdout
 
 
+def test_check_deploy_warns_about_trusting_every_address_or_a_very_broad_range():
+    result = _start({"TASKDECK_SSO_TRUSTED_PROXIES": "0.0.0.0/0,::/0,10.0.0.0/8,10.0.4.17/32"})
+    assert result.returncode != 0  # --fail-level WARNING
+    warnings = [line for line in result.stderr.splitlines() if "taskdeck.W011" in line]
+    assert len(warnings) == 3, result.stderr
+    assert {"0.0.0.0/0", "::/0", "10.0.0.0/8"} == {
+        network for line in warnings for network in re.findall(r"trusts (\S+) \(", line)
+    }
+
+
 # --- Roles, checked on the server -------------------------------------------------------------
 
 
@@ -220,10 +218,13 @@ def _write_requests(sandbox) -> list[tuple[str, dict]]:
     sid = sandbox.task_sid("pending")
     task = f"/w/Support/tasks/{sid}"
     return [
-        (f"{task}/edit/priority/", {"priority": "9", "editor": "x"}),
-        (f"{task}/edit/status/", {"assignment_status": "canceled", "reason": "r", "editor": "x"}),
-        (f"{task}/edit/delete/", {"editor": "x"}),
-        (f"{task}/row/edit/", {"priority": "9", "editor": "x"}),
+        (f"{task}/edit/priority/", {"priority": "9", "editor-priority": "x"}),
+        (
+            f"{task}/edit/status/",
+            {"assignment_status": "canceled", "reason": "r", "editor-status": "x"},
+        ),
+        (f"{task}/edit/delete/", {"editor-delete": "x"}),
+        (f"{task}/row/edit/", {"priority": "9", "editor-row": "x"}),
         ("/w/Support/tasks/new/", {"attributes": "{}", "priority": "1"}),
         ("/w/Support/tasks/bulk/", {"action": "priority", "priority": "8", "task": [sid]}),
         ("/w/Support/tasks/bulk/some-token/run/", {"step": "start"}),

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -39,7 +40,7 @@ def test_metrics_need_no_sign_in_and_count_pages_and_taskrouter_calls_by_endpoin
     text = response.content.decode()
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
-    key = {"endpoint": "Task-List", "status": "200"}
+    key = {"endpoint": "Task-List", "outcome": "ok"}
     assert sample(text, "taskdeck_taskrouter_calls_total", **key) == (
         sample(before, "taskdeck_taskrouter_calls_total", **key) + 1
     )
@@ -104,3 +105,68 @@ def test_under_gunicorn_every_worker_counts_towards_one_metrics_page(tmp_path):
         assert {sample(text, "taskdeck_page_seconds_count", view="readyz") for text in scrapes} == {
             30.0
         }
+
+
+def test_calls_are_counted_from_the_clients_signal_not_its_log_lines(sandbox, monkeypatch):
+    """Silencing the client's log lines (LOG_LEVEL=WARNING) must not stop the counting."""
+    anonymous = Client()
+    monkeypatch.setattr(logging.getLogger("tasks_app.taskrouter.client"), "level", logging.ERROR)
+    key = {"endpoint": "Task-Fetch", "outcome": "ok"}
+    before = sample(
+        anonymous.get("/metrics").content.decode(), "taskdeck_taskrouter_calls_total", **key
+    )
+    sandbox.fetch(sandbox.task_sid("pending"))
+    after = sample(
+        anonymous.get("/metrics").content.decode(), "taskdeck_taskrouter_calls_total", **key
+    )
+    assert after == before + 1
+
+
+def test_an_open_breaker_shows_on_the_metrics_page(client, sandbox, loopback_sandbox, settings):
+    settings.TASKROUTER_BREAKER_FAILURES = 1
+    settings.TASKROUTER_MAX_RETRIES = 0
+    loopback_sandbox.faults.set("503;methods=GET;path=/Tasks/")
+    sid = sandbox.task_sid("pending")
+
+    def breaker(text: str, kind: str) -> float:
+        return sample(text, "taskdeck_taskrouter_breaker_open", endpoint_class=kind)
+
+    assert breaker(client.get("/metrics").content.decode(), "task") == 0
+    with pytest.raises(taskrouter.Unavailable):
+        taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
+    text = client.get("/metrics").content.decode()
+    assert breaker(text, "task") == 1
+    assert breaker(text, "tasks") == 0  # the task list's breaker is another one
+
+
+def test_waits_for_the_rate_budget_are_timed(client, sandbox, settings):
+    from tasks_app.taskrouter import budget
+
+    settings.TASKDECK_RATE_BUDGET = True
+    settings.TASKDECK_RATE_LIMITS = "Task-Fetch=1"  # ten fetches per ten seconds
+
+    def waits() -> float:
+        text = client.get("/metrics").content.decode()
+        return sample(text, "taskdeck_budget_wait_seconds_count", endpoint="Task-Fetch")
+
+    before = waits()
+    workspace, sid = sandbox.workspace_sid(), sandbox.task_sid("pending")
+    with budget.patience(1.5):
+        for _ in range(10):
+            taskrouter.fetch_task(workspace_sid=workspace, task_sid=sid)
+        # The eleventh waits for budget (up to the patience), then gives up.
+        with pytest.raises(taskrouter.RateLimited):
+            taskrouter.fetch_task(workspace_sid=workspace, task_sid=sid)
+    assert waits() > before
+
+
+def test_the_service_package_imports_nothing_of_taskdeck_above_it():
+    """taskrouter/ reports through its signals; it never imports metrics, views, models..."""
+    above = re.compile(
+        r"^\s*(from|import) tasks_app(\.| import )"
+        r"(metrics|views|forms|tables|models|bulk|audit|identity|editing)",
+        re.M,
+    )
+    package = Path(__file__).resolve().parents[1] / "tasks_app" / "taskrouter"
+    offenders = [p.name for p in package.glob("*.py") if above.search(p.read_text())]
+    assert offenders == []

@@ -122,7 +122,7 @@ def test_the_sandbox_refuses_odd_attributes_with_taskrouters_400(loopback_sandbo
 
 def _editor_token(html: str, name: str) -> str:
     section = re.search(rf'<section class="task-actions edit-{name}".*?</section>', html, re.S)
-    return re.search(r'name="editor" value="([^"]+)"', section.group(0)).group(1)
+    return re.search(rf'name="editor-{name}" value="([^"]+)"', section.group(0)).group(1)
 
 
 @pytest.mark.parametrize("text", ODD.values(), ids=ODD.keys())
@@ -131,7 +131,7 @@ def test_the_attributes_editor_refuses_odd_json_at_the_field(client, sandbox, wr
     html = client.get(f"/w/Support/tasks/{sid}/").content.decode()
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/attributes/",
-        {"editor": _editor_token(html, "attributes"), "attributes-attributes": text},
+        {"editor-attributes": _editor_token(html, "attributes"), "attributes-attributes": text},
         HTTP_HX_REQUEST="true",
         HTTP_HX_TARGET="edit-attributes",
     )
@@ -149,7 +149,7 @@ def test_the_status_form_refuses_odd_json_in_its_attributes_at_the_field(
     response = client.post(
         f"/w/Support/tasks/{sid}/edit/status/",
         {
-            "editor": _editor_token(html, "status"),
+            "editor-status": _editor_token(html, "status"),
             "status-assignment_status": "canceled",
             "status-reason": "duplicate",
             "status-attributes": text,

@@ -11,7 +11,7 @@ from tasks_app.taskrouter import service as taskrouter
 pytestmark = pytest.mark.django_db
 
 
-def test_the_task_page_shows_every_field_and_the_version_it_was_read_at(client, sandbox):
+def test_the_task_page_shows_every_field_and_the_version_it_was_read_on_hover(client, sandbox):
     sid = sandbox.task_sid("assigned")
     html = client.get(f"/w/Support/tasks/{sid}/").content.decode()
     task = taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
@@ -31,10 +31,11 @@ def test_the_task_page_shows_every_field_and_the_version_it_was_read_at(client, 
         "Routing target",
         "Workspace",
         "Account",
-        "Version (ETag)",
+        "With an agent",
     ):
         assert f"<dt>{label}</dt>" in html, label
-    assert f'<dd class="mono" id="task-etag">{task.etag}</dd>' in html
+    assert "<dt>Version" not in html  # the version is a detail, on hover of "Updated"
+    assert f'id="task-updated" data-etag="{task.etag}" title="TaskRouter' in html
     assert task.task_queue_friendly_name in html
 
 

@@ -406,40 +406,43 @@ def test_the_export_takes_its_columns_from_its_own_list_not_the_table_on_screen(
     assert headers[-1] == "language"
 
 
-# --- The first screen: open work ---------------------------------------------------------
+# --- The first screen: the waiting work ----------------------------------------------------
 
 
-def test_with_no_parameters_the_table_shows_open_work_most_urgent_first(client):
+def test_with_no_parameters_the_table_shows_the_waiting_work_most_urgent_first(client):
     html = client.get("/w/Support/tasks/").content.decode()
     expected = support_tasks(
-        statuses=("pending", "reserved", "assigned"),
+        statuses=("pending", "reserved"),
         ordering=(
             taskrouter.rules.OrderKey("Priority", True),
             taskrouter.rules.OrderKey("DateCreated"),
         ),
     )
     assert row_sids(html) == [t.sid for t in expected[:50]]
-    assert set(statuses(html)) <= {"pending", "reserved", "assigned"}
-    assert "Showing open work" in html
+    assert set(statuses(html)) == {"pending", "reserved"}
+    assert "Showing the waiting work" in html
     all_statuses = re.search(r'<a href="([^"]+)"[^>]*id="all-statuses"', html).group(1)
     everything = client.get("/w/Support/tasks/" + all_statuses.replace("&amp;", "&"))
     everything = everything.content.decode()
-    assert "Showing open work" not in everything
-    assert set(statuses(everything)) - {"pending", "reserved", "assigned"}
+    assert "Showing the waiting work" not in everything
+    assert set(statuses(everything)) - {"pending", "reserved"}
+    with_agents = re.search(r'<a href="([^"]+)"[^>]*id="with-agents"', html).group(1)
+    agents = client.get("/w/Support/tasks/" + with_agents.replace("&amp;", "&")).content.decode()
+    assert set(statuses(agents)) == {"assigned", "wrapping"}
 
 
 def test_any_explicit_parameter_keeps_its_old_meaning(client):
     html = client.get("/w/Support/tasks/?size=1000").content.decode()
-    assert "Showing open work" not in html
+    assert "Showing the waiting work" not in html
     assert row_sids(html) == [t.sid for t in support_tasks()][:1000]
 
 
-def test_paging_through_open_work_stays_in_open_work(client):
+def test_paging_through_the_waiting_work_stays_in_it(client):
     first = client.get("/w/Support/tasks/").content.decode()
     next_link = re.search(r'<a href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
     second = client.get("/w/Support/tasks/" + next_link).content.decode()
     expected = support_tasks(
-        statuses=("pending", "reserved", "assigned"),
+        statuses=("pending", "reserved"),
         ordering=(
             taskrouter.rules.OrderKey("Priority", True),
             taskrouter.rules.OrderKey("DateCreated"),
@@ -491,16 +494,16 @@ def test_a_task_without_any_title_attribute_shows_its_short_sid(client):
     assert f'<span class="sid">WT…{task.sid[-4:]}</span>' in row
 
 
-def test_each_open_row_shows_how_long_it_has_been_in_its_queue(client):
+def test_each_open_row_says_how_long_it_has_been_waiting(client):
     create_support_task(language="en")
     cell = re.search(
-        r'<td class="col-age col-number" title="([\d,]+) seconds in this queue">'
-        r"(\d+) s</td>",
+        r'<td class="col-age" title="([\d,]+) seconds waiting in its queue">'
+        r"waiting (\d+) s</td>",
         top_row(client),
     )
     assert cell and int(cell.group(1).replace(",", "")) < 60
     header = client.get("/w/Support/tasks/?size=1").content.decode()
-    assert '<th scope="col" class="col-in_queue">In queue</th>' in header
+    assert '<th scope="col" class="col-time">Time</th>' in header
 
 
 # --- Counts: from TaskRouter's statistics, never by listing tasks ------------------------
@@ -512,16 +515,16 @@ def test_the_counts_strip_shows_tasks_by_status_per_queue_and_the_longest_wait(c
     every = support_tasks()
     for status in ("pending", "reserved", "assigned", "wrapping"):
         number = sum(1 for t in every if t.assignment_status == status)
-        assert re.search(rf"status-{status}\">\w+</span> <strong>{number}</strong>", strip)
+        assert re.search(rf"status-{status}\">\w+</span> {number}</a>", strip)
         assert f'href="?status={status}&amp;sort=-priority%2Ccreated"' in strip
     queue = taskrouter.list_task_queues(workspace_sid=sandbox.workspace_sid())[0]
-    in_queue = sum(
+    waiting = sum(
         1
         for t in every
-        if t.task_queue_sid == queue.sid and t.assignment_status not in ("canceled", "completed")
+        if t.task_queue_sid == queue.sid and t.assignment_status in ("pending", "reserved")
     )
     assert re.search(
-        rf'href="\?queue={queue.sid}[^"]*">{queue.friendly_name} <strong>{in_queue}</strong>',
+        rf'href="\?queue={queue.sid}[^"]*">{queue.friendly_name} <strong>{waiting}</strong>',
         strip,
     )
     assert re.search(r'id="longest-wait">Longest wait <strong>\d+ (s|min|h|d)', strip)

@@ -38,7 +38,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Task", "sid"),
     ("Status", "assignment_status"),
     ("Priority", "priority"),
-    ("In queue", "task_queue_entered_date"),
+    ("Time", "task_queue_entered_date"),
     ("Queue", "task_queue_friendly_name"),
     ("Workflow", "workflow_friendly_name"),
     ("Created", "date_created"),

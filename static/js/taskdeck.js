@@ -89,9 +89,14 @@
 
     afterRequest(event) {
       if (isLiveRequest(event)) return;
-      const target = event.detail.target;
-      if (target) target.removeAttribute("aria-busy");
-      if (event.detail.successful && $("#alerts")) $("#alerts").replaceChildren();
+      // The element marked busy is the one the request was for, even when the answer went
+      // elsewhere (HX-Retarget: a problem shown in the alert area).
+      const config = event.detail.requestConfig;
+      const asked = (config && config.target) || event.detail.target;
+      if (asked) asked.removeAttribute("aria-busy");
+      // A success clears old alerts, unless the answer was itself put in the alert area.
+      const alerts = $("#alerts");
+      if (event.detail.successful && alerts && event.detail.target !== alerts) alerts.replaceChildren();
     },
 
     // After a refused save the button that was pressed is gone: put keyboard focus on
@@ -487,20 +492,22 @@
   };
 
   // The age of the data and of every task move on in the browser: a refresh that finds
-  // nothing changed carries no rows, yet "time in queue" keeps counting.
+  // nothing changed carries no rows, yet "waiting 12 min" keeps counting.
   const clock = {
-    // Each age cell gets data-created (when the task was created), from the age the
-    // server showed ("1,234 seconds" in its title) and when it read it.
+    // Each time cell gets data-created (the moment its time counts from), from the
+    // seconds the server showed ("1,234 seconds waiting in its queue" in its title) and
+    // when it read them; and the words around the number, which depend on the status.
     stamp(root, readAtText) {
       if (!root) return;
       const readAt = Date.parse(readAtText || root.dataset.readAt);
       if (Number.isNaN(readAt)) return;
       $$(".col-age", root).forEach((cell) => {
-        if (cell.dataset.created) return;
-        const seconds = Number((cell.title || "").replace(/[^0-9]/g, ""));
-        if (cell.title && !Number.isNaN(seconds)) {
-          cell.dataset.created = new Date(readAt - seconds * 1000).toISOString();
-        }
+        if (cell.dataset.created || !cell.title) return;
+        const seconds = Number(cell.title.replace(/[^0-9]/g, ""));
+        if (Number.isNaN(seconds)) return;
+        cell.dataset.created = new Date(readAt - seconds * 1000).toISOString();
+        cell.dataset.word = cell.textContent.replace(/\d[\s\S]*$/, "").trim();
+        cell.dataset.meaning = cell.title.replace(/^[\d,]+ seconds /, "");
       });
     },
 
@@ -529,14 +536,15 @@
         const created = Date.parse(cell.dataset.created);
         if (Number.isNaN(created)) return;
         const seconds = Math.max(0, Math.floor((now - created) / 1000));
-        const text = clock.duration(seconds);
+        const text = (cell.dataset.word ? cell.dataset.word + " " : "") + clock.duration(seconds);
         if (cell.textContent !== text) cell.textContent = text;
         if (cell.dataset.sinceZone !== zone) {
           const date = new Date(created);
           cell.dataset.since = zones.text(date, zone, true) + " (" + zones.utc(date) + ")";
           cell.dataset.sinceZone = zone;
         }
-        cell.title = clock.numbers.format(seconds) + " seconds in this queue, since " + cell.dataset.since;
+        cell.title = clock.numbers.format(seconds) + " seconds " + (cell.dataset.meaning || "") +
+          ", since " + cell.dataset.since;
       });
       clock.dataAge(now);
     },

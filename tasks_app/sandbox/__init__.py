@@ -2,9 +2,12 @@
 
 Taskdeck runs and is tested against it with no Twilio account and no network: Workspaces,
 Workflows, TaskQueues, TaskChannels (list, fetch), Tasks (create, fetch, list, update,
-delete), Activities, Workers, Worker Channels and Reservations, and every Statistics
-resource, answering like TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors)
-and assigning tasks to workers as it does (:mod:`.assignment`).
+delete), Activities, Workers, Worker Channels and Reservations, every Statistics resource
+and Events (list, fetch: every change records them, :mod:`.events`), answering like
+TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors), assigning tasks to
+workers as it does (:mod:`.assignment`), with TaskRouter's own clock (:mod:`.housekeeping`:
+reservation and target timeouts, TTL expiry, closed tasks purged 5 to 8 minutes after
+closing).
 
 A plain WSGI application over its own SQLite file; stdlib only, plus the pure-Python domain
 rules it shares with the dashboard (``tasks_app.taskrouter.rules``, ``.errors``,
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING
 from .app import SandboxApp
 from .auth import DEVELOPMENT_CREDENTIALS, Credentials
 from .faults import Fault, FaultPlan
+from .housekeeping import Housekeeper
 from .seed import ensure_seeded
 from .server import SandboxServer
 from .simulate import Simulator
@@ -49,6 +53,7 @@ __all__ = [
     "Credentials",
     "Fault",
     "FaultPlan",
+    "Housekeeper",
     "SandboxApp",
     "SandboxServer",
     "SandboxStore",

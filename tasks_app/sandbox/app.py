@@ -9,14 +9,16 @@ Served paths (everything else is 404/20404, other methods on these paths 405/200
     GET, POST /v1/Workspaces/{WS}/Tasks      GET, POST, DELETE /v1/Workspaces/{WS}/Tasks/{WT}
     Activities, Workers (their Channels and Reservations), a task's Reservations and every
     statistics resource: :mod:`.workforce_api`
+    GET  /v1/Workspaces/{WS}/Events          GET /v1/Workspaces/{WS}/Events/{EV}
 
 Each request goes: injected faults (before anything, see :mod:`.faults`) -> CORS preflight
 (``OPTIONS``, answered without credentials, as browsers send none) -> HTTP Basic
-authentication (401/20003) -> TaskRouter's assignment clock when something is due
-(:mod:`.clock`: reservation and target timeouts) -> routing (404/20404 for an unknown SID or
-a path segment of the wrong shape) -> the operation. JSON follows the spec's schemas and
-examples (key order of the examples, absolute ``url``/``links``/``meta`` URLs built from the
-request's scheme and Host).
+authentication (401/20003) -> TaskRouter's housekeeping when due (:mod:`.housekeeping`:
+reservation and target timeouts, TTL expiry, purge) -> routing (404/20404 for an unknown
+SID or a path segment of the wrong shape) -> the operation. Every write records its Events
+(:mod:`.events`) in its own transaction. JSON follows the spec's schemas and examples (key
+order of the examples, absolute ``url``/``links``/``meta`` URLs built from the request's
+scheme and Host).
 
 DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does document):
     * Task ``ETag``: the task's version as a bare integer (``ETag: 3``), as [MutDoc]'s
@@ -73,13 +75,18 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from tasks_app.taskrouter import limits, rules
 from tasks_app.taskrouter.errors import InvalidParameter
-from tasks_app.taskrouter.query import FILTER_PARAMETERS, TaskQuery
+from tasks_app.taskrouter.query import (
+    EVENT_FILTER_PARAMETERS,
+    FILTER_PARAMETERS,
+    EventQuery,
+    TaskQuery,
+)
 
-from . import engine, store, workforce_api
+from . import engine, events, store, workforce_api
 from .auth import Credentials
-from .clock import AssignmentClock
 from .engine import ApiError, not_found
 from .faults import ERROR_KINDS, ClientReadTimeout, Fault, FaultPlan, ServerDroppedConnection
+from .housekeeping import Housekeeper
 from .ratelimit import RateLimiter, account_of
 
 __all__ = ["SandboxApp"]
@@ -124,6 +131,7 @@ COLLECTIONS = {
     "TaskQueues": ("WQ", "task_queues", "TaskQueue"),
     "TaskChannels": ("TC", "channels", "TaskChannel"),
     "Tasks": ("WT", "tasks", "Task"),
+    "Events": ("EV", "events", "Event"),
 }
 _PATH = re.compile(
     r"^/v1/Workspaces(?:/(?P<ws>[^/]+)(?:/(?P<collection>[^/]+)(?:/(?P<sid>[^/]+)"
@@ -210,9 +218,11 @@ class SandboxApp:
 
     ``clock``: a zero-argument callable returning the current time (an aware datetime, or
     epoch seconds); defaults to the system clock. ``faults``: the plan applied to every
-    request (the ``X-Sandbox-Fault`` header works without one). ``static``: TaskRouter's
-    clock stopped: no reservation or target times out by itself (for measurements that
-    need a sandbox nothing changes but their own requests).
+    request (the ``X-Sandbox-Fault`` header works without one). ``housekeeper``: TaskRouter's
+    clock (timeouts, TTL expiry, purge), run before a request when due by ``clock``; by
+    default one with TaskRouter's purge delay. ``static``: TaskRouter's clock stopped:
+    nothing times out, expires or is purged by itself (for measurements that need a sandbox
+    nothing changes but their own requests).
     """
 
     def __init__(
@@ -224,11 +234,13 @@ class SandboxApp:
         list_attributes: bool = True,
         clock: Callable[[], datetime | float] | None = None,
         rate_limits: RateLimiter | None = None,
+        housekeeper: Housekeeper | None = None,
         static: bool = False,
     ) -> None:
         self.rate_limits = rate_limits  # None: advisory headers only, never a 429
-        # static: TaskRouter's clock stopped (nothing times out by itself), for measurements.
-        self.assignment_clock = None if static else AssignmentClock(store)
+        self.housekeeper: Housekeeper | None = None
+        if not static:
+            self.housekeeper = housekeeper if housekeeper is not None else Housekeeper(store)
         self.store = store
         self.credentials = credentials
         self.faults = faults if faults is not None else FaultPlan()
@@ -337,8 +349,8 @@ class SandboxApp:
             base_url=_base_url(environ),
         )
         try:
-            if self.assignment_clock is not None:
-                self.assignment_clock.maybe_run(store.to_us(self.now()))
+            if self.housekeeper is not None:
+                self.housekeeper.maybe_run(store.to_us(self.now()))
             return self._route(request)
         except ApiError as exc:
             return _error(exc.status, exc.code, exc.message)
@@ -381,6 +393,11 @@ class SandboxApp:
         if collection is None:
             self._allow(request, "GET")
             return self._fetch_workspace(request, ws, resource)
+        if collection == "Events":
+            self._allow(request, "GET")
+            if sid is None:
+                return self._list_events(request, ws, resource)
+            return self._fetch_event(request, ws, sid, resource)
         if collection == "Tasks":
             if sid is None:
                 self._allow(request, "GET", "POST")
@@ -541,7 +558,13 @@ class SandboxApp:
 
     def _create_task(self, request: Request, ws: str, resource: str) -> Response:
         self._require_workspace(ws, resource)
-        row = engine.create_task(self.store, workspace_sid=ws, form=request.form, now=self.now())
+        row = engine.create_task(
+            self.store,
+            workspace_sid=ws,
+            form=request.form,
+            now=self.now(),
+            actor=self._actor(request),
+        )
         return self._task_response(request, "Task-Create", row, None, 201)
 
     def _update_task(self, request: Request, ws: str, sid: str, resource: str) -> Response:
@@ -554,6 +577,7 @@ class SandboxApp:
             form=request.form,
             if_match=request.header("If-Match"),
             now=self.now(),
+            actor=self._actor(request),
         )
         return self._task_response(request, "Task-Update", row, None, 200)
 
@@ -565,8 +589,44 @@ class SandboxApp:
             task_sid=sid,
             if_match=request.header("If-Match"),
             now=self.now(),
+            actor=self._actor(request),
         )
         return self._ok(request, "Task-Delete", None, status=204)
+
+    def _actor(self, request: Request) -> events.Actor:
+        """Who a REST write is recorded as in its Events: the account, from the client's IP."""
+        return events.api_client(self.credentials.account_sid, request.environ.get("REMOTE_ADDR"))
+
+    # Events -------------------------------------------------------------------------------
+
+    def _list_events(self, request: Request, ws: str, resource: str) -> Response:
+        query = EventQuery.from_params(request.first)
+        page_size, page, token = _paging(request, "EV")
+        start, end = query.window(self.now())
+        # Both ends included, exactly: an event at a millisecond is at its start.
+        start_ms, end_ms = -(-store.to_us(start) // 1000), store.to_us(end) // 1000
+        with self.store.read() as conn:
+            if store.fetch_workspace(conn, ws) is None:
+                raise not_found(resource)
+            result = events.page_events(
+                conn, ws, query, start_ms=start_ms, end_ms=end_ms, page_size=page_size,
+                token=token,
+            )  # fmt: skip
+        payload = {
+            "events": [self._event_json(request, row) for row in result.rows],
+            "meta": _meta(request, "events", EVENT_FILTER_PARAMETERS, page_size, page, token,
+                          result.rows, result.has_next, result.has_previous and bool(result.rows)),
+        }  # fmt: skip
+        return self._ok(request, "Event-List", payload)
+
+    def _fetch_event(self, request: Request, ws: str, sid: str, resource: str) -> Response:
+        with self.store.read() as conn:
+            if store.fetch_workspace(conn, ws) is None:
+                raise not_found(resource)
+            row = events.fetch_event(conn, ws, sid)
+        if row is None:
+            raise not_found(resource)
+        return self._ok(request, "Event-Fetch", self._event_json(request, row))
 
     def _require_workspace(self, ws: str, resource: str) -> None:
         with self.store.read() as conn:
@@ -683,6 +743,28 @@ class SandboxApp:
                 else bool(row["channel_optimized_routing"])
             ),
             "links": {"workspace": workspace},
+        }
+
+    def _event_json(self, request: Request, row: sqlite3.Row) -> dict[str, Any]:
+        ws = row["workspace_sid"]
+        return {
+            "account_sid": self.credentials.account_sid,
+            "actor_sid": row["actor_sid"],
+            "actor_type": row["actor_type"],
+            "actor_url": _absolute(request, row["actor_url"]),
+            "description": row["description"],
+            "event_data": json.loads(row["event_data"]),
+            "event_date": _date(row["event_date_ms"] * 1000),
+            "event_date_ms": row["event_date_ms"],
+            "event_type": row["event_type"],
+            "resource_sid": row["resource_sid"],
+            "resource_type": row["resource_type"],
+            "resource_url": _absolute(request, row["resource_url"]),
+            "sid": row["sid"],
+            "source": row["source"],
+            "source_ip_address": row["source_ip_address"],
+            "workspace_sid": ws,
+            "url": f"{request.base_url}/v1/Workspaces/{ws}/Events/{row['sid']}",
         }
 
     def _task_json(
@@ -815,6 +897,13 @@ def _date(value: int | None) -> str | None:
     if value is None:
         return None
     return datetime.fromtimestamp(value // US, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _absolute(request: Request, url: str | None) -> str | None:
+    """A stored URL: paths under ``/v1`` get the request's scheme and host."""
+    if url is None or not url.startswith("/"):
+        return url
+    return f"{request.base_url}/v1{url}"
 
 
 def _decoded_path(environ: Mapping[str, Any]) -> str:

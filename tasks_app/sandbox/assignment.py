@@ -265,13 +265,14 @@ def task_created(ctx: Context, task_sid: str) -> None:
     if task is None:
         return
     ws = task["workspace_sid"]
-    ctx.record("task.created", workspace_sid=ws, task=task)
+    # The engine records the creation's Events (events.task_created).
+    ctx.record("task.created", workspace_sid=ws, task=task, emit=False)
     if task["workflow_sid"]:
-        ctx.record("workflow.entered", workspace_sid=ws, task=task)
+        ctx.record("workflow.entered", workspace_sid=ws, task=task, emit=False)
         if task["routing_filter"] is not None:
-            ctx.record("workflow.target-matched", workspace_sid=ws, task=task)
+            ctx.record("workflow.target-matched", workspace_sid=ws, task=task, emit=False)
     if task["task_queue_sid"]:
-        ctx.record("task-queue.entered", workspace_sid=ws, task=task)
+        ctx.record("task-queue.entered", workspace_sid=ws, task=task, emit=False)
     offer_task(ctx, task_sid)
 
 
@@ -301,35 +302,45 @@ def task_updated(
     attributes_changed: bool,
     status: str | None,
 ) -> None:
-    """UpdateTask happened: say so, end or move its reservations, offer it if pending."""
+    """UpdateTask happened (its Events are the engine's, events.task_updated): end or move
+    its reservations, offer it if pending."""
     task = _task(ctx, after_sid)
     if task is None:
         return
     ws = task["workspace_sid"]
     if attributes_changed:
-        ctx.record("task.updated", workspace_sid=ws, task=task)
+        ctx.record("task.updated", workspace_sid=ws, task=task, emit=False)
     if task["task_queue_sid"] != before["task_queue_sid"] and task["task_queue_sid"]:
-        _record_move(ctx, task, before["task_queue_sid"])
+        _record_move(ctx, task, before["task_queue_sid"], emit=False)
     elif task["routing_filter"] != before["routing_filter"] or (
         task["routing_step"] != before["routing_step"]
     ):
-        ctx.record("workflow.target-matched", workspace_sid=ws, task=task)
+        ctx.record("workflow.target-matched", workspace_sid=ws, task=task, emit=False)
     if status == rules.CANCELED and before["assignment_status"] != rules.CANCELED:
+        ctx.record("task.canceled", workspace_sid=ws, task=task, emit=False)
         _end_for_task(ctx, task, rules.RESERVATION_CANCELED)
-        ctx.record("task.canceled", workspace_sid=ws, task=task)
     elif status == rules.WRAPPING and before["assignment_status"] == rules.ASSIGNED:
+        ctx.record("task.wrapup", workspace_sid=ws, task=task, emit=False)
         for reservation in _reservations_of(ctx, task["sid"], rules.RESERVATION_ACCEPTED):
             _wrap_reservation(ctx, task, reservation)
-        ctx.record("task.wrapup", workspace_sid=ws, task=task)
     elif status == rules.COMPLETED and before["assignment_status"] != rules.COMPLETED:
+        ctx.record("task.completed", workspace_sid=ws, task=task, emit=False)
         _end_for_task(ctx, task, rules.RESERVATION_COMPLETED)
-        ctx.record("task.completed", workspace_sid=ws, task=task)
     if task["assignment_status"] == rules.PENDING:
         offer_task(ctx, task["sid"])
 
 
-def _record_move(ctx: Context, task: Mapping[str, Any], previous_queue: str | None) -> None:
+def _record_move(
+    ctx: Context, task: Mapping[str, Any], previous_queue: str | None, *, emit: bool = True
+) -> None:
     ws = task["workspace_sid"]
+    ctx.record(
+        "workflow.target-matched",
+        workspace_sid=ws,
+        task=task,
+        emit=emit,
+        route=route_of(ctx, task),
+    )
     if previous_queue:
         ctx.record(
             "task-queue.moved",
@@ -337,9 +348,20 @@ def _record_move(ctx: Context, task: Mapping[str, Any], previous_queue: str | No
             task=task,
             task_queue_sid=previous_queue,
             previous_task_queue_sid=previous_queue,
+            emit=emit,
         )
-    ctx.record("workflow.target-matched", workspace_sid=ws, task=task)
-    ctx.record("task-queue.entered", workspace_sid=ws, task=task)
+    ctx.record("task-queue.entered", workspace_sid=ws, task=task, emit=emit)
+
+
+def route_of(ctx: Context, task: Mapping[str, Any]) -> routing.Route | None:
+    """Where the task stands, as a Route (its target's queue, priority and filter name)."""
+    parsed, position, target = _target(ctx, task)
+    if target is None:
+        return None
+    name = None
+    if parsed is not None and position is not None and position.filter_index >= 0:
+        name = parsed.filters[position.filter_index].friendly_name or None
+    return routing.Route(target.queue, target.priority, name)
 
 
 def cancel_task(ctx: Context, task_sid: str, *, reason: str, kind: str | None = None) -> None:
@@ -359,10 +381,9 @@ def task_deleted(ctx: Context, task: Mapping[str, Any], *, by_api: bool) -> None
     """A task is about to be deleted (by the API, or purged by TaskRouter): reservations
     still holding a worker are canceled, and all are deleted with it."""
     _end_for_task(ctx, task, rules.RESERVATION_CANCELED)
-    if by_api:
-        ctx.record("task.deleted", workspace_sid=task["workspace_sid"], task=task)
-    else:
-        ctx.record("task.system-deleted", workspace_sid=task["workspace_sid"], task=task)
+    # The caller records the deletion's Events (events.task_deleted).
+    kind = "task.deleted" if by_api else "task.system-deleted"
+    ctx.record(kind, workspace_sid=task["workspace_sid"], task=task, emit=False)
     ctx.conn.execute("DELETE FROM reservations WHERE task_sid = ?", (task["sid"],))
 
 
@@ -653,7 +674,12 @@ def _move(
     if task["task_queue_sid"] != previous_queue:
         _record_move(ctx, task, previous_queue)
     else:
-        ctx.record("workflow.target-matched", workspace_sid=task["workspace_sid"], task=task)
+        ctx.record(
+            "workflow.target-matched",
+            workspace_sid=task["workspace_sid"],
+            task=task,
+            route=route_of(ctx, task),
+        )
     return True
 
 

@@ -49,10 +49,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tasks_app.taskrouter import rules
+from tasks_app.taskrouter import routing, rules
 from tasks_app.taskrouter.errors import InvalidParameter
 
-from . import assignment, store
+from . import assignment, events, store
 from .ledger import Context
 from .problems import ApiError, bad_request, not_found, precondition_failed
 
@@ -112,6 +112,7 @@ def create_task(
     workspace_sid: str,
     form: Mapping[str, str],
     now: datetime,
+    actor: events.Actor,
     sids: Callable[[str], str] = new_sid,
 ) -> sqlite3.Row:
     """CreateTask: a pending task at version 0, routed through its workflow (and offered to
@@ -166,6 +167,7 @@ def create_task(
         if queue_sid is None and rules.is_sid(routing_target, "WQ"):
             queue_sid = routing_target
         placement: dict[str, Any] = {}
+        route = None  # the workflow's routing, for the Events; None when the queue was given
         if queue_sid is not None:
             if store.fetch_task_queue(conn, workspace_sid, queue_sid) is None:
                 raise InvalidParameter(
@@ -205,7 +207,8 @@ def create_task(
             "target_deadline": placement.get("target_deadline"),
         }
         store.insert_tasks(conn, [row])
-        assignment.task_created(Context(conn, created, sids=sids), sid)
+        events.task_created(conn, row, actor=actor, now=created, route=route)
+        assignment.task_created(Context(conn, created, sids=sids, actor=actor), sid)
         return store.fetch_task(conn, workspace_sid, sid)
 
 
@@ -218,6 +221,7 @@ def update_task(
     form: Mapping[str, str],
     if_match: str | None,
     now: datetime,
+    actor: events.Actor,
 ) -> sqlite3.Row:
     """UpdateTask: attributes, assignment status (+ reason), priority, channel, start time."""
     attributes_text = _present(form, "Attributes")
@@ -257,7 +261,7 @@ def update_task(
             task_sid=task_sid, workspace_sid=workspace_sid, account_sid=account_sid, current=current
         ):
             raise bad_request(refusal)
-        ctx = Context(conn, updated)
+        ctx = Context(conn, updated, actor=actor)
         changes: dict[str, Any] = {}
         if channel_reference is not None:
             changes["task_channel_sid"] = _channel(conn, workspace_sid, channel_reference)["sid"]
@@ -265,7 +269,7 @@ def update_task(
             changes["virtual_start_time"] = virtual_start
         if attributes is not None:
             changes["attributes"] = attributes_text
-            if current == rules.PENDING and status is None:
+            if routing.reroutes_on_attribute_change(current) and status is None:
                 # Re-driven through the workflow [TaskDoc]; its age stays the same.
                 changes.update(assignment.reroute_changes(ctx, dict(row), attributes))
         if priority is not None:
@@ -278,6 +282,10 @@ def update_task(
         changes["version"] = row["version"] + 1
         changes["date_updated"] = max(updated, row["date_updated"])
         store.update_task(conn, task_sid, changes)
+        after = store.fetch_task(conn, workspace_sid, task_sid)
+        events.task_updated(
+            conn, row, after, actor=actor, now=updated, route=assignment.route_of(ctx, after)
+        )
         assignment.task_updated(
             ctx,
             dict(row),
@@ -295,12 +303,15 @@ def delete_task(
     task_sid: str,
     if_match: str | None,
     now: datetime,
+    actor: events.Actor,
 ) -> None:
     """DeleteTask, honouring If-Match."""
+    deleted = store.to_us(now)
     with task_store.write() as conn:
         row = store.fetch_task(conn, workspace_sid, task_sid)
         if row is None:
             raise not_found(task_path(workspace_sid, task_sid))
         _check_if_match(if_match, row)
-        assignment.task_deleted(Context(conn, store.to_us(now)), dict(row), by_api=True)
-        store.delete_task(conn, row, store.to_us(now))
+        assignment.task_deleted(Context(conn, deleted, actor=actor), dict(row), by_api=True)
+        store.delete_task(conn, row, deleted)
+        events.task_deleted(conn, row, actor=actor, now=deleted)

@@ -6,6 +6,10 @@ of :mod:`.assignment` or :mod:`.workforce`, and each of those says what happened
 ``reservation.accepted``, ``worker.activity.update``...; docs/taskrouter.md, "Events").
 ``record`` is the one place a happening is written down:
 
+* its TaskRouter Events are recorded (:mod:`.events`), acted by ``Context.actor`` (a REST
+  client, a worker, or TaskRouter itself), unless the caller records them itself
+  (``emit=False``: the REST task operations, whose task events :mod:`.events` decides from
+  the task before and after);
 * the kinds that statistics count go to the ``ledger`` table, with the task's wait at that
   moment (from its creation, and from entering its queue), so CumulativeStatistics are
   aggregate queries over a window of it, whatever became of the task since (TaskRouter
@@ -27,6 +31,10 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from tasks_app.taskrouter.routing import Route
+
+from . import events
 
 __all__ = ["LEDGER_KINDS", "Context", "Happening", "prune"]
 
@@ -85,6 +93,8 @@ class Context:
     happened: list[Happening] = field(default_factory=list)
     # Parsed workflow configurations and queue rows, read once per transaction.
     cache: dict[Any, Any] = field(default_factory=dict)
+    # Who acts, in the Events: a REST client, a worker; None is TaskRouter itself.
+    actor: events.Actor | None = None
 
     def new_sid(self, prefix: str) -> str:
         return self.sids(prefix)
@@ -98,10 +108,13 @@ class Context:
         reservation: Mapping[str, Any] | None = None,
         worker: Mapping[str, Any] | None = None,
         task_queue_sid: str | None = None,
+        emit: bool = True,
+        route: Route | None = None,
         **extra: Any,
     ) -> Happening:
         """Write down that ``kind`` happened now. ``task_queue_sid`` overrides the task's
-        queue (a move is counted for the queue the task left)."""
+        queue (a move is counted for the queue the task left); ``route`` names the filter a
+        workflow.target-matched event shows."""
         happening = Happening(
             kind=kind,
             workspace_sid=workspace_sid,
@@ -112,9 +125,37 @@ class Context:
             extra=extra,
         )
         self.happened.append(happening)
+        if emit:
+            self._emit(happening, route)
         if kind in LEDGER_KINDS:
             self._ledger(happening, task_queue_sid)
         return happening
+
+    def names(self, workspace_sid: str) -> events.Names:
+        key = ("names", workspace_sid)
+        if key not in self.cache:
+            self.cache[key] = events.Names.read(self.conn, workspace_sid)
+        return self.cache[key]
+
+    def _emit(self, happening: Happening, route: Route | None) -> None:
+        kind, ws = happening.kind, happening.workspace_sid
+        names = self.names(ws)
+        found: list[events.Event] = []
+        if kind.startswith("reservation.") and happening.task and happening.reservation:
+            reservation, worker = happening.reservation, happening.worker
+            found.append(
+                events.reservation_event(kind, happening.task, reservation, worker, names, self.now)
+            )
+        elif kind.startswith("worker.") and happening.worker:
+            found.append(events.worker_event(kind, happening.worker, names, happening.extra))
+        elif kind.startswith("activity."):
+            found.append(events.activity_event(kind, happening.extra["activity"], names))
+        elif happening.task is not None:
+            found += events.moved_task_events(
+                kind, happening.task, names, self.now, happening.extra, route
+            )
+        actor = self.actor or events.system(ws)
+        events.emit(self.conn, ws, actor, found, now=self.now)
 
     def _ledger(self, happening: Happening, task_queue_sid: str | None) -> None:
         task = happening.task or {}
@@ -147,10 +188,16 @@ class Context:
 
 
 def prune(conn: sqlite3.Connection, now: int) -> int:
-    """Forget ledger rows and closed activity spans older than TaskRouter's 30 days."""
+    """Forget ledger rows and closed activity spans older than TaskRouter's 30 days (per
+    workspace: each one range scan of an index)."""
     before = now - HISTORY_US
-    removed = conn.execute("DELETE FROM ledger WHERE at < ?", (before,)).rowcount
-    removed += conn.execute(
-        "DELETE FROM activity_spans WHERE ended IS NOT NULL AND ended < ?", (before,)
-    ).rowcount
+    removed = 0
+    for (workspace_sid,) in conn.execute("SELECT sid FROM workspaces").fetchall():
+        removed += conn.execute(
+            "DELETE FROM ledger WHERE workspace_sid = ? AND at < ?", (workspace_sid, before)
+        ).rowcount
+        removed += conn.execute(
+            "DELETE FROM activity_spans WHERE workspace_sid = ? AND ended < ?",
+            (workspace_sid, before),
+        ).rowcount
     return removed

@@ -51,6 +51,7 @@ from . import assignment
 __all__ = [
     "ACTIVITIES",
     "ROSTER_MINIMUM",
+    "Offered",
     "Workspace",
     "seed_roster",
     "standard_capacities",
@@ -111,6 +112,28 @@ class _Agent:
 
     def room(self, channel: str) -> bool:
         return self.held[channel] < self.capacity.get(channel, 0)
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A step of a seeded reservation (for its Events): when, which event, of what."""
+
+    at: int
+    kind: str
+    task: Mapping[str, Any]
+    reservation: Mapping[str, Any]
+    agent: _Agent
+
+    def worker(self, activity: tuple[str, str]) -> dict[str, Any]:
+        """The worker as the event shows it (in the activity it had to be offered work)."""
+        return {
+            "sid": self.agent.sid,
+            "friendly_name": self.agent.name,
+            "attributes": _json(self.agent.attributes),
+            "activity_sid": activity[0],
+            "activity_name": activity[1],
+            "version": 0,
+        }
 
 
 @dataclass
@@ -289,8 +312,9 @@ def seed_roster(
     seed: int,
     now: int,
     names: tuple[tuple[str, ...], tuple[str, ...]],
-) -> None:
-    """Seed one workspace's workforce, reservations and history (see the module's text)."""
+) -> list[Offered]:
+    """Seed one workspace's workforce, reservations and history (see the module's text);
+    returns the reservation steps, for the seed's history of Events."""
     roster = _Roster(workspace, seed=seed, names=names, now=now)
     rng = roster.rng
     tasks = [
@@ -312,6 +336,8 @@ def seed_roster(
             "SELECT sid, configuration FROM workflows WHERE workspace_sid = ?", (workspace.sid,)
         )
     }
+
+    steps: list[Offered] = []
 
     def record(kind: str, at: int, task: Mapping[str, Any], worker: str | None = None) -> None:
         if at > now:
@@ -367,11 +393,12 @@ def seed_roster(
                 outcome = rng.choice((rules.RESERVATION_REJECTED, rules.RESERVATION_TIMEOUT))
                 first = max(task["date_created"], offered - int(rng.uniform(20, 120) * US))
                 ended = min(offered, first + int(rng.uniform(3, 110) * US))
-                reservations.append(
-                    _reservation(workspace, task, earlier, outcome, first, ended, seed, "earlier")
-                )
+                old = _reservation(workspace, task, earlier, outcome, first, ended, seed, "earlier")
+                reservations.append(old)
                 record("reservation.created", first, task, earlier.sid)
                 record(f"reservation.{outcome}", ended, task, earlier.sid)
+                steps.append(Offered(first, "reservation.created", task, old, earlier))
+                steps.append(Offered(ended, f"reservation.{outcome}", task, old, earlier))
         reservation_status = {
             rules.RESERVED: rules.RESERVATION_PENDING,
             rules.ASSIGNED: rules.RESERVATION_ACCEPTED,
@@ -386,11 +413,16 @@ def seed_roster(
             reservation["timeout_at"] = offered + _reservation_timeout(conn, task) * US
         reservations.append(reservation)
         record("reservation.created", offered, task, agent.sid)
+        steps.append(Offered(offered, "reservation.created", task, reservation, agent))
         if status != rules.RESERVED:
             accepted = min(updated, offered + int(rng.uniform(2, 15) * US))
             record("reservation.accepted", accepted, task, agent.sid)
+            steps.append(Offered(accepted, "reservation.accepted", task, reservation, agent))
         if status == rules.COMPLETED:
             record("task.completed", task["date_updated"], task, agent.sid)
+            steps.append(
+                Offered(task["date_updated"], "reservation.completed", task, reservation, agent)
+            )
         if holding:
             agent.held[channel] += 1
             agent.holds = True
@@ -405,6 +437,7 @@ def seed_roster(
         "task_channel_sid, worker_sid, wait, queue_wait) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         sorted(ledger, key=lambda row: row[1]),
     )
+    return [step for step in steps if step.at <= now]
 
 
 def _reservation_timeout(conn: sqlite3.Connection, task: Mapping[str, Any]) -> int:

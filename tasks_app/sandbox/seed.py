@@ -16,7 +16,7 @@ moment of seeding, so a fresh sandbox always looks live. Four workspaces:
 Every workspace has the TaskChannels ``default``, ``voice``, ``chat``, ``sms`` and ``video``.
 Tasks (split about 70/30 between Support and Sales) cover every status: mostly pending,
 reserved, assigned and wrapping, some canceled and completed with a reason, closed within the
-last few minutes (TaskRouter purges closed tasks about five minutes after they close). Their
+last two minutes (TaskRouter purges closed tasks 5 to 8 minutes after they close). Their
 attributes look like a contact centre's: customer name and e-mail handle, language, a call SID
 (``CA...``) or conversation SID (``CH...``), channel, skills, a VIP flag, a nested
 ``customer`` object with ``tier`` and ``account.id``/``account.region``, ticket numbers.
@@ -24,6 +24,16 @@ Some tasks were moved to the front (virtual start time before their creation), s
 add-ons, a few are routed to a specific worker. Queues and target priorities come from
 evaluating each task's workflow with :mod:`.routing`, exactly as a task created through the
 API would be routed.
+
+Each task comes with its history of Events (:mod:`.events`), as the sandbox would have
+recorded it: created, entered its workflow, matched a target and entered its queue, then one
+event per change of its version (its reservation steps, wrap-up, cancel or completion, and
+``task.updated`` touches), at moments between its creation and its last update. DECISION:
+the history holds every event from the moment the ``history_tasks`` most recently changed
+tasks (default 5,000) started changing: all of a default seed (600 tasks, about 3,000
+events), the last minutes of a bench seed of 100,000 (whose complete history would be a
+gigabyte). Tasks changed only before that moment have no events, as if created before a
+follower's 30 days began.
 """
 
 from __future__ import annotations
@@ -35,18 +45,20 @@ import json
 import random
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tasks_app.taskrouter import routing, rules
 
-from . import roster, store
+from . import events, roster, store
+from .auth import DEVELOPMENT_CREDENTIALS
 
 __all__ = ["WORKSPACE_PROFILES", "populate", "random_attributes", "seeded_sid"]
 
 US = 1_000_000
 DAY = 86_400 * US
+HISTORY_TASKS = 5_000
 
 
 def seeded_sid(prefix: str, seed: int, name: str) -> str:
@@ -397,8 +409,9 @@ def workflow_configuration(spec: WorkflowSpec, queue_sids: Mapping[str, str]) ->
     return json.dumps(document, indent=2)
 
 
-def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> None:
-    """Insert the seed data into an open write transaction."""
+def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> list[roster.Offered]:
+    """Insert the seed data into an open write transaction; returns the seeded
+    reservations' steps (their Events are recorded with the tasks' history)."""
     rng = random.Random(seed)
     plans: list[tuple[WorkspaceProfile, str, list[tuple[str, str, float]], list[str]]] = []
     rosters: list[roster.Workspace] = []
@@ -515,8 +528,10 @@ def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> No
             _tasks(own_rng, [plan], workers, tasks=count, seed=seed, now=now, sid_prefix=f"{key}/"),
         )
     names = (FIRST_NAMES, LAST_NAMES)
+    steps: list[roster.Offered] = []
     for workspace in rosters:
-        roster.seed_roster(conn, workspace, seed=seed, now=now, names=names)
+        steps += roster.seed_roster(conn, workspace, seed=seed, now=now, names=names)
+    return steps
 
 
 def _tasks(
@@ -562,7 +577,7 @@ def _tasks(
         created = now - int(age * US)
         if status in rules.CLOSED_STATUSES:
             # Closed within the last few minutes: older ones would already be purged.
-            updated = now - int(rng.uniform(5, 270) * US)
+            updated = now - int(rng.uniform(5, 120) * US)
             updated = max(updated, created + US)
         elif status == rules.PENDING and rng.random() < 0.7:
             updated = created
@@ -654,7 +669,126 @@ def _age(rng: random.Random, status: str) -> float:
     return rng.uniform(low, high)
 
 
-def ensure_seeded(sandbox: store.SandboxStore, tasks: int = 600, seed: int = 7) -> bool:
+def populate_history(
+    conn: sqlite3.Connection,
+    *,
+    seed: int,
+    history_tasks: int = HISTORY_TASKS,
+    reservations: Iterable[roster.Offered] = (),
+) -> int:
+    """Record the seeded tasks' Events, and their ``reservations``' (see the module's
+    docstring); returns how many."""
+    horizon = conn.execute(
+        "SELECT MAX(date_updated, COALESCE(task_queue_entered_date, 0)) AS last FROM tasks "
+        "ORDER BY last DESC LIMIT 1 OFFSET ?",
+        (max(history_tasks, 1) - 1,),
+    ).fetchone()
+    since = horizon[0] if horizon is not None else 0
+    names: dict[str, events.Names] = {}
+    configurations = {r["sid"]: r["configuration"] for r in conn.execute("SELECT * FROM workflows")}
+    integration = events.api_client(DEVELOPMENT_CREDENTIALS.account_sid, None)
+    recorded: list[tuple[int, int, str, str, events.Actor, events.Event]] = []
+    for task in conn.execute(
+        f"SELECT {', '.join(store.TASK_COLUMNS)} FROM tasks "  # noqa: S608 - fixed names
+        "WHERE MAX(date_updated, COALESCE(task_queue_entered_date, 0)) >= ? ORDER BY sid",
+        (since,),
+    ).fetchall():
+        ws = task["workspace_sid"]
+        if ws not in names:
+            names[ws] = events.Names.read(conn, ws)
+        system = events.system(ws)
+        route = routing.route(
+            configurations.get(task["workflow_sid"], ""),
+            rules.stored_attributes(task["attributes"]),
+        )
+        history = _task_history(task, route, names[ws], seed, integration, system)
+        for n, (moment, actor, event) in enumerate(history):
+            if moment >= since:
+                sid = seeded_sid("EV", seed, f"event/{task['sid']}/{n}")
+                recorded.append((moment, len(recorded), sid, ws, actor, event))
+    available: dict[str, tuple[str, str]] = {
+        r["workspace_sid"]: (r["sid"], r["friendly_name"])
+        for r in conn.execute("SELECT * FROM activities WHERE friendly_name = 'Available'")
+    }
+    for step in reservations:
+        if step.at < since:
+            continue
+        ws = step.task["workspace_sid"]
+        if ws not in names:
+            names[ws] = events.Names.read(conn, ws)
+        worker = step.worker(available.get(ws, ("", "")))
+        event = events.reservation_event(
+            step.kind, step.task, step.reservation, worker, names[ws], step.at
+        )
+        # TaskRouter offers and times out; the worker accepts, rejects and completes.
+        system_step = step.kind in ("reservation.created", "reservation.timeout")
+        actor = events.system(ws) if system_step else events.worker_actor(ws, worker["sid"])
+        sid = seeded_sid("EV", seed, f"event/{step.reservation['sid']}/{step.kind}")
+        recorded.append((step.at, len(recorded), sid, ws, actor, event))
+    recorded.sort(key=lambda entry: entry[:2])
+    events.record_history(
+        conn, ((sid, ws, actor, event, m) for m, _, sid, ws, actor, event in recorded)
+    )
+    return len(recorded)
+
+
+def _task_history(
+    task: Mapping[str, Any],
+    route: routing.Route,
+    names: events.Names,
+    seed: int,
+    integration: events.Actor,
+    system: events.Actor,
+) -> Iterator[tuple[int, events.Actor, events.Event]]:
+    """(moment, actor, event) of one seeded task's life up to its current state."""
+    rng = random.Random(f"{seed}/history/{task['sid']}")
+    status = task["assignment_status"]
+    # Its reservation steps are its reservations' Events (populate_history): here only the
+    # versions they took, and the status events a worker's wrap-up and completion make.
+    path = {
+        rules.PENDING: [],
+        rules.RESERVED: [rules.RESERVED],
+        rules.ASSIGNED: [rules.RESERVED, rules.ASSIGNED],
+        rules.WRAPPING: [rules.RESERVED, rules.ASSIGNED, rules.WRAPPING],
+        rules.COMPLETED: [rules.RESERVED, rules.ASSIGNED, rules.WRAPPING, rules.COMPLETED],
+        rules.CANCELED: [rules.CANCELED]
+        if rng.random() < 0.6
+        else [rules.RESERVED, rules.CANCELED],
+    }[status]
+    touches = max(0, task["version"] - len(path))  # changes of attributes, priority...
+    created = task["date_created"]
+    entered = task["task_queue_entered_date"] or created
+    last = max(task["date_updated"], entered)
+    state = {**dict(task), "assignment_status": rules.PENDING, "version": 0, "reason": None}
+    group = events.creation_events(state, route, names, created)
+    for index, event in enumerate(group):
+        queue_entry = index == len(group) - 1 and event.event_type == "task-queue.entered"
+        yield (entered if queue_entry else created), integration, event
+    steps = ["touch"] * touches + path
+    moments = [*sorted(int(rng.uniform(entered, last)) for _ in steps[:-1]), last] if steps else []
+    for step, moment in zip(steps, moments, strict=True):
+        before = state
+        state = {**state, "version": state["version"] + 1}
+        if step in (rules.RESERVED, rules.ASSIGNED):
+            state["assignment_status"] = step
+            continue
+        if step != "touch":
+            state["assignment_status"] = step
+            if step in rules.CLOSED_STATUSES:
+                state["reason"] = task["reason"]
+        # A client touches or cancels it; TaskRouter (its workers, later) does the rest.
+        actor = integration if step in ("touch", rules.CANCELED) else system
+        for event in events.update_events(before, state, None, names, moment):
+            yield moment, actor, event
+
+
+def ensure_seeded(
+    sandbox: store.SandboxStore,
+    tasks: int = 600,
+    seed: int = 7,
+    *,
+    history_tasks: int = HISTORY_TASKS,
+) -> bool:
     """Fill an empty store with deterministic data; a no-op once seeded. True if it seeded.
 
     The check and the seeding are one write transaction, so when two processes start
@@ -670,7 +804,8 @@ def ensure_seeded(sandbox: store.SandboxStore, tasks: int = 600, seed: int = 7) 
             for name in store.INDEX_NAMES:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
         seeded_at = store.now_us()
-        populate(conn, tasks=tasks, seed=seed, now=seeded_at)
+        steps = populate(conn, tasks=tasks, seed=seed, now=seeded_at)
+        populate_history(conn, seed=seed, history_tasks=history_tasks, reservations=steps)
         if bulk:
             for statement in store.INDEX_DDL:
                 conn.execute(statement)

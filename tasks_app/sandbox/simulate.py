@@ -6,8 +6,8 @@ through the same functions the REST API uses (:mod:`.engine`, :mod:`.assignment`
 :mod:`.workforce`), so the simulated shift reserves, times out, rescinds and records its
 statistics exactly as requests would:
 
-* TaskRouter's clock: reservations and workflow targets that time out (:mod:`.clock`), tasks
-  past their TTL canceled, closed tasks purged five minutes after they close.
+* TaskRouter's clock (:mod:`.housekeeping`): reservations and workflow targets that time
+  out, tasks past their TTL canceled, closed tasks purged minutes after they close.
 * Arrivals: new tasks, about ``rate`` a second across the workspaces (Poisson), each routed
   through its workflow; one Support task in ten asks for the agent who served the customer
   last (``preferred_agent``, a known-worker target of a minute).
@@ -29,6 +29,11 @@ statistics exactly as requests would:
 Queue waits therefore come from staffing: fewer agents on a queue, longer waits, visible in
 the statistics (``wait_duration_until_accepted``, ``split_by_wait_time``).
 
+Who acts, in the Events: new tasks and attribute touches stand for integrations calling the
+REST API (the account); an agent's answers, wrap-ups, completions, breaks and channel
+changes are the worker's (:func:`.events.worker_actor`); timeouts, TTL expiry and purges are
+TaskRouter's (the workspace).
+
 Every agent decision is a function of the resource it concerns (a hash of the reservation's
 or worker's SID and of the moment of its last change), so the simulation needs no memory of
 its own: it can stop and start again, and several simulators would agree. DECISION:
@@ -48,16 +53,14 @@ from typing import Any
 
 from tasks_app.taskrouter import rules
 
-from . import assignment, engine, roster, seed, store, workforce
-from .clock import AssignmentClock
+from . import assignment, engine, events, roster, seed, store, workforce
+from .auth import DEVELOPMENT_CREDENTIALS
+from .housekeeping import Housekeeper
 from .ledger import Context
 
-__all__ = ["PURGE_AFTER_SECONDS", "SimEvent", "Simulator"]
+__all__ = ["SimEvent", "Simulator"]
 
 US = 1_000_000
-PURGE_AFTER_SECONDS = 300
-TOMBSTONE_SECONDS = 86_400
-TTL_REASON = "Task TTL Exceeded"
 COMPLETION_REASONS = ("resolved", "Customer issue resolved", "Call completed", "Follow-up booked")
 AGENTS_EVERY = 5 * US  # how often agents' shifts are looked at
 TOUCH_SHARE = 0.05  # of arrivals: an integration touches a live task instead
@@ -94,6 +97,8 @@ class Simulator:
         *,
         staffing: float = 0.8,
         workspaces: tuple[str, ...] | None = None,
+        housekeeper: Housekeeper | None = None,
+        account_sid: str = DEVELOPMENT_CREDENTIALS.account_sid,
     ):
         if rate <= 0:
             raise ValueError("rate must be more than 0 tasks per second")
@@ -104,7 +109,8 @@ class Simulator:
         self.staffing = staffing
         self.workspaces = workspaces  # None: every workspace that gets tasks
         self.rng = random.Random(seed)
-        self.clock = AssignmentClock(store, interval=0)
+        self.housekeeper = housekeeper or Housekeeper(store)
+        self.integration = events.api_client(account_sid, None)  # creates and touches tasks
         self._next_arrival: int | None = None
         self._agents_at: int | None = None
 
@@ -120,13 +126,15 @@ class Simulator:
     def _context(self, conn: sqlite3.Connection, now: int) -> Context:
         return Context(conn, now, sids=self._sid)
 
+    @staticmethod
+    def _as_worker(ctx: Context, row: sqlite3.Row) -> None:
+        """What follows is the worker's own doing (in the Events)."""
+        ctx.actor = events.worker_actor(row["workspace_sid"], row["worker_sid"])
+
     def step(self, now: int | None = None) -> list[SimEvent]:
         """Everything due by ``now`` (microseconds; the system clock by default)."""
         now = store.now_us() if now is None else now
         happened = self.housekeeping(now)
-        timeouts = self.clock.run(now)
-        if timeouts:
-            happened.append(SimEvent("timeout", count=timeouts))
         happened += self._arrivals(now)
         happened += self._answers(now)
         happened += self._work(now)
@@ -138,32 +146,16 @@ class Simulator:
     # TaskRouter's housekeeping ----------------------------------------------------------------
 
     def housekeeping(self, now: int) -> list[SimEvent]:
-        """Tasks past their TTL are canceled; closed tasks are purged after five minutes."""
-        happened = []
-        with self.store.write() as conn:
-            ctx = self._context(conn, now)
-            expired = conn.execute(
-                "SELECT sid FROM tasks WHERE assignment_status IN ('pending', 'reserved') "
-                "AND expires_at <= ?",
-                (now,),
-            ).fetchall()
-            for row in expired:
-                assignment.cancel_task(ctx, row["sid"], reason=TTL_REASON)
-            purge_before = now - PURGE_AFTER_SECONDS * US
-            closed = conn.execute(
-                f"SELECT {', '.join(store.TASK_COLUMNS)} FROM tasks "  # noqa: S608
-                "WHERE assignment_status IN ('canceled', 'completed') AND date_updated < ?",
-                (purge_before,),
-            ).fetchall()
-            for row in closed:
-                assignment.task_deleted(ctx, dict(row), by_api=False)
-                store.delete_task(conn, row, now)
-            store.prune_tombstones(conn, now - TOMBSTONE_SECONDS * US)
-        if expired:
-            happened.append(SimEvent("expire", count=len(expired)))
-        if closed:
-            happened.append(SimEvent("purge", count=len(closed)))
-        return happened
+        """TaskRouter's clock: timeouts, TTL expiry, the purge of closed tasks."""
+        outcome = self.housekeeper.run(now)
+        found = []
+        if outcome.timed_out:
+            found.append(SimEvent("timeout", count=outcome.timed_out))
+        if outcome.expired:
+            found.append(SimEvent("expire", count=len(outcome.expired)))
+        if outcome.purged:
+            found.append(SimEvent("purge", count=len(outcome.purged)))
+        return found
 
     # Arrivals ------------------------------------------------------------------------------
 
@@ -222,7 +214,12 @@ class Simulator:
             "Timeout": str(self.rng.choice((3_600, 7_200, 86_400, 86_400))),
         }
         row = engine.create_task(
-            self.store, workspace_sid=ws, form=form, now=store.from_us(now), sids=self._sid
+            self.store,
+            workspace_sid=ws,
+            form=form,
+            now=store.from_us(now),
+            actor=self.integration,
+            sids=self._sid,
         )
         return SimEvent("create", row["sid"])
 
@@ -247,6 +244,7 @@ class Simulator:
                 form={"Attributes": text},
                 if_match=str(row["version"]),
                 now=store.from_us(now),
+                actor=self.integration,
             )
         except engine.ApiError:
             return None  # it changed meanwhile: the integration gives up, as a client would
@@ -298,6 +296,7 @@ class Simulator:
                 current = assignment._reservation(ctx, row["sid"])
                 if current is None or current["reservation_status"] != "pending":
                     continue
+                self._as_worker(ctx, row)
                 if choice < 0.09:
                     assignment.reject(ctx, row["sid"])
                     happened.append(
@@ -329,6 +328,7 @@ class Simulator:
             for row in rows:
                 if not self._ours(row["workspace_sid"]):
                     continue
+                self._as_worker(ctx, row)
                 if row["reservation_status"] == "accepted":
                     shortest, typical = HANDLING.get(names.get(row["task_channel_sid"]), (60, 240))
                     spell = shortest + (typical - shortest) * 2 * _fraction(row["sid"], "handle")
@@ -392,6 +392,7 @@ class Simulator:
         on_shift: bool,
     ) -> SimEvent | None:
         sid = worker["sid"]
+        ctx.actor = events.worker_actor(worker["workspace_sid"], sid)
         since = now - worker["date_status_changed"]
         spell = _fraction(sid, worker["date_status_changed"], "spell")
         current = worker["activity"]

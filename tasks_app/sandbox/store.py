@@ -186,6 +186,29 @@ CREATE TABLE IF NOT EXISTS task_tombstones (
     virtual_start_time INTEGER NOT NULL,
     deleted_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    workspace_sid TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_date_ms INTEGER NOT NULL,
+    description TEXT,
+    resource_type TEXT,
+    resource_sid TEXT,
+    resource_url TEXT,
+    actor_type TEXT,
+    actor_sid TEXT,
+    actor_url TEXT,
+    source TEXT,
+    source_ip_address TEXT,
+    event_data TEXT NOT NULL,
+    task_sid TEXT,
+    task_queue_sid TEXT,
+    workflow_sid TEXT,
+    task_channel_sid TEXT,
+    worker_sid TEXT,
+    reservation_sid TEXT
+);
 CREATE INDEX IF NOT EXISTS workflows_by_workspace ON workflows (workspace_sid, date_created);
 CREATE INDEX IF NOT EXISTS task_queues_by_workspace ON task_queues (workspace_sid, date_created);
 CREATE INDEX IF NOT EXISTS task_channels_by_workspace
@@ -289,6 +312,7 @@ CREATE INDEX IF NOT EXISTS activity_spans_by_end ON activity_spans (workspace_si
 """
 # Every table, children first (reset and schema upgrades empty them in this order).
 TABLES: tuple[str, ...] = (
+    "events",
     "ledger",
     "activity_spans",
     "reservations",
@@ -367,7 +391,34 @@ def _index_ddl() -> list[str]:
     return statements
 
 
-INDEX_DDL: tuple[str, ...] = tuple(_index_ddl())
+# Events are listed in (event_date_ms, seq) order, seq being the insertion order (the rowid,
+# which every SQLite index ends with): one index per filter, each holding that order.
+EVENT_FILTER_COLUMNS: tuple[str, ...] = (
+    "task_sid",
+    "reservation_sid",
+    "worker_sid",
+    "event_type",
+    "task_queue_sid",
+    "task_channel_sid",
+    "workflow_sid",
+)
+
+
+def _event_index_ddl() -> list[str]:
+    statements = [
+        "CREATE INDEX IF NOT EXISTS events_by_date ON events (workspace_sid, event_date_ms)"
+    ]
+    for column in EVENT_FILTER_COLUMNS:
+        # Partial: most events have no worker or reservation, and such rows cost nothing.
+        where = "" if column == "event_type" else f" WHERE {column} IS NOT NULL"
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS events_by_{column} "
+            f"ON events (workspace_sid, {column}, event_date_ms){where}"
+        )
+    return statements
+
+
+INDEX_DDL: tuple[str, ...] = (*_index_ddl(), *_event_index_ddl())
 INDEX_NAMES: tuple[str, ...] = tuple(s.split()[5] for s in INDEX_DDL)
 
 

@@ -167,7 +167,7 @@ class _Api:
         """Run ``operation`` in one write transaction (and its consequences with it)."""
         with self.app.store.write() as conn:
             self.require_workspace(conn)
-            ctx = Context(conn, self.now_us())
+            ctx = Context(conn, self.now_us(), actor=self.app._actor(self.request))
             try:
                 return operation(ctx)
             except LookupError:

@@ -14,6 +14,10 @@ the last data it has), writes longer, and bulk jobs as long as it takes (`patien
 they slow down instead of failing. Every instance must share the cache for the budget to
 be fleet-wide; with the default local-memory cache it holds per process. The buckets
 follow the wall clock, so instances on several machines need their clocks in step (NTP).
+
+The counts live in the ``state`` cache (`store`): the Redis of REDIS_URL, which also holds
+RQ's queue and must never evict, when set. A Redis that is down lets calls through
+uncounted rather than failing every page.
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ import time
 from collections.abc import Iterator, Mapping
 from functools import cache as memoize
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import InvalidCacheBackendError, caches
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 
 from . import limits
 from .errors import RateLimited
+from .signals import budget_waited
 
 _patience: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "taskrouter_budget_patience", default=None
@@ -63,24 +68,12 @@ def _enabled() -> bool:
     return settings.TASKROUTER_BASE_URL != settings.EMBEDDED_SANDBOX_URL
 
 
-def _parameter_names(params: Any) -> list[str]:
-    if not params:
-        return []
-    if isinstance(params, Mapping):
-        return list(params)
-    return [name for name, _ in params]
-
-
 def acquire(method: str, url: str, params: Any = None) -> None:
     """Spend one call of ``method`` ``url`` from the fleet's budget, waiting for it if
     need be; raises RateLimited when the wait would be longer than this call may wait."""
     if not _enabled():
         return
-    parts = urlsplit(url)
-    names = _parameter_names(params)
-    if parts.query:
-        names += [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
-    key = limits.resource_key(method, parts.path, names)
+    key = limits.request_key(method, url, params)
     allowed = limits.limit_for(key, _overrides(settings.TASKDECK_RATE_LIMITS)) * (
         limits.WINDOW_SECONDS
     )
@@ -105,7 +98,7 @@ def acquire(method: str, url: str, params: Any = None) -> None:
             _observe(key, time.monotonic() - started)
             return
         with contextlib.suppress(ValueError):
-            cache.decr(current)
+            store().decr(current)
         pause = second + 1 - now + random.uniform(0, 0.05)  # jitter: do not stampede
         if time.monotonic() - started + pause > wait_limit:
             _observe(key, time.monotonic() - started)
@@ -116,39 +109,50 @@ def acquire(method: str, url: str, params: Any = None) -> None:
         time.sleep(pause)
 
 
+def store() -> BaseCache:
+    """Where the fleet's shared state lives (this budget, the circuit breakers): the
+    ``state`` cache, on the Redis that must never evict (REDIS_URL), when configured;
+    else the default cache."""
+    try:
+        return caches["state"]
+    except InvalidCacheBackendError:
+        return caches["default"]
+
+
 def _spend(current: str, earlier: list[str]) -> tuple[int, int]:
     """Counts one call in this second's bucket: (this bucket's count, the earlier
     buckets' total). Every TaskRouter call pays this, so on Redis it is one round trip
-    (a pipeline: INCR, EXPIRE, MGET) instead of Django's add, exists, incr and get_many."""
-    client = _redis_client(current)
-    if client is not None:
-        keys = [cache.make_and_validate_key(name) for name in (current, *earlier)]
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(keys[0])
-        pipe.expire(keys[0], BUCKETS + 2)
-        pipe.mget(keys[1:])
-        mine, _expiry_set, counts = pipe.execute()
+    (a pipeline: INCR, EXPIRE, MGET) instead of Django's add, exists, incr and get_many.
+
+    When the store is down, the budget cannot be kept together; calls then go out
+    uncounted (0, 0) rather than every page failing: TaskRouter's own 429s, which the
+    client retries, are the limit meanwhile."""
+    backend = store()
+    if isinstance(backend, RedisCache):
+        if getattr(backend, "down", False):
+            return 0, 0
+        keys = [backend.make_and_validate_key(name) for name in (current, *earlier)]
+        try:
+            pipe = backend._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+            pipe.incr(keys[0])
+            pipe.expire(keys[0], BUCKETS + 2)
+            pipe.mget(keys[1:])
+            mine, _expiry_set, counts = pipe.execute()
+        except backend._cache._lib.RedisError as error:
+            if hasattr(backend, "failed"):
+                backend.failed(error)  # pages say the cache is down; Redis is left alone
+            return 0, 0
         # Django's Redis cache stores integers as plain numbers, as INCR leaves them.
         return int(mine), sum(int(count) for count in counts if count is not None)
-    cache.add(current, 0, timeout=BUCKETS + 2)
+    backend.add(current, 0, timeout=BUCKETS + 2)
     try:
-        mine = cache.incr(current)
+        mine = backend.incr(current)
     except ValueError:  # evicted between add and incr
-        cache.set(current, 1, timeout=BUCKETS + 2)
+        backend.set(current, 1, timeout=BUCKETS + 2)
         mine = 1
-    return mine, sum(cache.get_many(earlier).values())
-
-
-def _redis_client(key: str) -> Any:
-    """The redis-py client behind the default cache when it is Django's Redis cache."""
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return None
-    return backend._cache.get_client(cache.make_and_validate_key(key), write=True)
+    return mine, sum(backend.get_many(earlier).values())
 
 
 def _observe(key: str, waited: float) -> None:
     if waited > 0.001:
-        from tasks_app import metrics
-
-        metrics.BUDGET_WAIT_SECONDS.labels(endpoint=key).observe(waited)
+        budget_waited.send_robust(sender=__name__, endpoint=key, seconds=waited)

@@ -23,7 +23,7 @@ Reads in flight: at most TASKROUTER_MAX_READS_IN_FLIGHT reads wait on TaskRouter
 in one process; more fail fast, so a hanging TaskRouter never holds every worker thread.
 
 Circuit breaker: per TaskRouter origin and endpoint class (tasks list, task fetch, writes,
-directory), shared by every worker through Django's cache. After
+directory), shared by every worker through the shared state cache (`budget.store`). After
 TASKROUTER_BREAKER_FAILURES consecutive failed calls (no answer, a timeout, 5xx, an
 unreadable body) it opens for TASKROUTER_BREAKER_COOLDOWN seconds and calls fail at once
 without reaching TaskRouter; then one call is let through as a probe, and its outcome
@@ -49,15 +49,13 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.module_loading import import_string
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from . import budget
+from . import access, budget, limits
 from .errors import (
     AuthenticationFailed,
-    Misconfigured,
     NotFound,
     PreconditionFailed,
     RateLimited,
@@ -65,6 +63,7 @@ from .errors import (
     TaskRouterError,
     Unavailable,
 )
+from .signals import call_finished, outcome_of
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +83,7 @@ class ClientConfig:
 
     @classmethod
     def from_settings(cls) -> ClientConfig:
-        base_url = settings.TASKROUTER_BASE_URL.rstrip("/")
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise Misconfigured(
-                "TASKROUTER_BASE_URL must be an http(s) URL such as https://taskrouter.twilio.com."
-            )
+        base_url = access.checked_base_url(settings.TASKROUTER_BASE_URL)
         read_timeout = float(settings.TASKROUTER_TIMEOUT)
         return cls(
             base_url=base_url,
@@ -102,15 +96,11 @@ class ClientConfig:
 
 def _credentials() -> tuple[str, str]:
     """HTTP Basic pair: API Key + secret when given, else Account SID + Auth Token."""
-    if settings.TWILIO_API_KEY or settings.TWILIO_API_SECRET:
-        if not (settings.TWILIO_API_KEY and settings.TWILIO_API_SECRET):
-            raise Misconfigured("TWILIO_API_KEY and TWILIO_API_SECRET must be set together.")
-        return settings.TWILIO_API_KEY, settings.TWILIO_API_SECRET
-    if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
-        return settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
-    raise Misconfigured(
-        "Taskdeck has no TaskRouter credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, "
-        "or TWILIO_API_KEY, TWILIO_API_SECRET and TWILIO_ACCOUNT_SID."
+    return access.basic_auth(
+        account_sid=settings.TWILIO_ACCOUNT_SID,
+        auth_token=settings.TWILIO_AUTH_TOKEN,
+        api_key=settings.TWILIO_API_KEY,
+        api_secret=settings.TWILIO_API_SECRET,
     )
 
 
@@ -255,6 +245,26 @@ def endpoint_class(method: str, url: str) -> str:
     return "directory"
 
 
+def breaker_states() -> dict[str, str]:
+    """Each endpoint class's breaker as every instance sees it now: closed, open, or
+    half-open (its cool-down is over and one probe may go). Read from the shared cache,
+    so any process tells the fleet's state; an unreadable cache reads as closed, as the
+    breaker itself then behaves."""
+    config = ClientConfig.from_settings()
+    states = {}
+    for kind in ENDPOINT_LABELS:
+        breaker = _Breaker.for_kind(config, kind)
+        try:
+            open_until = budget.store().get(breaker.key + ":open")
+        except Exception:
+            open_until = None
+        if open_until is None:
+            states[kind] = "closed"
+        else:
+            states[kind] = "open" if time.time() < open_until else "half-open"
+    return states
+
+
 class CircuitOpen(Unavailable):
     """TaskRouter kept failing; Taskdeck is not asking it for a while (nothing was sent)."""
 
@@ -269,7 +279,10 @@ class _Breaker:
 
     @classmethod
     def for_call(cls, config: ClientConfig, method: str, url: str) -> _Breaker:
-        kind = endpoint_class(method, url)
+        return cls.for_kind(config, endpoint_class(method, url))
+
+    @classmethod
+    def for_kind(cls, config: ClientConfig, kind: str) -> _Breaker:
         origin = hashlib.sha256(config.base_url.encode()).hexdigest()[:16]
         return cls(key=f"taskrouter:breaker:{origin}:{kind}", label=ENDPOINT_LABELS[kind])
 
@@ -280,7 +293,7 @@ class _Breaker:
         """Whether a call may go out now; False while open (and while another worker
         is already probing a breaker whose cool-down ended)."""
         try:
-            state = cache.get_many([self.key + ":open", self.key + ":failures"])
+            state = budget.store().get_many([self.key + ":open", self.key + ":failures"])
             self.seen_trouble = bool(state)
             open_until = state.get(self.key + ":open")
             if open_until is None:
@@ -289,7 +302,7 @@ class _Breaker:
                 return False
             # Half open: exactly one caller, in any worker, probes TaskRouter.
             probe_seconds = float(settings.TASKROUTER_TIMEOUT) + CONNECT_TIMEOUT + 1
-            return bool(cache.add(self.key + ":probe", 1, timeout=probe_seconds))
+            return bool(budget.store().add(self.key + ":probe", 1, timeout=probe_seconds))
         except Exception:
             return True
 
@@ -297,7 +310,9 @@ class _Breaker:
         if not self.seen_trouble:
             return
         try:
-            cache.delete_many([self.key + ":failures", self.key + ":open", self.key + ":probe"])
+            budget.store().delete_many(
+                [self.key + ":failures", self.key + ":open", self.key + ":probe"]
+            )
         except Exception:
             logger.warning("taskrouter breaker %s could not be reset", self.key)
 
@@ -306,13 +321,14 @@ class _Breaker:
         cooldown = max(1.0, float(settings.TASKROUTER_BREAKER_COOLDOWN))
         try:
             # Counting outlives the cool-down, so a failed probe reopens it at once.
-            if not cache.add(self.key + ":failures", 1, timeout=cooldown * 10):
-                failures = cache.incr(self.key + ":failures")
+            store = budget.store()
+            if not store.add(self.key + ":failures", 1, timeout=cooldown * 10):
+                failures = store.incr(self.key + ":failures")
             else:
                 failures = 1
             if failures >= threshold:
-                cache.set(self.key + ":open", time.time() + cooldown, timeout=cooldown * 10)
-                cache.delete(self.key + ":probe")
+                store.set(self.key + ":open", time.time() + cooldown, timeout=cooldown * 10)
+                store.delete(self.key + ":probe")
                 logger.warning(
                     "taskrouter breaker %s open for %.0fs after %d failures",
                     self.key,
@@ -491,6 +507,7 @@ def _request(
                 attempt + 1,
                 type(exc).__name__,
             )
+            _finished(method, url, params, None, attempt, elapsed)
             pause = _backoff(config, attempt)
             if safe and attempt < config.max_retries and _fits(deadline, pause):
                 _sleep(pause)
@@ -503,15 +520,17 @@ def _request(
             raise _connection_error(exc, method) from None
 
         status = response.status_code
+        elapsed = time.monotonic() - started
         logger.info(
             "taskrouter %s %s -> %d in %.3fs (attempt %d, request %s)",
             method,
             _loggable(url),
             status,
-            time.monotonic() - started,
+            elapsed,
             attempt + 1,
             response.headers.get("Twilio-Request-Id", "-"),
         )
+        _finished(method, url, params, status, attempt, elapsed)
         retryable = status == 429 or (method == "GET" and status in _RETRYABLE_READ_STATUSES)
         if retryable and attempt < config.max_retries:
             delay = _retry_after(response)
@@ -531,6 +550,24 @@ def _request(
             raise
         breaker.succeeded()
         return answer
+
+
+def _finished(
+    method: str, url: str, params: Any, status: int | None, attempt: int, elapsed: float
+) -> None:
+    """Tells the listeners (metrics) how one attempt ended; a listener's failure never
+    changes the call's outcome."""
+    with contextlib.suppress(Exception):  # reporting must never break a call
+        call_finished.send_robust(
+            sender=__name__,
+            method=method,
+            endpoint=limits.request_key(method, url, params),
+            endpoint_class=endpoint_class(method, url),
+            status=status,
+            outcome=outcome_of(status),
+            attempt=attempt + 1,
+            elapsed=elapsed,
+        )
 
 
 def _fits(deadline: float, pause: float) -> bool:

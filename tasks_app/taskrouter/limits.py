@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 WINDOW_SECONDS = 10
 DEFAULT_LIMIT = 50
@@ -87,6 +89,21 @@ def resource_key(method: str, path: str, parameters: Iterable[str] = ()) -> str:
     if action == "List" and expression and expression in names:
         key += f"-{expression}"
     return key
+
+
+def request_key(method: str, url: str, params: Any = None) -> str:
+    """The resource key of one HTTP call: ``url`` (absolute or a path, perhaps with a query,
+    as a next_page_url is) and ``params`` (a mapping or name-value pairs) as sent."""
+    parts = urlsplit(url)
+    if not params:
+        names: list[str] = []
+    elif isinstance(params, Mapping):
+        names = list(params)
+    else:
+        names = [name for name, _ in params]
+    if parts.query:
+        names += [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
+    return resource_key(method, parts.path, names)
 
 
 def limit_for(key: str, overrides: Mapping[str, int] | None = None) -> int:

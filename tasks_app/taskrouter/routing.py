@@ -78,6 +78,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.errors import InvalidParameter
 from tasks_app.taskrouter.expressions import (
     Expression,
@@ -105,6 +106,7 @@ __all__ = [
     "parse_order_by",
     "position_at_age",
     "queue_accepts",
+    "reroutes_on_attribute_change",
     "route",
     "should_skip",
     "target_accepts",
@@ -279,6 +281,13 @@ def parse_order_by(text: str, *, param: str = PARAM) -> tuple[OrderBy, ...]:
 
 
 # --- Where a task goes ----------------------------------------------------------------------
+
+
+def reroutes_on_attribute_change(status: str) -> bool:
+    """Whether TaskRouter routes a task in ``status`` through its workflow again when its
+    attributes change: a pending task is, and may move queue and take its new target's
+    priority; its age stays (docs/taskrouter.md, "Tasks" [TaskDoc])."""
+    return status == rules.PENDING
 
 
 def route(configuration: str, attributes: Mapping[str, Any]) -> Route:

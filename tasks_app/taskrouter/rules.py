@@ -445,7 +445,12 @@ def parse_datetime(value: object, *, param: str) -> datetime:
             ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the calendar starts
+        raise InvalidParameter(
+            f"{param} must be a date and time between the years 1 and 9999.", param=param
+        ) from None
 
 
 def validate_virtual_start_time(
@@ -709,7 +714,12 @@ def statistics_window(
         count = STATISTICS_MINUTES_DEFAULT
         if minutes is not None:
             count = _in_range(minutes, 1, STATISTICS_MINUTES_MAX, param="Minutes")
-        window_start = window_end - timedelta(minutes=count)
+        try:
+            window_start = window_end - timedelta(minutes=count)
+        except OverflowError:  # an EndDate at the start of the calendar
+            raise InvalidParameter(
+                "EndDate is too early for the window it asks for.", param="EndDate"
+            ) from None
     if window_start > window_end:
         raise InvalidParameter("StartDate must be before EndDate.", param="StartDate")
     if window_start < now - timedelta(days=STATISTICS_HISTORY_DAYS):
@@ -736,3 +746,45 @@ def validate_queue_sids(values: Iterable[str], *, param: str = "QueueSids") -> t
             param=param,
         )
     return tuple(found)
+
+
+# --- Events ---------------------------------------------------------------------------------
+
+# TaskRouter keeps a workspace's Events for 30 days; a StartDate further back is a 400.
+EVENTS_RETENTION = timedelta(days=30)
+# With no StartDate, EndDate or Minutes, a list of Events covers the last 15 minutes.
+EVENTS_DEFAULT_MINUTES = 15
+
+
+def event_window(
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    minutes: int | None,
+    now: datetime,
+) -> tuple[datetime, datetime]:
+    """The span a ListEvent request covers, both ends included.
+
+    ``end`` defaults to now. ``start`` wins over ``minutes``; without it the span is the
+    ``minutes`` (default 15) before ``end``. A span starting more than 30 days before now
+    is refused, whichever parameter set it.
+    """
+    if minutes is not None and minutes < 1:
+        raise InvalidParameter("Minutes must be 1 or more.", param="Minutes")
+    end = end if end is not None else now
+    oldest = now - EVENTS_RETENTION
+    param = "StartDate" if start is not None else "Minutes" if minutes is not None else "EndDate"
+    if start is None:
+        # Capped just past 30 days: anything longer is refused all the same, and never
+        # overflows the calendar (nor does an EndDate already too old).
+        longest = EVENTS_RETENTION // timedelta(minutes=1) + 1
+        span = timedelta(minutes=min(minutes or EVENTS_DEFAULT_MINUTES, longest))
+        start = end - span if end >= oldest else end
+    if start < oldest:
+        raise InvalidParameter(
+            f"{param} reaches more than 30 days back: TaskRouter keeps Events for 30 days.",
+            param=param,
+        )
+    if start > end:
+        raise InvalidParameter("StartDate must be on or before EndDate.", param="StartDate")
+    return start, end

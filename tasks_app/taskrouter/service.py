@@ -9,6 +9,7 @@ its shape is an `InvalidParameter` without a round trip. Every write goes throug
 from __future__ import annotations
 
 import hashlib
+import pickle
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -17,8 +18,6 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-
-from tasks_app import metrics
 
 from . import rules
 from .client import ApiResponse, ClientConfig, page_reads, request, time_left
@@ -35,7 +34,7 @@ from .errors import (
 )
 from .query import EVERY_TASK, TaskQuery
 from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
-from .signals import task_write_started, task_written
+from .signals import shared_read, task_write_started, task_written
 from .statistics import TaskQueueStatistics, WorkspaceStatistics
 
 # What callers use: the operations below, and the types and errors they return or raise.
@@ -141,11 +140,11 @@ def _shared_read(
     and the reason (the third value) instead of only an error."""
     generation = _generation(workspace_sid)
     digest = hashlib.sha256(repr((path, params, generation)).encode()).hexdigest()
-    key, lock = _key(f"read:{digest}"), _key(f"reading:{digest}")
+    key, lock = _Slot(digest), _key(f"reading:{digest}")
     keep = max(max_age, float(settings.TASKROUTER_STALE_SECONDS))
-    entry = cache.get(key)
+    entry = key.load()
     if entry is not None and _fresh(entry, max_age):
-        metrics.SHARED_READS.labels(result="hit").inc()
+        shared_read.send_robust(sender=__name__, result="hit")
         return (*entry, None)
     try:
         return (*_read_once(path, params, key, lock, keep, max_age, entry), None)
@@ -166,10 +165,35 @@ def _newer(
     return entry is not None and (old is None or entry[1] != old[1]) and _fresh(entry, max_age)
 
 
+class _Slot:
+    """Where a shared read is kept: one of TASKDECK_SHARED_READ_SLOTS keys per TaskRouter
+    account, chosen by the read's digest (its path, its normalised parameters and the
+    workspace's generation), holding at most TASKDECK_SHARED_READ_MAX_BYTES. However many
+    distinct pages are asked for, shared reads never hold more than slots x bytes; two
+    pages that meet in one slot take turns (each then costs a read now and then)."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        slots = max(1, int(settings.TASKDECK_SHARED_READ_SLOTS))
+        self.key = _key(f"read:{int(digest[:15], 16) % slots}")
+
+    def load(self) -> tuple[Any, datetime] | None:
+        blob = cache.get(self.key)
+        if not isinstance(blob, bytes):
+            return None
+        digest, body, read_at = pickle.loads(blob)  # noqa: S301 - written by Taskdeck, below
+        return (body, read_at) if digest == self.digest else None
+
+    def store(self, entry: tuple[Any, datetime], keep: float) -> None:
+        blob = pickle.dumps((self.digest, *entry), pickle.HIGHEST_PROTOCOL)
+        if len(blob) <= settings.TASKDECK_SHARED_READ_MAX_BYTES:
+            cache.set(self.key, blob, keep)
+
+
 def _read_once(
     path: str,
     params: list[tuple[str, str]],
-    key: str,
+    key: _Slot,
     lock: str,
     keep: float,
     max_age: float,
@@ -178,13 +202,13 @@ def _read_once(
     if cache.add(lock, 1, timeout=int(settings.TASKROUTER_TIMEOUT) + 1):
         try:
             # Another reader may have stored its answer and let go just before our lock.
-            entry = cache.get(key)
+            entry = key.load()
             if _newer(entry, old, max_age):
-                metrics.SHARED_READS.labels(result="coalesced").inc()
+                shared_read.send_robust(sender=__name__, result="coalesced")
                 return entry
-            metrics.SHARED_READS.labels(result="miss").inc()
+            shared_read.send_robust(sender=__name__, result="miss")
             entry = (request("GET", path, params=params).body, _now())
-            cache.set(key, entry, keep)
+            key.store(entry, keep)
             return entry
         finally:
             cache.delete(lock)
@@ -195,14 +219,14 @@ def _read_once(
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and cache.get(lock) is not None:
         time.sleep(0.02)
-        entry = cache.get(key)
+        entry = key.load()
         if _newer(entry, old, max_age):
-            metrics.SHARED_READS.labels(result="coalesced").inc()
+            shared_read.send_robust(sender=__name__, result="coalesced")
             return entry
     # The reader may have stored its answer and let go of the lock between two looks.
-    entry = cache.get(key)
+    entry = key.load()
     if _newer(entry, old, max_age):
-        metrics.SHARED_READS.labels(result="coalesced").inc()
+        shared_read.send_robust(sender=__name__, result="coalesced")
         return entry
     return request("GET", path, params=params).body, _now()
 

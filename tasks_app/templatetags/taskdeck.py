@@ -12,6 +12,7 @@ register.filter("full_moment", presentation.full_moment)
 # A task's human title (TASKDECK_TITLE_ATTRIBUTES) and its SID shortened, as the table shows
 # them; autoescaped like any template value.
 register.filter("task_title", titles.task_title)
+register.filter("attributes_title", titles.attributes_title)
 register.filter("short_sid", titles.short_sid)
 
 

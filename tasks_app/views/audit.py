@@ -38,7 +38,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "rows": [(record, audit.describe(record)) for record in page.object_list],
+        "rows": audit.rows(page.object_list),
         "query": query.urlencode(),
         "everyone": identity is not None and identity.has_role("admin"),
     }
@@ -51,5 +51,6 @@ def task_gone(request: HttpRequest, sid: str) -> HttpResponse | None:
     history = list(audit.history_of(sid))
     if not history:
         return None
-    context = {"sid": sid, "history": history}
+    title = next((found for record in history if (found := audit.title_of(record))), "")
+    context = {"sid": sid, "title": title, "history": history}
     return render(request, "audit/task_gone.html", context, status=404)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -44,12 +45,12 @@ _FIELD_OF_PARAM = {
 }
 
 
-# The table with no parameters at all: open work, most urgent first (highest priority,
-# then the longest waiting). Any parameter, even an empty one, means exactly what it says,
-# so runbook links keep their meaning.
-OPEN_WORK = QueryDict("status=pending,reserved,assigned&sort=-priority,created")
+# The table with no parameters at all: the waiting work, most urgent first (highest
+# priority, then the longest waiting), as the counts strip counts it. Any parameter, even
+# an empty one, means exactly what it says, so runbook links keep their meaning.
+LANDING = QueryDict(counts.LANDING_QUERY.lstrip("?"))
 # Every status, in the same order: one click away from the default view.
-ALL_STATUSES = "?sort=-priority,created"
+ALL_STATUSES = "?" + urlencode({"sort": counts.URGENT_FIRST})
 
 
 def can_edit(request: HttpRequest) -> bool:
@@ -79,15 +80,15 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         context = {"counts": counts.for_workspace(workspace, queues), "workspace": workspace}
         return fragment_response(request, "tasks/_counts.html", context)
 
-    open_work = not request.GET
+    landing = not request.GET
     form = TaskFilterForm(
-        OPEN_WORK if open_work else request.GET,
+        LANDING if landing else known_parameters(request.GET),
         queues=queues,
         workflows=workflows,
         sid_jumps=True,
     )
     if not form.is_valid():
-        context = _page_context(request, workspace, form, open_work=open_work)
+        context = _page_context(request, workspace, form, landing=landing)
         return render_fragment(request, "tasks/task_list.html", context, status=400)
     if form.jump_sid:
         # A task SID in the search box opens the task, whichever workspace holds it.
@@ -101,7 +102,7 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     live_refresh = bool(request.htmx and request.htmx.target == "task-rows")
     if live_refresh and problem is not None:
         return problem_response(request, problem)  # a live refresh keeps the rows it has
-    context = _page_context(request, workspace, form, open_work=open_work, problem=problem)
+    context = _page_context(request, workspace, form, landing=landing, problem=problem)
     if page is not None:
         if live_refresh and page.stale_because is None:
             # No body when nothing changed, else only the rows the browser lacks.
@@ -115,7 +116,7 @@ def _page_context(
     workspace: taskrouter.Workspace,
     form: TaskFilterForm,
     *,
-    open_work: bool,
+    landing: bool,
     problem: taskrouter.TaskRouterError | None = None,
 ) -> dict:
     """What the table page shows whatever happened to the read."""
@@ -123,13 +124,14 @@ def _page_context(
         "workspace": workspace,
         "workspace_slug": workspace.url_name,
         "form": form,
-        "open_work": open_work,
+        "landing": landing,
+        "with_agents_url": counts.WITH_AGENTS_QUERY,
         "all_statuses_url": ALL_STATUSES,
         "can_edit": can_edit(request),
         "problem": problem,
         "refresh_seconds": settings.TASKDECK_REFRESH_SECONDS,
         "export_limit": settings.TASKDECK_EXPORT_MAX_ROWS,
-        "filters_key": _filters_key(form, workspace.url_name, request),
+        "filters_key": _filters_key(form, workspace.url_name),
         "partials": {
             "task-view": "tasks/task_list.html#task-view",
             "task-rows": "tasks/_task_table.html#task-rows",
@@ -203,17 +205,30 @@ def _results(
     return results
 
 
-def _filters_key(form: TaskFilterForm, slug: str, request: HttpRequest) -> tuple:
-    """Everything the filter form's HTML depends on, so it is rendered once per URL and
-    shared (template fragment cache): the query, the names offered, and the errors."""
+def known_parameters(query: QueryDict) -> QueryDict:
+    """The table's own parameters from ``query``, in the form's order: what a page shows
+    depends on these alone. Unknown ones (tracking tags, typos, junk) are dropped here,
+    so they reach neither the form, nor the links the page builds, nor any cache key."""
+    known = QueryDict(mutable=True)
+    for name in TaskFilterForm.base_fields:
+        if name in query:
+            known.setlist(name, query.getlist(name))
+    known._mutable = False
+    return known
+
+
+def _filters_key(form: TaskFilterForm, slug: str) -> tuple:
+    """Everything the filter form's HTML depends on, so it is rendered once per query and
+    kept (template fragment cache, in each process's memory): the table's own parameters
+    in a fixed order, the names offered, and the errors."""
     directory = [(item.sid, item.friendly_name) for item in (*form.queues, *form.workflows)]
     version = templates_version("tasks/task_list.html", "tasks/_filter_field.html")
-    return (version, slug, request.GET.urlencode(), directory, form.errors.as_json())
+    return (version, slug, form.data.urlencode(), directory, form.errors.as_json())
 
 
 def _bulk_bar_key(form: TaskFilterForm, slug: str) -> tuple:
     """Everything the bulk bar's fields depend on (its CSRF token is outside the cached
-    part): the same for everyone who may edit and views the same URL."""
+    part): the same for everyone who may edit and views the same query."""
     version = templates_version("tasks/_bulk_bar.html")
     return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS)
 
@@ -225,7 +240,7 @@ def _table(context: dict, tasks: Sequence[taskrouter.Task], page: taskrouter.Tas
         workspace_slug=context["workspace_slug"],
         attribute_columns=form.cleaned_data.get("cols") or (),
         order_by=form.cleaned_data.get("sort") or (),
-        # Sort links start from what the table shows (open work included), so they keep it.
+        # Sort links start from what the table shows (the landing view's too), so they keep it.
         query={k: form.data.getlist(k) for k in form.data if k != "format"},
         editable=context["can_edit"],
         now=page.read_at,

@@ -28,7 +28,8 @@ _PANEL = {"bulk-panel": "tasks/bulk_job.html#bulk-panel"}
 
 
 def _job(request: HttpRequest, token: str) -> BulkJob:
-    job = BulkJob.objects.filter(token=token, owner=session_owner(request)).first()
+    owner = session_owner(request)
+    job = BulkJob.objects.filter(token=token, owner=owner).first() if owner else None
     if job is None:
         raise Http404("No such bulk action (they belong to the session that started them).")
     return job
@@ -97,7 +98,7 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
         selection = bulk.Selection(sids=tuple(data["task"]), description="selected")
     job = bulk.create(
         actor=actor_of(request),
-        owner=session_owner(request),
+        owner=session_owner(request, start=True),
         workspace_sid=workspace.sid,
         action=data["action"],
         reason=data["reason"],

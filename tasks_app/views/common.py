@@ -44,9 +44,13 @@ def templates_version(*names: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def session_owner(request: HttpRequest) -> str:
-    """What a bulk job belongs to: this browser session (and the signed-in person)."""
+def session_owner(request: HttpRequest, *, start: bool = False) -> str | None:
+    """What a bulk job belongs to: this browser session (and the signed-in person).
+    Only ``start`` (a POST that creates a job) saves a new session; a browser without one
+    owns nothing, so reading a job's page never writes to the database."""
     if request.session.session_key is None:
+        if not start:
+            return None
         request.session.save()
     return f"{actor_of(request)}|{request.session.session_key}"
 
@@ -101,7 +105,7 @@ def edit_from_request(
     return editing.run_edit(
         form,
         request.POST,
-        tokens=request.POST.getlist("editor"),
+        tokens=editing.tokens_in(request.POST),
         owner=actor_of(request),
         actor=actor_of(request),
         workspace_sid=workspace.sid,

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -31,6 +32,7 @@ def _facts(workspace: taskrouter.Workspace, task: taskrouter.Task) -> dict:
         "task": task,
         "history": audit.history_of(task.sid)[:HISTORY_ON_PAGE],
         "attributes_pretty": presentation.attributes_block(task),
+        "time_in_status": presentation.time_in_status(task, timezone.now()),
         "addons_pretty": presentation.pretty_json(task.addons) if task.addons else "",
         "queue_url": f"{list_url}?queue={task.task_queue_sid}" if task.task_queue_sid else None,
         "workflow_url": f"{list_url}?workflow={task.workflow_sid}" if task.workflow_sid else None,

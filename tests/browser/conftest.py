@@ -9,8 +9,11 @@ Every test in this directory:
 * is marked ``browser`` and put in the xdist group "browser", so ``--dist loadgroup`` runs
   them all on one worker that starts one Chromium (``make test``);
 * fails on any JavaScript error, any console error (a Content-Security-Policy violation
-  is one: the app runs a strict policy with no inline script or style) and any request
-  to a host other than the live server's (127.0.0.1 / localhost);
+  is one: the app runs a strict policy with no inline script or style), any template
+  syntax (``{#``, ``{%``, ``{{``) among the text a page shows after it loads or after an
+  htmx swap, and any request to a host other than the live server's (127.0.0.1 /
+  localhost); other people's browsers in a test are guarded with
+  ``browser_problems.watch(context)``;
 * gets its own sandbox copy from ``tests/conftest.py``, which the live server thread sees
   too: the ``settings`` fixture changes the process-wide settings;
 * runs as production serves (``DJANGO_DEBUG=0``) and, for a representative subset (see
@@ -176,6 +179,15 @@ class BrowserProblems:
     console_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
     expected_console: list[re.Pattern[str]] = field(default_factory=list)
+    watched: list[BrowserContext] = field(default_factory=list)
+
+    def watch(self, context: BrowserContext) -> None:
+        """Guard every page of ``context`` (the test's own, or another person's browser)."""
+        self.watched.append(context)
+        context.on("console", self.on_console)
+        context.on("weberror", self.on_page_error)
+        context.on("request", self.on_request)
+        context.add_init_script(TEMPLATE_TEXT_CHECK)
 
     def expect_console_error(self, pattern: str) -> None:
         """A console error this test provokes on purpose (e.g. Chromium logs every
@@ -202,10 +214,11 @@ class BrowserProblems:
     def flush(self) -> None:
         # Events reach Python asynchronously; one round trip to each page delivers
         # everything the page emitted before it.
-        for page in self.context.pages:
-            # A closed page, or one mid-navigation, has nothing left to deliver.
-            with contextlib.suppress(PlaywrightError):
-                page.evaluate("0")
+        for context in self.watched:
+            for page in context.pages:
+                # A closed page, or one mid-navigation, has nothing left to deliver.
+                with contextlib.suppress(PlaywrightError):
+                    page.evaluate("0")
 
     def forgive(self) -> None:
         """Forget everything seen so far (for a test that provokes problems on purpose)."""
@@ -226,12 +239,30 @@ class BrowserProblems:
         return "\n".join(lines)
 
 
+# Django prints a template tag or comment it cannot read (a `{# #}` over two lines, a
+# `{% %}` broken across lines) as text. After every page load and every htmx swap this
+# looks at the text the page shows and reports any such remnant as a console error, which
+# the guard turns into a failure. Playwright injects it (DevTools), so the page's
+# Content-Security-Policy does not apply to it.
+TEMPLATE_TEXT_CHECK = r"""
+(() => {
+  const remnant = /[^\n]{0,40}\{[#%{][^\n]{0,40}/;
+  function check(when) {
+    if (!document.body) return;
+    const found = remnant.exec(document.body.innerText);
+    if (!found) return;
+    console.error(`Template syntax shown on ${location.pathname} ${when}: ${found[0]}`);
+  }
+  document.addEventListener("DOMContentLoaded", () => check("after loading"));
+  document.addEventListener("htmx:afterSettle", () => check("after an htmx swap"));
+})();
+"""
+
+
 @pytest.fixture(autouse=True)
 def browser_problems(context: BrowserContext) -> BrowserProblems:
     problems = BrowserProblems(context)
-    context.on("console", problems.on_console)
-    context.on("weberror", problems.on_page_error)
-    context.on("request", problems.on_request)
+    problems.watch(context)
     return problems
 
 

@@ -5,6 +5,11 @@ It is named so that ``make test`` does not collect it (pytest collects ``test_*.
 pictures are documentation, not assertions, and taking them costs suite time. Run on its
 own, pytest collects it like any other file and it uses the browser journeys' fixtures:
 the live server, the embedded sandbox and an admin's SSO headers.
+
+What each picture shows is set up here, once: ``table_view`` and ``conflict_view`` open the
+view and check that every control the picture and the README show is on that first
+screen. ``test_readme_pictures.py`` runs the same two in every ``make test``, so the
+pictures cannot silently drift from the page.
 """
 
 from __future__ import annotations
@@ -13,12 +18,51 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 TABLE = "/w/Support/tasks/"
 FREE_QUEUE = "Technical Support"  # its workflow leaves the priority alone
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
+
+# What the table picture shows (and the README names), each found as a person finds it.
+TABLE_SHOWS: dict[str, Callable[[Page], Locator]] = {
+    "the search box": lambda page: page.locator("#filters").get_by_label("Search", exact=True),
+    "the status boxes": lambda page: page.locator("#filters").get_by_label("Pending"),
+    "the queue menu": lambda page: page.locator("#filters").get_by_label("Queue"),
+    "the expression field": lambda page: page.locator("#filters").get_by_label("Attributes match"),
+    "Apply filters": lambda page: page.get_by_role("button", name="Apply filters"),
+    "the waiting count": lambda page: page.locator("#count-waiting"),
+    "the with-agents count": lambda page: page.locator("#count-with-agents"),
+    "the column chooser": lambda page: page.locator(".column-chooser summary"),
+    "Export CSV": lambda page: page.get_by_role("link", name="Export CSV"),
+    "live updates": lambda page: page.get_by_role("button", name="Pause live updates"),
+    "New task": lambda page: page.get_by_role("link", name="New task"),
+    "the first waiting task": lambda page: page.locator("#task-rows > tr").first,
+}
+
+# What the conflict picture shows.
+CONFLICT_SHOWS: dict[str, Callable[[Page], Locator]] = {
+    "the explanation": lambda page: page.locator("#edit-priority .conflict strong"),
+    "what you saw, asked for, and what is now": lambda page: page.locator(
+        "#edit-priority table.diff"
+    ),
+    "Apply my change": lambda page: page.get_by_role(
+        "button", name="Apply my change to the current version"
+    ),
+    "Discard my change": lambda page: page.get_by_role("link", name="Discard my change"),
+}
+
+
+def guarded(new_context: Callable[..., BrowserContext], problems) -> Callable[..., BrowserContext]:
+    """``new_context`` whose browsers the journeys' guard watches (conftest.py)."""
+
+    def make(**kwargs) -> BrowserContext:
+        context = new_context(**kwargs)
+        problems.watch(context)
+        return context
+
+    return make
 
 
 def supervisor(new_context: Callable[..., BrowserContext]) -> Page:
@@ -32,20 +76,21 @@ def settled(page: Page) -> None:
     expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
 
 
-def save(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / name, animations="disabled", caret="hide")
+def on_first_screen(page: Page, shows: dict[str, Callable[[Page], Locator]]) -> None:
+    for what, find in shows.items():
+        expect(find(page), f"{what} should be on the picture's first screen").to_be_in_viewport()
 
 
-def test_the_task_table(new_context: Callable[..., BrowserContext]):
+def table_view(new_context: Callable[..., BrowserContext]) -> Page:
     page = supervisor(new_context)
     page.goto(TABLE)
     expect(page.locator("#live-controls")).to_be_visible()
     settled(page)
-    save(page, "table.png")
+    on_first_screen(page, TABLE_SHOWS)
+    return page
 
 
-def test_the_conflict_view(new_context: Callable[..., BrowserContext]):
+def conflict_view(new_context: Callable[..., BrowserContext]) -> Page:
     # Two supervisors (two contexts, so two sessions) open the same task; the first saves.
     first, second = supervisor(new_context), supervisor(new_context)
     first.goto(f"{TABLE}?status=pending&queue={FREE_QUEUE}")
@@ -65,4 +110,19 @@ def test_the_conflict_view(new_context: Callable[..., BrowserContext]):
     expect(conflict).to_contain_text(re.compile("The task changed since you opened it"))
     settled(second)
     second.evaluate("document.getElementById('edit-priority').scrollIntoView({block: 'center'})")
-    save(second, "conflict.png")
+    on_first_screen(second, CONFLICT_SHOWS)
+    return second
+
+
+def save(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name, animations="disabled", caret="hide")
+
+
+def test_the_task_table(new_context: Callable[..., BrowserContext], browser_problems):
+    save(table_view(guarded(new_context, browser_problems)), "table.png")
+
+
+def test_the_conflict_view(new_context: Callable[..., BrowserContext], browser_problems):
+    browser_problems.expect_console_error(r"status of 409 \(")
+    save(conflict_view(guarded(new_context, browser_problems)), "conflict.png")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from tasks_app import titles
 from tasks_app.taskrouter import service as taskrouter
 
 TABLE = "/w/Support/tasks/"
@@ -91,9 +92,7 @@ def second_user(new_context: Callable[..., BrowserContext], browser_problems) ->
     """Another person's browser: its own context (own cookies, so its own session),
     watched by the same guard as the test's own page."""
     other = new_context()
-    other.on("console", browser_problems.on_console)
-    other.on("weberror", browser_problems.on_page_error)
-    other.on("request", browser_problems.on_request)
+    browser_problems.watch(other)
     return other
 
 
@@ -129,7 +128,7 @@ def test_editing_the_priority_in_a_table_row_swaps_only_that_row_and_announces_i
     expect(table_cell(page, sid, "Priority")).to_have_text(str(new_priority))
     after = sandbox.fetch(sid)
     assert after.priority == new_priority
-    expect(page.locator("#announcer")).to_have_text(f"Saved priority (now version {after.etag}).")
+    expect(page.locator("#announcer")).to_have_text("Saved priority.")
     expect(page.locator(f"#row-{neighbour}")).to_have_attribute("data-marker", "untouched")
     expect(page.get_by_role("link", name=f"Edit {sid}", exact=True)).to_be_visible()
     assert_same_page(page)
@@ -144,7 +143,7 @@ def test_saving_the_priority_on_the_task_page_swaps_its_section_and_refreshes_th
     (sid,) = pending_in_free_queue(sandbox)
     before = sandbox.fetch(sid)
     page.goto(f"{TABLE}{sid}/")
-    expect(page.locator("#task-etag")).to_have_text(before.etag)
+    expect(page.locator("#task-updated")).to_have_attribute("data-etag", before.etag)
     mark_the_page(page)
     page.locator("#edit-attributes").evaluate("s => s.dataset.marker = 'untouched'")
 
@@ -153,14 +152,14 @@ def test_saving_the_priority_on_the_task_page_swaps_its_section_and_refreshes_th
     section.get_by_role("button", name="Save priority").click()
 
     saved = section.locator(".banner-success")
-    expect(saved).to_contain_text("Saved priority (now version")
+    expect(saved).to_contain_text("Saved priority.")
     after = sandbox.fetch(sid)
     assert after.priority == 23 and after.etag != before.etag
-    expect(saved).to_have_text(f"Saved priority (now version {after.etag}).")
+    expect(saved).to_have_text("Saved priority.")
     expect(fact(page, "Priority")).to_have_text("23")
-    expect(page.locator("#task-etag")).to_have_text(after.etag)
+    expect(page.locator("#task-updated")).to_have_attribute("data-etag", after.etag)
     expect(section.get_by_label("Priority")).to_have_value("23")
-    expect(page.locator("#announcer")).to_have_text(f"Saved priority (now version {after.etag}).")
+    expect(page.locator("#announcer")).to_have_text("Saved priority.")
     expect(page.locator("#edit-attributes")).to_have_attribute("data-marker", "untouched")
     assert_same_page(page)
 
@@ -263,12 +262,12 @@ def test_two_supervisors_save_the_same_priority_the_second_sees_a_conflict_and_a
     axe(second)
 
     section.get_by_role("button", name="Apply my change to the current version").click()
-    expect(section.locator(".banner-success")).to_contain_text("Saved priority (now version")
+    expect(section.locator(".banner-success")).to_contain_text("Saved priority.")
     expect(section.get_by_role("alert")).to_have_count(0)
     expect(fact(second, "Priority")).to_have_text("34")
     final = sandbox.fetch(sid)
     assert final.priority == 34
-    expect(second.locator("#task-etag")).to_have_text(final.etag)
+    expect(second.locator("#task-updated")).to_have_attribute("data-etag", final.etag)
     flush(second_user)
 
 
@@ -295,7 +294,7 @@ def test_a_change_made_through_the_api_under_the_task_page_is_a_conflict_not_an_
     assert sandbox.fetch(sid).priority == 55  # the API's value survives ...
 
     section.get_by_role("button", name="Apply my change to the current version").click()
-    expect(section.locator(".banner-success")).to_contain_text("Saved priority (now version")
+    expect(section.locator(".banner-success")).to_contain_text("Saved priority.")
     assert sandbox.fetch(sid).priority == 9  # ... until the user applies theirs
     expect(fact(page, "Priority")).to_have_text("9")
 
@@ -430,6 +429,7 @@ def test_deleting_a_task_after_confirming_returns_to_the_table_and_the_task_is_g
     page: Page, sandbox
 ):
     sid = sandbox.task_sid("completed")
+    title = titles.task_title(sandbox.fetch(sid))
     page.goto(f"{TABLE}{sid}/")
     section = page.locator("#edit-delete")
     confirm = section.get_by_role("button", name=f"Delete task {sid}")
@@ -439,7 +439,8 @@ def test_deleting_a_task_after_confirming_returns_to_the_table_and_the_task_is_g
     confirm.click()
 
     expect(page).to_have_url(re.compile(rf"{TABLE}$"))
-    expect(page.locator(".messages")).to_have_text(f"Deleted task {sid}.")
+    named = f"“{title}” ({sid})" if title else sid  # by its name, the SID beside it
+    expect(page.locator(".messages")).to_have_text(f"Deleted task {named}.")
     expect(page.locator(f"#row-{sid}")).to_have_count(0)
     with pytest.raises(taskrouter.NotFound):
         sandbox.fetch(sid)

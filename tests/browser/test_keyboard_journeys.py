@@ -13,6 +13,8 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.browser.helpers import priority_conflict
+
 TABLE = "/w/Support/tasks/"
 PENDING = f"{TABLE}?status=pending&cols=subject"
 CURRENT = re.compile(r"\brow-current\b")
@@ -215,15 +217,5 @@ def test_the_conflict_view_and_its_diff_table_pass_axe_in_both_schemes(
     # Chromium logs the 409 that carries the conflict; the app answers it on purpose.
     browser_problems.expect_console_error(r"status of 409 \(")
     page.emulate_media(color_scheme=scheme)
-    sid = sandbox.task_sid("pending")
-    page.goto(f"{TABLE}{sid}/")
-    section = page.locator("#edit-priority")
-    expect(section.get_by_role("button", name="Save priority")).to_be_enabled()
-
-    sandbox.change(sid, priority=55)
-    section.get_by_label("Priority").fill("9")
-    section.get_by_role("button", name="Save priority").click()
-
-    expect(section.locator(".conflict table")).to_be_visible()
-    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+    priority_conflict(page, sandbox, sandbox.task_sid("pending"), theirs=55, mine="9")
     axe(page)

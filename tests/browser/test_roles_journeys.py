@@ -29,9 +29,7 @@ def as_role(
         context = browser.new_context(
             **{**browser_context_args, "extra_http_headers": IDENTITIES[role]}
         )
-        context.on("console", browser_problems.on_console)
-        context.on("weberror", browser_problems.on_page_error)
-        context.on("request", browser_problems.on_request)
+        browser_problems.watch(context)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)

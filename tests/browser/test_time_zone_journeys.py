@@ -21,8 +21,9 @@ NEW_YORK = "America/New_York"
 
 
 @pytest.fixture
-def new_york_page(browser: Browser, browser_context_args: dict) -> Iterator[Page]:
+def new_york_page(browser: Browser, browser_context_args: dict, browser_problems) -> Iterator[Page]:
     context = browser.new_context(**browser_context_args, timezone_id=NEW_YORK)
+    browser_problems.watch(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

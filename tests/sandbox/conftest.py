@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,20 +19,28 @@ from tasks_app.sandbox import (
     SandboxApp,
     SandboxServer,
     SandboxStore,
-    ensure_seeded,
     in_process_adapter,
 )
-from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SEED, SEED_TASKS, Api, Clock
+from tests.sandbox.helpers import (
+    AUTH,
+    IN_PROCESS_URL,
+    Api,
+    Clock,
+    SeededTemplate,
+    clocked,
+    seeded_at,
+)
 
 
 @pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One seeded file per test process; every test works on its own copy."""
-    path = tmp_path_factory.mktemp("sandbox-seeded") / "sandbox.sqlite3"
-    template = SandboxStore(path)
-    ensure_seeded(template, tasks=SEED_TASKS, seed=SEED)
-    template.close()
-    return path
+def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> SeededTemplate:
+    return SeededTemplate(tmp_path_factory.mktemp("sandbox-seeded"))
+
+
+@pytest.fixture
+def seeded_template(seeded_templates: SeededTemplate) -> Path:
+    """A seeded file, seeded at most a minute ago; every test works on its own copy."""
+    return seeded_templates.path()
 
 
 @pytest.fixture
@@ -77,17 +86,13 @@ def inproc(app: SandboxApp) -> Iterator[Api]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    """The sandbox's clock, moved by the test (``clocked`` runs on it)."""
-    return Clock()
+def clock(store: SandboxStore) -> Clock:
+    """An injected clock, half a minute after seeding (after all of the seed's history, and
+    minutes before housekeeping has anything to do), on a whole second."""
+    return Clock(seeded_at(store).replace(microsecond=0) + timedelta(seconds=30))
 
 
 @pytest.fixture
-def clocked(store: SandboxStore, clock: Clock) -> Iterator[Api]:
-    """The test's sandbox in-process, on the test's ``clock``."""
-    app = SandboxApp(store, credentials=DEVELOPMENT_CREDENTIALS, clock=clock)
-    client = Api(IN_PROCESS_URL)
-    client.session.auth = AUTH
-    client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
-    yield client
-    client.session.close()
+def tr(store: SandboxStore, clock: Clock) -> Api:
+    """TaskRouter on ``clock``: an in-process client of an app with that clock."""
+    return clocked(store, clock)

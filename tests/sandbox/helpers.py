@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxStore, workforce
+from tasks_app.sandbox import (
+    DEVELOPMENT_CREDENTIALS,
+    SandboxApp,
+    SandboxStore,
+    ensure_seeded,
+    in_process_adapter,
+    workforce,
+)
 from tasks_app.sandbox import store as store_module
 from tasks_app.sandbox.ledger import Context
 from tasks_app.sandbox.seed import seeded_sid
@@ -24,6 +33,32 @@ IN_PROCESS_URL = "http://taskrouter.sandbox.invalid"
 SUPPORT = seeded_sid("WS", SEED, "ws/support")
 SALES = seeded_sid("WS", SEED, "ws/sales")
 TRAINING = seeded_sid("WS", SEED, "ws/training")
+
+
+class SeededTemplate:
+    """A seeded sandbox file for tests to copy, seeded again once a minute old.
+
+    Every sandbox runs TaskRouter's housekeeping: the seed's closed tasks (closed up to two
+    minutes before seeding) are purged 5 to 8 minutes after closing. A copy must read as
+    seeded moments ago, or a long test run would see them vanish halfway.
+    """
+
+    max_age = 60.0
+
+    def __init__(self, directory: Path, *, tasks: int = SEED_TASKS, seed: int = SEED) -> None:
+        self.directory = directory
+        self.tasks, self.seed = tasks, seed
+        self._path: Path | None = None
+        self._seeded = 0.0
+
+    def path(self) -> Path:
+        if self._path is None or time.monotonic() - self._seeded > self.max_age:
+            path = self.directory / f"sandbox-{time.monotonic_ns()}.sqlite3"
+            template = SandboxStore(path)
+            ensure_seeded(template, tasks=self.tasks, seed=self.seed)
+            template.close()
+            self._path, self._seeded = path, time.monotonic()
+        return self._path
 
 
 @dataclass
@@ -64,28 +99,80 @@ def task_in_status(store: SandboxStore, status: str, workspace: str = SUPPORT) -
 
 
 def set_status(store: SandboxStore, sid: str, status: str) -> None:
+    """Put a task in ``status`` as of now (a closed one is purged 5 to 8 minutes later)."""
     with store.write() as conn:
-        store_module.update_task(conn, sid, {"assignment_status": status})
+        store_module.update_task(
+            conn, sid, {"assignment_status": status, "date_updated": store_module.now_us()}
+        )
 
 
-# --- Workforce scenarios ---------------------------------------------------------------------
-
-
+@dataclass
 class Clock:
-    """A sandbox clock a test moves by hand (``SandboxApp(clock=...)``)."""
+    """An injected clock for a sandbox app: it moves only when told to."""
 
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime.now(UTC).replace(microsecond=0)
+    moment: datetime
 
     def __call__(self) -> datetime:
-        return self.now
+        return self.moment
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        self.moment += timedelta(seconds=seconds)
 
     @property
     def us(self) -> int:
-        return store_module.to_us(self.now)
+        return store_module.to_us(self.moment)
+
+
+def seeded_at(store: SandboxStore) -> datetime:
+    with store.read() as conn:
+        value = conn.execute("SELECT value FROM meta WHERE key = 'seeded_at'").fetchone()[0]
+    return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+
+
+def clocked(store: SandboxStore, clock: Clock, **options: Any) -> Api:
+    """An in-process client of an app on ``clock`` (``options`` go to SandboxApp)."""
+    app = SandboxApp(store, credentials=DEVELOPMENT_CREDENTIALS, clock=clock, **options)
+    client = Api(IN_PROCESS_URL)
+    client.session.auth = AUTH
+    client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
+    return client
+
+
+def record_reservation(
+    store: SandboxStore, task: dict, *, reservation: str, worker: str, now: int
+) -> None:
+    """Record a ``reservation.created`` for ``task`` the way the sandbox's workforce will:
+    through ``events.emit``, in a write transaction."""
+    from tasks_app.sandbox import events
+
+    workspace = task["workspace_sid"]
+    data = {
+        "reservation_sid": reservation,
+        "task_channel_sid": task["task_channel_sid"],
+        "task_queue_sid": task["task_queue_sid"],
+        "task_sid": task["sid"],
+        "worker_sid": worker,
+        "workflow_sid": task["workflow_sid"],
+    }
+    event = events.Event(
+        event_type="reservation.created",
+        description=f"Task {task['sid']} reserved for worker {worker}",
+        resource_type="reservation",
+        resource_sid=reservation,
+        resource_url=f"/Workspaces/{workspace}/Tasks/{task['sid']}/Reservations/{reservation}",
+        data=data,
+        task_sid=task["sid"],
+        task_queue_sid=task["task_queue_sid"],
+        workflow_sid=task["workflow_sid"],
+        task_channel_sid=task["task_channel_sid"],
+        worker_sid=worker,
+        reservation_sid=reservation,
+    )
+    with store.write() as conn:
+        events.emit(conn, workspace, events.system(workspace), [event], now=now)
+
+
+# --- Workforce scenarios ---------------------------------------------------------------------
 
 
 def add_queue(

@@ -17,11 +17,6 @@ WS = f"/Workspaces/{TRAINING}"
 
 
 @pytest.fixture
-def tr(clocked) -> Api:
-    return clocked
-
-
-@pytest.fixture
 def activities(tr) -> dict[str, str]:
     return activity_sids(tr, TRAINING)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import requests
 
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxStore
+from tasks_app.sandbox import store as store_module
 from tests.conftest import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +55,9 @@ def _start(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Popen, st
 
 
 def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
+    # SIGTERM, not SIGINT: a job a shell starts in the background (`make test &`, a CI
+    # runner) ignores SIGINT, and so would the sandbox. Status 0: it shut down cleanly.
+    process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=10)
     finally:
@@ -140,5 +143,35 @@ def test_the_readmes_simulate_command_runs_with_no_settings_in_the_environment(t
         assert any("simulating" in line for line in lines)
         workspaces = requests.get(f"{url}/v1/Workspaces", auth=development, timeout=5)
         assert workspaces.status_code == 200
+    finally:
+        _stop(process)
+
+
+def test_runsandbox_purges_closed_tasks_after_purge_after_without_being_asked(tmp_path):
+    db = tmp_path / "purging.sqlite3"
+    process, url, lines = _start(tmp_path, "--db", str(db), "--tasks", "30", "--purge-after", "1")
+    development = (DEVELOPMENT_CREDENTIALS.account_sid, DEVELOPMENT_CREDENTIALS.auth_token)
+    try:
+        assert any("purging closed tasks 1 s after they close" in line for line in lines)
+        workspaces = requests.get(f"{url}/v1/Workspaces", auth=development, timeout=5).json()
+        sales = next(w for w in workspaces["workspaces"] if w["friendly_name"].startswith("Sales"))
+        task = requests.post(sales["links"]["tasks"], auth=development, timeout=5).json()
+        canceled = requests.post(
+            task["url"], data={"AssignmentStatus": "canceled", "Reason": "test"},
+            auth=development, timeout=5,
+        )  # fmt: skip
+        assert canceled.status_code == 200
+        store = SandboxStore(db)
+
+        def gone() -> bool:  # read from the file: no request reaches the server meanwhile
+            with store.read() as conn:
+                return store_module.fetch_task(conn, sales["sid"], task["sid"]) is None
+
+        wait_until(gone, timeout=30)
+        events = requests.get(
+            sales["links"]["events"], params={"TaskSid": task["sid"]}, auth=development, timeout=5
+        ).json()["events"]
+        assert [e["event_type"] for e in events][-2:] == ["task.canceled", "task.system-deleted"]
+        store.close()
     finally:
         _stop(process)

@@ -1,5 +1,7 @@
 """The simulated shift: agents sign in, answer, handle, wrap up and take breaks through the
-engine the API uses; TaskRouter's TTL expiry and purge; waits that follow staffing."""
+engine the API uses; what TaskRouter's clock does to reservations; waits that follow
+staffing. (TTL expiry and purging in general are housekeeping's, tested in
+test_sandbox_housekeeping.py.)"""
 
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ from collections import Counter
 
 import pytest
 
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, Simulator, in_process_adapter
+from tasks_app.sandbox import Housekeeper, Simulator
 from tasks_app.sandbox import store as store_module
-from tasks_app.sandbox.simulate import PURGE_AFTER_SECONDS, TTL_REASON
+from tasks_app.sandbox.housekeeping import TTL_REASON
 from tasks_app.taskrouter import rules
 from tests.conftest import wait_until
-from tests.sandbox.helpers import AUTH, IN_PROCESS_URL, SUPPORT, TRAINING, Api, task_in_status
+from tests.sandbox.helpers import SUPPORT, TRAINING, clocked, task_in_status
 
 US = 1_000_000
 
@@ -45,7 +47,9 @@ def _consistent(store) -> None:
         ).fetchall()
 
 
-def test_a_static_sandbox_does_not_change_by_itself(api, store):
+def test_without_a_simulator_nothing_changes_until_housekeeping_is_due(api, store):
+    # A fresh seed's first reservation times out two minutes after seeding; its earliest
+    # purge is minutes away, its earliest TTL further still.
     before = _snapshot(store)
     for _ in range(3):
         api.get(f"/Workspaces/{SUPPORT}/Tasks", {"PageSize": 100})
@@ -57,10 +61,7 @@ def test_a_static_sandbox_does_not_change_by_itself(api, store):
 def test_seeded_reservations_time_out_on_the_sandboxs_clock_unless_it_is_stopped(
     store, clock, static
 ):
-    app = SandboxApp(store, credentials=DEVELOPMENT_CREDENTIALS, clock=clock, static=static)
-    client = Api(IN_PROCESS_URL)
-    client.session.auth = AUTH
-    client.session.mount(IN_PROCESS_URL, in_process_adapter(app))
+    client = clocked(store, clock, static=static)
     reserved = task_in_status(store, "reserved")
     clock.advance(150)  # past every seeded reservation's two minutes
     status = client.get(f"/Workspaces/{SUPPORT}/Tasks/{reserved}").json()["assignment_status"]
@@ -155,22 +156,17 @@ def test_in_a_simulated_hour_waits_are_longer_with_fewer_agents(store, tmp_path,
     assert short_waiting > full_waiting
 
 
-def test_tasks_past_their_ttl_are_canceled_and_their_reservations_with_them(store):
-    sid = task_in_status(store, "pending")
+def test_a_task_past_its_ttl_is_canceled_with_its_reservations(store):
     reserved = task_in_status(store, "reserved")
     now = store_module.now_us()
     with store.write() as conn:
-        for task in (sid, reserved):
-            store_module.update_task(conn, task, {"expires_at": now - US})
-        version = store_module.fetch_task(conn, SUPPORT, sid)["version"]
-    events = Simulator(store, seed=1).housekeeping(now)
-    assert any(e.kind == "expire" and e.count >= 2 for e in events)
+        store_module.update_task(conn, reserved, {"expires_at": now - US})
+    outcome = Housekeeper(store).run(now)
+    assert reserved in outcome.expired
     with store.read() as conn:
-        for task in (sid, reserved):
-            row = store_module.fetch_task(conn, SUPPORT, task)
-            assert row["assignment_status"] == rules.CANCELED
-            assert row["reason"] == TTL_REASON
-        assert store_module.fetch_task(conn, SUPPORT, sid)["version"] == version + 1
+        row = store_module.fetch_task(conn, SUPPORT, reserved)
+        assert row["assignment_status"] == rules.CANCELED
+        assert row["reason"] == TTL_REASON
         statuses = conn.execute(
             "SELECT reservation_status FROM reservations WHERE task_sid = ?", (reserved,)
         ).fetchall()
@@ -178,18 +174,18 @@ def test_tasks_past_their_ttl_are_canceled_and_their_reservations_with_them(stor
     _consistent(store)
 
 
-def test_closed_tasks_are_purged_five_minutes_after_closing(api, store):
-    old = task_in_status(store, "completed")
-    recent = task_in_status(store, "canceled")
-    now = store_module.now_us()
-    with store.write() as conn:
-        store_module.update_task(conn, old, {"date_updated": now - (PURGE_AFTER_SECONDS + 1) * US})
-        store_module.update_task(conn, recent, {"date_updated": now - 60 * US})
-    Simulator(store, seed=1).housekeeping(now)
-    assert api.get(f"/Workspaces/{SUPPORT}/Tasks/{old}").status_code == 404
-    assert api.get(f"/Workspaces/{SUPPORT}/Tasks/{recent}").status_code == 200
+def test_a_purged_task_takes_its_reservations_with_it(store):
+    completed = task_in_status(store, "completed")
     with store.read() as conn:
-        assert not conn.execute("SELECT 1 FROM reservations WHERE task_sid = ?", (old,)).fetchall()
+        assert conn.execute(
+            "SELECT 1 FROM reservations WHERE task_sid = ?", (completed,)
+        ).fetchall()
+    Housekeeper(store, purge_after=0).run(store_module.now_us())
+    with store.read() as conn:
+        assert store_module.fetch_task(conn, SUPPORT, completed) is None
+        assert not conn.execute(
+            "SELECT 1 FROM reservations WHERE task_sid = ?", (completed,)
+        ).fetchall()
 
 
 def test_run_steps_until_stopped(store):

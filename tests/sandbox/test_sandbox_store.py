@@ -185,7 +185,7 @@ WORKER = textwrap.dedent(
     """
     import json, os, pathlib, sys, time
     from datetime import UTC, datetime
-    from tasks_app.sandbox import SandboxStore, engine, ensure_seeded
+    from tasks_app.sandbox import SandboxStore, engine, ensure_seeded, events
     from tasks_app.sandbox.engine import ApiError
 
     path, workspace, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -203,6 +203,7 @@ WORKER = textwrap.dedent(
         assert time.monotonic() < deadline, "the other process never started"
         time.sleep(0.005)
     conflicts = 0
+    actor = events.api_client("AC" + "0" * 32, "127.0.0.1")
     for _ in range(rounds):
         while True:  # optimistic concurrency: read, change, write with If-Match, retry on 412
             with store.read() as conn:
@@ -213,12 +214,13 @@ WORKER = textwrap.dedent(
             try:
                 engine.update_task(store, account_sid="AC" + "0" * 32, workspace_sid=workspace,
                     task_sid=sid, form={"Attributes": json.dumps(attributes)},
-                    if_match=str(row["version"]), now=datetime.now(UTC))
+                    if_match=str(row["version"]), now=datetime.now(UTC), actor=actor)
                 break
             except ApiError as exc:
                 assert exc.status == 412, exc.message
                 conflicts += 1
-        engine.create_task(store, workspace_sid=workspace, form={}, now=datetime.now(UTC))
+        engine.create_task(store, workspace_sid=workspace, form={}, now=datetime.now(UTC),
+                           actor=actor)
     print(sid, conflicts)
     """
 )
@@ -252,5 +254,21 @@ def test_two_processes_share_one_file_safely(tmp_path):
     assert store.count_tasks() == 200 + 2 * rounds  # seeded once, every create kept
     with store.read() as conn:
         row = store_module.fetch_task(conn, SALES, sid)
+        updates = conn.execute(
+            "SELECT event_data FROM events WHERE task_sid = ? AND event_type = 'task.updated' "
+            "AND actor_sid = ? ORDER BY seq",
+            (sid, "AC" + "0" * 32),
+        ).fetchall()
+        created = conn.execute(
+            "SELECT COUNT(*) FROM events WHERE event_type = 'task.created' AND actor_sid = ?",
+            ("AC" + "0" * 32,),
+        ).fetchone()[0]
+        moments = [r[0] for r in conn.execute("SELECT event_date_ms FROM events ORDER BY seq")]
     assert json.loads(row["attributes"])["counter"] == 2 * rounds  # no lost update
     assert row["version"] >= 2 * rounds
+    # Every write has its events, recorded in an order that never goes back in time.
+    assert [json.loads(json.loads(u[0])["task_attributes"])["counter"] for u in updates] == list(
+        range(1, 2 * rounds + 1)
+    )
+    assert created == 2 * rounds
+    assert moments == sorted(moments)

@@ -27,6 +27,7 @@ ITEM_SCHEMAS = {
     "channels": "taskrouter.v1.workspace.task_channel",
     "tasks": "taskrouter.v1.workspace.task",
     "workers": "taskrouter.v1.workspace.worker",
+    "events": "taskrouter.v1.workspace.event",
 }
 
 
@@ -70,16 +71,19 @@ def _validate(body: Any, schema: dict[str, Any]) -> None:
     OAS30Validator(schema, format_checker=oas30_format_checker).validate(body)
 
 
-def _check_item(item: dict[str, Any], schema_name: str) -> None:
+def check_item(item: dict[str, Any], schema_name: str) -> None:
     schema = _item_schema(schema_name)
     _validate(item, schema)
     assert set(item) == set(schema["properties"]), schema_name
     _check_urls(item["url"])
     for link in (item.get("links") or {}).values():
         _check_urls(link)
+    for name in ("actor_url", "resource_url"):
+        if item.get(name) is not None:
+            _check_urls(item[name])
 
 
-def _check_list(body: dict[str, Any], path: str, item_schema: str | None = None) -> None:
+def check_list(body: dict[str, Any], path: str, item_schema: str | None = None) -> None:
     _validate(body, _response_schema(path, "get"))
     key = body["meta"]["key"]
     assert set(body) == {key, "meta"}
@@ -90,7 +94,7 @@ def _check_list(body: dict[str, Any], path: str, item_schema: str | None = None)
         if body["meta"][name] is not None:
             _check_urls(body["meta"][name])
     for item in body[key]:
-        _check_item(item, item_schema or ITEM_SCHEMAS[key])
+        check_item(item, item_schema or ITEM_SCHEMAS[key])
 
 
 def test_the_spec_copy_is_twilios():
@@ -102,9 +106,9 @@ def test_the_spec_copy_is_twilios():
 @pytest.mark.parametrize("workspace", [SUPPORT, SALES])
 def test_every_read_operation_matches_the_spec(api, workspace):
     body = api.get("/Workspaces", {"PageSize": 2}).json()
-    _check_list(body, "/v1/Workspaces")
-    _check_list(api.get(body["meta"]["next_page_url"]).json(), "/v1/Workspaces")
-    _check_item(api.get(f"/Workspaces/{workspace}").json(), "taskrouter.v1.workspace")
+    check_list(body, "/v1/Workspaces")
+    check_list(api.get(body["meta"]["next_page_url"]).json(), "/v1/Workspaces")
+    check_item(api.get(f"/Workspaces/{workspace}").json(), "taskrouter.v1.workspace")
 
     for collection, key in (
         ("Workflows", "workflows"),
@@ -113,24 +117,24 @@ def test_every_read_operation_matches_the_spec(api, workspace):
     ):
         path = f"/v1/Workspaces/{{WorkspaceSid}}/{collection}"
         body = api.get(f"/Workspaces/{workspace}/{collection}", {"PageSize": 1}).json()
-        _check_list(body, path)
+        check_list(body, path)
         if body["meta"]["next_page_url"]:  # Sales has a single workflow
-            _check_list(api.get(body["meta"]["next_page_url"]).json(), path)
+            check_list(api.get(body["meta"]["next_page_url"]).json(), path)
         item = body[key][0]
         fetched = api.get(f"/Workspaces/{workspace}/{collection}/{item['sid']}").json()
-        _check_item(fetched, ITEM_SCHEMAS[key])
+        check_item(fetched, ITEM_SCHEMAS[key])
 
     tasks_path = "/v1/Workspaces/{WorkspaceSid}/Tasks"
     body = api.get(
         f"/Workspaces/{workspace}/Tasks", {"PageSize": 40, "Ordering": "Priority:desc"}
     ).json()
-    _check_list(body, tasks_path)
+    check_list(body, tasks_path)
     second = api.get(body["meta"]["next_page_url"]).json()
-    _check_list(second, tasks_path)
-    _check_list(api.get(second["meta"]["previous_page_url"]).json(), tasks_path)
-    _check_list(api.get(f"/Workspaces/{workspace}/Tasks", {"HasAddons": "true"}).json(), tasks_path)
+    check_list(second, tasks_path)
+    check_list(api.get(second["meta"]["previous_page_url"]).json(), tasks_path)
+    check_list(api.get(f"/Workspaces/{workspace}/Tasks", {"HasAddons": "true"}).json(), tasks_path)
     for task in body["tasks"][:10]:
-        _check_item(api.get(task["url"]).json(), "taskrouter.v1.workspace.task")
+        check_item(api.get(task["url"]).json(), "taskrouter.v1.workspace.task")
 
 
 def test_every_task_write_matches_the_spec(api):
@@ -146,15 +150,15 @@ def test_every_task_write_matches_the_spec(api):
         },
     )
     assert created.status_code == 201
-    _check_item(created.json(), "taskrouter.v1.workspace.task")
+    check_item(created.json(), "taskrouter.v1.workspace.task")
     url = created.json()["url"]
-    _check_item(api.get(url).json(), "taskrouter.v1.workspace.task")
+    check_item(api.get(url).json(), "taskrouter.v1.workspace.task")
     updated = api.post(url, {"Attributes": json.dumps({"language": "de"}), "Priority": "7"})
-    _check_item(updated.json(), "taskrouter.v1.workspace.task")
+    check_item(updated.json(), "taskrouter.v1.workspace.task")
     canceled = api.post(url, {"AssignmentStatus": "canceled", "Reason": "schema walk"})
-    _check_item(canceled.json(), "taskrouter.v1.workspace.task")
+    check_item(canceled.json(), "taskrouter.v1.workspace.task")
     bare = api.post(tasks, {}).json()
-    _check_item(bare, "taskrouter.v1.workspace.task")
+    check_item(bare, "taskrouter.v1.workspace.task")
     deleted = api.delete(url, headers={"If-Match": canceled.headers["ETag"]})
     assert deleted.status_code == 204
     assert deleted.content == b""
@@ -162,9 +166,9 @@ def test_every_task_write_matches_the_spec(api):
 
 def test_empty_lists_match_the_spec(api):
     body = api.get("/Workspaces", {"FriendlyName": "Nobody"}).json()
-    _check_list(body, "/v1/Workspaces")
+    check_list(body, "/v1/Workspaces")
     body = api.get(f"/Workspaces/{SUPPORT}/Tasks", {"TaskQueueName": "Nowhere"}).json()
-    _check_list(body, "/v1/Workspaces/{WorkspaceSid}/Tasks")
+    check_list(body, "/v1/Workspaces/{WorkspaceSid}/Tasks")
     assert body["tasks"] == []
 
 
@@ -177,17 +181,17 @@ WORKER_CHANNEL = "taskrouter.v1.workspace.worker.worker_channel"
 
 def test_every_workforce_answer_matches_the_spec(api, store):
     workers = api.get(f"/Workspaces/{SUPPORT}/Workers", {"PageSize": 5}).json()
-    _check_list(workers, f"{WORKSPACE_PATH}/Workers")
-    _check_list(api.get(workers["meta"]["next_page_url"]).json(), f"{WORKSPACE_PATH}/Workers")
+    check_list(workers, f"{WORKSPACE_PATH}/Workers")
+    check_list(api.get(workers["meta"]["next_page_url"]).json(), f"{WORKSPACE_PATH}/Workers")
     worker = workers["workers"][0]
-    _check_item(api.get(worker["url"]).json(), WORKER_SCHEMA)
+    check_item(api.get(worker["url"]).json(), WORKER_SCHEMA)
     channels = api.get(worker["links"]["channels"]).json()
-    _check_list(channels, f"{WORKSPACE_PATH}/Workers/{{WorkerSid}}/Channels", WORKER_CHANNEL)
-    _check_item(api.get(channels["channels"][0]["url"]).json(), WORKER_CHANNEL)
+    check_list(channels, f"{WORKSPACE_PATH}/Workers/{{WorkerSid}}/Channels", WORKER_CHANNEL)
+    check_item(api.get(channels["channels"][0]["url"]).json(), WORKER_CHANNEL)
     activities = api.get(f"/Workspaces/{SUPPORT}/Activities").json()
-    _check_list(activities, f"{WORKSPACE_PATH}/Activities", "taskrouter.v1.workspace.activity")
+    check_list(activities, f"{WORKSPACE_PATH}/Activities", "taskrouter.v1.workspace.activity")
     available = next(a for a in activities["activities"] if a["friendly_name"] == "Available")
-    _check_item(api.get(available["url"]).json(), "taskrouter.v1.workspace.activity")
+    check_item(api.get(available["url"]).json(), "taskrouter.v1.workspace.activity")
 
     with store.read() as conn:
         task_sid, worker_sid = conn.execute(
@@ -196,31 +200,31 @@ def test_every_workforce_answer_matches_the_spec(api, store):
             (SUPPORT,),
         ).fetchone()
     by_task = api.get(f"/Workspaces/{SUPPORT}/Tasks/{task_sid}/Reservations").json()
-    _check_list(by_task, f"{WORKSPACE_PATH}/Tasks/{{TaskSid}}/Reservations", TASK_RESERVATION)
+    check_list(by_task, f"{WORKSPACE_PATH}/Tasks/{{TaskSid}}/Reservations", TASK_RESERVATION)
     by_worker = api.get(f"/Workspaces/{SUPPORT}/Workers/{worker_sid}/Reservations").json()
-    _check_list(
+    check_list(
         by_worker, f"{WORKSPACE_PATH}/Workers/{{WorkerSid}}/Reservations", WORKER_RESERVATION
     )
     reservation = by_task["reservations"][-1]
-    _check_item(api.get(reservation["url"]).json(), TASK_RESERVATION)
+    check_item(api.get(reservation["url"]).json(), TASK_RESERVATION)
     accepted = api.post(reservation["url"], {"ReservationStatus": "accepted"})
-    _check_item(accepted.json(), TASK_RESERVATION)
+    check_item(accepted.json(), TASK_RESERVATION)
     wrapped = api.post(
         f"/Workspaces/{SUPPORT}/Workers/{worker_sid}/Reservations/{reservation['sid']}",
         {"ReservationStatus": "wrapping"},
     )
-    _check_item(wrapped.json(), WORKER_RESERVATION)
+    check_item(wrapped.json(), WORKER_RESERVATION)
 
     trainees = f"/Workspaces/{TRAINING}/Workers"
     created = api.post(trainees, {"FriendlyName": "Schema", "ActivitySid": available["sid"]})
     assert created.status_code == 400  # Support's activity is not Training's
     created = api.post(trainees, {"FriendlyName": "Schema"})
-    _check_item(created.json(), WORKER_SCHEMA)
-    _check_item(api.post(created.json()["url"], {"Attributes": "{}"}).json(), WORKER_SCHEMA)
+    check_item(created.json(), WORKER_SCHEMA)
+    check_item(api.post(created.json()["url"], {"Attributes": "{}"}).json(), WORKER_SCHEMA)
     channel = api.post(f"{created.json()['url']}/Channels/chat", {"Capacity": "2"}).json()
-    _check_item(channel, WORKER_CHANNEL)
+    check_item(channel, WORKER_CHANNEL)
     activity = api.post(f"/Workspaces/{TRAINING}/Activities", {"FriendlyName": "Schema"})
-    _check_item(activity.json(), "taskrouter.v1.workspace.activity")
+    check_item(activity.json(), "taskrouter.v1.workspace.activity")
     assert api.delete(created.json()["url"]).content == b""
 
 
@@ -276,3 +280,21 @@ def test_every_statistics_answer_matches_the_spec(api, params):
     schema = _response_schema(f"{WORKSPACE_PATH}/TaskQueues/RealTimeStatistics", "post")
     _validate(bulk.json(), schema)
     assert set(bulk.json()) == set(schema["properties"])
+
+
+def test_events_match_the_spec(api):
+    path = "/v1/Workspaces/{WorkspaceSid}/Events"
+    task = api.post(f"/Workspaces/{SALES}/Tasks", {"Attributes": '{"language": "de"}'}).json()
+    api.post(task["url"], {"AssignmentStatus": "canceled", "Reason": "schema walk"})
+    body = api.get(f"/Workspaces/{SALES}/Events", {"PageSize": 2, "Minutes": 600}).json()
+    check_list(body, path)
+    second = api.get(body["meta"]["next_page_url"]).json()
+    check_list(second, path)
+    check_list(api.get(second["meta"]["previous_page_url"]).json(), path)
+    mine = api.get(f"/Workspaces/{SALES}/Events", {"TaskSid": task["sid"]}).json()
+    check_list(mine, path)
+    assert len(mine["events"]) == 5
+    for event in [*body["events"], *mine["events"]]:
+        check_item(api.get(event["url"]).json(), "taskrouter.v1.workspace.event")
+    empty = api.get(f"/Workspaces/{SALES}/Events", {"EventType": "worker.activity.update"})
+    check_list(empty.json(), path)

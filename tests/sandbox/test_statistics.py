@@ -128,7 +128,7 @@ def _offer(api, task: dict) -> dict:
 
 
 @pytest.fixture
-def shift(clocked, clock):
+def shift(tr, clock):
     """A short, known history in Training, all on the test's clock (seconds from t=0):
 
     0   tasks one and two arrive; Agent is Offline (created then)
@@ -139,9 +139,9 @@ def shift(clocked, clock):
     75  Agent accepts task three: a wait of 5 s
     80  now
     """
-    api = clocked
+    api = tr
     activities = activity_sids(api, TRAINING)
-    start = clock.now
+    start = clock.moment
     agent = _trainee(api, "Agent", activities["Offline"])
     one, two = _task(api), _task(api)
     clock.advance(20)
@@ -217,8 +217,8 @@ def test_split_by_wait_time_counts_an_exact_threshold_as_within_it(shift):
     assert split["30"]["above"] == {"tasks_canceled": 1, "reservations_accepted": 0}
 
 
-def test_the_split_moves_when_a_task_is_accepted_after_the_threshold(clocked, clock):
-    api = clocked
+def test_the_split_moves_when_a_task_is_accepted_after_the_threshold(tr, clock):
+    api = tr
     activities = activity_sids(api, TRAINING)
     agent = _trainee(api, "Agent", activities["Offline"])
     on_time, late = _task(api), _task(api)
@@ -268,8 +268,8 @@ def test_worker_figures_count_workers_reservations_and_time_in_each_activity(shi
     assert selected["realtime"]["total_workers"] == 1
 
 
-def test_the_longest_waiting_task_in_queue_counts_from_entering_the_queue(clocked, clock, store):
-    api = clocked
+def test_the_longest_waiting_task_in_queue_counts_from_entering_the_queue(tr, clock, store):
+    api = tr
     queue = add_queue(store, TRAINING, "Escalations", 'team == "nobody"')
     workflow = add_workflow(
         store,

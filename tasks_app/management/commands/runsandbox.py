@@ -7,8 +7,10 @@ credentials when none are set, so the dashboard can point TASKROUTER_BASE_URL at
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -18,13 +20,13 @@ from tasks_app.sandbox import (
     DEVELOPMENT_CREDENTIALS,
     Credentials,
     FaultPlan,
+    Housekeeper,
     SandboxApp,
     SandboxServer,
     SandboxStore,
     Simulator,
     ensure_seeded,
 )
-from tasks_app.sandbox.clock import AssignmentClock
 from tasks_app.sandbox.ratelimit import RateLimiter
 from tasks_app.taskrouter import limits
 from tasks_app.taskrouter.errors import InvalidParameter
@@ -47,7 +49,15 @@ class Command(BaseCommand):
             "--simulate",
             action="store_true",
             help="run a contact centre's shift: tasks arrive, agents answer, handle, wrap up, "
-            "take breaks (and TaskRouter's TTL and purge)",
+            "take breaks",
+        )
+        parser.add_argument(
+            "--purge-after",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="delete closed tasks this long after they close (default: TaskRouter's 5 to 8 "
+            "minutes)",
         )
         parser.add_argument(
             "--rate", type=float, default=0.5, help="simulated new tasks per second (0.5)"
@@ -61,7 +71,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--static",
             action="store_true",
-            help="stop TaskRouter's clock: nothing times out by itself (for measurements)",
+            help="stop TaskRouter's clock: nothing times out, expires or is purged by itself "
+            "(for measurements)",
         )
         parser.add_argument(
             "--fault",
@@ -93,6 +104,8 @@ class Command(BaseCommand):
             raise CommandError("--rate must be more than 0.")
         if not 0 <= options["staffing"] <= 1:
             raise CommandError("--staffing must be between 0 and 1.")
+        if options["purge_after"] is not None and options["purge_after"] < 0:
+            raise CommandError("--purge-after must be 0 seconds or more.")
         try:
             faults = FaultPlan.parse(*options["fault"])
         except InvalidParameter as exc:
@@ -109,33 +122,39 @@ class Command(BaseCommand):
             store.reset()
         ensure_seeded(store, tasks=options["tasks"], seed=options["seed"])
         credentials = _credentials()
+        housekeeper = Housekeeper(store, purge_after=options["purge_after"])
         app = SandboxApp(
             store,
             credentials=credentials,
             faults=faults,
             list_attributes=not options["list_attributes_null"],
             rate_limits=rate_limits,
+            housekeeper=housekeeper,
             static=options["static"],
         )
         server = SandboxServer(app, host=host, port=port).start()
         stop = threading.Event()
-        # TaskRouter's clock ticks whether or not anyone asks: reservations and workflow
-        # targets time out on time.
-        clock = threading.Thread(
-            target=AssignmentClock(store).run_forever,
-            args=(stop,),
-            name="sandbox-clock",
-            daemon=True,
-        )
+        # TaskRouter's clock runs whether or not anyone asks anything: reservations and
+        # workflow targets time out, tasks past their TTL expire, closed tasks are purged.
+        threads = []
         if not options["static"]:
-            clock.start()
-        simulator = None
+            threads.append(threading.Thread(target=housekeeper.run_forever, args=(stop,),
+                                            name="sandbox-housekeeping", daemon=True))  # fmt: skip
         if options["simulate"]:
-            shift = Simulator(store, rate=options["rate"], staffing=options["staffing"])
-            simulator = threading.Thread(
-                target=shift.run, args=(stop,), name="sandbox-simulator", daemon=True
+            simulator = Simulator(
+                store,
+                rate=options["rate"],
+                staffing=options["staffing"],
+                housekeeper=housekeeper,
+                account_sid=credentials.account_sid,
             )
-            simulator.start()
+            threads.append(
+                threading.Thread(
+                    target=simulator.run, args=(stop,), name="sandbox-simulator", daemon=True
+                )
+            )
+        for thread in threads:
+            thread.start()
 
         write = self.stdout.write
         write(f"TaskRouter sandbox on {server.url} (database {store.path})")
@@ -148,26 +167,44 @@ class Command(BaseCommand):
                 f"  simulating a shift: about {options['rate']:g} new tasks a second, "
                 f"{options['staffing']:.0%} of the agents on shift"
             )
-        for fault in faults.faults:
-            write(f"  fault: {fault}")
         if options["static"]:
             write("  static: TaskRouter's clock is stopped, nothing times out by itself")
+        if options["purge_after"] is not None:
+            write(f"  purging closed tasks {options['purge_after']:g} s after they close")
+        for fault in faults.faults:
+            write(f"  fault: {fault}")
         if rate_limits is not None:
             write("  enforcing TaskRouter's rate limits (429 over them)")
         write("Quit with CONTROL-C.")
         self.stdout.flush()
+        # SIGTERM (kill, a process manager, a test suite) stops it as Ctrl-C does. A job a
+        # shell starts in the background ignores SIGINT, so SIGTERM is the signal that
+        # works however the sandbox was started.
+        previous = _on_sigterm(_interrupt)
         try:
             stop.wait()
         except KeyboardInterrupt:
             pass
         finally:
+            _on_sigterm(previous)
             stop.set()
             server.stop()
-            if clock.is_alive():
-                clock.join(timeout=5)
-            if simulator is not None:
-                simulator.join(timeout=5)
+            for thread in threads:
+                thread.join(timeout=5)
             store.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install a SIGTERM handler, returning the previous one (only the main thread may;
+    elsewhere, as under call_command in a thread, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        return handler
+    # None: a handler installed outside Python; the default is the nearest to it.
+    return signal.signal(signal.SIGTERM, signal.SIG_DFL if handler is None else handler)
 
 
 def _addrport(text: str) -> tuple[str, int]:

@@ -42,7 +42,10 @@ class Command(BaseCommand):
                 self._wait_for_a_signal()
             elif settings.TASKDECK_TASKS_BACKEND == "rq":
                 call_command(
-                    "rqworker", "default", job_class="django_tasks_rq.Job", with_scheduler=True
+                    "rqworker",
+                    settings.TASKDECK_TASK_QUEUE,
+                    job_class="django_tasks_rq.Job",
+                    with_scheduler=True,
                 )
             else:
                 # No autoreload: the reloader would run the duties in two processes.

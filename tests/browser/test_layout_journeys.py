@@ -1,0 +1,240 @@
+"""What stays put and what fits: no control moves when another gains or loses focus, and
+every kind of page fits the screens supervisors use (a 1280 px laptop, a 768 px tablet, a
+390 px phone) without sideways scrolling, the phone showing the first task on its first
+screen. Measured in Chromium, from the boxes the browser laid out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.identities import IDENTITIES
+
+TABLE = "/w/Support/tasks/"
+
+# Everything a pointer might be about to click on the table page.
+CONTROLS = (
+    "#filters input:not([type=hidden]), #filters select, #filters button, #filters summary, "
+    "#filters a, #counts a, .toolbar summary, .toolbar a, .toolbar button, .toolbar select, "
+    "#task-table thead a, #task-rows > tr:first-child a, #task-rows > tr:first-child input"
+)
+
+
+def boxes(page: Page) -> dict[str, tuple[float, float, float, float]]:
+    """Where each visible control is, rounded to the pixel."""
+    return page.evaluate(
+        """(selector) => {
+            const found = {};
+            document.querySelectorAll(selector).forEach((el, i) => {
+                const box = el.getBoundingClientRect();
+                if (!box.width && !box.height) return;
+                const text = el.textContent.trim().slice(0, 24);
+                const name = el.id || (el.name && `${el.name}=${el.value}`) || text;
+                found[`${i} ${name}`] = [box.x, box.y, box.width, box.height].map(Math.round);
+            });
+            return found;
+        }""",
+        CONTROLS,
+    )
+
+
+def moved(before: dict, after: dict) -> dict:
+    return {name: (box, after.get(name)) for name, box in before.items() if after.get(name) != box}
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_focusing_or_leaving_a_field_with_help_moves_no_other_control(page: Page, width: int):
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(TABLE)
+    expect(page.locator("#live-controls")).to_be_visible()
+    still = boxes(page)
+    assert len(still) > 20, still
+    for label, help_text in (
+        ("Search", "A task SID opens that task"),
+        ("Attributes match", "A TaskRouter expression"),
+    ):
+        field = page.locator("#filters").get_by_label(label, exact=True)
+        field.click()
+        field.fill("acme")
+        expect(page.locator("#filters").get_by_text(help_text)).to_be_visible()
+        assert moved(still, boxes(page)) == {}, f"focusing {label} moved controls"
+        page.keyboard.press("Tab")  # on to the next control
+        expect(page.locator("#filters").get_by_text(help_text)).to_be_hidden()
+        assert moved(still, boxes(page)) == {}, f"leaving {label} moved controls"
+        field.fill("")
+
+
+def test_a_click_right_after_typing_a_search_lands_on_the_box_the_person_saw(page: Page):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(TABLE)
+    expect(page.locator("#live-controls")).to_be_visible()
+    page.locator("#filters").get_by_label("Search", exact=True).fill("Acme")
+    wrapping = page.locator("#filters").get_by_label("Wrapping", exact=True)
+    expect(wrapping).not_to_be_checked()
+    # The person aims where they see the box while typing; the mouse goes to that spot.
+    seen = wrapping.bounding_box()
+    page.mouse.click(seen["x"] + seen["width"] / 2, seen["y"] + seen["height"] / 2)
+    expect(page.locator("#filters").get_by_label("Wrapping", exact=True)).to_be_checked()
+    expect(page.locator("#filters").get_by_label("Search", exact=True)).to_have_value("Acme")
+
+
+# --- Every page fits the screens supervisors use -----------------------------------------
+
+SCREENS = {"laptop": (1280, 800), "tablet": (768, 1024), "phone": (390, 844)}
+MISSING_TASK = "WT00000000000000000000000000000000"
+
+
+@pytest.fixture
+def page_kinds(
+    page: Page, sandbox, browser, browser_context_args, browser_problems
+) -> Iterator[dict[str, Callable[[int, int], Page]]]:
+    """Each kind of page: a function per kind that opens it in a window of the given size
+    and returns the page it is on."""
+    sid = sandbox.task_sid("pending")
+    sandbox.change(sid, priority=7)  # the audit trail has a record to show
+    context = browser.new_context(
+        **{**browser_context_args, "extra_http_headers": IDENTITIES["viewer"]}
+    )
+    browser_problems.watch(context)
+    viewer = context.new_page()
+    browser_problems.expect_console_error(r"status of (403|404) \(")
+
+    job_url: list[str] = []
+
+    def bulk_job(width: int, height: int) -> Page:
+        page.set_viewport_size({"width": width, "height": height})
+        if job_url:
+            page.goto(job_url[0])
+            return page
+        page.goto(f"{TABLE}?status=pending")
+        for box in page.locator("#task-rows .row-select").all()[:2]:
+            box.check()
+        page.locator("#bulk-form").get_by_label("Reason").fill("duplicate")
+        page.locator("#bulk-form").evaluate("form => form.submit()")  # as without JavaScript
+        expect(page).to_have_url(re.compile(r"/tasks/bulk/[\w-]+/$"))
+        job_url.append(page.url)
+        return page
+
+    def visit(url: str, on: Page = page) -> Callable[[int, int], Page]:
+        def open_it(width: int, height: int) -> Page:
+            on.set_viewport_size({"width": width, "height": height})
+            on.goto(url)
+            return on
+
+        return open_it
+
+    yield {
+        "table": visit(TABLE),
+        "task": visit(f"{TABLE}{sid}/"),
+        "create": visit(f"{TABLE}new/"),
+        "bulk job": bulk_job,
+        "audit": visit("/audit/"),
+        "forbidden": visit("/audit/", on=viewer),
+        "error": visit(f"{TABLE}{MISSING_TASK}/"),
+    }
+    context.close()
+
+
+def overflow(page: Page) -> int:
+    """How far the document is wider than the window (sideways scrolling), in pixels."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_every_kind_of_page_fits_each_screen_without_sideways_scrolling(page_kinds):
+    too_wide = {}
+    for screen, (width, height) in SCREENS.items():
+        for kind, open_page in page_kinds.items():
+            shown = open_page(width, height)
+            if (extra := overflow(shown)) > 0:
+                too_wide[f"{kind} on a {screen} ({width} px)"] = f"{width + extra} px wide"
+    assert not too_wide, "\n".join(f"{where}: {what}" for where, what in too_wide.items())
+
+
+def in_reach(page: Page, selector: str) -> str | None:
+    """Why the first element ``selector`` finds cannot be clicked once the window scrolls
+    it into view vertically (never sideways), or None when it can."""
+    return page.evaluate(
+        """(selector) => {
+            const element = document.querySelector(selector);
+            if (!element) return "not on the page";
+            window.scrollTo(0, element.getBoundingClientRect().top + window.scrollY - 100);
+            const box = element.getBoundingClientRect();
+            const [left, right] = [Math.round(box.left), Math.round(box.right)];
+            if (left < 0 || right > window.innerWidth) {
+                return `outside the window (${left} to ${right} px)`;
+            }
+            const [x, y] = [box.left + box.width / 2, box.top + box.height / 2];
+            const hit = document.elementFromPoint(x, y);
+            if (!hit || !(hit === element || element.contains(hit))) {
+                return `covered by ${hit ? hit.outerHTML.slice(0, 80) : "nothing"}`;
+            }
+            return null;
+        }""",
+        selector,
+    )
+
+
+def test_on_a_tablet_every_action_is_in_reach(page: Page, sandbox):
+    page.set_viewport_size({"width": 768, "height": 1024})
+    unreachable = {}
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()
+    page.locator("#task-rows .row-select").first.check()
+    expect(page.locator("#bulk-form")).to_be_visible()
+    for selector in (
+        "#task-rows > tr:first-child .col-actions a",
+        "#task-rows > tr:first-child .row-select",
+        ".page-heading .button",
+        ".column-chooser summary",
+        "a[download]",
+        "#bulk-form button[type=submit]",
+        "#filters .filter-actions button",
+    ):
+        unreachable[f"table: {selector}"] = in_reach(page, selector)
+    sid = sandbox.task_sid("assigned")
+    page.goto(f"{TABLE}{sid}/")
+    for section in ("status", "priority", "channel", "start", "attributes", "delete"):
+        selector = f"#edit-{section} button, #edit-{section} summary"
+        unreachable[f"task page: {section}"] = in_reach(page, selector)
+    page.goto(f"{TABLE}new/")
+    unreachable["create: Create task"] = in_reach(page, "#create-form button[type=submit]")
+    assert {where: why for where, why in unreachable.items() if why} == {}
+
+
+def test_on_a_phone_the_header_fits_and_the_first_task_is_on_the_first_screen(page: Page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(TABLE)
+    expect(page.locator("#live-controls")).to_be_visible()  # the zone chooser is in too
+    header = page.evaluate(
+        """() => {
+            const header = document.querySelector(".site-header");
+            const widest = Math.max(...Array.from(header.querySelectorAll("*"),
+                (element) => element.getBoundingClientRect().right));
+            return {scroll: header.scrollWidth, width: header.clientWidth, widest};
+        }"""
+    )
+    assert header["scroll"] <= header["width"] and header["widest"] <= 390, header
+    first = page.locator("#task-rows > tr").first.bounding_box()
+    assert first["y"] + first["height"] <= 844, (
+        f"the first task ends at {first['y'] + first['height']} px"
+    )
+
+
+def test_on_a_laptop_the_table_fits_its_frame_for_waiting_work_work_with_agents_and_all(
+    page: Page,
+):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    too_wide = {}
+    for view in ("", "?status=assigned,wrapping", "?sort=-priority,created"):
+        page.goto(f"{TABLE}{view}")
+        expect(page.locator("#live-controls")).to_be_visible()  # times in their final words
+        frame = page.evaluate(
+            "(() => { const f = document.getElementById('table-wrap');"
+            " return [f.scrollWidth, f.clientWidth]; })()"
+        )
+        if frame[0] > frame[1]:
+            too_wide[view or "the landing view"] = f"{frame[0]} px in a {frame[1]} px frame"
+    assert too_wide == {}
