@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-    streams = [path.open("ab") for path in output] if output else []
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +20,25 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 # The roles the production-like servers map groups to (as tests/settings.py does).
 ROLES = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=taskdeck-viewers"
+
+
+def env_example() -> dict[str, str]:
+    """.env.example as `docker run --env-file` and systemd read it: NAME=value, literally."""
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    return values
+
+
+def bare_environment(*layers: dict[str, str]) -> dict[str, str]:
+    """A newcomer's shell: none of the test run's settings, only PATH and HOME, then each
+    of ``layers`` over the ones before."""
+    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    for layer in layers:
+        environment.update(layer)
+    return environment
 
 
 def production_environment(folder: Path, sandbox_file: Path, **overrides: str) -> dict[str, str]:
@@ -54,25 +73,6 @@ def manage(environment: dict[str, str], *command: str) -> subprocess.CompletedPr
         text=True,
         timeout=180,
     )
-
-
-def env_example() -> dict[str, str]:
-    """.env.example as `docker run --env-file` and systemd read it: NAME=value, literally."""
-    values = {}
-    for line in (ROOT / ".env.example").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name] = value
-    return values
-
-
-def bare_environment(*layers: dict[str, str]) -> dict[str, str]:
-    """A newcomer's shell: none of the test run's settings, only PATH and HOME, then each
-    of ``layers`` over the ones before."""
-    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
-    for layer in layers:
-        environment.update(layer)
-    return environment
 
 
 def deploy_check(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -126,9 +126,16 @@ def gunicorn(
         [["collectstatic", "--noinput"]] if collect_static else []
     )
     for command in commands:
-import fcntl
-import os
-import shutil
+        # collectstatic writes the repository's one STATIC_ROOT: one process at a time.
+        with _exclusive(Path(tempfile.gettempdir()) / "taskdeck-tests-collectstatic.lock"):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+    streams = [path.open("ab") for path in output] if output else []
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
         cwd=ROOT,

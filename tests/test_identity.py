@@ -4,7 +4,6 @@ settings that keep a deployment from running without either."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import subprocess
