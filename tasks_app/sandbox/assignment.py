@@ -58,6 +58,11 @@ DECISIONS (Twilio does not document these):
     * Every change of a task's status by TaskRouter itself adds 1 to its version.
     * Workspaces are multitasking (all the seeded ones are); the single-tasking activity
       moves (a queue's reservation and assignment activities) are not made.
+    * Events follow cause, then consequence: a change made to a task (by the API, its TTL,
+      its workflow) records the task's event, then its reservations'; a worker's answer
+      records the reservation's event, then the task's (``reservation.completed``, then
+      ``task.completed``). A reservation's creation or acceptance moves the task to
+      reserved or assigned without a ``task.updated``: the reservation's event says it.
 """
 
 from __future__ import annotations
@@ -373,8 +378,8 @@ def cancel_task(ctx: Context, task_sid: str, *, reason: str, kind: str | None = 
     if kind is not None:
         ctx.record(kind, workspace_sid=task["workspace_sid"], task=task)
     _update_task(ctx, task, {"assignment_status": rules.CANCELED, "reason": reason})
-    _end_for_task(ctx, task, rules.RESERVATION_CANCELED)
     ctx.record("task.canceled", workspace_sid=task["workspace_sid"], task=task)
+    _end_for_task(ctx, task, rules.RESERVATION_CANCELED)
 
 
 def task_deleted(ctx: Context, task: Mapping[str, Any], *, by_api: bool) -> None:

@@ -166,8 +166,7 @@ def create_task(
             )
         if queue_sid is None and rules.is_sid(routing_target, "WQ"):
             queue_sid = routing_target
-        placement: dict[str, Any] = {}
-        route = None  # the workflow's routing, for the Events; None when the queue was given
+        placement: dict[str, Any] = {}  # the workflow's routing; empty when the queue was given
         if queue_sid is not None:
             if store.fetch_task_queue(conn, workspace_sid, queue_sid) is None:
                 raise InvalidParameter(
@@ -207,8 +206,10 @@ def create_task(
             "target_deadline": placement.get("target_deadline"),
         }
         store.insert_tasks(conn, [row])
+        ctx = Context(conn, created, sids=sids, actor=actor)
+        route = assignment.route_of(ctx, row) if placement else None
         events.task_created(conn, row, actor=actor, now=created, route=route)
-        assignment.task_created(Context(conn, created, sids=sids, actor=actor), sid)
+        assignment.task_created(ctx, sid)
         return store.fetch_task(conn, workspace_sid, sid)
 
 

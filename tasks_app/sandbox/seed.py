@@ -724,7 +724,9 @@ def populate_history(
         system_step = step.kind in ("reservation.created", "reservation.timeout")
         actor = events.system(ws) if system_step else events.worker_actor(ws, worker["sid"])
         sid = seeded_sid("EV", seed, f"event/{step.reservation['sid']}/{step.kind}")
-        recorded.append((step.at, len(recorded), sid, ws, actor, event))
+        # A worker's answer comes before the task event it causes at the same moment.
+        order = len(recorded) - (0 if step.kind == "reservation.created" else 10**9)
+        recorded.append((step.at, order, sid, ws, actor, event))
     recorded.sort(key=lambda entry: entry[:2])
     events.record_history(
         conn, ((sid, ws, actor, event, m) for m, _, sid, ws, actor, event in recorded)

@@ -218,3 +218,42 @@ def add_workflow(
 def activity_sids(api: Api, workspace: str) -> dict[str, str]:
     body = api.get(f"/Workspaces/{workspace}/Activities").json()
     return {a["friendly_name"]: a["sid"] for a in body["activities"]}
+
+
+# --- Scenarios in the Training workspace (no tasks; workers the test hires) -----------------
+
+
+def hire(api: Api, name: str, activity: str | None, **attributes) -> dict:
+    form = {"FriendlyName": name, "Attributes": json.dumps(attributes)}
+    if activity:
+        form["ActivitySid"] = activity
+    response = api.post(f"/Workspaces/{TRAINING}/Workers", form)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def new_task(api: Api, workflow: str | None = None, channel: str = "voice", **attributes) -> dict:
+    form = {"Attributes": json.dumps(attributes), "TaskChannel": channel}
+    if workflow:
+        form["WorkflowSid"] = workflow
+    response = api.post(f"/Workspaces/{TRAINING}/Tasks", form)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def reservations(api: Api, task: dict, **params) -> list[dict]:
+    return api.get(f"{task['url']}/Reservations", params).json()["reservations"]
+
+
+def status(api: Api, task: dict) -> str:
+    return api.get(task["url"]).json()["assignment_status"]
+
+
+def worker(api: Api, who: dict) -> dict:
+    return api.get(who["url"]).json()
+
+
+def answer(api: Api, reservation: dict, status: str, **form) -> dict:
+    response = api.post(reservation["url"], {"ReservationStatus": status, **form})
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -11,7 +11,19 @@ import json
 
 import pytest
 
-from tests.sandbox.helpers import TRAINING, Api, activity_sids, add_queue, add_workflow
+from tests.sandbox.helpers import (
+    TRAINING,
+    Api,
+    activity_sids,
+    add_queue,
+    add_workflow,
+    answer,
+    hire,
+    new_task,
+    reservations,
+    status,
+    worker,
+)
 
 WS = f"/Workspaces/{TRAINING}"
 
@@ -19,42 +31,6 @@ WS = f"/Workspaces/{TRAINING}"
 @pytest.fixture
 def activities(tr) -> dict[str, str]:
     return activity_sids(tr, TRAINING)
-
-
-def hire(api: Api, name: str, activity: str | None, **attributes) -> dict:
-    form = {"FriendlyName": name, "Attributes": json.dumps(attributes)}
-    if activity:
-        form["ActivitySid"] = activity
-    response = api.post(f"{WS}/Workers", form)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def new_task(api: Api, workflow: str | None = None, channel: str = "voice", **attributes) -> dict:
-    form = {"Attributes": json.dumps(attributes), "TaskChannel": channel}
-    if workflow:
-        form["WorkflowSid"] = workflow
-    response = api.post(f"{WS}/Tasks", form)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def reservations(api: Api, task: dict, **params) -> list[dict]:
-    return api.get(f"{task['url']}/Reservations", params).json()["reservations"]
-
-
-def status(api: Api, task: dict) -> str:
-    return api.get(task["url"]).json()["assignment_status"]
-
-
-def worker(api: Api, who: dict) -> dict:
-    return api.get(who["url"]).json()
-
-
-def answer(api: Api, reservation: dict, status: str, **form) -> dict:
-    response = api.post(reservation["url"], {"ReservationStatus": status, **form})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_a_new_task_goes_to_the_longest_idle_available_worker(tr, clock, activities):
