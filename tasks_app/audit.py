@@ -19,6 +19,7 @@ import contextlib
 import csv
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,8 @@ from tasks_app.taskrouter.signals import task_write_started, task_written
 logger = logging.getLogger(__name__)
 
 Outcome = AuditRecord.Outcome
+# The actions of writes to TaskRouter; any other action is a change to Taskdeck's settings.
+TASK_WRITES = frozenset({"create", "update", "delete"})
 
 # Cells a spreadsheet would run as a formula (or that hide one behind a tab or CR).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -116,6 +119,39 @@ def record_outcome(sender: Any, *, write_id: str, outcome: Any = None, **extra: 
         # The write has happened (or not) whatever the trail says; the person must still
         # see TaskRouter's answer. The intent stays, with outcome unknown.
         logger.exception("could not complete audit record %s", write_id)
+
+
+def record_change(
+    *,
+    actor: str,
+    action: str,
+    workspace_sid: str,
+    summary: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditRecord:
+    """A change to Taskdeck's own settings (a saved view, a service-level target), which
+    never reaches TaskRouter: recorded complete, with what it was and what it became, in
+    the same trail as the writes (admins read both in one place).
+
+    ``action`` names the kind of change ("view", "target", ...; 16 characters at most),
+    ``summary`` says it in words for the trail's Action column."""
+    if not actor or not actor.strip():
+        raise ValueError("A change to Taskdeck's settings needs the person making it.")
+    now = timezone.now()
+    return AuditRecord.objects.create(
+        write_id=uuid.uuid4().hex,
+        actor=actor,
+        started=now,
+        completed=now,
+        workspace_sid=workspace_sid,
+        task_sid="",
+        action=action[:16],
+        before=before,
+        after=after or {},
+        outcome=Outcome.DONE,
+        message=summary,
+    )
 
 
 def connect() -> None:
@@ -257,6 +293,8 @@ def title_of(record: AuditRecord) -> str:
 
 def describe(record: AuditRecord) -> str:
     """What the write asked for, in words (the table's "Action" column)."""
+    if record.action not in TASK_WRITES:
+        return record.message or record.action  # a change to Taskdeck's own settings
     status = (record.after or {}).get("AssignmentStatus")
     if record.action == "update" and status:
         return {"canceled": "cancel", "completed": "complete", "wrapping": "wrap up"}.get(

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 
+from tasks_app import audit
 from tasks_app.models import AppendOnly, AuditRecord
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
@@ -465,3 +466,30 @@ def test_the_history_partial_lists_a_tasks_records_newest_first():
     html = render_to_string("audit/_task_history.html", {"history": history})
     assert html.index("the later write") < html.index("the earlier write")
     assert "code 20001" in html
+
+
+def test_a_change_to_taskdecks_own_settings_reads_in_words_on_the_trail(signed_in):
+    audit.record_change(
+        actor="admin@example.com",
+        action="target",
+        workspace_sid="WS" + "0" * 32,
+        summary="Set Billing's service level target to 30 s (was 120 s)",
+        before={"seconds": 120},
+        after={"seconds": 30},
+    )
+
+    page = signed_in("admin").get("/audit/")
+
+    assert page.status_code == 200
+    assert "Set Billing&#x27;s service level target to 30 s (was 120 s)" in page.content.decode()
+    record = AuditRecord.objects.get(action="target")
+    assert record.outcome == AuditRecord.Outcome.DONE
+    assert record.completed is not None
+    assert (record.before, record.after) == ({"seconds": 120}, {"seconds": 30})
+
+
+def test_a_settings_change_without_a_person_is_refused():
+    with pytest.raises(ValueError, match="person"):
+        audit.record_change(
+            actor=" ", action="view", workspace_sid="", summary="x", before=None, after=None
+        )

@@ -61,14 +61,14 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, seeded_sandbox_file) -> Iterator[Served]:
+def served(tmp_path_factory, seeded_sandbox_templates) -> Iterator[Served]:
     real_redis = urlsplit(require_redis())
     proxy = TcpProxy(real_redis.port or 6379).start()
     prefix = f"tests-{secrets.token_hex(6)}"
     folder = tmp_path_factory.mktemp("production-serving")
     environment = production_environment(
         folder,
-        seeded_sandbox_file,
+        seeded_sandbox_templates.path(),
         CACHE_URL=f"redis://127.0.0.1:{proxy.port}{real_redis.path}",
         TASKDECK_CACHE_PREFIX=prefix,
         TASKDECK_SHARED_READ_SLOTS=str(SLOTS),
@@ -194,10 +194,10 @@ def usernames(served: Served) -> set[str]:
 def test_a_utf8_identity_is_read_as_the_proxy_sent_it(served):
     answer = signed_in_as(served, "josé@example.com".encode())
     assert status_of(answer) == 200
-    assert "Signed in as <strong>josé@example.com</strong>".encode() in answer
+    assert "Signed in as</span> <strong>josé@example.com</strong>".encode() in answer
     # The same person, whether the proxy composed the accent or not (NFC).
     decomposed = signed_in_as(served, "jose\u0301@example.com".encode())
-    assert "Signed in as <strong>josé@example.com</strong>".encode() in decomposed
+    assert "Signed in as</span> <strong>josé@example.com</strong>".encode() in decomposed
     names = usernames(served)
     assert "josé@example.com" in names
     assert not any("Ã" in name or "\u0301" in name for name in names)

@@ -124,12 +124,14 @@ http {{
 
 
 @pytest.fixture(scope="module")
-def proxied(tmp_path_factory, seeded_sandbox_file) -> Iterator[Proxied]:
+def proxied(tmp_path_factory, seeded_sandbox_templates) -> Iterator[Proxied]:
     folder = tmp_path_factory.mktemp("proxy")
     sso = StandInSSO()
     sso_server = sso.serve()
     # Only nginx, on this machine, may say who is signed in (TASKDECK_SSO_TRUSTED_PROXIES).
-    environment = production_environment(folder, seeded_sandbox_file, GUNICORN_WORKERS="1")
+    environment = production_environment(
+        folder, seeded_sandbox_templates.path(), GUNICORN_WORKERS="1"
+    )
     with gunicorn(folder, environment, collect_static=True) as app_url:
         port = free_port()
         site = folder / "taskdeck.conf"
@@ -194,7 +196,7 @@ def test_a_clients_own_identity_and_groups_never_reach_taskdeck(proxied):
     }
     answer = page(proxied, claimed, "viewer-session")
     assert answer.status_code == 200
-    assert "Signed in as <strong>sso-viewer@example.com</strong> (viewer)" in answer.text
+    assert "Signed in as</span> <strong>sso-viewer@example.com</strong> (viewer)" in answer.text
     # Signed in by the SSO service but given no groups: the client's groups do not count.
     groupless = page(proxied, claimed, "groupless-session")
     assert groupless.status_code == 403
@@ -219,7 +221,7 @@ def test_groups_arrive_once_whatever_the_client_repeats(proxied):
     )
     assert answer.startswith(b"HTTP/1.1 200")
     # Had nginx appended, gunicorn would have joined "taskdeck-admins,...,taskdeck-viewers".
-    assert b"Signed in as <strong>sso-viewer@example.com</strong> (viewer)" in answer
+    assert b"Signed in as</span> <strong>sso-viewer@example.com</strong> (viewer)" in answer
 
 
 def test_header_names_with_underscores_are_dropped(proxied):
@@ -235,7 +237,7 @@ def test_header_names_with_underscores_are_dropped(proxied):
         ],
     )
     assert answer.startswith(b"HTTP/1.1 200")
-    assert b"Signed in as <strong>sso-viewer@example.com</strong> (viewer)" in answer
+    assert b"Signed in as</span> <strong>sso-viewer@example.com</strong> (viewer)" in answer
     # nginx passed none of them on (not even to the SSO service).
     asked = proxied.sso.asked[asked_before:]
     assert asked and not any("_" in name for headers in asked for name in headers)
