@@ -220,6 +220,20 @@ def activity_sids(api: Api, workspace: str) -> dict[str, str]:
     return {a["friendly_name"]: a["sid"] for a in body["activities"]}
 
 
+def all_events(api: Api, workspace: str, **params: Any) -> list[dict]:
+    """Every Event of ``workspace`` matching ``params``, across all pages."""
+    body = api.get(f"/Workspaces/{workspace}/Events", {"PageSize": 1000, **params}).json()
+    found = body["events"]
+    while body["meta"]["next_page_url"]:
+        body = api.get(body["meta"]["next_page_url"]).json()
+        found += body["events"]
+    return found
+
+
+def event_types(found: list[dict]) -> list[str]:
+    return [event["event_type"] for event in found]
+
+
 # --- Scenarios in the Training workspace (no tasks; workers the test hires) -----------------
 
 

@@ -18,6 +18,8 @@ from tasks_app.taskrouter.query import EVENT_FILTER_PARAMETERS, EventQuery
 from tests.sandbox.helpers import (
     SALES,
     SUPPORT,
+    all_events,
+    event_types,
     record_reservation,
     set_status,
     task_in_status,
@@ -36,17 +38,7 @@ EXAMPLE_KEYS = [
 
 
 def _events(api, workspace=SALES, **params) -> list[dict]:
-    """Every event matching ``params``, across all pages."""
-    body = api.get(f"/Workspaces/{workspace}/Events", {"PageSize": 1000, **params}).json()
-    found = body["events"]
-    while body["meta"]["next_page_url"]:
-        body = api.get(body["meta"]["next_page_url"]).json()
-        found += body["events"]
-    return found
-
-
-def _types(found: list[dict]) -> list[str]:
-    return [event["event_type"] for event in found]
+    return all_events(api, workspace, **params)
 
 
 def _create(api, attributes=None, **form) -> dict:
@@ -74,7 +66,7 @@ def _queue_sid(api, name, workspace=SALES) -> str:
 def test_creating_a_task_records_it_entering_its_workflow_target_and_queue(tr, clock):
     task = _create(tr, {"customer": {"tier": "enterprise"}, "name": "Ana Lima"})
     found = _events(tr, TaskSid=task["sid"])
-    assert _types(found) == CREATION
+    assert event_types(found) == CREATION
     assert found[2]["event_data"]["workflow_filter_name"] == "Enterprise accounts"
     assert found[2]["description"].endswith("Enterprise accounts")
     assert found[3]["description"] == f"Task {task['sid']} entered TaskQueue Enterprise Sales"
@@ -110,7 +102,7 @@ def test_creating_a_task_records_it_entering_its_workflow_target_and_queue(tr, c
 
 def test_a_task_put_straight_into_a_queue_records_no_workflow_events(tr):
     task = _create(tr, TaskQueueSid=_queue_sid(tr, "Renewals"))
-    assert _types(_events(tr, TaskSid=task["sid"])) == ["task.created", "task-queue.entered"]
+    assert event_types(_events(tr, TaskSid=task["sid"])) == ["task.created", "task-queue.entered"]
 
 
 def test_a_pending_task_rerouted_by_new_attributes_records_the_move(tr):
@@ -119,7 +111,7 @@ def test_a_pending_task_rerouted_by_new_attributes_records_the_move(tr):
     assert "workflow_filter_name" not in created[2]["event_data"]
     tr.post(task["url"], {"Attributes": json.dumps({"language": "de"})})
     found = _events(tr, TaskSid=task["sid"])[4:]
-    assert _types(found) == ["task.updated", "workflow.target-matched", "task-queue.moved"]
+    assert event_types(found) == ["task.updated", "workflow.target-matched", "task-queue.moved"]
     moved = found[2]
     assert moved["event_data"]["previous_task_queue_name"] == "Inbound Sales"
     assert moved["event_data"]["previous_task_queue_sid"] == task["task_queue_sid"]
@@ -145,7 +137,7 @@ def test_every_other_update_is_one_task_updated(tr, form, field, value):
     task = _create(tr)
     assert tr.post(task["url"], form).status_code == 200
     found = _events(tr, TaskSid=task["sid"])[4:]
-    assert _types(found) == ["task.updated"]
+    assert event_types(found) == ["task.updated"]
     assert found[0]["event_data"][field] == value
     assert found[0]["description"] == f"Task {task['sid']} updated"
 
@@ -166,7 +158,7 @@ def test_cancel_with_new_attributes_records_the_update_then_the_cancel(tr):
         task["url"],
         {"AssignmentStatus": "canceled", "Reason": "dup", "Attributes": '{"type": "inquiry"}'},
     )
-    assert _types(_events(tr, TaskSid=task["sid"])[4:]) == ["task.updated", "task.canceled"]
+    assert event_types(_events(tr, TaskSid=task["sid"])[4:]) == ["task.updated", "task.canceled"]
 
 
 def test_wrapping_and_completing_record_wrapup_and_completed(tr, store):
@@ -175,7 +167,7 @@ def test_wrapping_and_completing_record_wrapup_and_completed(tr, store):
     tr.post(url, {"AssignmentStatus": "wrapping"})
     tr.post(url, {"AssignmentStatus": "completed", "Reason": "Quote sent"})
     found = [e for e in _events(tr, TaskSid=sid) if e["resource_type"] == "task"][-2:]
-    assert _types(found) == ["task.wrapup", "task.completed"]
+    assert event_types(found) == ["task.wrapup", "task.completed"]
     assert found[0]["description"] == f"Task {sid} wrapping up"
     assert found[1]["event_data"]["task_completed_reason"] == "Quote sent"
 
@@ -185,7 +177,7 @@ def test_deleting_a_task_records_task_deleted_and_its_events_outlive_it(tr):
     tr.post(task["url"], {"AssignmentStatus": "canceled", "Reason": "test"})
     assert tr.delete(task["url"]).status_code == 204
     found = _events(tr, TaskSid=task["sid"])
-    assert _types(found) == [*CREATION, "task.canceled", "task.deleted"]
+    assert event_types(found) == [*CREATION, "task.canceled", "task.deleted"]
     assert found[-1]["event_data"]["task_assignment_status"] == "canceled"
     for event in found:
         assert tr.get(event["url"]).json() == event
@@ -196,7 +188,7 @@ def test_a_refused_write_records_nothing(tr, store):
     assert tr.post(task["url"], {"Priority": "1"}, headers={"If-Match": "9"}).status_code == 412
     assert tr.post(task["url"], {"AssignmentStatus": "completed"}).status_code == 400
     assert tr.post(task["url"], {"Priority": "-1"}).status_code == 400
-    assert _types(_events(tr, TaskSid=task["sid"])) == CREATION
+    assert event_types(_events(tr, TaskSid=task["sid"])) == CREATION
 
 
 def test_a_write_that_fails_after_recording_its_events_keeps_neither(tr, monkeypatch):
@@ -211,7 +203,7 @@ def test_a_write_that_fails_after_recording_its_events_keeps_neither(tr, monkeyp
     assert tr.post(task["url"], {"Priority": "9"}).status_code == 500
     monkeypatch.undo()
     assert tr.get(task["url"]).json()["priority"] == 0
-    assert _types(_events(tr, TaskSid=task["sid"])) == CREATION
+    assert event_types(_events(tr, TaskSid=task["sid"])) == CREATION
 
 
 # The simulator's agents and TaskRouter's own steps: test_workforce_events.py.
@@ -422,8 +414,8 @@ def test_fetch_answers_one_event_and_twilios_404_otherwise(tr):
 def test_the_seed_comes_with_each_tasks_history_ending_in_its_current_state(tr, store):
     sid = task_in_status(store, "completed", SALES)
     found = _events(tr, TaskSid=sid, Minutes=24 * 60)
-    assert _types(found)[:4] == CREATION
-    assert _types(found)[-1] == "task.completed"
+    assert event_types(found)[:4] == CREATION
+    assert event_types(found)[-1] == "task.completed"
     with store.read() as conn:
         row = store_module.fetch_task(conn, SALES, sid)
     last = found[-1]["event_data"]
@@ -457,7 +449,7 @@ def test_the_sandbox_reads_back_exactly_what_an_event_query_sends(tr, clock):
         ("TaskSid", task["sid"]),
     ]
     assert EventQuery.from_params(dict(params).get) == query
-    assert _types(_events(tr, **dict(params))) == CREATION
+    assert event_types(_events(tr, **dict(params))) == CREATION
 
 
 HOSTILE = [

@@ -16,8 +16,10 @@ from tests.sandbox.helpers import (
     activity_sids,
     add_queue,
     add_workflow,
+    all_events,
     answer,
     clocked,
+    event_types,
     hire,
     new_task,
     reservations,
@@ -34,16 +36,7 @@ def activities(tr) -> dict[str, str]:
 
 
 def _events(api, **params) -> list[dict]:
-    body = api.get(f"{WS}/Events", {"PageSize": 1000, **params}).json()
-    found = body["events"]
-    while body["meta"]["next_page_url"]:
-        body = api.get(body["meta"]["next_page_url"]).json()
-        found += body["events"]
-    return found
-
-
-def _types(found: list[dict]) -> list[str]:
-    return [event["event_type"] for event in found]
+    return all_events(api, TRAINING, **params)
 
 
 def _actor(event: dict) -> tuple[str, str, str]:
@@ -63,7 +56,7 @@ def test_a_reservations_life_is_recorded_with_its_task_and_worker(tr, activities
     task = new_task(tr, topic="billing")
     offer = reservations(tr, task)[0]
     created = _events(tr, TaskSid=task["sid"])
-    assert _types(created) == [*CREATION, "reservation.created"]
+    assert event_types(created) == [*CREATION, "reservation.created"]
     event = created[-1]
     assert _by_account(event)  # the offer came of the request that created the task
     assert (event["resource_type"], event["resource_sid"]) == ("reservation", offer["sid"])
@@ -82,7 +75,7 @@ def test_a_reservations_life_is_recorded_with_its_task_and_worker(tr, activities
     answer(tr, offer, "wrapping")
     answer(tr, offer, "completed")
     found = _events(tr, TaskSid=task["sid"])[5:]
-    assert _types(found) == [
+    assert event_types(found) == [
         "reservation.accepted",
         "reservation.wrapup",
         "task.wrapup",
@@ -91,14 +84,14 @@ def test_a_reservations_life_is_recorded_with_its_task_and_worker(tr, activities
     ]
     statuses = [e["event_data"]["task_assignment_status"] for e in found]
     assert statuses == ["assigned", "wrapping", "wrapping", "completed", "completed"]
-    assert _types(_events(tr, ReservationSid=offer["sid"])) == [
+    assert event_types(_events(tr, ReservationSid=offer["sid"])) == [
         "reservation.created",
         "reservation.accepted",
         "reservation.wrapup",
         "reservation.completed",
     ]
     mine = _events(tr, WorkerSid=agent["sid"])
-    assert _types(mine)[0] == "worker.created"
+    assert event_types(mine)[0] == "worker.created"
     assert {e["event_type"] for e in mine} >= {"reservation.created", "reservation.completed"}
 
 
@@ -120,7 +113,7 @@ def test_a_timed_out_reservation_is_taskrouters_and_moves_the_worker_then_the_ta
     clock.advance(31)
     tr.get(task["url"])  # the clock's work is done before any request is answered
     found = _events(tr, TaskSid=task["sid"])[-2:]
-    assert _types(found) == ["reservation.timeout", "reservation.created"]
+    assert event_types(found) == ["reservation.timeout", "reservation.created"]
     assert all(_by_taskrouter(e) for e in found)
     assert found[0]["event_data"]["worker_sid"] == silent["sid"]
     assert found[1]["event_data"]["worker_sid"] == backup["sid"]
@@ -148,7 +141,7 @@ def test_the_first_acceptance_rescinds_the_other_offers(tr, store, clock, activi
     first, second = reservations(tr, task)
     answer(tr, second, "accepted")
     found = _events(tr, TaskSid=task["sid"])[-2:]
-    assert _types(found) == ["reservation.accepted", "reservation.rescinded"]
+    assert event_types(found) == ["reservation.accepted", "reservation.rescinded"]
     assert found[1]["resource_sid"] == first["sid"]
     assert found[1]["description"] == f"Reservation {first['sid']} rescinded"
 
@@ -158,7 +151,7 @@ def test_a_task_canceled_by_the_api_records_its_cancel_then_its_reservations(tr,
     task = new_task(tr)
     tr.post(task["url"], {"AssignmentStatus": "canceled", "Reason": "caller hung up"})
     found = _events(tr, TaskSid=task["sid"])[-2:]
-    assert _types(found) == ["task.canceled", "reservation.canceled"]
+    assert event_types(found) == ["task.canceled", "reservation.canceled"]
     assert all(_by_account(e) for e in found)
     assert found[1]["event_data"]["task_assignment_status"] == "canceled"
 
@@ -186,7 +179,7 @@ def test_leaving_a_workflow_at_its_last_timeout_records_workflow_timeout_then_th
     clock.advance(61)
     tr.get(task["url"])
     found = _events(tr, TaskSid=task["sid"])[-2:]
-    assert _types(found) == ["workflow.timeout", "task.canceled"]
+    assert event_types(found) == ["workflow.timeout", "task.canceled"]
     assert all(_by_taskrouter(e) for e in found)
     assert found[0]["description"] == f"Task {task['sid']} timed out of Workflow One minute"
     assert found[1]["event_data"]["task_canceled_reason"] == "Workflow Timeout"
@@ -202,7 +195,7 @@ def test_worker_and_channel_changes_record_worker_events(tr, clock, activities):
     tr.post(chat, {"Available": "false"})
     assert tr.delete(agent["url"]).status_code == 204
     found = _events(tr, WorkerSid=agent["sid"])
-    assert _types(found) == [
+    assert event_types(found) == [
         "worker.created",
         "worker.activity.update",
         "worker.attributes.update",
@@ -238,7 +231,7 @@ def test_going_unavailable_rejecting_pending_reservations_records_the_move_then_
     leave = {"ActivitySid": activities["Offline"], "RejectPendingReservations": "true"}
     tr.post(agent["url"], leave)
     found = _events(tr, WorkerSid=agent["sid"])[1:]  # after worker.created
-    assert _types(found) == [
+    assert event_types(found) == [
         "reservation.created",
         "worker.activity.update",
         "reservation.rejected",
@@ -252,7 +245,7 @@ def test_activity_changes_record_activity_events(tr):
     tr.post(created["url"], {"FriendlyName": "Coaching session"})
     tr.delete(created["url"])
     found = [e for e in _events(tr) if e["resource_sid"] == created["sid"]]
-    assert _types(found) == ["activity.created", "activity.updated", "activity.deleted"]
+    assert event_types(found) == ["activity.created", "activity.updated", "activity.deleted"]
     assert found[1]["event_data"]["activity_name"] == "Coaching session"
     assert found[0]["event_data"]["activity_available"] == "false"
     assert all(_by_account(e) and e["resource_type"] == "activity" for e in found)
