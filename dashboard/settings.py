@@ -144,22 +144,26 @@ else:
 
 # --- Background work (bulk previews and writes): django-tasks, the backport of Django 6's
 # django.tasks (the upgrade is an import change). The database backend is the default and
-# needs nothing else (`manage.py db_worker`); a fleet uses RQ on Redis, whose workers
-# scale out as processes on any machine (`manage.py rqworker default --job-class
-# django_tasks_rq.Job --with-scheduler`). TASKDECK_TASKS_BACKEND picks one; with only
-# REDIS_URL set, RQ is chosen.
+# needs nothing else; a fleet uses RQ on Redis, whose workers scale out as processes on any
+# machine. `manage.py worker` runs the right one. TASKDECK_TASKS_BACKEND picks one; with
+# only REDIS_URL set, RQ is chosen. Jobs go to the queue TASKDECK_TASKS_QUEUE: two
+# deployments sharing one Redis need different names. Nothing is deferred (no RQ
+# scheduler): stalled jobs are handed over by a fleet duty (tasks_app/bulk.py).
 REDIS_URL = env_str("REDIS_URL")
 TASKDECK_TASKS_BACKEND = env_str("TASKDECK_TASKS_BACKEND", "rq" if REDIS_URL else "db")
+TASKDECK_TASKS_QUEUE = env_str("TASKDECK_TASKS_QUEUE", "default")
 if TASKDECK_TASKS_BACKEND == "rq":
     if not REDIS_URL:
         raise ImproperlyConfigured(
             "TASKDECK_TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/1)."
         )
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [TASKDECK_TASKS_QUEUE]}}
+    RQ_QUEUES = {TASKDECK_TASKS_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
 elif TASKDECK_TASKS_BACKEND == "db":
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [TASKDECK_TASKS_QUEUE]}
+    }
 else:
     raise ImproperlyConfigured(
         f"TASKDECK_TASKS_BACKEND must be db or rq, not {TASKDECK_TASKS_BACKEND!r}."
@@ -343,6 +347,11 @@ if LOGGING["handlers"]["console"]["formatter"] not in ("json", "plain"):
 # renews it (every third of it); when the worker dies, another takes the duty over within
 # about this many seconds plus one.
 TASKDECK_LEASE_SECONDS = env_float("TASKDECK_LEASE_SECONDS", 6.0)
+# Each worker serves its own Prometheus metrics here (its bulk outcomes and TaskRouter
+# calls; no web instance sees them). Port 0: none. Several workers on one machine need a
+# port each.
+TASKDECK_WORKER_METRICS_HOST = env_str("TASKDECK_WORKER_METRICS_HOST", "127.0.0.1")
+TASKDECK_WORKER_METRICS_PORT = env_int("TASKDECK_WORKER_METRICS_PORT", 8001)
 # How often an open task table refreshes itself, in seconds (users can pause it).
 TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
 # The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).

@@ -10,9 +10,14 @@ class TasksAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tasks_app import audit
+        from tasks_app import audit, bulk
+        from tasks_app.fleet import duties
 
         audit.connect()  # every write to TaskRouter leaves an audit record
+        # One worker of the fleet at a time hands stalled bulk jobs to a live worker.
+        duties.register(
+            duties.Duty(name="bulk-takeover", run=bulk.hand_over_stalled, every=bulk.takeover_every)
+        )
         # The default SQLite file lives in var/, which a fresh clone does not have yet.
         for database in settings.DATABASES.values():
             name = str(database.get("NAME") or "")

@@ -35,11 +35,3 @@ def run_bulk_job(job_id: int) -> None:
     with _logged_as(job_id):
         if job := _job(job_id):
             bulk.run(job)
-
-
-@task()
-def watch_bulk_job(job_id: int) -> None:
-    """Hand a job whose worker stopped to another worker; checks again later."""
-    with _logged_as(job_id):
-        if job := _job(job_id):
-            bulk.watch(job)

@@ -16,16 +16,23 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
 
+from tasks_app import bulk
+from tasks_app.models import AuditQuerySet, AuditRecord, BulkItem, BulkJob
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
 from tests.backends import require_postgres
 from tests.conftest import htmx_headers
+from tests.serving import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -229,6 +236,178 @@ def test_a_preview_answers_at_once_and_the_page_polls_until_a_worker_has_read_th
     assert response.status_code == 200
     assert "Reading the tasks… 0 read so far" in body
     assert "bulk-poll" in body and "Cancel" not in body
+
+
+def vip_task(sandbox) -> str:
+    """A pending task whose workflow target fixes its priority (VIP Care: 100)."""
+    with sandbox.store.read() as conn:
+        return conn.execute(
+            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
+            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
+        ).fetchone()["sid"]
+
+
+def test_each_bulk_items_audit_record_holds_what_the_preview_showed_and_the_jobs_reason(
+    client, sandbox
+):
+    sids = sandbox.task_sids("pending", limit=3)
+    shown = {sid: sandbox.fetch(sid) for sid in sids}
+    _, token = preview(
+        client, action="priority", priority="7", reason="Escalation from the VIP desk", task=sids
+    )
+    run_to_the_end(client, token)
+    _, token = preview(client, action="cancel", reason="duplicate", task=sids[:1])
+    run_to_the_end(client, token)
+
+    records = AuditRecord.objects.filter(task_sid__in=sids).order_by("started", "pk")
+    priority, cancel = list(records)[:3], list(records)[3:]
+    assert len(priority) == 3 and len(cancel) == 1
+    for record in priority:
+        task = shown[record.task_sid]
+        assert record.before == {
+            "assignment_status": "pending",
+            "priority": task.priority,
+            "task_queue": task.task_queue_friendly_name,
+        }
+        assert record.reason == "Escalation from the VIP desk"
+        assert record.after == {"Priority": "7"}  # the reason is recorded, never sent
+    assert cancel[0].before == {
+        "assignment_status": "pending",
+        "priority": 7,
+        "task_queue": shown[sids[0]].task_queue_friendly_name,
+    }
+    assert cancel[0].reason == "duplicate"
+
+
+def started_job(sandbox, settings, sids: list[str], **job) -> BulkJob:
+    """A job previewed and started, with no worker yet (nothing runs it by itself)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    created = bulk.create(
+        actor="ops@example.com",
+        owner="tests",
+        workspace_sid=sandbox.workspace_sid(),
+        selection=bulk.Selection(sids=tuple(sids)),
+        **{"reason": "", "priority": None} | job,
+    )
+    bulk.prepare(created)
+    bulk.start(created)
+    return BulkJob.objects.get(pk=created.pk)
+
+
+def write_then_die(job: BulkJob, monkeypatch) -> BulkItem:
+    """A worker claims the job's first item and writes it; TaskRouter applies the write,
+    and the worker dies before anything records how it ended: the database went away
+    before the audit record's outcome, and the item stays RUNNING."""
+    (item,) = bulk._claim(job, 1, stale_before=timezone.now())
+
+    def database_gone(*args, **kwargs):
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AuditQuerySet, "complete", database_gone)
+        bulk._write(job, item)
+    return item
+
+
+def worker_died_long_ago(job: BulkJob) -> None:
+    long_ago = timezone.now() - timedelta(seconds=settings.TASKDECK_BULK_STALE_SECONDS + 1)
+    job.items.filter(state=BulkItem.State.RUNNING).update(claimed_at=long_ago)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected", "outcome"),
+    [
+        ("priority landed", "done", AuditRecord.Outcome.DONE),
+        ("priority kept by the workflow", "kept", AuditRecord.Outcome.DONE),
+        ("cancel landed", "done", AuditRecord.Outcome.DONE),
+    ],
+)
+def test_a_taken_over_job_judges_an_interrupted_write_by_version_and_completes_its_record(
+    sandbox, settings, monkeypatch, case, expected, outcome
+):
+    sid = vip_task(sandbox) if "workflow" in case else sandbox.task_sid("pending")
+    action = {"action": "cancel", "reason": "spam"} if "cancel" in case else {
+        "action": "priority", "priority": 3, "reason": "calm the queue"
+    }  # fmt: skip
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], **action)
+    item = write_then_die(job, monkeypatch)
+    (record,) = AuditRecord.objects.filter(task_sid=sid)
+    assert record.outcome == AuditRecord.Outcome.UNKNOWN and record.completed is None
+
+    worker_died_long_ago(job)
+    bulk.run(job)  # another worker takes over
+
+    item.refresh_from_db()
+    assert item.state == expected, item.message
+    assert "before its worker stopped" in item.message
+    (record,) = AuditRecord.objects.filter(task_sid=sid)  # nothing was written twice
+    assert record.outcome == outcome and record.completed is not None
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
+def test_a_taken_over_write_that_never_landed_is_written_once_and_its_intent_says_so(
+    sandbox, settings, monkeypatch, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], action="priority", priority=4)
+    loopback_sandbox.faults.set("503;methods=POST;times=1")  # refused: nothing applied
+    item = write_then_die(job, monkeypatch)
+    worker_died_long_ago(job)
+    bulk.run(job)
+
+    item.refresh_from_db()
+    assert item.state == "done"
+    records = list(AuditRecord.objects.filter(task_sid=sid).order_by("started", "pk"))
+    assert [r.outcome for r in records] == ["failed", "done"]
+    assert records[0].message.startswith("Not applied")
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
+def test_a_taken_over_write_that_someone_else_beat_is_a_conflict_and_so_is_its_record(
+    sandbox, settings, monkeypatch, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    job = started_job(sandbox, settings, [sid], action="priority", priority=4)
+    sandbox.change(sid, priority=77)  # a colleague, first
+    item = write_then_die(job, monkeypatch)  # ours is refused (If-Match) as it dies
+    worker_died_long_ago(job)
+    bulk.run(job)
+
+    item.refresh_from_db()
+    assert item.state == "conflict"
+    assert sandbox.fetch(sid).priority == 77
+    ours = AuditRecord.objects.get(task_sid=sid, actor="ops@example.com")
+    assert ours.outcome == AuditRecord.Outcome.CONFLICT
+
+
+def test_with_the_job_queue_down_a_preview_says_so_keeps_nothing_and_can_be_asked_again(
+    client, sandbox, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}
+    sids = sandbox.task_sids("pending", limit=3)
+    response, token = preview(client, action="cancel", reason="duplicate", task=sids)
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert "The job queue is not answering" in body and "Nothing was recorded" in body
+    assert not token and not BulkJob.objects.exists()
+
+
+def test_with_the_job_queue_down_starting_a_previewed_job_leaves_it_ready_to_start(
+    client, sandbox, settings
+):
+    sids = sandbox.task_sids("pending", limit=2)
+    _, token = preview(client, action="cancel", reason="duplicate", task=sids)
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}
+    response = client.post(f"/w/Support/tasks/bulk/{token}/run/", {"step": "start"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert "The job queue is not answering" in body and "Cancel 2 tasks" in body
+    job = BulkJob.objects.get(token=token)
+    assert job.started is None and bulk.counts(job)["preview"] == 2
 
 
 # --- Real workers --------------------------------------------------------------------------

@@ -291,6 +291,8 @@ def _write(
     data: dict[str, str],
     if_match: str | None = None,
     seen: Mapping[str, Any] | None = None,
+    why: str | None = None,
+    write_id: str | None = None,
 ) -> ApiResponse:
     """Every write to TaskRouter passes here: announced before it is sent (the intent, so
     a crash mid-call still leaves a trace) and after it ends, with its outcome."""
@@ -298,7 +300,7 @@ def _write(
         # Every write names the person it is made for; there is no anonymous write.
         raise InvalidParameter("A write to TaskRouter needs the person making it.")
     headers = {"If-Match": if_match} if if_match is not None else None
-    write_id = uuid.uuid4().hex
+    write_id = write_id or uuid.uuid4().hex
     details = {
         "write_id": write_id,
         "actor": actor,
@@ -308,6 +310,7 @@ def _write(
         "data": data,
         "if_match": if_match,
         "seen": dict(seen) if seen is not None else None,
+        "why": why or None,
     }
     task_write_started.send(sender=__name__, **details)
     outcome: ApiResponse | TaskRouterError | None = None
@@ -386,9 +389,14 @@ def update_task(
     task_channel: str | None = None,
     virtual_start_time: datetime | None = None,
     seen: Mapping[str, Any] | None = None,
+    why: str | None = None,
+    write_id: str | None = None,
 ) -> Task:
     """Change a task if (and only if) it is still at version ``if_match``. ``seen`` is the
-    task as the person saw it, for the audit trail's "before".
+    task as the person saw it, for the audit trail's "before"; ``why`` the person's reason
+    when it is not sent (TaskRouter takes ``reason`` only with a cancel or complete);
+    ``write_id`` names the write (32 hex digits) for a caller that must find what the
+    signals recorded of it after a crash (a bulk job taken over).
 
     TaskRouter needs two requests to change attributes and move a task to wrapping or
     completed; callers make them (attributes first) rather than this function guessing.
@@ -430,6 +438,8 @@ def update_task(
         data=data,
         if_match=if_match,
         seen=seen,
+        why=why,
+        write_id=write_id,
     )
     return Task.from_api(response.body, etag=response.etag)
 
