@@ -159,13 +159,11 @@ def _queue_errors() -> tuple[type[BaseException], ...]:
 
 
 def _enqueue(name: str, job: BulkJob) -> None:
-    """Hand the job to a worker, on the deployment's own queue (TASKDECK_TASKS_QUEUE);
-    QueueUnavailable when the queue cannot be reached."""
+    """Hand the job to a worker; QueueUnavailable when the queue cannot be reached."""
     from tasks_app import tasks  # the task functions import this module
 
-    task = getattr(tasks, name).using(queue_name=settings.TASKDECK_TASKS_QUEUE)
     try:
-        task.enqueue(job.pk)
+        getattr(tasks, name).enqueue(job.pk)
     except _queue_errors() as error:
         log.warning("bulk job %s: the job queue did not take %s: %s", job.pk, name, error)
         raise QueueUnavailable(

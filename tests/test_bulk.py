@@ -15,12 +15,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
+import requests
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
@@ -30,9 +32,9 @@ from tasks_app.models import AuditQuerySet, AuditRecord, BulkItem, BulkJob
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_written
-from tests.backends import require_postgres
-from tests.conftest import htmx_headers
-from tests.serving import free_port
+from tests.backends import require_postgres, require_redis
+from tests.conftest import htmx_headers, wait_until
+from tests.serving import TcpProxy, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -418,11 +420,16 @@ FINAL = ("done", "kept", "conflict", "invalid", "failed", "skipped")
 
 @dataclass
 class WorkerSite:
-    """Taskdeck's worker side in processes of its own: its own database file, production
-    settings, the database task backend, the sandbox over loopback."""
+    """Taskdeck's worker side in processes of its own: its own database (a SQLite file,
+    or a PostgreSQL database shared by this module's tests), production settings, the
+    database task backend or RQ (on a queue of this test's own), the sandbox over
+    loopback. Workers run as `manage.py worker` does in production, each in a process
+    group of its own, serving its metrics on a port of its own."""
 
     env: dict[str, str]
     database: str  # a SQLite file, or a PostgreSQL URL
+    logs: Path
+    workers: list[subprocess.Popen] = field(default_factory=list)
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -437,15 +444,33 @@ class WorkerSite:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def worker(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "db_worker", "--no-startup-delay",
-             "--interval", "0.1", "--no-reload", *args],
-            env=self.env,
+    def worker(self, **env: str) -> Worker:
+        """``manage.py worker``, started and answering its metrics port."""
+        port = free_port()
+        log = self.logs / f"worker-{len(self.workers)}.log"
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "worker"],
+            env={**self.env, "TASKDECK_WORKER_METRICS_PORT": str(port), **env},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            stderr=log.open("w"),
+            start_new_session=True,  # its own process group: a kill takes its children too
+        )
+        self.workers.append(process)
+        started = Worker(process, f"http://127.0.0.1:{port}/metrics", log)
+        wait_until(started.answers, timeout=60)
+        return started
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
     def create_job(self, sids: list[str], workspace_sid: str, reason: str) -> int:
         code = (
@@ -467,7 +492,8 @@ class WorkerSite:
     def query(self, sql: str, *params) -> list[tuple]:
         if self.database.startswith("postgres://"):
             with psycopg.connect(self.database, autocommit=True) as conn:
-                return conn.execute(sql.replace("?", "%s"), params).fetchall()
+                cursor = conn.execute(sql.replace("?", "%s"), params)
+                return cursor.fetchall() if cursor.description else []
         with sqlite3.connect(self.database, timeout=10) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -486,44 +512,130 @@ class WorkerSite:
             if condition(states):
                 return states
             time.sleep(0.05)
-        raise AssertionError(f"gave up waiting; items are {self.states(job_id)}")
+        logs = "\n".join(
+            line
+            for log in sorted(self.logs.glob("worker-*.log"))
+            for line in log.read_text().splitlines()
+            if '"INFO"' not in line
+        )
+        raise AssertionError(f"gave up waiting; items are {self.states(job_id)}\n{logs[-4000:]}")
+
+    def audit_outcomes(self, job_id: int, sids: list[str]) -> dict[str, list[str]]:
+        """The outcome of each of the job's audit records by task ("open" for an intent
+        never completed), oldest first. (The module's tests share one database, and
+        their sandboxes the same task SIDs: only records since the job count.)"""
+        rows = self.query(
+            "SELECT task_sid, outcome, completed IS NOT NULL FROM tasks_app_auditrecord "
+            "WHERE started >= (SELECT created FROM tasks_app_bulkjob WHERE id = ?) "
+            "ORDER BY started, id",
+            job_id,
+        )
+        found: dict[str, list[str]] = {sid: [] for sid in sids}
+        for sid, outcome, completed in rows:
+            if sid in found:
+                found[sid].append(outcome if completed else "open")
+        return found
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def worker_site(request, tmp_path: Path, loopback_sandbox) -> Iterator[WorkerSite]:
-    """The worker side on SQLite, and on PostgreSQL (a database of its own, dropped after)."""
-    if request.param == "sqlite":
-        database = str(tmp_path / "taskdeck.sqlite3")
-        url = f"sqlite:///{database}"
-    else:
-        server = require_postgres()
-        name = f"taskdeck_workers_{secrets.token_hex(6)}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        database = url = server.rsplit("/", 1)[0] + f"/{name}"
-    env = {
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    metrics_url: str
+    log: Path
+
+    def answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        try:
+            return requests.get(self.metrics_url, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self) -> float:
+        """SIGKILL to the worker and every process of its group (an RQ work-horse
+        included, were one forked); returns the moment it happened (time.monotonic)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        self.process.wait(timeout=10)
+        return killed
+
+    def metrics(self) -> str:
+        return requests.get(self.metrics_url, timeout=5).text
+
+    def writes(self) -> float:
+        """TaskRouter writes this worker made (what its own metrics say)."""
+        found = re.findall(
+            r'taskdeck_taskrouter_calls_total\{endpoint="Task-Update"[^}]*\} ([0-9.e+]+)',
+            self.metrics(),
+        )
+        return sum(float(value) for value in found)
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    """One PostgreSQL database for this module's worker tests, dropped after them."""
+    server = require_postgres()
+    name = f"taskdeck_workers_{secrets.token_hex(6)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _site_environment(database_url: str, sandbox_url: str, backend: str, queue: str) -> dict:
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DJANGO_SECRET_KEY": "worker-tests-only",
         "DJANGO_DEBUG": "0",
-        "DATABASE_URL": url,
+        "TASKDECK_SSO_DISABLED": "1",
+        "DATABASE_URL": database_url,
         "CACHE_URL": "",
-        "REDIS_URL": "",
-        "TASKDECK_TASKS_BACKEND": "db",
-        "TASKROUTER_BASE_URL": loopback_sandbox.url,
+        "REDIS_URL": require_redis() if backend == "rq" else "",
+        "TASKDECK_TASKS_BACKEND": backend,
+        "TASKDECK_TASKS_QUEUE": queue,
+        "TASKROUTER_BASE_URL": sandbox_url,
         "TWILIO_ACCOUNT_SID": DEVELOPMENT_CREDENTIALS.account_sid,
         "TWILIO_AUTH_TOKEN": DEVELOPMENT_CREDENTIALS.auth_token,
         "TASKDECK_BULK_RATE": "50",
         "TASKDECK_BULK_CHUNK_SECONDS": "0.2",
         "TASKDECK_BULK_STALE_SECONDS": "2",
+        "TASKDECK_LEASE_SECONDS": "2",
         "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
     }
-    site = WorkerSite(env=env, database=database)
+
+
+@pytest.fixture
+def worker_site(request, tmp_path: Path, loopback_sandbox) -> Iterator[WorkerSite]:
+    """The worker side: "sqlite-db" (a file of its own, the database queue), or
+    "postgresql-db" and "postgresql-rq" (this module's database, with the database queue
+    or with RQ on a queue of this test's own). Tests pick with `sites(...)`."""
+    engine, backend = request.param.split("-")
+    if engine == "sqlite":
+        database = str(tmp_path / "taskdeck.sqlite3")
+        url = f"sqlite:///{database}"
+    else:
+        database = url = request.getfixturevalue("postgres_database")
+    queue = f"taskdeck-test-{secrets.token_hex(4)}"
+    env = _site_environment(url, loopback_sandbox.url, backend, queue)
+    site = WorkerSite(env=env, database=database, logs=tmp_path)
     site.manage("migrate", "--noinput")
     yield site
-    if request.param == "postgresql":
-        with psycopg.connect(require_postgres(), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    site.stop_workers()
+    if engine != "sqlite":  # the module's database outlives the test: leave no job behind
+        site.query("DELETE FROM tasks_app_bulkitem")
+        site.query("DELETE FROM tasks_app_bulkjob")
+        site.query("DELETE FROM django_tasks_database_dbtaskresult")
+    if backend == "rq":
+        connection = redis.Redis.from_url(require_redis())
+        for key in connection.scan_iter(f"rq:*{queue}*"):
+            connection.delete(key)
+
+
+def sites(*variants: str) -> pytest.MarkDecorator:
+    """The worker_site variants a test runs with."""
+    return pytest.mark.parametrize("worker_site", variants, indirect=True)
 
 
 def versions(sandbox, sids: list[str]) -> dict[str, int]:
@@ -532,6 +644,20 @@ def versions(sandbox, sids: list[str]) -> dict[str, int]:
     return {row["sid"]: row["version"] for row in rows if row["sid"] in sids}
 
 
+def written_exactly_once(
+    site: WorkerSite, job_id: int, sandbox, sids: list[str], before: dict
+) -> None:
+    """Counted at TaskRouter: each task moved exactly one version, to canceled; and the
+    audit trail has one done record per task, every other intent completed (none left
+    open or unknown)."""
+    assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
+    assert {sandbox.fetch(sid).assignment_status for sid in sids} == {"canceled"}
+    for sid, outcomes in site.audit_outcomes(job_id, sids).items():
+        assert outcomes.count("done") == 1, (sid, outcomes)
+        assert set(outcomes) <= {"done", "failed"}, (sid, outcomes)
+
+
+@sites("sqlite-db", "postgresql-db")
 def test_a_bulk_job_finishes_with_no_browser_open_run_by_a_database_worker(sandbox, worker_site):
     sids = sandbox.task_sids("pending", limit=8)
     before = versions(sandbox, sids)
@@ -549,37 +675,67 @@ def test_a_bulk_job_finishes_with_no_browser_open_run_by_a_database_worker(sandb
     assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
 
 
-def test_a_worker_killed_mid_job_is_taken_over_and_every_task_is_written_exactly_once(
+@sites("postgresql-db", "postgresql-rq")
+def test_a_worker_killed_mid_job_is_taken_over_within_the_stale_time_writing_nothing_twice(
+    sandbox, loopback_sandbox, worker_site
+):
+    sids = sandbox.task_sids("pending", limit=40)
+    before = versions(sandbox, sids)
+    fleet = [worker_site.worker(), worker_site.worker()]
+    job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
+    worker_site.wait_for(job, lambda s: s == {"preview": 40})
+    # Slow writes, so the kill lands with some written, some in flight, some waiting.
+    loopback_sandbox.faults.set("delay=0.4;methods=POST")
+    worker_site.start_job(job)
+    worker_site.wait_for(job, lambda s: s.get("done", 0) >= 2 and s.get("running", 0) >= 1)
+    first, second = sorted(fleet, key=lambda worker: -worker.writes())  # the one writing first
+
+    killed = first.kill()
+    stopped = worker_site.states(job)
+    assert stopped.get("running", 0) >= 1 and stopped.get("queued", 0) >= 1
+    worker_site.wait_for(job, lambda s: s.get("done", 0) > stopped["done"])
+    takeover = time.monotonic() - killed
+    final = worker_site.wait_for(job, lambda s: sum(s.get(k, 0) for k in FINAL) == 40)
+
+    assert final == {"done": 40}
+    written_exactly_once(worker_site, job, sandbox, sids, before)
+    # Stale after 2 s, a dead worker's duty lease lapses after 2 s: a wide margin beyond.
+    print(f"takeover ({worker_site.env['TASKDECK_TASKS_BACKEND']}): {takeover:.1f} s")
+    assert takeover < 30, f"the job resumed {takeover:.1f} s after its worker was killed"
+    # The worker that finished the job is scraped: its bulk outcomes and TaskRouter calls.
+    scraped = second.metrics()
+    assert re.search(r'taskdeck_bulk_items_total\{outcome="done"\} [1-9]', scraped)
+    assert re.search(
+        r'taskdeck_taskrouter_calls_total\{endpoint="Task-Update"[^}]*\} [1-9]', scraped
+    )
+
+
+@sites("postgresql-db", "postgresql-rq")
+def test_a_worker_rides_out_a_database_outage_mid_job_and_the_job_finishes(
     sandbox, loopback_sandbox, worker_site
 ):
     sids = sandbox.task_sids("pending", limit=16)
     before = versions(sandbox, sids)
-    job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
-    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
-    worker_site.start_job(job)
+    with TcpProxy(5432) as proxy:
+        worker = worker_site.worker(DATABASE_URL=proxy.url(worker_site.database))
+        job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
+        worker_site.wait_for(job, lambda s: s == {"preview": 16})
+        loopback_sandbox.faults.set("delay=0.3;methods=POST")
+        worker_site.start_job(job)
+        worker_site.wait_for(job, lambda s: s.get("done", 0) >= 2)
 
-    # Slow writes, so the kill lands with some written, some in flight, some waiting.
-    loopback_sandbox.faults.set("delay=0.4;methods=POST")
-    first = worker_site.worker()
-    try:
-        worker_site.wait_for(job, lambda s: s.get("done", 0) >= 2 and s.get("running", 0) >= 1)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    finally:
-        first.kill()
-    stopped = worker_site.states(job)
-    assert stopped.get("running", 0) >= 1 and stopped.get("queued", 0) >= 1
+        proxy.cut()  # PostgreSQL is gone for the worker, mid-job
+        wait_until(lambda: "OperationalError" in worker.log.read_text(), timeout=30)
+        wait_until(lambda: "database unavailable" in worker.log.read_text(), timeout=30)
+        assert worker.process.poll() is None, "the worker exited"
+        proxy.restore()
 
-    second = worker_site.worker()
-    try:
-        final = worker_site.wait_for(job, lambda s: sum(s.get(k, 0) for k in FINAL) == 16)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=20)
+        final = worker_site.wait_for(
+            job, lambda s: sum(s.get(k, 0) for k in FINAL) == 16, seconds=90
+        )
+    assert worker.process.poll() is None, worker.log.read_text()[-3000:]
     assert final == {"done": 16}
-    # Counted at TaskRouter: each task moved exactly one version, to canceled.
-    assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
-    assert {sandbox.fetch(sid).assignment_status for sid in sids} == {"canceled"}
+    written_exactly_once(worker_site, job, sandbox, sids, before)
 
 
 def test_each_views_bulk_bar_acts_on_its_own_filter(client):
