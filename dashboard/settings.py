@@ -104,6 +104,37 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# On PostgreSQL each process shares a pool of at most DATABASE_POOL_MAX connections among
+# its threads (Django's own pooling, psycopg_pool), so the fleet's connections have a
+# bound PostgreSQL's max_connections can hold (README, "Connections"); a request waits
+# up to DATABASE_POOL_TIMEOUT seconds for one. 0 turns the pool off (one connection per
+# thread, as DATABASE_CONN_MAX_AGE says). Workers run without it (their threads each
+# keep a connection: manage.py worker).
+DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 4)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # A dead server or a silently broken network fails a connection within
+            # seconds, not at the kernel's TCP timeout (hours), so workers ride it out.
+            "connect_timeout": 5,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+    )
+    if DATABASE_POOL_MAX > 0:
+        if DATABASES["default"]["CONN_MAX_AGE"]:
+            raise ImproperlyConfigured(
+                "DATABASE_CONN_MAX_AGE keeps connections per thread, DATABASE_POOL_MAX "
+                "shares a pool of them: set one (DATABASE_POOL_MAX=0 turns the pool off)."
+            )
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 0,
+            "max_size": DATABASE_POOL_MAX,
+            "timeout": DATABASE_POOL_TIMEOUT,
+        }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes write the embedded database at once (the web server, the worker
     # and the fleet's duties): WAL lets readers carry on beside a writer, IMMEDIATE takes

@@ -30,15 +30,16 @@ def free_port() -> int:
 def gunicorn(tmp_path: Path, env: dict[str, str], *, collect_static: bool = False) -> Iterator[str]:
     """Migrate (and collect static files when pages are served with production storage),
     start gunicorn on a free loopback port, wait for /livez, yield its URL, stop it."""
-    port = free_port()
-    metrics = tmp_path / "metrics"
-    metrics.mkdir(exist_ok=True)
-    env = {
-        **env,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_ACCESS_LOG": "",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-    }
+    with fleet(tmp_path, env, instances=1, collect_static=collect_static) as urls:
+        yield urls[0]
+
+
+@contextmanager
+def fleet(
+    tmp_path: Path, env: dict[str, str], *, instances: int, collect_static: bool = False
+) -> Iterator[list[str]]:
+    """``instances`` gunicorn instances sharing one database (migrated once), each on a
+    free loopback port with its own metrics directory; their URLs once all answer."""
     commands = [["migrate", "--noinput"]] + (
         [["collectstatic", "--noinput"]] if collect_static else []
     )
@@ -50,28 +51,48 @@ def gunicorn(tmp_path: Path, env: dict[str, str], *, collect_static: bool = Fals
             check=True,
             capture_output=True,
         )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    servers: list[subprocess.Popen] = []
+    urls: list[str] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, "gunicorn exited at start-up"
-            try:
-                requests.get(f"{url}/livez", timeout=5)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "gunicorn never answered"
-                time.sleep(0.1)
-        yield url
+        for number in range(instances):
+            port = free_port()
+            metrics = tmp_path / f"metrics-{number}"
+            metrics.mkdir(exist_ok=True)
+            servers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
+                    cwd=ROOT,
+                    env={
+                        **env,
+                        "GUNICORN_BIND": f"127.0.0.1:{port}",
+                        "GUNICORN_ACCESS_LOG": "",
+                        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+                    },
+                    stdout=subprocess.DEVNULL,
+                    stderr=(tmp_path / f"gunicorn-{number}.log").open("w"),
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60 + 10 * instances
+        for server, url in zip(servers, urls, strict=True):
+            while True:
+                assert server.poll() is None, "gunicorn exited at start-up"
+                try:
+                    requests.get(f"{url}/livez", timeout=5)
+                    break
+                except requests.RequestException:
+                    assert time.monotonic() < deadline, "gunicorn never answered"
+                    time.sleep(0.1)
+        yield urls
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker still draining a slow client
+                server.kill()
+                server.wait(timeout=10)
 
 
 class TcpProxy:

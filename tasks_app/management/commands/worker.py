@@ -54,6 +54,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, duties_only: bool, no_duties: bool, **options: Any) -> None:
+        _without_connection_pool()
         metrics.serve_worker_metrics()
         runner = None if no_duties else DutyRunner()
         if runner is not None:
@@ -117,3 +118,13 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         while not stop.wait(1):
             pass
+
+
+def _without_connection_pool() -> None:
+    """A worker's threads (the queue's loop, each duty, each bulk write) each keep their
+    own database connection for as long as they run, which is what a pool sized for
+    request threads (DATABASE_POOL_MAX) cannot serve: they would wait on one another.
+    Before the first connection is made, the pool is taken out of this process's settings;
+    a worker uses at most 3 + TASKDECK_BULK_CONCURRENCY connections (README, "Connections")."""
+    for alias in connections:
+        connections.settings[alias].get("OPTIONS", {}).pop("pool", None)
