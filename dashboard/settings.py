@@ -242,7 +242,8 @@ TASKROUTER_DEFAULT_WORKSPACE = env_str("TASKROUTER_DEFAULT_WORKSPACE")
 # How long workspace, queue, workflow and channel lists are cached (they rarely change).
 TASKROUTER_DIRECTORY_TTL = env_int("TASKROUTER_DIRECTORY_TTL", 60)
 # How long one read of a task table page serves everyone viewing the same page, on every
-# instance sharing the cache (0 turns sharing off). Taskdeck's own writes end it at once.
+# instance sharing the cache (0 turns sharing off), however much is written meanwhile; a
+# person's own writes end it for them at once.
 TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0, minimum=0)
 # How long such a shared read is kept to be shown, with its age, when TaskRouter fails or
 # misses the page's deadline (only while sharing is on).
