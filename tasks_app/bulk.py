@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -108,10 +108,13 @@ def _map_bounded(function: Callable, items: Sequence) -> Iterator[tuple[object, 
         return
 
     def paced(delay, item):
-        wait = delay()
-        if wait:
-            time.sleep(wait)
-        return function(item)
+        try:
+            wait = delay()
+            if wait:
+                time.sleep(wait)
+            return function(item)
+        finally:
+            _let_go_of_connections()
 
     with ThreadPoolExecutor(max_workers=settings.TASKDECK_BULK_CONCURRENCY) as pool:
         # Each thread runs in a copy of the caller's context (the budget's patience).
@@ -121,6 +124,16 @@ def _map_bounded(function: Callable, items: Sequence) -> Iterator[tuple[object, 
         }
         for future in as_completed(futures):
             yield futures[future], future.result()
+
+
+def _let_go_of_connections() -> None:
+    """A thread outside a request must give its database connection back itself (to the
+    pool, DATABASE_POOL_MAX, or closed): else each write's thread would keep one until
+    the pool ran dry. A connection lent by another thread (tests share theirs) or inside
+    a transaction is its owner's to close."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.allow_thread_sharing and not conn.in_atomic_block:
+            conn.close()
 
 
 def _refusal(action: str, task: taskrouter.Task) -> str | None:

@@ -215,11 +215,7 @@ def test_everything_matching_with_taskrouter_down_is_explained_not_a_server_erro
 def test_a_priority_change_the_workflow_overrides_is_counted_as_kept_by_workflow_not_done(
     client, sandbox
 ):
-    with sandbox.store.read() as conn:
-        vip = conn.execute(
-            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
-            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
-        ).fetchone()["sid"]
+    vip = sandbox.vip_pending_sid()
     plain = next(s for s in sandbox.task_sids("pending", limit=50) if s != vip)
     _, token = preview(client, action="priority", priority="1", task=[vip, plain])
     final = run_to_the_end(client, token)
@@ -238,15 +234,6 @@ def test_a_preview_answers_at_once_and_the_page_polls_until_a_worker_has_read_th
     assert response.status_code == 200
     assert "Reading the tasks… 0 read so far" in body
     assert "bulk-poll" in body and "Cancel" not in body
-
-
-def vip_task(sandbox) -> str:
-    """A pending task whose workflow target fixes its priority (VIP Care: 100)."""
-    with sandbox.store.read() as conn:
-        return conn.execute(
-            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
-            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
-        ).fetchone()["sid"]
 
 
 def test_each_bulk_items_audit_record_holds_what_the_preview_showed_and_the_jobs_reason(
@@ -327,7 +314,7 @@ def worker_died_long_ago(job: BulkJob) -> None:
 def test_a_taken_over_job_judges_an_interrupted_write_by_version_and_completes_its_record(
     sandbox, settings, monkeypatch, case, expected, outcome
 ):
-    sid = vip_task(sandbox) if "workflow" in case else sandbox.task_sid("pending")
+    sid = sandbox.vip_pending_sid() if "workflow" in case else sandbox.task_sid("pending")
     action = {"action": "cancel", "reason": "spam"} if "cancel" in case else {
         "action": "priority", "priority": 3, "reason": "calm the queue"
     }  # fmt: skip
@@ -443,6 +430,13 @@ class WorkerSite:
         )
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
+
+    def drain_the_database_queue(self) -> None:
+        """Run what the database queue holds, then stop (db_worker --batch)."""
+        self.manage(
+            "db_worker", "--batch", "--no-startup-delay", "--no-reload",
+            "--queue-name", self.env["TASKDECK_TASKS_QUEUE"],
+        )  # fmt: skip
 
     def worker(self, **env: str) -> Worker:
         """``manage.py worker``, started and answering its metrics port."""
@@ -662,12 +656,12 @@ def test_a_bulk_job_finishes_with_no_browser_open_run_by_a_database_worker(sandb
     sids = sandbox.task_sids("pending", limit=8)
     before = versions(sandbox, sids)
     job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="spam wave")
-    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
+    worker_site.drain_the_database_queue()
     assert worker_site.states(job) == {"preview": 8}  # read by the worker, nothing written
     assert versions(sandbox, sids) == before
 
     worker_site.start_job(job)
-    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
+    worker_site.drain_the_database_queue()
     assert worker_site.wait_for(job, lambda s: s.get("done") == 8) == {"done": 8}
     assert {(sandbox.fetch(sid).assignment_status, sandbox.fetch(sid).reason) for sid in sids} == {
         ("canceled", "spam wave")

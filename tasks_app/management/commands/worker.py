@@ -124,7 +124,8 @@ def _without_connection_pool() -> None:
     """A worker's threads (the queue's loop, each duty, each bulk write) each keep their
     own database connection for as long as they run, which is what a pool sized for
     request threads (DATABASE_POOL_MAX) cannot serve: they would wait on one another.
-    Before the first connection is made, the pool is taken out of this process's settings;
-    a worker uses at most 3 + TASKDECK_BULK_CONCURRENCY connections (README, "Connections")."""
+    Before the first connection is made, the pool is taken out of this process's settings:
+    a worker holds one connection for its queue, one for the duty runner and one per duty
+    it holds, and one per bulk write in flight (README, "Connections")."""
     for alias in connections:
         connections.settings[alias].get("OPTIONS", {}).pop("pool", None)
