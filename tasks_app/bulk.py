@@ -422,10 +422,14 @@ def _written_outcome(job: BulkJob, task: taskrouter.Task) -> tuple[str, str]:
 
 
 def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
-    if getattr(item, "earlier_write", False):
+    earlier = item.write_id if getattr(item, "earlier_write", False) else None
+    if earlier:
         settled = _settle_earlier_write(job, item)
         if settled is not None:
             return settled
+        # Still at the preview's version: written now, as a write of its own.
+        item.write_id = uuid.uuid4().hex
+        BulkItem.objects.filter(pk=item.pk).update(write_id=item.write_id)
     try:
         task = taskrouter.update_task(
             actor=job.actor,
@@ -437,11 +441,22 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             **_changes(job),
         )
     except taskrouter.PreconditionFailed:
+        if earlier:
+            # The earlier write was still on its way when the task was re-read, and has
+            # landed since (or someone else wrote): judge it again, now it has moved.
+            return _reread_and_judge(job, item, earlier)
         return State.CONFLICT, "Changed since the preview; not overwritten. Open it to review."
     except (taskrouter.NotFound, taskrouter.Rejected, taskrouter.InvalidParameter) as error:
         return State.INVALID, error.user_message
     except taskrouter.TaskRouterError as error:
         return State.FAILED, error.user_message
+    if earlier:  # this write landed at the preview's version: the earlier one never did
+        audit.settle(
+            earlier,
+            outcome=Outcome.FAILED,
+            message="Not applied: a later write of the same change landed at the version "
+            "this one was sent with.",
+        )
     return _written_outcome(job, task)
 
 
@@ -481,18 +496,9 @@ def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
 def _settle_earlier_write(job: BulkJob, item: BulkItem) -> tuple[str, str] | None:
     """An item whose earlier write may have reached TaskRouter (its worker died mid-write,
     or the answer was lost): re-read the task and judge by its version, never write blind.
-
-    - Still at the preview's version: that write never landed (its record says so) and
-      the item is written now (returns None), with a new write id.
-    - One change later, and the task is what this job asked for (for a priority, or what
-      its workflow keeps): that change was our write; the item is done (or kept by
-      workflow) and its record done.
-    - One change later but something else: someone else wrote first, so ours was refused
-      (If-Match); a conflict, and so is its record.
-    - More changes: a conflict for the item; the record says it cannot be told whether our
-      write was among them.
-    The record is completed only if it is still the open intent (once, see audit.settle).
-    """
+    None when the task is still at the preview's version: that write has not landed, and
+    the item is written again (If-Match still the preview's version, so if the earlier
+    write lands after all, the new one is refused and the earlier one judged then)."""
     try:
         task = taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=item.task_sid)
     except taskrouter.NotFound as error:
@@ -500,20 +506,36 @@ def _settle_earlier_write(job: BulkJob, item: BulkItem) -> tuple[str, str] | Non
         return State.INVALID, error.user_message
     except taskrouter.TaskRouterError as error:
         return State.FAILED, error.user_message  # judged on the next try
-    apart = _versions_after(item.etag, task.etag)
-    if task.etag == item.etag or apart == 0:
-        audit.settle(
-            item.write_id,
-            outcome=Outcome.FAILED,
-            message=f"Not applied: the task was still at version {task.etag} when re-read.",
-        )
-        item.write_id = uuid.uuid4().hex
-        BulkItem.objects.filter(pk=item.pk).update(write_id=item.write_id)
+    if task.etag == item.etag or _versions_after(item.etag, task.etag) == 0:
         return None
+    return _judge(job, item, task, item.write_id)
+
+
+def _reread_and_judge(job: BulkJob, item: BulkItem, write_id: str) -> tuple[str, str]:
+    try:
+        task = taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=item.task_sid)
+    except taskrouter.TaskRouterError as error:
+        return State.FAILED, error.user_message
+    return _judge(job, item, task, write_id)
+
+
+def _judge(job: BulkJob, item: BulkItem, task: taskrouter.Task, write_id: str) -> tuple[str, str]:
+    """The write ``write_id`` of an item, now that the task has moved past the preview's
+    version, and the outcome its audit record is completed with (once, audit.settle):
+
+    - one change later, and the task is what this job asked for (for a priority, the job's
+      or the one its workflow keeps): that change was our write; done (or kept by
+      workflow), and so is the record;
+    - one change later but something else: someone else wrote first, so ours was refused
+      (If-Match); a conflict, and so is the record;
+    - more changes: a conflict for the item; the record says it cannot be told whether
+      our write was among them.
+    """
+    apart = _versions_after(item.etag, task.etag)
     state = _ours(job, item, task) if apart in (1, None) else None
     if state is not None:
         audit.settle(
-            item.write_id,
+            write_id,
             outcome=Outcome.DONE,
             message=f"Confirmed on re-reading: version {task.etag}, this write's result.",
         )
@@ -525,13 +547,13 @@ def _settle_earlier_write(job: BulkJob, item: BulkItem) -> tuple[str, str] | Non
         return State.DONE, f"Written before its worker stopped; confirmed at version {task.etag}."
     if apart == 1:
         audit.settle(
-            item.write_id,
+            write_id,
             outcome=Outcome.CONFLICT,
             message=f"Someone else changed the task first (now version {task.etag}).",
         )
     else:
         audit.settle(
-            item.write_id,
+            write_id,
             outcome=Outcome.UNKNOWN,
             message=(
                 f"Re-read at version {task.etag}, changed more than once since the preview: "

@@ -31,7 +31,7 @@ from tasks_app import bulk
 from tasks_app.models import AuditQuerySet, AuditRecord, BulkItem, BulkJob
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import service as taskrouter
-from tasks_app.taskrouter.signals import task_written
+from tasks_app.taskrouter.signals import task_write_started, task_written
 from tests.backends import require_postgres, require_redis
 from tests.conftest import htmx_headers, wait_until
 from tests.serving import TcpProxy, free_port
@@ -351,6 +351,42 @@ def test_a_taken_over_write_that_never_landed_is_written_once_and_its_intent_say
     records = list(AuditRecord.objects.filter(task_sid=sid).order_by("started", "pk"))
     assert [r.outcome for r in records] == ["failed", "done"]
     assert records[0].message.startswith("Not applied")
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
+def test_an_interrupted_write_that_lands_late_is_confirmed_not_reported_as_a_conflict(
+    sandbox, settings, monkeypatch, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], action="cancel", reason="spam")
+    loopback_sandbox.faults.set("503;methods=POST;times=1")  # not applied (yet)
+    item = write_then_die(job, monkeypatch)
+    first_write = BulkItem.objects.get(pk=item.pk).write_id
+
+    def the_dead_workers_request_arrives_now(sender, write_id, **kwargs):
+        # The taken-over write is about to go out; the dead worker's own request, still
+        # on its way when the task was re-read, reaches TaskRouter first.
+        if write_id != first_write:
+            task_write_started.disconnect(the_dead_workers_request_arrives_now)
+            landed = requests.post(
+                f"{loopback_sandbox.url}/v1/Workspaces/{before.workspace_sid}/Tasks/{sid}",
+                data={"AssignmentStatus": "canceled", "Reason": "spam"},
+                headers={"If-Match": before.etag},
+                auth=(DEVELOPMENT_CREDENTIALS.account_sid, DEVELOPMENT_CREDENTIALS.auth_token),
+                timeout=10,
+            )
+            assert landed.status_code == 200
+
+    task_write_started.connect(the_dead_workers_request_arrives_now)
+    worker_died_long_ago(job)
+    bulk.run(job)
+
+    item.refresh_from_db()
+    assert item.state == "done", item.message
+    outcomes = dict(AuditRecord.objects.filter(task_sid=sid).values_list("write_id", "outcome"))
+    assert outcomes.pop(first_write) == "done"  # the late one landed
+    assert list(outcomes.values()) == ["conflict"]  # the second was refused: never twice
     assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
 
 
