@@ -177,23 +177,23 @@ else:
 # django.tasks (the upgrade is an import change). The database backend is the default and
 # needs nothing else; a fleet uses RQ on Redis, whose workers scale out as processes on any
 # machine. `manage.py worker` runs the right one. TASKDECK_TASKS_BACKEND picks one; with
-# only REDIS_URL set, RQ is chosen. Jobs go to the queue TASKDECK_TASKS_QUEUE: two
+# only REDIS_URL set, RQ is chosen. Jobs go to the queue TASKDECK_TASK_QUEUE: two
 # deployments sharing one Redis need different names. Nothing is deferred (no RQ
 # scheduler): stalled jobs are handed over by a fleet duty (tasks_app/bulk.py).
 REDIS_URL = env_str("REDIS_URL")
 TASKDECK_TASKS_BACKEND = env_str("TASKDECK_TASKS_BACKEND", "rq" if REDIS_URL else "db")
-TASKDECK_TASKS_QUEUE = env_str("TASKDECK_TASKS_QUEUE", "default")
+TASKDECK_TASK_QUEUE = env_str("TASKDECK_TASK_QUEUE", "default")
 if TASKDECK_TASKS_BACKEND == "rq":
     if not REDIS_URL:
         raise ImproperlyConfigured(
             "TASKDECK_TASKS_BACKEND=rq needs REDIS_URL (redis://host:6379/1)."
         )
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [TASKDECK_TASKS_QUEUE]}}
-    RQ_QUEUES = {TASKDECK_TASKS_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [TASKDECK_TASK_QUEUE]}}
+    RQ_QUEUES = {TASKDECK_TASK_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
 elif TASKDECK_TASKS_BACKEND == "db":
     TASKS = {
-        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [TASKDECK_TASKS_QUEUE]}
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [TASKDECK_TASK_QUEUE]}
     }
 else:
     raise ImproperlyConfigured(

@@ -576,7 +576,7 @@ def run_chunk(job: BulkJob, *, seconds: float | None = None) -> int:
         item.state, item.message = state, message
         item.save(update_fields=["state", "message"])
         metrics.BULK_ITEMS.labels(outcome=state).inc()
-    if items:
+        # A sign of life with every result, so a slow chunk is never taken for a dead one.
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
     return len(items)
 

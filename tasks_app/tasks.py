@@ -2,7 +2,7 @@
 
 Arguments are plain ids: a task may run in another process, on another machine, after a
 restart. Each function looks the job up again and does nothing when it is gone. They
-go to the deployment's own queue (TASKDECK_TASKS_QUEUE), which its workers serve.
+go to the deployment's own queue (TASKDECK_TASK_QUEUE), which its workers serve.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _working_on(job_id: int) -> Iterator[None]:
         close_old_connections()
 
 
-@task(queue_name=settings.TASKDECK_TASKS_QUEUE)
+@task(queue_name=settings.TASKDECK_TASK_QUEUE)
 def prepare_bulk_job(job_id: int) -> None:
     """Read a bulk job's tasks for its preview."""
     with _working_on(job_id):
@@ -44,7 +44,7 @@ def prepare_bulk_job(job_id: int) -> None:
             bulk.prepare(job)
 
 
-@task(queue_name=settings.TASKDECK_TASKS_QUEUE)
+@task(queue_name=settings.TASKDECK_TASK_QUEUE)
 def run_bulk_job(job_id: int) -> None:
     """Write a started bulk job's queued tasks until none is left."""
     with _working_on(job_id):

@@ -1,15 +1,12 @@
 """Taskdeck under gunicorn with the repository's gunicorn.conf.py, as `make serve` runs it,
-for the tests that need real processes (127.0.0.1 only); and a TCP proxy to put between
-those processes and PostgreSQL or Redis, to cut like a network failure."""
+for the tests that need real processes (127.0.0.1 only): one instance, or a fleet of them
+sharing one database."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,88 +90,3 @@ def fleet(
             except subprocess.TimeoutExpired:  # a worker still draining a slow client
                 server.kill()
                 server.wait(timeout=10)
-
-
-class TcpProxy:
-    """A TCP forwarder on a free loopback port to ``127.0.0.1:target``, for a test to cut
-    and restore like a network failure: `cut` resets every connection through it and
-    closes each new one at once (a client sees the server go away), `restore` forwards
-    again. Processes under test are pointed at ``port`` instead of the real server, which
-    is never stopped. ``peak`` is the most connections it carried at once."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._open: set[frozenset[socket.socket]] = set()  # client and upstream, in pairs
-        self._cut = threading.Event()
-        self.peak = 0
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> TcpProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._listener.close()
-        self._close_all()
-
-    def url(self, url: str) -> str:
-        """``url`` (a database or Redis URL on 127.0.0.1:target) through this proxy."""
-        return url.replace(f"127.0.0.1:{self.target}", f"127.0.0.1:{self.port}", 1)
-
-    def cut(self) -> None:
-        self._cut.set()
-        self._close_all()
-
-    def restore(self) -> None:
-        self._cut.clear()
-
-    def _close_all(self) -> None:
-        with self._lock:
-            doomed, self._open = self._open, set()
-        for sock in (sock for pair in doomed for sock in pair):
-            # A reset, as when the server goes away (linger 0). shutdown() first: close()
-            # alone does not wake the thread blocked reading it, so nothing would be sent.
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if self._cut.is_set():
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._open.add(frozenset((client, upstream)))
-                self.peak = max(self.peak, len(self._open))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with self._lock:
-                self._open.discard(frozenset((source, sink)))
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                with contextlib.suppress(OSError):
-                    sock.close()

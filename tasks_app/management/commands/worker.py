@@ -95,7 +95,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _queue_loop() -> None:
-        queue = settings.TASKDECK_TASKS_QUEUE
+        queue = settings.TASKDECK_TASK_QUEUE
         if settings.TASKDECK_TASKS_BACKEND == "rq":
             from django_rq.workers import get_worker
 
