@@ -112,7 +112,8 @@ lock upgrade: $(LOCK_VENV)/.installed
 # on 127.0.0.1, so the HTTPS redirect and secure cookies are off unless already set; a
 # secret key is generated once into var/. `make worker`: one more worker (bulk jobs on RQ
 # when REDIS_URL or TASKDECK_TASKS_BACKEND=rq says so, else on the database; and the
-# fleet's duties, each held by one worker at a time).
+# fleet's duties, each held by one worker at a time). Each worker serves its metrics on
+# TASKDECK_WORKER_METRICS_PORT (8001): give a second one on this machine another port.
 .PHONY: serve worker loadtest
 serve worker: export DJANGO_SECURE_SSL_REDIRECT := $(or $(DJANGO_SECURE_SSL_REDIRECT),0)
 serve worker: export DJANGO_SECURE_COOKIES := $(or $(DJANGO_SECURE_COOKIES),0)
@@ -142,9 +143,10 @@ serve: $(RUN_STAMP) $(SECRET_KEY_FILE)
 worker: $(RUN_STAMP) $(SECRET_KEY_FILE)
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; $(WORKER_CMD)
 
-# `make loadtest`: 100 supervisors on 2 gunicorn instances sharing PostgreSQL and Redis on
-# 127.0.0.1, against the sandbox with TaskRouter's rate limits, then again with one
-# instance killed halfway; prints each figure beside its target (bench/loadtest.py).
+# `make loadtest`: 100 supervisors (full pages and live refreshes, signed in through a
+# stand-in SSO proxy) on 2 gunicorn instances sharing PostgreSQL and Redis on 127.0.0.1,
+# against the sandbox with TaskRouter's rate limits, then again with one instance killed
+# halfway; prints each figure beside its target (bench/loadtest.py).
 loadtest: $(DEV_STAMP)
 	$(PY) -m bench.loadtest --both $(LOADTEST_ARGS)
 

@@ -1,10 +1,13 @@
 """``make loadtest``: many supervisors on several instances, one TaskRouter budget, measured.
 
-100 simulated supervisors (Locust, headless) each refresh one of 10 distinct task-table
-views every 10 s for 2 minutes, against 2 Taskdeck instances (gunicorn, gunicorn.conf.py)
-sharing one PostgreSQL database and one Redis, with the sandbox enforcing TaskRouter's
-rate limits over loopback. Then the same with one instance killed halfway: the simulated
-load balancer sends its supervisors to the other one, as a real one would.
+100 simulated supervisors (Locust, headless) each open one of 10 distinct task-table views
+(the full page) and refresh it every 10 s (the live refresh, as htmx asks for it; the
+full page again every sixth time, as a reload) for 2 minutes, against 2 Taskdeck
+instances (gunicorn, gunicorn.conf.py) sharing one PostgreSQL database and one Redis,
+behind a stand-in SSO proxy (each supervisor signed in as themselves), with the sandbox
+enforcing TaskRouter's rate limits over loopback. Then the same with one instance killed
+halfway: the simulated load balancer sends its supervisors to the other one, as a real
+one would.
 
 Figures are counted where they happen: TaskRouter requests and 429s at the sandbox,
 errors and latency at the supervisors. Everything runs on 127.0.0.1; the PostgreSQL
@@ -71,6 +74,7 @@ from locust import HttpUser, constant, task
 
 VIEWS = os.environ["LOADTEST_VIEWS"].split("|")
 HOSTS = os.environ["LOADTEST_HOSTS"].split("|")
+RELOAD_EVERY = int(os.environ["LOADTEST_RELOAD_EVERY"])
 _numbers = itertools.count()
 
 
@@ -83,16 +87,27 @@ class Supervisor(HttpUser):
         self.view = VIEWS[number % len(VIEWS)]
         first = number % len(HOSTS)
         self.hosts = HOSTS[first:] + HOSTS[:first]
+        # What the SSO proxy in front would send: who this supervisor is, and their group.
+        self.identity = {
+            "X-Forwarded-Email": f"supervisor-{number}@example.com",
+            "X-Forwarded-Groups": "supervisors",
+        }
+        self.refreshes = 0
+        self.get(full_page=True)  # the page as the browser first loads it
 
     @task
     def refresh(self):
+        self.refreshes += 1
+        self.get(full_page=self.refreshes % RELOAD_EVERY == 0)
+
+    def get(self, *, full_page):
+        live = {"HX-Request": "true", "HX-Target": "task-rows"}
+        headers = self.identity if full_page else {**self.identity, **live}
+        name = self.view + (" (full page)" if full_page else "")
         for attempt, host in enumerate(self.hosts):
             last = attempt == len(self.hosts) - 1
             with self.client.get(
-                host + self.view,
-                name=self.view,
-                headers={"HX-Request": "true", "HX-Target": "task-rows"},
-                catch_response=True,
+                host + self.view, name=name, headers=headers, catch_response=True
             ) as response:
                 if response.status_code == 0 and not last:
                     response.request_meta["name"] = "moved to the other instance"
@@ -100,8 +115,12 @@ class Supervisor(HttpUser):
                     continue
                 if response.status_code != 200:
                     response.failure(f"HTTP {response.status_code}")
+                elif full_page and b"<html" not in response.content:
+                    response.failure("not the full page")
                 return
 """
+# Every RELOAD_EVERY-th refresh of a supervisor is a full page (a reload), the rest live.
+RELOAD_EVERY = 6
 
 
 @dataclass
@@ -199,6 +218,9 @@ def _environment(database: str, sandbox_url: str, credentials: Credentials) -> d
         "TWILIO_AUTH_TOKEN": credentials.auth_token,
         # One read of a view serves everyone refreshing it within the interval.
         "TASKROUTER_SHARED_READ_SECONDS": str(INTERVAL),
+        # The supervisors come through an SSO proxy on this machine (LOCUSTFILE's headers).
+        "TASKDECK_SSO_TRUSTED_PROXIES": "127.0.0.1/32",
+        "TASKDECK_ROLE_GROUPS": "editor=supervisors",
         "GUNICORN_WORKERS": "2",
         "GUNICORN_THREADS": "8",
         "GUNICORN_ACCESS_LOG": "off",
@@ -267,6 +289,7 @@ def _locust(workdir: Path, hosts: list[str], users: int, seconds: int) -> subpro
             "LOADTEST_VIEWS": "|".join(VIEWS),
             "LOADTEST_HOSTS": "|".join(hosts),
             "LOADTEST_INTERVAL": str(INTERVAL),
+            "LOADTEST_RELOAD_EVERY": str(RELOAD_EVERY),
         },
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "locust.log").open("w"),
@@ -276,13 +299,15 @@ def _locust(workdir: Path, hosts: list[str], users: int, seconds: int) -> subpro
 def _latency(workdir: Path) -> dict[str, str]:
     with (workdir / "run_stats.csv").open() as stats:
         rows = list(csv.DictReader(stats))
-    pages = [r for r in rows if r["Name"] in VIEWS]
+    pages = [r for r in rows if r["Name"].removesuffix(" (full page)") in VIEWS]
     served = sum(int(r["Request Count"]) for r in pages)
+    full = sum(int(r["Request Count"]) for r in pages if r["Name"].endswith("(full page)"))
     failed = sum(int(r["Failure Count"]) for r in pages)
     moved = sum(int(r["Request Count"]) for r in rows if r["Name"] == "moved to the other instance")
     total = next(r for r in rows if r["Name"] == "Aggregated")
     return {
         "requests": str(served),
+        "full pages": str(full),
         "errors": str(failed),
         "moved": str(moved),
         "p50": total["50%"],
@@ -324,8 +349,11 @@ def run(*, users: int, seconds: int, kill_halfway: bool) -> bool:
     worst = upstream.most_per_interval()
     rows = [
         ("pages requested by supervisors", figures["requests"], "about"
-         f" {users * seconds // INTERVAL}"),
-        ("distinct views TaskRouter was asked for", str(len(upstream.lists)), f"{len(VIEWS)}"),
+         f" {users * (seconds // INTERVAL + 1)}"),
+        ("of which full pages (the rest live refreshes)", figures["full pages"],
+         f"about {users * (1 + seconds // INTERVAL // RELOAD_EVERY)}"),
+        ("distinct views TaskRouter was asked for", str(len(upstream.lists)),
+         str(min(users, len(VIEWS)))),
         ("TaskRouter task lists per view per 10 s, worst", str(worst), "<= 1"),
         ("TaskRouter task lists per view per 10 s, mean",
          f"{lists / max(1, len(upstream.lists)) / intervals:.2f}", "<= 1"),

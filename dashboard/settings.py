@@ -123,6 +123,37 @@ MIGRATION_DATABASE = (
     dj_database_url.parse(DATABASE_MIGRATION_URL) if DATABASE_MIGRATION_URL else None
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# On PostgreSQL each process shares a pool of at most DATABASE_POOL_MAX connections among
+# its threads (Django's own pooling, psycopg_pool), so the fleet's connections have a
+# bound PostgreSQL's max_connections can hold (README, "Connections"); a request waits
+# up to DATABASE_POOL_TIMEOUT seconds for one. 0 turns the pool off (one connection per
+# thread, as DATABASE_CONN_MAX_AGE says). Workers run without it (their threads each
+# keep a connection: manage.py worker).
+DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 4)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # A dead server or a silently broken network fails a connection within
+            # seconds, not at the kernel's TCP timeout (hours), so workers ride it out.
+            "connect_timeout": 5,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+    )
+    if DATABASE_POOL_MAX > 0:
+        if DATABASES["default"]["CONN_MAX_AGE"]:
+            raise ImproperlyConfigured(
+                "DATABASE_CONN_MAX_AGE keeps connections per thread, DATABASE_POOL_MAX "
+                "shares a pool of them: set one (DATABASE_POOL_MAX=0 turns the pool off)."
+            )
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 0,
+            "max_size": DATABASE_POOL_MAX,
+            "timeout": DATABASE_POOL_TIMEOUT,
+        }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes write the embedded database at once (the web server, the worker
     # and the fleet's duties): WAL lets readers carry on beside a writer, IMMEDIATE takes
@@ -196,10 +227,10 @@ CACHES["state"] = _redis_cache(REDIS_URL) if REDIS_URL else CACHES["default"]
 
 # --- Background work (bulk previews and writes): django-tasks, the backport of Django 6's
 # django.tasks (the upgrade is an import change). The database backend is the default and
-# needs nothing else (`manage.py db_worker`); a fleet uses RQ on Redis, whose workers
-# scale out as processes on any machine (`manage.py rqworker $TASKDECK_CACHE_PREFIX --job-class
-# django_tasks_rq.Job --with-scheduler`). TASKDECK_TASKS_BACKEND picks one; with only
-# REDIS_URL set, RQ is chosen.
+# needs nothing else; a fleet uses RQ on Redis, whose workers scale out as processes on any
+# machine. `manage.py worker` runs the right one. TASKDECK_TASKS_BACKEND picks one; with
+# only REDIS_URL set, RQ is chosen. Jobs go to the queue TASKDECK_TASK_QUEUE. Nothing is
+# deferred (no RQ scheduler): stalled jobs are handed over by a fleet duty (tasks_app/bulk.py).
 TASKDECK_TASKS_BACKEND = env_str("TASKDECK_TASKS_BACKEND", "rq" if REDIS_URL else "db")
 if TASKDECK_TASKS_BACKEND == "rq":
     if not REDIS_URL:
@@ -208,7 +239,7 @@ if TASKDECK_TASKS_BACKEND == "rq":
         )
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     # RQ's queue is named after the deployment's prefix: two deployments sharing a Redis
-    # never take each other's jobs (`rqworker $TASKDECK_CACHE_PREFIX`).
+    # never take each other's jobs.
     TASKDECK_TASK_QUEUE = TASKDECK_CACHE_PREFIX
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [TASKDECK_TASK_QUEUE]}}
     RQ_QUEUES = {TASKDECK_TASK_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
@@ -286,7 +317,8 @@ TASKROUTER_DEFAULT_WORKSPACE = env_str("TASKROUTER_DEFAULT_WORKSPACE")
 # How long workspace, queue, workflow and channel lists are cached (they rarely change).
 TASKROUTER_DIRECTORY_TTL = env_int("TASKROUTER_DIRECTORY_TTL", 60)
 # How long one read of a task table page serves everyone viewing the same page, on every
-# instance sharing the cache (0 turns sharing off). Taskdeck's own writes end it at once.
+# instance sharing the cache (0 turns sharing off), however much is written meanwhile; a
+# person's own writes end it for them at once.
 TASKROUTER_SHARED_READ_SECONDS = env_float("TASKROUTER_SHARED_READ_SECONDS", 2.0, minimum=0)
 # How long such a shared read is kept to be shown, with its age, when TaskRouter fails or
 # misses the page's deadline (only while sharing is on).
@@ -430,6 +462,11 @@ if LOGGING["handlers"]["console"]["formatter"] not in ("json", "plain"):
 # renews it (every third of it); when the worker dies, another takes the duty over within
 # about this many seconds plus one.
 TASKDECK_LEASE_SECONDS = env_float("TASKDECK_LEASE_SECONDS", 6.0)
+# Each worker serves its own Prometheus metrics here (its bulk outcomes and TaskRouter
+# calls; no web instance sees them). Port 0: none. Several workers on one machine need a
+# port each.
+TASKDECK_WORKER_METRICS_HOST = env_str("TASKDECK_WORKER_METRICS_HOST", "127.0.0.1")
+TASKDECK_WORKER_METRICS_PORT = env_int("TASKDECK_WORKER_METRICS_PORT", 8001)
 # How often an open task table refreshes itself, in seconds (users can pause it).
 TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
 # The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).

@@ -10,7 +10,11 @@ with each write's signal, never from the request or a thread-local).
   leaves the intent, which is exactly what the trail should say: nobody knows.
 
 Callers may pass ``seen`` (the fields as the person saw them) with the signal; the record
-keeps it as "before" beside the data sent ("after").
+keeps it as "before" beside the data sent ("after"). The record's reason is the one sent
+to TaskRouter, or else ``why`` (a priority change's reason, which TaskRouter does not take).
+
+An intent whose process died before the outcome (a killed bulk worker) is completed later
+by whoever finds out what happened (`settle`): once, like any other.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ def record_intent(
     data: dict[str, str],
     if_match: str | None,
     seen: dict[str, Any] | None = None,
+    why: str | None = None,
     **extra: Any,
 ) -> None:
     AuditRecord.objects.create(
@@ -70,7 +75,7 @@ def record_intent(
         action=operation,
         before=seen,
         after=dict(data),
-        reason=data.get("Reason", ""),
+        reason=data.get("Reason") or why or "",
         if_match=if_match or "",
     )
 
@@ -151,6 +156,16 @@ def record_change(
         after=after or {},
         outcome=Outcome.DONE,
         message=summary,
+    )
+
+
+def settle(write_id: str, *, outcome: str, message: str) -> bool:
+    """Give an intent left open by a process that died mid-write the outcome found since
+    (a bulk job taken over re-reads the task and judges); False when it had one already."""
+    return bool(
+        AuditRecord.objects.filter(write_id=write_id).complete(
+            completed=timezone.now(), outcome=outcome, message=message
+        )
     )
 
 

@@ -7,36 +7,50 @@ each task's version. Running writes each task with its own If-Match, a few at a 
 within a rate; no browser needs to stay open. A task changed since the preview is a
 conflict, never an overwrite; results stay on the job.
 
-Surviving a worker that dies (SIGKILL, a lost machine) without writing anything twice:
-- before an item's write, its state (RUNNING, with the claim's time) is committed, and
-  its version as read at preview has been in the database since the preview;
-- a watchdog task, deferred, notices a job whose worker stopped showing progress and
-  enqueues it again; the next worker takes over the abandoned RUNNING items;
-- an abandoned RUNNING item is never simply written again: see `_write_abandoned`.
+Surviving a worker that dies (SIGKILL, a lost machine, a database outage mid-job) without
+writing anything twice:
+- before an item's write, its state (RUNNING, with the claim's time and the write's id)
+  is committed, and its version as read at preview has been in the database since the
+  preview;
+- the fleet's duty "bulk-takeover" (`hand_over_stalled`, run by one worker of the fleet at
+  a time) finds every job whose worker has shown no progress for
+  TASKDECK_BULK_STALE_SECONDS and enqueues it again; the next worker takes over the
+  abandoned RUNNING items. No scheduler and no lock of the dead worker is involved;
+- an item whose earlier write may have landed is never simply written again: see
+  `_settle_earlier_write`, which also completes that write's audit record.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
+import json
+import logging
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from tasks_app import metrics, titles
-from tasks_app.models import BulkItem, BulkJob
+from tasks_app import audit, editing, metrics, titles
+from tasks_app.fleet import leases
+from tasks_app.models import AuditRecord, BulkItem, BulkJob
 from tasks_app.taskrouter import budget, rules
 from tasks_app.taskrouter import service as taskrouter
 
 State = BulkItem.State
 Action = BulkJob.Action
+Outcome = AuditRecord.Outcome
+
+log = logging.getLogger(__name__)
 
 TARGET_STATUS = {Action.CANCEL: rules.CANCELED, Action.COMPLETE: rules.COMPLETED}
 # The states a job's items end in; the rest are still to come or under way.
@@ -94,10 +108,13 @@ def _map_bounded(function: Callable, items: Sequence) -> Iterator[tuple[object, 
         return
 
     def paced(delay, item):
-        wait = delay()
-        if wait:
-            time.sleep(wait)
-        return function(item)
+        try:
+            wait = delay()
+            if wait:
+                time.sleep(wait)
+            return function(item)
+        finally:
+            _let_go_of_connections()
 
     with ThreadPoolExecutor(max_workers=settings.TASKDECK_BULK_CONCURRENCY) as pool:
         # Each thread runs in a copy of the caller's context (the budget's patience).
@@ -107,6 +124,16 @@ def _map_bounded(function: Callable, items: Sequence) -> Iterator[tuple[object, 
         }
         for future in as_completed(futures):
             yield futures[future], future.result()
+
+
+def _let_go_of_connections() -> None:
+    """A thread outside a request must give its database connection back itself (to the
+    pool, DATABASE_POOL_MAX, or closed): else each write's thread would keep one until
+    the pool ran dry. A connection lent by another thread (tests share theirs) or inside
+    a transaction is its owner's to close."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.allow_thread_sharing and not conn.in_atomic_block:
+            conn.close()
 
 
 def _refusal(action: str, task: taskrouter.Task) -> str | None:
@@ -124,19 +151,37 @@ def _refusal(action: str, task: taskrouter.Task) -> str | None:
 # --- Queueing --------------------------------------------------------------------------
 
 
-def _enqueue(name: str, job: BulkJob, *, after: timedelta | None = None) -> None:
+class QueueUnavailable(Exception):
+    """The job queue (RQ's Redis, or the database) did not take the work: nothing was
+    started, and the person is told so where they asked."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+def _queue_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [DatabaseError]
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # RQ is an optional extra; without it the queue is the database
+        pass
+    else:
+        errors.append(RedisError)
+    return tuple(errors)
+
+
+def _enqueue(name: str, job: BulkJob) -> None:
+    """Hand the job to a worker; QueueUnavailable when the queue cannot be reached."""
     from tasks_app import tasks  # the task functions import this module
 
-    task = getattr(tasks, name)
-    if after is not None:
-        if not task.get_backend().supports_defer:
-            return  # an immediate backend (tests) finishes the job before this matters
-        task = task.using(run_after=timezone.now() + after)
-    task.enqueue(job.pk)
-
-
-def _watch(job: BulkJob) -> None:
-    _enqueue("watch_bulk_job", job, after=_stale_after())
+    try:
+        getattr(tasks, name).enqueue(job.pk)
+    except _queue_errors() as error:
+        log.warning("bulk job %s: the job queue did not take %s: %s", job.pk, name, error)
+        raise QueueUnavailable(
+            "The job queue is not answering, so no worker could be given this bulk action."
+        ) from error
 
 
 def create(
@@ -162,8 +207,11 @@ def create(
         query_params=None if selection.query is None else selection.query.to_params(),
         heartbeat=timezone.now(),
     )
-    _enqueue("prepare_bulk_job", job)
-    _watch(job)
+    try:
+        _enqueue("prepare_bulk_job", job)
+    except QueueUnavailable:
+        job.delete()  # no job without a worker to read it: nothing half-made stays behind
+        raise
     job.refresh_from_db()  # a worker may have read it all already
     return job
 
@@ -235,6 +283,7 @@ def _read_all(job: BulkJob, sids: list[str]) -> None:
                 item.priority_seen = read_result.priority
                 item.queue_seen = read_result.task_queue_friendly_name or ""
                 item.title_seen = titles.task_title(read_result)
+                item.attributes_digest = _digest(read_result)
                 refusal = _refusal(job.action, read_result)
                 if refusal:
                     item.state, item.message = State.SKIPPED, refusal
@@ -244,43 +293,79 @@ def _read_all(job: BulkJob, sids: list[str]) -> None:
 
 
 def start(job: BulkJob) -> None:
-    """Queue every previewed write and hand the job to a worker."""
+    """Queue every previewed write and hand the job to a worker. When the queue cannot
+    take it, the job is back as it was (previewed, nothing written) and QueueUnavailable
+    says why."""
     with transaction.atomic():
-        job.items.filter(state=State.PREVIEW).update(state=State.QUEUED)
+        queued = list(job.items.filter(state=State.PREVIEW).values_list("pk", flat=True))
+        job.items.filter(pk__in=queued).update(state=State.QUEUED)
         job.started = job.heartbeat = timezone.now()
         job.save(update_fields=["started", "heartbeat"])
-    _enqueue("run_bulk_job", job)
-    _watch(job)
+    try:
+        _enqueue("run_bulk_job", job)
+    except QueueUnavailable:
+        with transaction.atomic():
+            job.items.filter(pk__in=queued, state=State.QUEUED).update(state=State.PREVIEW)
+            job.started = None
+            job.save(update_fields=["started"])
+        raise
 
 
 def retry_failed(job: BulkJob) -> int:
-    """Queue the failed writes again, at the version seen at preview: if a failed write
-    did land after all, the version moved and the retry reports a conflict."""
-    count = job.items.filter(state=State.FAILED).update(state=State.QUEUED, message="")
+    """Queue the failed writes again. An item whose earlier write may have landed (its
+    answer was lost) is re-read first and judged by its version, like a takeover."""
+    failed = list(job.items.filter(state=State.FAILED).values_list("pk", flat=True))
+    count = job.items.filter(pk__in=failed).update(state=State.QUEUED, message="")
     if count:
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
-        _enqueue("run_bulk_job", job)
-        _watch(job)
+        try:
+            _enqueue("run_bulk_job", job)
+        except QueueUnavailable:
+            job.items.filter(pk__in=failed, state=State.QUEUED).update(state=State.FAILED)
+            raise
     return count
 
 
-def watch(job: BulkJob) -> None:
-    """The watchdog: while a job is unfinished, check on it every stale period; when its
-    worker has shown no progress for that long, hand the job to another worker."""
-    if job.prepared is None:
-        unfinished, work = True, "prepare_bulk_job"
-    else:
-        unfinished = (
-            job.started is not None
-            and job.items.filter(state__in=(State.QUEUED, State.RUNNING)).exists()
-        )
-        work = "run_bulk_job"
-    if not unfinished:
-        return
-    if job.heartbeat is None or timezone.now() - job.heartbeat >= _stale_after():
-        BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
-        _enqueue(work, job)
-    _watch(job)
+# --- Taking over stalled jobs (a fleet duty) ---------------------------------------------
+
+
+def takeover_every() -> float:
+    """How often the fleet looks for stalled jobs: a few times per stale period, at most
+    every 5 s (one query when nothing is stalled)."""
+    return min(5.0, max(0.5, settings.TASKDECK_BULK_STALE_SECONDS / 4))
+
+
+def stalled_jobs():
+    """Jobs whose worker has shown no sign of life for TASKDECK_BULK_STALE_SECONDS while
+    they still have work: a preview not read yet, or writes queued or under way."""
+    unfinished = BulkItem.objects.filter(
+        job=OuterRef("pk"), state__in=(State.QUEUED, State.RUNNING)
+    )
+    return BulkJob.objects.filter(
+        Q(heartbeat__isnull=True) | Q(heartbeat__lt=timezone.now() - _stale_after())
+    ).filter(Q(prepared__isnull=True) | Q(Exists(unfinished), started__isnull=False))
+
+
+def hand_over_stalled(key: str | None, held: leases.Held) -> None:
+    """One round of the fleet duty: every stalled job is enqueued again, for whichever
+    live worker takes it (claims are atomic, so a job enqueued twice writes nothing twice).
+    The heartbeat moves first, in one conditional UPDATE, so two rounds overlapping (a
+    paused duty holder and its successor) hand a job over once."""
+    for job in stalled_jobs().only("pk", "heartbeat", "prepared"):
+        if not held.still_held():
+            return
+        claimed = BulkJob.objects.filter(pk=job.pk, heartbeat=job.heartbeat)
+        if job.heartbeat is None:
+            claimed = BulkJob.objects.filter(pk=job.pk, heartbeat__isnull=True)
+        if not claimed.update(heartbeat=timezone.now()):
+            continue  # another round took it, or its worker showed life just now
+        work = "prepare_bulk_job" if job.prepared is None else "run_bulk_job"
+        try:
+            _enqueue(work, job)
+        except QueueUnavailable:
+            continue  # tried again once the job is stale anew; the queue's outage is logged
+        log.warning("bulk job %s: no progress for %gs, handed to a live worker (%s)",
+                    job.pk, settings.TASKDECK_BULK_STALE_SECONDS, work)  # fmt: skip
 
 
 # --- Writing ---------------------------------------------------------------------------
@@ -289,26 +374,47 @@ def watch(job: BulkJob) -> None:
 def _claim(job: BulkJob, count: int, *, stale_before) -> list[BulkItem]:
     candidates = job.items.filter(
         Q(state=State.QUEUED) | Q(state=State.RUNNING, claimed_at__lt=stale_before)
-    ).values_list("pk", "state")[:count]
-    claimed = []
-    for pk, state in candidates:
+    ).values_list("pk", "state", "write_id")[:count]
+    claimed, earlier = [], set()
+    for pk, state, write_id in candidates:
         # One UPDATE per item is the claim: two workers racing get it once between them.
-        # It commits before the write starts, so a crash leaves the item RUNNING.
+        # It commits before the write starts, so a crash leaves the item RUNNING with the
+        # id its write's audit record will carry. An item that has a write id already was
+        # tried before (a worker died mid-write, or its answer was lost): it keeps that id
+        # until the task is re-read and that write judged.
         if job.items.filter(pk=pk, state=state).update(
-            state=State.RUNNING, claimed_at=timezone.now()
+            state=State.RUNNING,
+            claimed_at=timezone.now(),
+            write_id=write_id or uuid.uuid4().hex,
         ):
-            claimed.append((pk, state))
-    abandoned = {pk for pk, state in claimed if state == State.RUNNING}
-    items = list(BulkItem.objects.filter(pk__in=[pk for pk, _ in claimed]))
+            claimed.append(pk)
+            if write_id:
+                earlier.add(pk)
+    items = list(BulkItem.objects.filter(pk__in=claimed))
     for item in items:
-        item.abandoned = item.pk in abandoned  # type: ignore[attr-defined]
+        item.earlier_write = item.pk in earlier  # type: ignore[attr-defined]
     return items
 
 
 def _changes(job: BulkJob) -> dict:
     if job.action == Action.PRIORITY:
-        return {"priority": job.priority}
+        return {"priority": job.priority, "why": job.reason}
     return {"assignment_status": TARGET_STATUS[job.action], "reason": job.reason}
+
+
+def _seen(item: BulkItem) -> dict:
+    """What the person saw of the task in the preview (the audit record's "before")."""
+    return {
+        "assignment_status": item.status_seen,
+        "priority": item.priority_seen,
+        "task_queue": item.queue_seen,
+        "title": item.title_seen,
+    }
+
+
+def _digest(task: taskrouter.Task) -> str:
+    text = json.dumps(task.attributes, sort_keys=True) if task.attributes is not None else ""
+    return hashlib.sha256((text or task.attributes_json or "").encode()).hexdigest()
 
 
 def _written_outcome(job: BulkJob, task: taskrouter.Task) -> tuple[str, str]:
@@ -325,63 +431,147 @@ _DONE = {
 
 
 def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
-    if getattr(item, "abandoned", False):
-        return _write_abandoned(job, item)
+    earlier = item.write_id if getattr(item, "earlier_write", False) else None
+    if earlier:
+        settled = _settle_earlier_write(job, item)
+        if settled is not None:
+            return settled
+        # Still at the preview's version: written now, as a write of its own.
+        item.write_id = uuid.uuid4().hex
+        BulkItem.objects.filter(pk=item.pk).update(write_id=item.write_id)
     try:
         task = taskrouter.update_task(
             actor=job.actor,
             workspace_sid=job.workspace_sid,
             task_sid=item.task_sid,
             if_match=item.etag,
-            # What the preview showed, for the audit trail's "before" (and its title).
-            seen={
-                "assignment_status": item.status_seen,
-                "priority": item.priority_seen,
-                "title": item.title_seen,
-            },
+            seen=_seen(item),
+            write_id=item.write_id,
             **_changes(job),
         )
     except taskrouter.PreconditionFailed:
+        if earlier:
+            # The earlier write was still on its way when the task was re-read, and has
+            # landed since (or someone else wrote): judge it again, now it has moved.
+            return _reread_and_judge(job, item, earlier)
         return State.CONFLICT, "Changed since the preview; not overwritten. Open it to review."
     except (taskrouter.NotFound, taskrouter.Rejected, taskrouter.InvalidParameter) as error:
         return State.INVALID, error.user_message
     except taskrouter.TaskRouterError as error:
         return State.FAILED, error.user_message
+    if earlier:  # this write landed at the preview's version: the earlier one never did
+        audit.settle(
+            earlier,
+            outcome=Outcome.FAILED,
+            message="Not applied: a later write of the same change landed at the version "
+            "this one was sent with.",
+        )
     return _written_outcome(job, task)
 
 
-def _write_abandoned(job: BulkJob, item: BulkItem) -> tuple[str, str]:
-    """An item a dead worker left RUNNING: its write may or may not have reached TaskRouter.
+_VERSION = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
-    The rule: re-read the task first. If its version is still the one read at preview,
-    the earlier write never landed, so write now (with that version as If-Match, as
-    always). If the version moved past it, never write again: when the task now shows
-    exactly what this job asked for, the interrupted write landed and the item is done;
-    otherwise someone (or something) else changed it and it is a conflict. Blindly
-    writing again would be refused by If-Match anyway, but it would report our own
-    landed write as a conflict; the re-read keeps the result honest.
-    """
+
+def _versions_after(before: str, after: str | None) -> int | None:
+    """How many changes lie between two versions of a task (TaskRouter's version is a
+    counter: 0 on create, one more per change); None when either is not a counter."""
+    first, second = _VERSION.match(before or ""), _VERSION.match(after or "")
+    if first is None or second is None:
+        return None
+    return int(second.group(1)) - int(first.group(1))
+
+
+def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
+    """DONE or KEPT when the task, one change after the preview, is exactly what this
+    job's write leaves (by the workflow's rule for a priority); None when it is not."""
+    if job.action != Action.PRIORITY:
+        wanted = TARGET_STATUS[job.action]
+        same = task.assignment_status == wanted and (task.reason or "") == job.reason
+        return State.DONE if same else None
+    if task.assignment_status != item.status_seen or (
+        item.attributes_digest and _digest(task) != item.attributes_digest
+    ):
+        return None  # a priority write changes neither: that change was someone else's
+    if task.priority == job.priority:
+        return State.DONE
+    route = editing.priority_kept_by_workflow(
+        workspace_sid=job.workspace_sid,
+        workflow_sid=task.workflow_sid or "",
+        attributes=task.attributes or {},
+    )
+    return State.KEPT if route is not None and route.priority == task.priority else None
+
+
+def _settle_earlier_write(job: BulkJob, item: BulkItem) -> tuple[str, str] | None:
+    """An item whose earlier write may have reached TaskRouter (its worker died mid-write,
+    or the answer was lost): re-read the task and judge by its version, never write blind.
+    None when the task is still at the preview's version: that write has not landed, and
+    the item is written again (If-Match still the preview's version, so if the earlier
+    write lands after all, the new one is refused and the earlier one judged then)."""
     try:
         task = taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=item.task_sid)
     except taskrouter.NotFound as error:
+        audit.settle(item.write_id, outcome=Outcome.UNKNOWN, message=error.user_message)
         return State.INVALID, error.user_message
     except taskrouter.TaskRouterError as error:
+        return State.FAILED, error.user_message  # judged on the next try
+    if task.etag == item.etag or _versions_after(item.etag, task.etag) == 0:
+        return None
+    return _judge(job, item, task, item.write_id)
+
+
+def _reread_and_judge(job: BulkJob, item: BulkItem, write_id: str) -> tuple[str, str]:
+    try:
+        task = taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=item.task_sid)
+    except taskrouter.TaskRouterError as error:
         return State.FAILED, error.user_message
-    if task.etag == item.etag:
-        item.abandoned = False  # type: ignore[attr-defined]
-        return _write(job, item)
-    wanted = _changes(job)
-    landed = (
-        task.priority == wanted["priority"]
-        if job.action == Action.PRIORITY
-        else task.assignment_status == wanted["assignment_status"]
-        and (task.reason or "") == wanted["reason"]
-    )
-    if landed:
+    return _judge(job, item, task, write_id)
+
+
+def _judge(job: BulkJob, item: BulkItem, task: taskrouter.Task, write_id: str) -> tuple[str, str]:
+    """The write ``write_id`` of an item, now that the task has moved past the preview's
+    version, and the outcome its audit record is completed with (once, audit.settle):
+
+    - one change later, and the task is what this job asked for (for a priority, the job's
+      or the one its workflow keeps): that change was our write; done (or kept by
+      workflow), and so is the record;
+    - one change later but something else: someone else wrote first, so ours was refused
+      (If-Match); a conflict, and so is the record;
+    - more changes: a conflict for the item; the record says it cannot be told whether
+      our write was among them.
+    """
+    apart = _versions_after(item.etag, task.etag)
+    state = _ours(job, item, task) if apart in (1, None) else None
+    if state is not None:
+        audit.settle(
+            write_id,
+            outcome=Outcome.DONE,
+            message=f"Confirmed on re-reading: version {task.etag}, this write's result.",
+        )
+        if state == State.KEPT:
+            return State.KEPT, (
+                f"Written before its worker stopped; TaskRouter kept priority {task.priority}: "
+                "its workflow sets it."
+            )
         return State.DONE, "Written before its worker stopped; TaskRouter shows it done."
+    if apart == 1:
+        audit.settle(
+            write_id,
+            outcome=Outcome.CONFLICT,
+            message=f"Someone else changed the task first (now version {task.etag}).",
+        )
+    else:
+        audit.settle(
+            write_id,
+            outcome=Outcome.UNKNOWN,
+            message=(
+                f"Re-read at version {task.etag}, changed more than once since the preview: "
+                "whether this write was one of the changes cannot be told."
+            ),
+        )
     return (
         State.CONFLICT,
-        "Changed since the preview while its worker was stopped; not written again. "
+        "Changed since the preview while its write was interrupted; not written again. "
         "Open it to review.",
     )
 
@@ -395,7 +585,7 @@ def run_chunk(job: BulkJob, *, seconds: float | None = None) -> int:
         item.state, item.message = state, message
         item.save(update_fields=["state", "message"])
         metrics.BULK_ITEMS.labels(outcome=state).inc()
-    if items:
+        # A sign of life with every result, so a slow chunk is never taken for a dead one.
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
     return len(items)
 
@@ -404,6 +594,7 @@ def run(job: BulkJob) -> None:
     """Write chunk after chunk until nothing is left that this worker may take. Writes
     wait for the fleet's rate budget as long as they must: a busy account slows a bulk
     job down rather than failing its writes."""
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())  # taken up: alive
     with budget.patience(settings.TASKDECK_BULK_STALE_SECONDS / 2):
         while run_chunk(job):
             pass

@@ -106,12 +106,18 @@ def build(
     )
 
 
-def for_workspace(workspace: taskrouter.Workspace, queues: Sequence[taskrouter.TaskQueue]):
-    """The strip, or the TaskRouter error that kept it from being read."""
+def for_workspace(
+    workspace: taskrouter.Workspace,
+    queues: Sequence[taskrouter.TaskQueue],
+    *,
+    viewer: str | None = None,
+):
+    """The strip, or the TaskRouter error that kept it from being read. Shared reads, as
+    fresh as the viewer's own last write."""
     try:
         return build(
-            taskrouter.workspace_statistics(workspace_sid=workspace.sid),
-            taskrouter.queue_statistics(workspace_sid=workspace.sid),
+            taskrouter.workspace_statistics(workspace_sid=workspace.sid, viewer=viewer),
+            taskrouter.queue_statistics(workspace_sid=workspace.sid, viewer=viewer),
             queues,
         )
     except taskrouter.TaskRouterError as error:

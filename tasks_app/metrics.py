@@ -14,9 +14,11 @@ service package never imports this one.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -28,6 +30,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -187,6 +190,24 @@ class _Everything(Collector):
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """What Prometheus scrapes. Counts and timings only: no task data, no identities."""
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def serve_worker_metrics() -> None:
+    """A worker's own /metrics, on TASKDECK_WORKER_METRICS_HOST:TASKDECK_WORKER_METRICS_PORT
+    (0: none): what its jobs and duties did (bulk outcomes, its TaskRouter calls, budget
+    waits), which no web instance sees. Served from a thread of its own; a port already in
+    use is said in the log and the worker runs on without."""
+    port = settings.TASKDECK_WORKER_METRICS_PORT
+    if not port:
+        return
+    host = settings.TASKDECK_WORKER_METRICS_HOST
+    try:
+        start_http_server(port, addr=host, registry=REGISTRY)
+    except OSError as error:
+        logging.getLogger(__name__).warning(
+            "worker metrics: cannot listen on %s:%s (%s); this worker is not scraped",
+            host, port, error,
+        )  # fmt: skip
 
 
 # --- Page latency ----------------------------------------------------------------------

@@ -74,11 +74,17 @@ class BulkItem(models.Model):
     queue_seen = models.CharField(max_length=255, blank=True)
     # The task's title at preview (TASKDECK_TITLE_ATTRIBUTES): results name tasks, not SIDs.
     title_seen = models.CharField(max_length=120, blank=True)
+    # The attributes read at preview, hashed: a write of this job never changes them, so a
+    # taken-over job can tell its own landed write from someone else's change.
+    attributes_digest = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEW)
     message = models.TextField(blank=True)
     # When a RUNNING claim started: a claim older than TASKDECK_BULK_STALE_SECONDS was
     # abandoned by a worker that died; the next worker re-reads before deciding (bulk.py).
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The write of this item under way or last tried: its audit record's write_id, so a
+    # worker taking over can complete that record with what the re-read task shows.
+    write_id = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["position"]

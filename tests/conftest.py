@@ -136,6 +136,15 @@ class Sandbox:
     def task_sid(self, status: str = "pending", *, workspace: str = "Support") -> str:
         return self.task_sids(status, workspace=workspace)[0]
 
+    def vip_pending_sid(self) -> str:
+        """A pending task of the VIP Care queue, whose workflow target fixes its priority
+        (100): TaskRouter keeps that priority whatever is saved."""
+        with self.store.read() as conn:
+            return conn.execute(
+                "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
+                "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
+            ).fetchone()["sid"]
+
     def fetch(self, sid: str, *, workspace: str = "Support") -> taskrouter.Task:
         """The task as TaskRouter has it now (through the service module)."""
         return taskrouter.fetch_task(workspace_sid=self.workspace_sid(workspace), task_sid=sid)

@@ -1,5 +1,6 @@
 """Taskdeck under gunicorn with the repository's gunicorn.conf.py, as `make serve` runs it,
-for the tests that need real processes (127.0.0.1 only)."""
+for the tests that need real processes (127.0.0.1 only): one instance, or a fleet of them
+sharing one database."""
 
 from __future__ import annotations
 
@@ -113,15 +114,24 @@ def gunicorn(
     start gunicorn on a free loopback port, wait for /livez, yield its URL, stop it.
     ``output``: files for its stdout and stderr (else discarded); the access log is off
     unless ``env`` sets GUNICORN_ACCESS_LOG."""
-    port = free_port()
-    metrics = tmp_path / "metrics"
-    metrics.mkdir(exist_ok=True)
-    env = {
-        "GUNICORN_ACCESS_LOG": "off",
-        **env,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-    }
+    with fleet(tmp_path, env, instances=1, collect_static=collect_static, output=output) as urls:
+        yield urls[0]
+
+
+@contextmanager
+def fleet(
+    tmp_path: Path,
+    env: dict[str, str],
+    *,
+    instances: int,
+    collect_static: bool = False,
+    output: tuple[Path, Path] | None = None,
+) -> Iterator[list[str]]:
+    """``instances`` gunicorn instances sharing one database (migrated once), each on a
+    free loopback port with its own metrics directory; their URLs once all answer.
+    ``output``: files for the first instance's stdout and stderr (the others' stderr goes
+    to gunicorn-N.log in ``tmp_path``)."""
+    env = {"GUNICORN_ACCESS_LOG": "off", **env}
     commands = [["migrate", "--noinput"]] + (
         [["collectstatic", "--noinput"]] if collect_static else []
     )
@@ -135,28 +145,54 @@ def gunicorn(
                 check=True,
                 capture_output=True,
             )
-    streams = [path.open("ab") for path in output] if output else []
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=streams[0] if streams else subprocess.DEVNULL,
-        stderr=streams[1] if streams else subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    servers: list[subprocess.Popen] = []
+    urls: list[str] = []
+    streams = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, "gunicorn exited at start-up"
-            try:
-                requests.get(f"{url}/livez", timeout=5)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "gunicorn never answered"
-                time.sleep(0.1)
-        yield url
+        for number in range(instances):
+            port = free_port()
+            metrics = tmp_path / f"metrics-{number}"
+            metrics.mkdir(exist_ok=True)
+            if output and number == 0:
+                streams = [path.open("ab") for path in output]
+                stdout, stderr = streams
+            else:
+                stdout = subprocess.DEVNULL
+                stderr = (tmp_path / f"gunicorn-{number}.log").open("w")
+                streams.append(stderr)
+            servers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
+                    cwd=ROOT,
+                    env={
+                        **env,
+                        "GUNICORN_BIND": f"127.0.0.1:{port}",
+                        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+                    },
+                    stdout=stdout,
+                    stderr=stderr,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60 + 10 * instances
+        for server, url in zip(servers, urls, strict=True):
+            while True:
+                assert server.poll() is None, "gunicorn exited at start-up"
+                try:
+                    requests.get(f"{url}/livez", timeout=5)
+                    break
+                except requests.RequestException:
+                    assert time.monotonic() < deadline, "gunicorn never answered"
+                    time.sleep(0.1)
+        yield urls
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker still draining a slow client
+                server.kill()
+                server.wait(timeout=10)
         for stream in streams:
             stream.close()

@@ -15,17 +15,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
+import requests
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
 
+from tasks_app import bulk
+from tasks_app.models import AuditQuerySet, AuditRecord, BulkItem, BulkJob
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import service as taskrouter
-from tasks_app.taskrouter.signals import task_written
-from tests.backends import require_postgres
-from tests.conftest import htmx_headers
+from tasks_app.taskrouter.signals import task_write_started, task_written
+from tests.backends import require_postgres, require_redis
+from tests.conftest import htmx_headers, wait_until
+from tests.serving import free_port
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.django_db
 
@@ -206,11 +216,7 @@ def test_everything_matching_with_taskrouter_down_is_explained_not_a_server_erro
 def test_a_priority_change_the_workflow_overrides_is_counted_as_kept_by_workflow_not_done(
     client, sandbox
 ):
-    with sandbox.store.read() as conn:
-        vip = conn.execute(
-            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
-            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
-        ).fetchone()["sid"]
+    vip = sandbox.vip_pending_sid()
     plain = next(s for s in sandbox.task_sids("pending", limit=50) if s != vip)
     _, token = preview(client, action="priority", priority="1", task=[vip, plain])
     final = run_to_the_end(client, token)
@@ -231,6 +237,205 @@ def test_a_preview_answers_at_once_and_the_page_polls_until_a_worker_has_read_th
     assert "bulk-poll" in body and "Cancel" not in body
 
 
+def test_each_bulk_items_audit_record_holds_what_the_preview_showed_and_the_jobs_reason(
+    client, sandbox
+):
+    sids = sandbox.task_sids("pending", limit=3)
+    shown = {sid: sandbox.fetch(sid) for sid in sids}
+    _, token = preview(
+        client, action="priority", priority="7", reason="Escalation from the VIP desk", task=sids
+    )
+    run_to_the_end(client, token)
+    _, token = preview(client, action="cancel", reason="duplicate", task=sids[:1])
+    run_to_the_end(client, token)
+
+    records = AuditRecord.objects.filter(task_sid__in=sids).order_by("started", "pk")
+    priority, cancel = list(records)[:3], list(records)[3:]
+    assert len(priority) == 3 and len(cancel) == 1
+    for record in priority:
+        task = shown[record.task_sid]
+        assert record.before == {
+            "assignment_status": "pending",
+            "priority": task.priority,
+            "task_queue": task.task_queue_friendly_name,
+        }
+        assert record.reason == "Escalation from the VIP desk"
+        assert record.after == {"Priority": "7"}  # the reason is recorded, never sent
+    assert cancel[0].before == {
+        "assignment_status": "pending",
+        "priority": 7,
+        "task_queue": shown[sids[0]].task_queue_friendly_name,
+    }
+    assert cancel[0].reason == "duplicate"
+
+
+def started_job(sandbox, settings, sids: list[str], **job) -> BulkJob:
+    """A job previewed and started, with no worker yet (nothing runs it by itself)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    created = bulk.create(
+        actor="ops@example.com",
+        owner="tests",
+        workspace_sid=sandbox.workspace_sid(),
+        selection=bulk.Selection(sids=tuple(sids)),
+        **{"reason": "", "priority": None} | job,
+    )
+    bulk.prepare(created)
+    bulk.start(created)
+    return BulkJob.objects.get(pk=created.pk)
+
+
+def write_then_die(job: BulkJob, monkeypatch) -> BulkItem:
+    """A worker claims the job's first item and writes it; TaskRouter applies the write,
+    and the worker dies before anything records how it ended: the database went away
+    before the audit record's outcome, and the item stays RUNNING."""
+    (item,) = bulk._claim(job, 1, stale_before=timezone.now())
+
+    def database_gone(*args, **kwargs):
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AuditQuerySet, "complete", database_gone)
+        bulk._write(job, item)
+    return item
+
+
+def worker_died_long_ago(job: BulkJob) -> None:
+    long_ago = timezone.now() - timedelta(seconds=settings.TASKDECK_BULK_STALE_SECONDS + 1)
+    job.items.filter(state=BulkItem.State.RUNNING).update(claimed_at=long_ago)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected", "outcome"),
+    [
+        ("priority landed", "done", AuditRecord.Outcome.DONE),
+        ("priority kept by the workflow", "kept", AuditRecord.Outcome.DONE),
+        ("cancel landed", "done", AuditRecord.Outcome.DONE),
+    ],
+)
+def test_a_taken_over_job_judges_an_interrupted_write_by_version_and_completes_its_record(
+    sandbox, settings, monkeypatch, case, expected, outcome
+):
+    sid = sandbox.vip_pending_sid() if "workflow" in case else sandbox.task_sid("pending")
+    action = {"action": "cancel", "reason": "spam"} if "cancel" in case else {
+        "action": "priority", "priority": 3, "reason": "calm the queue"
+    }  # fmt: skip
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], **action)
+    item = write_then_die(job, monkeypatch)
+    (record,) = AuditRecord.objects.filter(task_sid=sid)
+    assert record.outcome == AuditRecord.Outcome.UNKNOWN and record.completed is None
+
+    worker_died_long_ago(job)
+    bulk.run(job)  # another worker takes over
+
+    item.refresh_from_db()
+    assert item.state == expected, item.message
+    assert "before its worker stopped" in item.message
+    (record,) = AuditRecord.objects.filter(task_sid=sid)  # nothing was written twice
+    assert record.outcome == outcome and record.completed is not None
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
+def test_a_taken_over_write_that_never_landed_is_written_once_and_its_intent_says_so(
+    sandbox, settings, monkeypatch, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], action="priority", priority=4)
+    loopback_sandbox.faults.set("503;methods=POST;times=1")  # refused: nothing applied
+    item = write_then_die(job, monkeypatch)
+    worker_died_long_ago(job)
+    bulk.run(job)
+
+    item.refresh_from_db()
+    assert item.state == "done"
+    records = list(AuditRecord.objects.filter(task_sid=sid).order_by("started", "pk"))
+    assert [r.outcome for r in records] == ["failed", "done"]
+    assert records[0].message.startswith("Not applied")
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
+def test_an_interrupted_write_that_lands_late_is_confirmed_not_reported_as_a_conflict(
+    sandbox, settings, monkeypatch, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], action="cancel", reason="spam")
+    loopback_sandbox.faults.set("503;methods=POST;times=1")  # not applied (yet)
+    item = write_then_die(job, monkeypatch)
+    first_write = BulkItem.objects.get(pk=item.pk).write_id
+
+    def the_dead_workers_request_arrives_now(sender, write_id, **kwargs):
+        # The taken-over write is about to go out; the dead worker's own request, still
+        # on its way when the task was re-read, reaches TaskRouter first.
+        if write_id != first_write:
+            task_write_started.disconnect(the_dead_workers_request_arrives_now)
+            landed = requests.post(
+                f"{loopback_sandbox.url}/v1/Workspaces/{before.workspace_sid}/Tasks/{sid}",
+                data={"AssignmentStatus": "canceled", "Reason": "spam"},
+                headers={"If-Match": before.etag},
+                auth=(DEVELOPMENT_CREDENTIALS.account_sid, DEVELOPMENT_CREDENTIALS.auth_token),
+                timeout=10,
+            )
+            assert landed.status_code == 200
+
+    task_write_started.connect(the_dead_workers_request_arrives_now)
+    worker_died_long_ago(job)
+    bulk.run(job)
+
+    item.refresh_from_db()
+    assert item.state == "done", item.message
+    outcomes = dict(AuditRecord.objects.filter(task_sid=sid).values_list("write_id", "outcome"))
+    assert outcomes.pop(first_write) == "done"  # the late one landed
+    assert list(outcomes.values()) == ["conflict"]  # the second was refused: never twice
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
+def test_a_taken_over_write_that_someone_else_beat_is_a_conflict_and_so_is_its_record(
+    sandbox, settings, monkeypatch, loopback_sandbox
+):
+    sid = sandbox.task_sid("pending")
+    job = started_job(sandbox, settings, [sid], action="priority", priority=4)
+    sandbox.change(sid, priority=77)  # a colleague, first
+    item = write_then_die(job, monkeypatch)  # ours is refused (If-Match) as it dies
+    worker_died_long_ago(job)
+    bulk.run(job)
+
+    item.refresh_from_db()
+    assert item.state == "conflict"
+    assert sandbox.fetch(sid).priority == 77
+    ours = AuditRecord.objects.get(task_sid=sid, actor="ops@example.com")
+    assert ours.outcome == AuditRecord.Outcome.CONFLICT
+
+
+def test_with_the_job_queue_down_a_preview_says_so_keeps_nothing_and_can_be_asked_again(
+    client, sandbox, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}
+    sids = sandbox.task_sids("pending", limit=3)
+    response, token = preview(client, action="cancel", reason="duplicate", task=sids)
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert "The job queue is not answering" in body and "Nothing was recorded" in body
+    assert not token and not BulkJob.objects.exists()
+
+
+def test_with_the_job_queue_down_starting_a_previewed_job_leaves_it_ready_to_start(
+    client, sandbox, settings
+):
+    sids = sandbox.task_sids("pending", limit=2)
+    _, token = preview(client, action="cancel", reason="duplicate", task=sids)
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}
+    response = client.post(f"/w/Support/tasks/bulk/{token}/run/", {"step": "start"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert "The job queue is not answering" in body and "Cancel 2 tasks" in body
+    job = BulkJob.objects.get(token=token)
+    assert job.started is None and bulk.counts(job)["preview"] == 2
+
+
 # --- Real workers --------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,11 +444,16 @@ FINAL = ("done", "kept", "conflict", "invalid", "failed", "skipped")
 
 @dataclass
 class WorkerSite:
-    """Taskdeck's worker side in processes of its own: its own database file, production
-    settings, the database task backend, the sandbox over loopback."""
+    """Taskdeck's worker side in processes of its own: its own database (a SQLite file,
+    or a PostgreSQL database shared by this module's tests), production settings, the
+    database task backend or RQ (on a queue of this test's own), the sandbox over
+    loopback. Workers run as `manage.py worker` does in production, each in a process
+    group of its own, serving its metrics on a port of its own."""
 
     env: dict[str, str]
     database: str  # a SQLite file, or a PostgreSQL URL
+    logs: Path
+    workers: list[subprocess.Popen] = field(default_factory=list)
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -258,15 +468,40 @@ class WorkerSite:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def worker(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "db_worker", "--no-startup-delay",
-             "--interval", "0.1", "--no-reload", *args],
-            env=self.env,
+    def drain_the_database_queue(self) -> None:
+        """Run what the database queue holds, then stop (db_worker --batch)."""
+        self.manage(
+            "db_worker", "--batch", "--no-startup-delay", "--no-reload",
+            "--queue-name", "default",
+        )  # fmt: skip
+
+    def worker(self, **env: str) -> Worker:
+        """``manage.py worker``, started and answering its metrics port."""
+        port = free_port()
+        log = self.logs / f"worker-{len(self.workers)}.log"
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "worker"],
+            env={**self.env, "TASKDECK_WORKER_METRICS_PORT": str(port), **env},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            stderr=log.open("w"),
+            start_new_session=True,  # its own process group: a kill takes its children too
+        )
+        self.workers.append(process)
+        started = Worker(process, f"http://127.0.0.1:{port}/metrics", log)
+        wait_until(started.answers, timeout=60)
+        return started
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
     def create_job(self, sids: list[str], workspace_sid: str, reason: str) -> int:
         code = (
@@ -288,7 +523,8 @@ class WorkerSite:
     def query(self, sql: str, *params) -> list[tuple]:
         if self.database.startswith("postgres://"):
             with psycopg.connect(self.database, autocommit=True) as conn:
-                return conn.execute(sql.replace("?", "%s"), params).fetchall()
+                cursor = conn.execute(sql.replace("?", "%s"), params)
+                return cursor.fetchall() if cursor.description else []
         with sqlite3.connect(self.database, timeout=10) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -307,44 +543,131 @@ class WorkerSite:
             if condition(states):
                 return states
             time.sleep(0.05)
-        raise AssertionError(f"gave up waiting; items are {self.states(job_id)}")
+        logs = "\n".join(
+            line
+            for log in sorted(self.logs.glob("worker-*.log"))
+            for line in log.read_text().splitlines()
+            if '"INFO"' not in line
+        )
+        raise AssertionError(f"gave up waiting; items are {self.states(job_id)}\n{logs[-4000:]}")
+
+    def audit_outcomes(self, job_id: int, sids: list[str]) -> dict[str, list[str]]:
+        """The outcome of each of the job's audit records by task ("open" for an intent
+        never completed), oldest first. (The module's tests share one database, and
+        their sandboxes the same task SIDs: only records since the job count.)"""
+        rows = self.query(
+            "SELECT task_sid, outcome, completed IS NOT NULL FROM tasks_app_auditrecord "
+            "WHERE started >= (SELECT created FROM tasks_app_bulkjob WHERE id = ?) "
+            "ORDER BY started, id",
+            job_id,
+        )
+        found: dict[str, list[str]] = {sid: [] for sid in sids}
+        for sid, outcome, completed in rows:
+            if sid in found:
+                found[sid].append(outcome if completed else "open")
+        return found
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def worker_site(request, tmp_path: Path, loopback_sandbox) -> Iterator[WorkerSite]:
-    """The worker side on SQLite, and on PostgreSQL (a database of its own, dropped after)."""
-    if request.param == "sqlite":
-        database = str(tmp_path / "taskdeck.sqlite3")
-        url = f"sqlite:///{database}"
-    else:
-        server = require_postgres()
-        name = f"taskdeck_workers_{secrets.token_hex(6)}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        database = url = server.rsplit("/", 1)[0] + f"/{name}"
-    env = {
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    metrics_url: str
+    log: Path
+
+    def answers(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+        try:
+            return requests.get(self.metrics_url, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self) -> float:
+        """SIGKILL to the worker and every process of its group (an RQ work-horse
+        included, were one forked); returns the moment it happened (time.monotonic)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        self.process.wait(timeout=10)
+        return killed
+
+    def metrics(self) -> str:
+        return requests.get(self.metrics_url, timeout=5).text
+
+    def writes(self) -> float:
+        """TaskRouter writes this worker made (what its own metrics say)."""
+        found = re.findall(
+            r'taskdeck_taskrouter_calls_total\{endpoint="Task-Update"[^}]*\} ([0-9.e+]+)',
+            self.metrics(),
+        )
+        return sum(float(value) for value in found)
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    """One PostgreSQL database for this module's worker tests, dropped after them."""
+    server = require_postgres()
+    name = f"taskdeck_workers_{secrets.token_hex(6)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _site_environment(database_url: str, sandbox_url: str, backend: str, queue: str) -> dict:
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         "DJANGO_SECRET_KEY": "worker-tests-only",
         "DJANGO_DEBUG": "0",
-        "DATABASE_URL": url,
+        "TASKDECK_SSO_DISABLED": "1",
+        "DATABASE_URL": database_url,
         "CACHE_URL": "",
-        "REDIS_URL": "",
-        "TASKDECK_TASKS_BACKEND": "db",
-        "TASKROUTER_BASE_URL": loopback_sandbox.url,
+        "REDIS_URL": require_redis() if backend == "rq" else "",
+        "TASKDECK_TASKS_BACKEND": backend,
+        # A prefix (and so an RQ queue) of the test's own: other runs share this Redis.
+        "TASKDECK_CACHE_PREFIX": queue,
+        "TASKROUTER_BASE_URL": sandbox_url,
         "TWILIO_ACCOUNT_SID": DEVELOPMENT_CREDENTIALS.account_sid,
         "TWILIO_AUTH_TOKEN": DEVELOPMENT_CREDENTIALS.auth_token,
         "TASKDECK_BULK_RATE": "50",
         "TASKDECK_BULK_CHUNK_SECONDS": "0.2",
         "TASKDECK_BULK_STALE_SECONDS": "2",
+        "TASKDECK_LEASE_SECONDS": "2",
         "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
     }
-    site = WorkerSite(env=env, database=database)
+
+
+@pytest.fixture
+def worker_site(request, tmp_path: Path, loopback_sandbox) -> Iterator[WorkerSite]:
+    """The worker side: "sqlite-db" (a file of its own, the database queue), or
+    "postgresql-db" and "postgresql-rq" (this module's database, with the database queue
+    or with RQ on a queue of this test's own). Tests pick with `sites(...)`."""
+    engine, backend = request.param.split("-")
+    if engine == "sqlite":
+        database = str(tmp_path / "taskdeck.sqlite3")
+        url = f"sqlite:///{database}"
+    else:
+        database = url = request.getfixturevalue("postgres_database")
+    queue = f"taskdeck-test-{secrets.token_hex(4)}"
+    env = _site_environment(url, loopback_sandbox.url, backend, queue)
+    site = WorkerSite(env=env, database=database, logs=tmp_path)
     site.manage("migrate", "--noinput")
     yield site
-    if request.param == "postgresql":
-        with psycopg.connect(require_postgres(), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    site.stop_workers()
+    if engine != "sqlite":  # the module's database outlives the test: leave no job behind
+        site.query("DELETE FROM tasks_app_bulkitem")
+        site.query("DELETE FROM tasks_app_bulkjob")
+        site.query("DELETE FROM django_tasks_database_dbtaskresult")
+    if backend == "rq":
+        connection = redis.Redis.from_url(require_redis())
+        for key in connection.scan_iter(f"rq:*{queue}*"):
+            connection.delete(key)
+
+
+def sites(*variants: str) -> pytest.MarkDecorator:
+    """The worker_site variants a test runs with."""
+    return pytest.mark.parametrize("worker_site", variants, indirect=True)
 
 
 def versions(sandbox, sids: list[str]) -> dict[str, int]:
@@ -353,16 +676,31 @@ def versions(sandbox, sids: list[str]) -> dict[str, int]:
     return {row["sid"]: row["version"] for row in rows if row["sid"] in sids}
 
 
+def written_exactly_once(
+    site: WorkerSite, job_id: int, sandbox, sids: list[str], before: dict
+) -> None:
+    """Counted at TaskRouter: each task moved exactly one version, to canceled; and the
+    audit trail has one done record per task, every other attempt completed with what
+    became of it (not applied, or refused because the first had landed), none left open
+    or unknown."""
+    assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
+    assert {sandbox.fetch(sid).assignment_status for sid in sids} == {"canceled"}
+    for sid, outcomes in site.audit_outcomes(job_id, sids).items():
+        assert outcomes.count("done") == 1, (sid, outcomes)
+        assert set(outcomes) <= {"done", "failed", "conflict"}, (sid, outcomes)
+
+
+@sites("sqlite-db", "postgresql-db")
 def test_a_bulk_job_finishes_with_no_browser_open_run_by_a_database_worker(sandbox, worker_site):
     sids = sandbox.task_sids("pending", limit=8)
     before = versions(sandbox, sids)
     job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="spam wave")
-    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
+    worker_site.drain_the_database_queue()
     assert worker_site.states(job) == {"preview": 8}  # read by the worker, nothing written
     assert versions(sandbox, sids) == before
 
     worker_site.start_job(job)
-    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
+    worker_site.drain_the_database_queue()
     assert worker_site.wait_for(job, lambda s: s.get("done") == 8) == {"done": 8}
     assert {(sandbox.fetch(sid).assignment_status, sandbox.fetch(sid).reason) for sid in sids} == {
         ("canceled", "spam wave")
@@ -370,37 +708,71 @@ def test_a_bulk_job_finishes_with_no_browser_open_run_by_a_database_worker(sandb
     assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
 
 
-def test_a_worker_killed_mid_job_is_taken_over_and_every_task_is_written_exactly_once(
+@sites("postgresql-db", "postgresql-rq")
+def test_a_worker_killed_mid_job_is_taken_over_within_the_stale_time_writing_nothing_twice(
+    sandbox, loopback_sandbox, worker_site
+):
+    sids = sandbox.task_sids("pending", limit=40)
+    before = versions(sandbox, sids)
+    fleet = [worker_site.worker(), worker_site.worker()]
+    job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
+    worker_site.wait_for(job, lambda s: s == {"preview": 40})
+    # Slow writes, so the kill lands with some written, some in flight, some waiting.
+    loopback_sandbox.faults.set("delay=0.4;methods=POST")
+    worker_site.start_job(job)
+    worker_site.wait_for(job, lambda s: s.get("done", 0) >= 2 and s.get("running", 0) >= 1)
+    first, second = sorted(fleet, key=lambda worker: -worker.writes())  # the one writing first
+
+    killed = first.kill()
+    stopped = worker_site.states(job)
+    assert stopped.get("running", 0) >= 1 and stopped.get("queued", 0) >= 1
+    worker_site.wait_for(job, lambda s: s.get("done", 0) > stopped["done"])
+    takeover = time.monotonic() - killed
+    final = worker_site.wait_for(job, lambda s: sum(s.get(k, 0) for k in FINAL) == 40)
+
+    assert final == {"done": 40}
+    written_exactly_once(worker_site, job, sandbox, sids, before)
+    # Stale after 2 s, a dead worker's duty lease lapses after 2 s: a wide margin beyond.
+    print(f"takeover ({worker_site.env['TASKDECK_TASKS_BACKEND']}): {takeover:.1f} s")
+    assert takeover < 30, f"the job resumed {takeover:.1f} s after its worker was killed"
+    # The worker that finished the job is scraped: its bulk outcomes and TaskRouter calls.
+    scraped = second.metrics()
+    assert re.search(r'taskdeck_bulk_items_total\{outcome="done"\} [1-9]', scraped)
+    assert re.search(
+        r'taskdeck_taskrouter_calls_total\{endpoint="Task-Update"[^}]*\} [1-9]', scraped
+    )
+
+
+@sites("postgresql-db", "postgresql-rq")
+def test_a_worker_rides_out_a_database_outage_mid_job_and_the_job_finishes(
     sandbox, loopback_sandbox, worker_site
 ):
     sids = sandbox.task_sids("pending", limit=16)
     before = versions(sandbox, sids)
-    job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
-    worker_site.manage("db_worker", "--batch", "--no-startup-delay", "--no-reload")
-    worker_site.start_job(job)
-
-    # Slow writes, so the kill lands with some written, some in flight, some waiting.
-    loopback_sandbox.faults.set("delay=0.4;methods=POST")
-    first = worker_site.worker()
+    proxy = TcpProxy(5432).start()
     try:
-        worker_site.wait_for(job, lambda s: s.get("done", 0) >= 2 and s.get("running", 0) >= 1)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    finally:
-        first.kill()
-    stopped = worker_site.states(job)
-    assert stopped.get("running", 0) >= 1 and stopped.get("queued", 0) >= 1
+        through_the_proxy = worker_site.database.replace(":5432/", f":{proxy.port}/", 1)
+        worker = worker_site.worker(DATABASE_URL=through_the_proxy)
+        job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
+        worker_site.wait_for(job, lambda s: s == {"preview": 16})
+        loopback_sandbox.faults.set("delay=0.3;methods=POST")
+        worker_site.start_job(job)
+        worker_site.wait_for(job, lambda s: s.get("done", 0) >= 2)
 
-    second = worker_site.worker()
-    try:
-        final = worker_site.wait_for(job, lambda s: sum(s.get(k, 0) for k in FINAL) == 16)
+        proxy.cut()  # PostgreSQL is gone for the worker, mid-job
+        wait_until(lambda: "OperationalError" in worker.log.read_text(), timeout=30)
+        wait_until(lambda: "database unavailable" in worker.log.read_text(), timeout=30)
+        assert worker.process.poll() is None, "the worker exited"
+        proxy.restore()
+
+        final = worker_site.wait_for(
+            job, lambda s: sum(s.get(k, 0) for k in FINAL) == 16, seconds=90
+        )
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=20)
+        proxy.stop()
+    assert worker.process.poll() is None, worker.log.read_text()[-3000:]
     assert final == {"done": 16}
-    # Counted at TaskRouter: each task moved exactly one version, to canceled.
-    assert versions(sandbox, sids) == {sid: v + 1 for sid, v in before.items()}
-    assert {sandbox.fetch(sid).assignment_status for sid in sids} == {"canceled"}
+    written_exactly_once(worker_site, job, sandbox, sids, before)
 
 
 def test_each_views_bulk_bar_acts_on_its_own_filter(client):

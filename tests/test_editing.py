@@ -25,15 +25,6 @@ def editor_token(html: str, name: str) -> str:
     return found.group(1)
 
 
-def vip_pending_sid(sandbox) -> str:
-    """A pending task of the VIP Care queue, whose workflow target fixes its priority."""
-    with sandbox.store.read() as conn:
-        return conn.execute(
-            "SELECT t.sid FROM tasks t JOIN task_queues q ON q.sid = t.task_queue_sid "
-            "WHERE q.friendly_name = 'VIP Care' AND t.assignment_status = 'pending' LIMIT 1"
-        ).fetchone()["sid"]
-
-
 def open_page(client, sid: str) -> str:
     response = client.get(f"/w/Support/tasks/{sid}/")
     assert response.status_code == 200
@@ -241,7 +232,7 @@ def test_status_with_attributes_is_two_requests_attributes_first_and_both_report
 
 
 def test_when_a_workflow_target_keeps_the_priority_the_page_says_so(client, sandbox):
-    sid = vip_pending_sid(sandbox)
+    sid = sandbox.vip_pending_sid()
     html = open_page(client, sid)
     response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="1")
     assert "TaskRouter kept priority 100 instead of 1" in response.content.decode()
@@ -679,7 +670,7 @@ def test_an_htmx_save_failing_before_the_form_is_read_leaves_the_form_in_place(
 
 
 def test_the_row_editor_shows_visibly_when_the_workflow_keeps_the_priority(client, sandbox):
-    sid = vip_pending_sid(sandbox)
+    sid = sandbox.vip_pending_sid()
     html = client.get(f"/w/Support/tasks/{sid}/row/edit/", **htmx(f"row-{sid}")).content.decode()
     response = client.post(
         f"/w/Support/tasks/{sid}/row/edit/",
@@ -693,7 +684,7 @@ def test_the_row_editor_shows_visibly_when_the_workflow_keeps_the_priority(clien
 
 
 def test_before_saving_the_page_says_when_the_workflow_fixes_the_priority(client, sandbox):
-    vip = vip_pending_sid(sandbox)
+    vip = sandbox.vip_pending_sid()
     priority_section = section_html(open_page(client, vip), "priority")
     assert "TaskRouter keeps 100 whatever is saved here" in priority_section
     ordinary = sandbox.task_sid("pending")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import UTC
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from tasks_app import bulk
 from tasks_app.taskrouter import service as taskrouter
 from tests.conftest import htmx_headers
 
@@ -294,22 +296,68 @@ def test_viewers_of_the_same_page_share_one_taskrouter_read(client, settings, ca
     assert [r for r in caplog.records if "/Tasks" in r.getMessage()] == []
 
 
-def test_a_write_through_taskdeck_ends_the_shared_read_of_its_workspace(client, sandbox, settings):
+def test_a_write_is_seen_at_once_by_its_writer_and_by_others_within_the_shared_interval(
+    client, sandbox, settings, signed_in
+):
     settings.TASKROUTER_SHARED_READ_SECONDS = 30
     sid = sandbox.task_sid("pending")
     url = "/w/Support/tasks/?status=pending&size=1000"
-    before = client.get(url).content.decode()
-    assert f'id="row-{sid}"' in before
+    colleague = signed_in("viewer")
+    assert f'id="row-{sid}"' in client.get(url).content.decode()
+    assert f'id="row-{sid}"' in colleague.get(url).content.decode()
     task = taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sid)
     taskrouter.update_task(
-        actor="tests@example.com",
+        actor="admin@example.com",  # the person behind `client`, from another instance
         workspace_sid=sandbox.workspace_sid(),
         task_sid=sid,
         if_match=task.etag,
         assignment_status="canceled",
         reason="test",
     )
+    # The writer's next page reads again and shows their change ...
     assert f'id="row-{sid}"' not in client.get(url).content.decode()
+    # ... and that newer read is what the colleague gets too; nobody else's view was
+    # expired by the write itself.
+    assert f'id="row-{sid}"' not in colleague.get(url).content.decode()
+
+
+def test_during_a_bulk_job_each_shared_view_is_read_once_per_interval_however_many_viewers(
+    sandbox, settings, signed_in, caplog
+):
+    settings.TASKROUTER_SHARED_READ_SECONDS = 1.0
+    settings.TASKDECK_BULK_RATE = 20.0
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    sids = sandbox.task_sids("pending", limit=40)
+    job = bulk.create(
+        actor="ops@example.com",
+        owner="tests",
+        workspace_sid=sandbox.workspace_sid(),
+        action="priority",
+        reason="",
+        priority=9,
+        selection=bulk.Selection(sids=tuple(sids)),
+    )
+    bulk.prepare(job)
+    bulk.start(job)
+    viewers = [signed_in("viewer"), signed_in("editor"), signed_in("admin")]
+    url = "/w/Support/tasks/?status=pending&sort=-priority"
+    for viewer in viewers:
+        viewer.get(url)  # directory lists cached; every page shares one read from here
+    caplog.set_level(logging.INFO, logger="tasks_app.taskrouter.client")
+    caplog.clear()
+    started = time.monotonic()
+    while bulk.run_chunk(job, seconds=0.1):  # two writes at a time, between the refreshes
+        for viewer in viewers:
+            assert viewer.get(url, **htmx_headers("task-rows")).status_code == 200
+    elapsed = time.monotonic() - started
+
+    lists = [r for r in caplog.records if re.search(r"^taskrouter GET \S+/Tasks ", r.getMessage())]
+    writes = [r for r in caplog.records if r.getMessage().startswith("taskrouter POST")]
+    assert len(writes) == 40
+    # One read of the view per started interval (the first may straddle one more).
+    assert len(lists) <= elapsed / settings.TASKROUTER_SHARED_READ_SECONDS + 2, (
+        f"{len(lists)} reads of one view in {elapsed:.1f} s"
+    )
 
 
 def test_simultaneous_viewers_wait_for_one_read_instead_of_each_asking(

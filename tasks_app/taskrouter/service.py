@@ -9,10 +9,12 @@ its shape is an `InvalidParameter` without a round trip. Every write goes throug
 from __future__ import annotations
 
 import hashlib
+import math
 import pickle
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -112,13 +114,17 @@ def list_tasks(
     page_size: int = rules.DEFAULT_PAGE_SIZE,
     page_token: str | None = None,
     max_age: float = 0,
+    viewer: str | None = None,
 ) -> TaskPage:
     """One page of tasks. ``page_token`` is the PageToken of a page TaskRouter linked to.
 
     With ``max_age`` (seconds), the page may come from a read made that recently for
     anyone, by any instance, of the same page: a hundred supervisors watching one queue
-    cost TaskRouter one request per refresh. Every write through this module makes such
-    reads of its workspace stale at once."""
+    cost TaskRouter one request per refresh, whatever is written meanwhile (a bulk job
+    writing ten tasks a second included). Writes are seen at once by whoever made them:
+    a copy read before ``viewer``'s own last write in the workspace (through this module,
+    on any instance), or before a write of the page being served, is not used for them;
+    they read again, and everyone else gets that newer copy too."""
     params = query.to_params()
     params.append(("PageSize", str(rules.validate_page_size(page_size))))
     if page_token:
@@ -126,51 +132,64 @@ def list_tasks(
         params += [("Page", "1"), ("PageToken", rules.validate_page_token(page_token, "WT"))]
     path = _tasks_path(workspace_sid)
     if max_age > 0:
-        return _task_page(*_shared_read(path, params, workspace_sid=workspace_sid, max_age=max_age))
+        shared = _shared_read(
+            path, params, workspace_sid=workspace_sid, max_age=max_age, viewer=viewer
+        )
+        return _task_page(*shared)
     return _task_page(request("GET", path, params=params).body)
 
 
 def _shared_read(
-    path: str, params: list[tuple[str, str]], *, workspace_sid: str, max_age: float
+    path: str,
+    params: list[tuple[str, str]],
+    *,
+    workspace_sid: str,
+    max_age: float,
+    viewer: str | None,
 ) -> tuple[Any, datetime, TaskRouterError | None]:
     """A GET shared through the cache, read by one caller at a time (single flight).
 
-    The copy is kept TASKROUTER_STALE_SECONDS beyond its ``max_age``: when TaskRouter is
-    down or too slow for the page's deadline, the page shows that last copy with its age
-    and the reason (the third value) instead of only an error."""
-    generation = _generation(workspace_sid)
-    digest = hashlib.sha256(repr((path, params, generation)).encode()).hexdigest()
+    A copy is fresh for ``max_age`` seconds after its read was sent, unless the viewer
+    wrote to the workspace after that (`_written_since`). It is kept
+    TASKROUTER_STALE_SECONDS beyond: when TaskRouter is down or too slow for the page's
+    deadline, the page shows that last copy with its age and the reason (the third value)
+    instead of only an error."""
+    digest = hashlib.sha256(repr((path, params)).encode()).hexdigest()
     key, lock = _Slot(digest), _key(f"reading:{digest}")
     keep = max(max_age, float(settings.TASKROUTER_STALE_SECONDS))
-    entry = key.load()
-    if entry is not None and _fresh(entry, max_age):
+    entry, written = _entry_and_last_write(key, workspace_sid, viewer)
+    fresh = _Freshness(max_age=max_age, not_before=written)
+    if fresh(entry):
         shared_read.send_robust(sender=__name__, result="hit")
         return (*entry, None)
     try:
-        return (*_read_once(path, params, key, lock, keep, max_age, entry), None)
+        return (*_read_once(path, params, key, lock, keep, fresh, entry), None)
     except Unavailable as error:
         if entry is None:
             raise
         return (*entry, error)
 
 
-def _fresh(entry: tuple[Any, datetime], max_age: float) -> bool:
-    return (_now() - entry[1]).total_seconds() <= max_age
+@dataclass(frozen=True)
+class _Freshness:
+    """Whether a shared copy (body, sent_at) may serve this reader: young enough, and sent
+    after the reader's own last write (``not_before``), if any."""
 
+    max_age: float
+    not_before: datetime | None
 
-def _newer(
-    entry: tuple[Any, datetime] | None, old: tuple[Any, datetime] | None, max_age: float
-) -> bool:
-    """A fresh copy someone else read meanwhile (not the stale one already in hand)."""
-    return entry is not None and (old is None or entry[1] != old[1]) and _fresh(entry, max_age)
+    def __call__(self, entry: tuple[Any, datetime] | None) -> bool:
+        if entry is None or (_now() - entry[1]).total_seconds() > self.max_age:
+            return False
+        return self.not_before is None or entry[1] >= self.not_before
 
 
 class _Slot:
     """Where a shared read is kept: one of TASKDECK_SHARED_READ_SLOTS keys per TaskRouter
-    account, chosen by the read's digest (its path, its normalised parameters and the
-    workspace's generation), holding at most TASKDECK_SHARED_READ_MAX_BYTES. However many
-    distinct pages are asked for, shared reads never hold more than slots x bytes; two
-    pages that meet in one slot take turns (each then costs a read now and then)."""
+    account, chosen by the read's digest (its path and its normalised parameters),
+    holding at most TASKDECK_SHARED_READ_MAX_BYTES. However many distinct pages are asked
+    for, shared reads never hold more than slots x bytes; two pages that meet in one slot
+    take turns (each then costs a read now and then)."""
 
     def __init__(self, digest: str) -> None:
         self.digest = digest
@@ -178,7 +197,10 @@ class _Slot:
         self.key = _key(f"read:{int(digest[:15], 16) % slots}")
 
     def load(self) -> tuple[Any, datetime] | None:
-        blob = cache.get(self.key)
+        return self.decode(cache.get(self.key))
+
+    def decode(self, blob: Any) -> tuple[Any, datetime] | None:
+        """This read's copy from what the slot holds (None when another read holds it)."""
         if not isinstance(blob, bytes):
             return None
         digest, body, read_at = pickle.loads(blob)  # noqa: S301 - written by Taskdeck, below
@@ -196,18 +218,23 @@ def _read_once(
     key: _Slot,
     lock: str,
     keep: float,
-    max_age: float,
+    fresh: _Freshness,
     old: tuple[Any, datetime] | None,
 ) -> tuple[Any, datetime]:
+    def newer(entry: tuple[Any, datetime] | None) -> bool:
+        """A fresh copy someone else read meanwhile (not the one already in hand)."""
+        return fresh(entry) and (old is None or entry[1] != old[1])
+
     if cache.add(lock, 1, timeout=int(settings.TASKROUTER_TIMEOUT) + 1):
         try:
             # Another reader may have stored its answer and let go just before our lock.
             entry = key.load()
-            if _newer(entry, old, max_age):
+            if newer(entry):
                 shared_read.send_robust(sender=__name__, result="coalesced")
                 return entry
             shared_read.send_robust(sender=__name__, result="miss")
-            entry = (request("GET", path, params=params).body, _now())
+            sent = _now()  # the copy shows TaskRouter as of no earlier than this
+            entry = (request("GET", path, params=params).body, sent)
             key.store(entry, keep)
             return entry
         finally:
@@ -220,38 +247,48 @@ def _read_once(
     while time.monotonic() < deadline and cache.get(lock) is not None:
         time.sleep(0.02)
         entry = key.load()
-        if _newer(entry, old, max_age):
+        if newer(entry):
             shared_read.send_robust(sender=__name__, result="coalesced")
             return entry
     # The reader may have stored its answer and let go of the lock between two looks.
     entry = key.load()
-    if _newer(entry, old, max_age):
+    if newer(entry):
         shared_read.send_robust(sender=__name__, result="coalesced")
         return entry
-    return request("GET", path, params=params).body, _now()
+    sent = _now()
+    return request("GET", path, params=params).body, sent
 
 
-def _generation(workspace_sid: str) -> int:
-    """The workspace's read generation (moved by every write), read once per page."""
+def _written_key(workspace_sid: str, actor: str) -> str:
+    who = hashlib.sha256(actor.strip().lower().encode()).hexdigest()[:16]
+    return _key(f"wrote:{workspace_sid}:{who}")
+
+
+def _entry_and_last_write(
+    key: _Slot, workspace_sid: str, viewer: str | None
+) -> tuple[tuple[Any, datetime] | None, datetime | None]:
+    """The shared copy, and when the viewer (or the page being served) last wrote to the
+    workspace: one round trip to the cache for both."""
     reads = page_reads()
-    name = f"generation:{workspace_sid}"
-    if reads is not None and name in reads:
-        return reads[name]
-    generation = cache.get(_key(name), 0)
+    page_wrote = reads.get(f"wrote:{workspace_sid}") if reads is not None else None
+    if not viewer:
+        return key.load(), page_wrote
+    mark = _written_key(workspace_sid, viewer)
+    found = cache.get_many([key.key, mark])
+    wrote = [when for when in (found.get(mark), page_wrote) if when is not None]
+    return key.decode(found.get(key.key)), max(wrote) if wrote else None
+
+
+def _remember_write(workspace_sid: str, actor: str) -> None:
+    """Shared copies read before now no longer serve ``actor`` (on any instance) nor the
+    page being served: their next read of the workspace shows what they just wrote.
+    Everyone else's copies are untouched: they age out within their max_age."""
+    now = _now()
+    reads = page_reads()
     if reads is not None:
-        reads[name] = generation
-    return generation
-
-
-def _invalidate_reads(workspace_sid: str) -> None:
-    key = _key(f"generation:{workspace_sid}")
-    reads = page_reads()
-    if reads is not None:  # this page's later reads must see its own write
-        reads.pop(f"generation:{workspace_sid}", None)
-    try:
-        cache.incr(key)
-    except ValueError:  # no generation yet (or evicted): any new value makes old keys stale
-        cache.set(key, time.time_ns(), None)
+        reads[f"wrote:{workspace_sid}"] = now
+    seconds = max(1, math.ceil(settings.TASKROUTER_SHARED_READ_SECONDS) + 1)
+    cache.set(_written_key(workspace_sid, actor), now, seconds)
 
 
 def iter_tasks(
@@ -315,6 +352,8 @@ def _write(
     data: dict[str, str],
     if_match: str | None = None,
     seen: Mapping[str, Any] | None = None,
+    why: str | None = None,
+    write_id: str | None = None,
 ) -> ApiResponse:
     """Every write to TaskRouter passes here: announced before it is sent (the intent, so
     a crash mid-call still leaves a trace) and after it ends, with its outcome."""
@@ -322,7 +361,7 @@ def _write(
         # Every write names the person it is made for; there is no anonymous write.
         raise InvalidParameter("A write to TaskRouter needs the person making it.")
     headers = {"If-Match": if_match} if if_match is not None else None
-    write_id = uuid.uuid4().hex
+    write_id = write_id or uuid.uuid4().hex
     details = {
         "write_id": write_id,
         "actor": actor,
@@ -332,6 +371,7 @@ def _write(
         "data": data,
         "if_match": if_match,
         "seen": dict(seen) if seen is not None else None,
+        "why": why or None,
     }
     task_write_started.send(sender=__name__, **details)
     outcome: ApiResponse | TaskRouterError | None = None
@@ -342,7 +382,7 @@ def _write(
         outcome = error
         raise
     finally:
-        _invalidate_reads(workspace_sid)
+        _remember_write(workspace_sid, actor)
         task_written.send(sender=__name__, outcome=outcome, **details)
 
 
@@ -410,9 +450,14 @@ def update_task(
     task_channel: str | None = None,
     virtual_start_time: datetime | None = None,
     seen: Mapping[str, Any] | None = None,
+    why: str | None = None,
+    write_id: str | None = None,
 ) -> Task:
     """Change a task if (and only if) it is still at version ``if_match``. ``seen`` is the
-    task as the person saw it, for the audit trail's "before".
+    task as the person saw it, for the audit trail's "before"; ``why`` the person's reason
+    when it is not sent (TaskRouter takes ``reason`` only with a cancel or complete);
+    ``write_id`` names the write (32 hex digits) for a caller that must find what the
+    signals recorded of it after a crash (a bulk job taken over).
 
     TaskRouter needs two requests to change attributes and move a task to wrapping or
     completed; callers make them (attributes first) rather than this function guessing.
@@ -454,6 +499,8 @@ def update_task(
         data=data,
         if_match=if_match,
         seen=seen,
+        why=why,
+        write_id=write_id,
     )
     return Task.from_api(response.body, etag=response.etag)
 
@@ -605,24 +652,28 @@ STATISTICS_MAX_AGE = 10
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/workspace-statistics
-def workspace_statistics(*, workspace_sid: str) -> WorkspaceStatistics:
-    """Tasks by status and the longest-waiting task of a workspace."""
+def workspace_statistics(*, workspace_sid: str, viewer: str | None = None) -> WorkspaceStatistics:
+    """Tasks by status and the longest-waiting task of a workspace (shared like a task
+    list: see `list_tasks` for ``viewer``)."""
     rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
     path = f"/v1/Workspaces/{workspace_sid}/RealTimeStatistics"
     body, read_at, _stale = _shared_read(
-        path, [], workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE
+        path, [], workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE, viewer=viewer
     )
     return WorkspaceStatistics.from_api(body, read_at=read_at)
 
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/taskqueue-statistics
-def queue_statistics(*, workspace_sid: str) -> tuple[TaskQueueStatistics, ...]:
-    """Every queue's real-time figures, in one read of TaskQueues/Statistics."""
+def queue_statistics(
+    *, workspace_sid: str, viewer: str | None = None
+) -> tuple[TaskQueueStatistics, ...]:
+    """Every queue's real-time figures, in one read of TaskQueues/Statistics (shared like
+    a task list: see `list_tasks` for ``viewer``)."""
     rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
     path = f"/v1/Workspaces/{workspace_sid}/TaskQueues/Statistics"
     params = [("PageSize", str(rules.PAGE_SIZE_MAX))]
     body, _read_at, _stale = _shared_read(
-        path, params, workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE
+        path, params, workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE, viewer=viewer
     )
     items = body.get("task_queues_statistics") if isinstance(body, dict) else None
     if not isinstance(items, list):

@@ -77,7 +77,8 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     if request.htmx and request.htmx.target == "counts":
         # The counts strip on its own, as live refresh asks for it.
-        context = {"counts": counts.for_workspace(workspace, queues), "workspace": workspace}
+        strip = counts.for_workspace(workspace, queues, viewer=_viewer(request))
+        context = {"counts": strip, "workspace": workspace}
         return fragment_response(request, "tasks/_counts.html", context)
 
     landing = not request.GET
@@ -98,7 +99,7 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         return exports.tasks_csv(
             workspace=workspace, query=form.to_query(), attribute_columns=form.cleaned_data["cols"]
         )
-    page, status, problem = _read_page(workspace, form)
+    page, status, problem = _read_page(workspace, form, _viewer(request))
     live_refresh = bool(request.htmx and request.htmx.target == "task-rows")
     if live_refresh and problem is not None:
         return problem_response(request, problem)  # a live refresh keeps the rows it has
@@ -139,11 +140,18 @@ def _page_context(
     }
 
 
+def _viewer(request: HttpRequest) -> str | None:
+    """Whose own writes a shared read must not hide (see service.list_tasks)."""
+    identity = identity_of(request)
+    return identity.username if identity is not None else None
+
+
 def _read_page(
-    workspace: taskrouter.Workspace, form: TaskFilterForm
+    workspace: taskrouter.Workspace, form: TaskFilterForm, viewer: str | None
 ) -> tuple[taskrouter.TaskPage | None, int, taskrouter.TaskRouterError | None]:
     """One page of the table: (the page, 200, None); or None with the status and, for a
-    failure that is no field's fault, the problem (a refusal goes to its field)."""
+    failure that is no field's fault, the problem (a refusal goes to its field). A shared
+    read serves the viewer unless it predates their own last write."""
     try:
         page = taskrouter.list_tasks(
             workspace_sid=workspace.sid,
@@ -151,6 +159,7 @@ def _read_page(
             page_size=form.cleaned_data["size"],
             page_token=form.cleaned_data["page"],
             max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
+            viewer=viewer,
         )
     except taskrouter.InvalidParameter as error:
         form.add_error(_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
@@ -182,7 +191,7 @@ def _results(
     """The table, its counts and its summary (and the bulk bar for those who may edit)."""
     results: dict = {
         "page": page,
-        "counts": counts.for_workspace(workspace, queues),
+        "counts": counts.for_workspace(workspace, queues, viewer=_viewer(request)),
         "table": _table(context, page.tasks, page),
         "summary": describe_view(
             form, workspace, count=len(page), later_page=bool(page.previous_page_token)

@@ -41,6 +41,7 @@ def _render(
     job: BulkJob | None,
     *,
     form: BulkActionForm | None = None,
+    problem: str = "",
     status: int = 200,
 ) -> HttpResponse:
     slug = workspace.url_name
@@ -49,6 +50,7 @@ def _render(
         "workspace_slug": slug,
         "job": job,
         "form": form,
+        "problem": problem,
         "partials": _PANEL,
     }
     if job is not None:
@@ -96,15 +98,23 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
         )
     else:
         selection = bulk.Selection(sids=tuple(data["task"]), description="selected")
-    job = bulk.create(
-        actor=actor_of(request),
-        owner=session_owner(request, start=True),
-        workspace_sid=workspace.sid,
-        action=data["action"],
-        reason=data["reason"],
-        priority=data["priority"],
-        selection=selection,
-    )
+    try:
+        job = bulk.create(
+            actor=actor_of(request),
+            owner=session_owner(request, start=True),
+            workspace_sid=workspace.sid,
+            action=data["action"],
+            reason=data["reason"],
+            priority=data["priority"],
+            selection=selection,
+        )
+    except bulk.QueueUnavailable as error:
+        # Nothing was kept; the bar and its ticked rows are untouched, so asking again
+        # is one click once the queue is back.
+        form.add_error(
+            None, f"{error.user_message} Nothing was recorded; your selection is still here."
+        )
+        return _render(request, workspace, None, form=form, status=503)
     if not request.htmx:
         return redirect("bulk_job", workspace=workspace.url_name, token=job.token)
     return _render(request, workspace, job)
@@ -125,10 +135,15 @@ def bulk_run(request: HttpRequest, workspace: taskrouter.Workspace, token: str) 
     the browser may close; the answer is the progress, which polls until the job ends."""
     job = _job(request, token)
     step = request.POST.get("step", "start")
-    if step == "start" and job.started is None and job.prepared is not None:
-        bulk.start(job)
-    elif step == "retry":
-        bulk.retry_failed(job)
+    try:
+        if step == "start" and job.started is None and job.prepared is not None:
+            bulk.start(job)
+        elif step == "retry":
+            bulk.retry_failed(job)
+    except bulk.QueueUnavailable as error:
+        job.refresh_from_db()  # as it was before the click: nothing started, nothing written
+        problem = f"{error.user_message} Nothing was written; try again in a moment."
+        return _render(request, workspace, job, problem=problem, status=503)
     job.refresh_from_db()
     if not request.htmx:
         return redirect("bulk_job", workspace=workspace.url_name, token=job.token)

@@ -60,6 +60,16 @@ def open_free_queue_table(page: Page, rows: int = 1) -> list[str]:
     return sids[:rows]
 
 
+def preview_a_cancel(page: Page, sids: list[str], reason: str) -> Locator:
+    """Tick ``sids`` in the table, ask for a cancel with ``reason``; the bulk bar."""
+    for sid in sids:
+        page.get_by_role("checkbox", name=f"Select {sid}", exact=True).check()
+    bar = page.locator("#bulk-form")
+    bar.get_by_label("Reason").fill(reason)
+    bar.get_by_role("button", name="Preview").click()
+    return bar
+
+
 def fact(page: Page, label: str) -> Locator:
     """A value of the task page's facts list, by its term."""
     return page.locator(f"#task-facts dt:text-is('{label}') + dd")
@@ -387,6 +397,29 @@ def test_a_bulk_cancel_of_20_tasks_with_one_changed_meanwhile_reports_19_done_1_
     axe(page)
 
 
+def test_with_the_job_queue_down_a_bulk_preview_says_so_and_keeps_the_selection(
+    page: Page, sandbox, settings, browser_problems
+):
+    from tasks_app.models import BulkJob
+    from tests.serving import free_port
+
+    browser_problems.expect_console_error(r"status of 503 \(")
+    # RQ's Redis is down: nothing listens where the queue should be.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}
+    sids = open_free_queue_table(page, rows=2)
+    bar = preview_a_cancel(page, sids, "duplicate")
+
+    alert = page.locator("#bulk-panel [role=alert]")
+    expect(alert).to_contain_text("The job queue is not answering")
+    expect(alert).to_contain_text("your selection is still here")
+    for sid in sids:
+        expect(page.get_by_role("checkbox", name=f"Select {sid}", exact=True)).to_be_checked()
+    expect(bar.get_by_label("Reason")).to_have_value("duplicate")
+    expect(bar.locator("#selection-count")).to_have_text("(2 selected)")
+    assert not BulkJob.objects.exists()
+
+
 # --- Creating and deleting ---------------------------------------------------------------
 
 
@@ -491,11 +524,7 @@ def test_opening_a_row_editor_by_keyboard_puts_focus_in_the_editor(page: Page, s
 def test_the_outcome_of_a_bulk_action_is_announced(page: Page, sandbox, settings):
     settings.TASKDECK_BULK_RATE = 200
     sids = open_free_queue_table(page, rows=2)
-    for sid in sids:
-        page.get_by_role("checkbox", name=f"Select {sid}", exact=True).check()
-    bar = page.locator("#bulk-form")
-    bar.get_by_label("Reason").fill("duplicate")
-    bar.get_by_role("button", name="Preview").click()
+    preview_a_cancel(page, sids, "duplicate")
     page.get_by_role("button", name="Cancel 2 tasks").click()
     expect(page.locator("#bulk-summary")).to_have_text("2 done.")
     announcer = page.locator("#announcer")
