@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from tasks_app import bulk
+from tasks_app import bulk, titles
 from tasks_app.models import AuditQuerySet, AuditRecord, BulkItem, BulkJob
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.taskrouter import service as taskrouter
@@ -258,6 +258,7 @@ def test_each_bulk_items_audit_record_holds_what_the_preview_showed_and_the_jobs
             "assignment_status": "pending",
             "priority": task.priority,
             "task_queue": task.task_queue_friendly_name,
+            "title": titles.task_title(task),
         }
         assert record.reason == "Escalation from the VIP desk"
         assert record.after == {"Priority": "7"}  # the reason is recorded, never sent
@@ -265,6 +266,7 @@ def test_each_bulk_items_audit_record_holds_what_the_preview_showed_and_the_jobs
         "assignment_status": "pending",
         "priority": 7,
         "task_queue": shown[sids[0]].task_queue_friendly_name,
+        "title": titles.task_title(shown[sids[0]]),
     }
     assert cancel[0].reason == "duplicate"
 
