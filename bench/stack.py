@@ -222,6 +222,9 @@ class Stack:
             str(db),
             "--tasks",
             str(seed_tasks),
+            # Measured pages must not change between two reads: no seeded reservation
+            # times out mid-run (TaskRouter's clock stopped).
+            "--static",
         ]
         process = self._spawn(argv, log=log, env=self.environ())
         return Sandbox(label=label, seed_tasks=seed_tasks, db=db, log=log, process=process)

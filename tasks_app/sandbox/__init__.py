@@ -2,13 +2,17 @@
 
 Taskdeck runs and is tested against it with no Twilio account and no network: Workspaces,
 Workflows, TaskQueues, TaskChannels (list, fetch), Tasks (create, fetch, list, update,
-delete) and Events (list, fetch: every change records them, :mod:`.events`), answering like
-TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors), with TaskRouter's own
-clock (:mod:`.housekeeping`: TTL expiry, closed tasks purged 5 to 8 minutes after closing).
+delete), Activities, Workers, Worker Channels and Reservations, every Statistics resource
+and Events (list, fetch: every change records them, :mod:`.events`), answering like
+TaskRouter (JSON shapes, ETags and If-Match, page tokens, errors), assigning tasks to
+workers as it does (:mod:`.assignment`), with TaskRouter's own clock (:mod:`.housekeeping`:
+reservation and target timeouts, TTL expiry, closed tasks purged 5 to 8 minutes after
+closing).
 
 A plain WSGI application over its own SQLite file; stdlib only, plus the pure-Python domain
 rules it shares with the dashboard (``tasks_app.taskrouter.rules``, ``.errors``,
-``.expressions``). Nothing else from tasks_app is imported here.
+``.expressions``, ``.routing``, ``.query``, ``.limits``). Nothing else from tasks_app is
+imported here.
 
     store = SandboxStore("var/sandbox.sqlite3"); ensure_seeded(store)
     app = SandboxApp(store, credentials=Credentials.development())

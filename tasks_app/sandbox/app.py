@@ -7,16 +7,18 @@ Served paths (everything else is 404/20404, other methods on these paths 405/200
     GET  /v1/Workspaces/{WS}/TaskQueues      GET /v1/Workspaces/{WS}/TaskQueues/{WQ}
     GET  /v1/Workspaces/{WS}/TaskChannels    GET /v1/Workspaces/{WS}/TaskChannels/{TC | unique_name}
     GET, POST /v1/Workspaces/{WS}/Tasks      GET, POST, DELETE /v1/Workspaces/{WS}/Tasks/{WT}
-    GET  /v1/Workspaces/{WS}/RealTimeStatistics  GET /v1/Workspaces/{WS}/TaskQueues/Statistics
+    Activities, Workers (their Channels and Reservations), a task's Reservations and every
+    statistics resource: :mod:`.workforce_api`
     GET  /v1/Workspaces/{WS}/Events          GET /v1/Workspaces/{WS}/Events/{EV}
 
 Each request goes: injected faults (before anything, see :mod:`.faults`) -> CORS preflight
 (``OPTIONS``, answered without credentials, as browsers send none) -> HTTP Basic
-authentication (401/20003) -> TaskRouter's housekeeping when due (:mod:`.housekeeping`) ->
-routing (404/20404 for an unknown SID or a path segment of the wrong shape) -> the
-operation. Every write records its Events (:mod:`.events`) in its own transaction. JSON
-follows the spec's schemas and examples (key order of the examples, absolute
-``url``/``links``/``meta`` URLs built from the request's scheme and Host).
+authentication (401/20003) -> TaskRouter's housekeeping when due (:mod:`.housekeeping`:
+reservation and target timeouts, TTL expiry, purge) -> routing (404/20404 for an unknown
+SID or a path segment of the wrong shape) -> the operation. Every write records its Events
+(:mod:`.events`) in its own transaction. JSON follows the spec's schemas and examples (key
+order of the examples, absolute ``url``/``links``/``meta`` URLs built from the request's
+scheme and Host).
 
 DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does document):
     * Task ``ETag``: the task's version as a bare integer (``ETag: 3``), as [MutDoc]'s
@@ -80,7 +82,7 @@ from tasks_app.taskrouter.query import (
     TaskQuery,
 )
 
-from . import engine, events, statistics, store
+from . import engine, events, store, workforce_api
 from .auth import Credentials
 from .engine import ApiError, not_found
 from .faults import ERROR_KINDS, ClientReadTimeout, Fault, FaultPlan, ServerDroppedConnection
@@ -132,7 +134,8 @@ COLLECTIONS = {
     "Events": ("EV", "events", "Event"),
 }
 _PATH = re.compile(
-    r"^/v1/Workspaces(?:/(?P<ws>[^/]+)(?:/(?P<collection>[^/]+)(?:/(?P<sid>[^/]+))?)?)?$"
+    r"^/v1/Workspaces(?:/(?P<ws>[^/]+)(?:/(?P<collection>[^/]+)(?:/(?P<sid>[^/]+)"
+    r"(?:/(?P<sub>[^/]+)(?:/(?P<subsid>[^/]+))?)?)?)?)?$"
 )
 
 
@@ -144,6 +147,7 @@ class Request:
     environ: Mapping[str, Any]
     base_url: str  # scheme://host
     _form: list[tuple[str, str]] | None = field(default=None, repr=False)
+    _body: bytes | None = field(default=None, repr=False)
 
     def header(self, name: str) -> str | None:
         return self.environ.get("HTTP_" + name.upper().replace("-", "_"))
@@ -159,17 +163,28 @@ class Request:
         return None
 
     @property
-    def form(self) -> dict[str, str]:
-        """The form body; for a repeated name, the first value."""
-        if self._form is None:
+    def body(self) -> bytes:
+        """The request body, read once."""
+        if self._body is None:
             try:
                 length = int(self.environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            body = self.environ["wsgi.input"].read(length) if length > 0 else b""
-            self._form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            self._body = self.environ["wsgi.input"].read(length) if length > 0 else b""
+        return self._body
+
+    @property
+    def form_pairs(self) -> list[tuple[str, str]]:
+        """The form body's pairs, repeated names kept."""
+        if self._form is None:
+            self._form = parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return self._form
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The form body; for a repeated name, the first value."""
         form: dict[str, str] = {}
-        for key, value in self._form:
+        for key, value in self.form_pairs:
             form.setdefault(key, value)
         return form
 
@@ -204,8 +219,10 @@ class SandboxApp:
     ``clock``: a zero-argument callable returning the current time (an aware datetime, or
     epoch seconds); defaults to the system clock. ``faults``: the plan applied to every
     request (the ``X-Sandbox-Fault`` header works without one). ``housekeeper``: TaskRouter's
-    clock (TTL expiry, purge), run before a request when due by ``clock``; by default one
-    with TaskRouter's purge delay.
+    clock (timeouts, TTL expiry, purge), run before a request when due by ``clock``; by
+    default one with TaskRouter's purge delay. ``static``: TaskRouter's clock stopped:
+    nothing times out, expires or is purged by itself (for measurements that need a sandbox
+    nothing changes but their own requests).
     """
 
     def __init__(
@@ -218,9 +235,12 @@ class SandboxApp:
         clock: Callable[[], datetime | float] | None = None,
         rate_limits: RateLimiter | None = None,
         housekeeper: Housekeeper | None = None,
+        static: bool = False,
     ) -> None:
         self.rate_limits = rate_limits  # None: advisory headers only, never a 429
-        self.housekeeper = housekeeper if housekeeper is not None else Housekeeper(store)
+        self.housekeeper: Housekeeper | None = None
+        if not static:
+            self.housekeeper = housekeeper if housekeeper is not None else Housekeeper(store)
         self.store = store
         self.credentials = credentials
         self.faults = faults if faults is not None else FaultPlan()
@@ -329,7 +349,8 @@ class SandboxApp:
             base_url=_base_url(environ),
         )
         try:
-            self.housekeeper.maybe_run(store.to_us(self.now()))
+            if self.housekeeper is not None:
+                self.housekeeper.maybe_run(store.to_us(self.now()))
             return self._route(request)
         except ApiError as exc:
             return _error(exc.status, exc.code, exc.message)
@@ -349,16 +370,16 @@ class SandboxApp:
         resource = request.path[3:] if request.path.startswith("/v1/") else request.path
         if match is None:
             raise not_found(resource)
-        ws, collection, sid = match.group("ws", "collection", "sid")
+        ws, collection, sid, sub, subsid = match.group("ws", "collection", "sid", "sub", "subsid")
         if ws is not None and not rules.is_sid(ws, "WS"):
             raise not_found(resource)
-        if ws is not None and (
-            (collection == "RealTimeStatistics" and sid is None)
-            or (collection == "TaskQueues" and sid == "Statistics")
+        if (
+            ws is not None
+            and collection is not None
+            and workforce_api.handles(collection, sid, sub)
         ):
-            self._allow(request, "GET")
-            return self._statistics(request, ws, collection, resource)
-        if collection is not None and collection not in COLLECTIONS:
+            return workforce_api.route(self, request, ws, collection, sid, sub, subsid, resource)
+        if sub is not None or (collection is not None and collection not in COLLECTIONS):
             raise not_found(resource)
         if collection is not None and sid is not None:
             prefix = COLLECTIONS[collection][0]
@@ -497,32 +518,6 @@ class SandboxApp:
                           has_previous),
         }  # fmt: skip
         return self._ok(request, f"{name}-List", payload)
-
-    # Statistics (see :mod:`.statistics`) -------------------------------------------------
-
-    def _statistics(self, request: Request, ws: str, collection: str, resource: str):
-        now = self.now()
-        account = self.credentials.account_sid
-        with self.store.read() as conn:
-            if store.fetch_workspace(conn, ws) is None:
-                raise not_found(resource)
-            channel = statistics.channel_sid(conn, ws, request.first("TaskChannel"))
-            if collection == "RealTimeStatistics":
-                payload = statistics.workspace_real_time(
-                    conn, workspace_sid=ws, account_sid=account,
-                    url=request.base_url + request.path, now=now, channel=channel,
-                )  # fmt: skip
-                return self._ok(request, "WorkspaceRealTimeStatistics-Fetch", payload)
-            start, end = statistics.window(request.first, now)
-            render = statistics.task_queue_statistics(
-                conn, workspace_sid=ws, account_sid=account, now=now, start=start, end=end,
-                channel=channel,
-            )  # fmt: skip
-            rows = store.fetch_task_queues(conn, ws, request.first("FriendlyName"))
-        echoed = ["FriendlyName", "Minutes", "StartDate", "EndDate", "TaskChannel"]
-        return self._small_list(
-            request, "TaskQueueStatistics", "task_queues_statistics", "WQ", rows, render, echoed
-        )
 
     # Tasks --------------------------------------------------------------------------------
 

@@ -2,8 +2,7 @@
 
 The WSGI app parses HTTP and renders JSON; this module decides what a request does to the
 data. Each write is one ``BEGIN IMMEDIATE`` transaction, so the If-Match check and the write
-are atomic even with several processes writing the same file, and records its Events
-(:mod:`.events`, acted by the API client) in that same transaction.
+are atomic even with several processes writing the same file.
 
 Order of checks on a write (DECISION: TaskRouter does not document it): the shape of every
 parameter first (400), then the task's existence (404), then If-Match (412), then the task's
@@ -25,9 +24,12 @@ DECISIONS where Twilio documents nothing (docs/taskrouter.md has what it does do
     * A pending task whose attributes change is routed again through its workflow: it may
       move queue (``task_queue_entered_date`` becomes now) and take its target's priority; its
       age is unchanged [TaskDoc]. Not when the same request cancels it.
-    * Priority on update: when the task's workflow target (evaluated on its attributes)
-      sets a priority, that priority is stored instead of the one asked for ([OAI]: "a
-      Workflow Target priority wins").
+    * Priority on update: when the workflow target the task stands at (after any
+      re-routing in the same request) sets a priority, that priority is stored instead of
+      the one asked for ([OAI]: "a Workflow Target priority wins").
+    * The answer to a create or an update shows the task after TaskRouter's own reaction
+      in the same request: a new task some worker can take is already ``reserved`` (at
+      version 1). TaskRouter reacts moments later; the sandbox in the same transaction.
     * Every successful update adds 1 to the version and sets ``date_updated``, even when no
       value changes.
     * If-Match: a bare (``3``), quoted (``"3"``) or weak (``W/"3"``) ETag, a comma-separated
@@ -43,36 +45,20 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from tasks_app.taskrouter import routing, rules
 from tasks_app.taskrouter.errors import InvalidParameter
 
-from . import events, store
+from . import assignment, events, store
+from .ledger import Context
+from .problems import ApiError, bad_request, not_found, precondition_failed
 
 __all__ = ["ApiError", "create_task", "delete_task", "etag_matches", "update_task"]
 
 US = 1_000_000
-
-
-class ApiError(Exception):
-    """An answer in Twilio's error shape: HTTP status, Twilio code, message."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found(path: str) -> ApiError:
-    return ApiError(404, 20404, f"The requested resource {path} was not found")
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, 20001, message)
 
 
 def new_sid(prefix: str) -> str:
@@ -95,14 +81,14 @@ def etag_matches(if_match: str, version: int) -> bool:
     return False
 
 
-def _check_if_match(if_match: str | None, row: sqlite3.Row) -> None:
+def check_if_match(if_match: str | None, row: Mapping[str, Any], what: str) -> None:
+    """412 unless ``If-Match`` (when sent) names the row's current version."""
     if if_match is not None and not etag_matches(if_match, row["version"]):
-        raise ApiError(
-            412,
-            20412,
-            f"Precondition Failed: If-Match {if_match.strip()[:40]} does not match the current "
-            f"ETag {row['version']} of task {row['sid']}.",
-        )
+        raise precondition_failed(if_match, row["version"], f"{what} {row['sid']}")
+
+
+def _check_if_match(if_match: str | None, row: sqlite3.Row) -> None:
+    check_if_match(if_match, row, "task")
 
 
 def _present(form: Mapping[str, str], name: str) -> str | None:
@@ -120,17 +106,6 @@ def _channel(conn: sqlite3.Connection, workspace_sid: str, reference: str) -> sq
     return channel
 
 
-def _workflow_route(
-    conn: sqlite3.Connection, workspace_sid: str, workflow_sid: str | None, attributes: Mapping
-) -> routing.Route:
-    if not workflow_sid:
-        return routing.NO_ROUTE
-    workflow = store.fetch_workflow(conn, workspace_sid, workflow_sid)
-    if workflow is None:
-        return routing.NO_ROUTE
-    return routing.route(workflow["configuration"], attributes)
-
-
 def create_task(
     task_store: store.SandboxStore,
     *,
@@ -138,8 +113,10 @@ def create_task(
     form: Mapping[str, str],
     now: datetime,
     actor: events.Actor,
+    sids: Callable[[str], str] = new_sid,
 ) -> sqlite3.Row:
-    """CreateTask: a pending task at version 0, routed through its workflow."""
+    """CreateTask: a pending task at version 0, routed through its workflow (and offered to
+    a worker). ``sids`` makes new SIDs (the simulator's are reproducible)."""
     timeout = rules.DEFAULT_TIMEOUT
     if (value := _present(form, "Timeout")) is not None:
         timeout = rules.validate_timeout(value)
@@ -168,7 +145,7 @@ def create_task(
     channel_reference = _present(form, "TaskChannel") or "default"
 
     created = store.to_us(now)
-    sid = new_sid("WT")
+    sid = sids("WT")
     with task_store.write() as conn:
         channel = _channel(conn, workspace_sid, channel_reference)
         workflows = store.fetch_workflows(conn, workspace_sid)
@@ -189,19 +166,19 @@ def create_task(
             )
         if queue_sid is None and rules.is_sid(routing_target, "WQ"):
             queue_sid = routing_target
-        route = routing.NO_ROUTE
-        by_workflow = queue_sid is None  # else the queue was given: no filter is evaluated
-        if not by_workflow:
+        placement: dict[str, Any] = {}  # the workflow's routing; empty when the queue was given
+        if queue_sid is not None:
             if store.fetch_task_queue(conn, workspace_sid, queue_sid) is None:
                 raise InvalidParameter(
                     f"TaskQueueSid {queue_sid} is not a TaskQueue in workspace {workspace_sid}.",
                     param="TaskQueueSid",
                 )
         else:
-            route = routing.route(workflow["configuration"], attributes)
-            queue_sid = route.task_queue_sid
-        if route.priority is not None:
-            priority = route.priority  # "unless it matches a Workflow Target with a Priority"
+            placement = assignment.entry_changes(workflow["configuration"], attributes, now=created)
+            queue_sid = placement["task_queue_sid"]
+        if placement.get("priority") is not None:
+            # "unless it matches a Workflow Target with a Priority"
+            priority = placement["priority"]
         row = {
             "sid": sid,
             "workspace_sid": workspace_sid,
@@ -223,11 +200,16 @@ def create_task(
             "routing_target": routing_target,
             "version": 0,
             "expires_at": created + timeout * US,
+            "routing_filter": placement.get("routing_filter"),
+            "routing_step": placement.get("routing_step"),
+            "filter_entered": placement.get("filter_entered"),
+            "target_deadline": placement.get("target_deadline"),
         }
         store.insert_tasks(conn, [row])
-        events.task_created(
-            conn, row, actor=actor, now=created, route=route if by_workflow else None
-        )
+        ctx = Context(conn, created, sids=sids, actor=actor)
+        route = assignment.route_of(ctx, row) if placement else None
+        events.task_created(conn, row, actor=actor, now=created, route=route)
+        assignment.task_created(ctx, sid)
         return store.fetch_task(conn, workspace_sid, sid)
 
 
@@ -280,25 +262,20 @@ def update_task(
             task_sid=task_sid, workspace_sid=workspace_sid, account_sid=account_sid, current=current
         ):
             raise bad_request(refusal)
+        ctx = Context(conn, updated, actor=actor)
         changes: dict[str, Any] = {}
         if channel_reference is not None:
             changes["task_channel_sid"] = _channel(conn, workspace_sid, channel_reference)["sid"]
         if virtual_start is not None:
             changes["virtual_start_time"] = virtual_start
-        effective = attributes if attributes is not None else _loads(row["attributes"])
-        route = _workflow_route(conn, workspace_sid, row["workflow_sid"], effective)
         if attributes is not None:
             changes["attributes"] = attributes_text
-            rerouted = routing.reroutes_on_attribute_change(current)
-            if rerouted and status is None and route.task_queue_sid:
+            if routing.reroutes_on_attribute_change(current) and status is None:
                 # Re-driven through the workflow [TaskDoc]; its age stays the same.
-                if route.task_queue_sid != row["task_queue_sid"]:
-                    changes["task_queue_sid"] = route.task_queue_sid
-                    changes["task_queue_entered_date"] = updated
-                if route.priority is not None:
-                    changes["priority"] = route.priority
+                changes.update(assignment.reroute_changes(ctx, dict(row), attributes))
         if priority is not None:
-            changes["priority"] = route.priority if route.priority is not None else priority
+            kept = changes.get("priority", assignment.target_priority(ctx, row))
+            changes["priority"] = kept if kept is not None else priority
         if status is not None:
             changes["assignment_status"] = status
         if reason is not None:
@@ -307,8 +284,17 @@ def update_task(
         changes["date_updated"] = max(updated, row["date_updated"])
         store.update_task(conn, task_sid, changes)
         after = store.fetch_task(conn, workspace_sid, task_sid)
-        events.task_updated(conn, row, after, actor=actor, now=updated, route=route)
-        return after
+        events.task_updated(
+            conn, row, after, actor=actor, now=updated, route=assignment.route_of(ctx, after)
+        )
+        assignment.task_updated(
+            ctx,
+            dict(row),
+            task_sid,
+            attributes_changed=attributes is not None,
+            status=status,
+        )
+        return store.fetch_task(conn, workspace_sid, task_sid)
 
 
 def delete_task(
@@ -327,11 +313,6 @@ def delete_task(
         if row is None:
             raise not_found(task_path(workspace_sid, task_sid))
         _check_if_match(if_match, row)
+        assignment.task_deleted(Context(conn, deleted, actor=actor), dict(row), by_api=True)
         store.delete_task(conn, row, deleted)
         events.task_deleted(conn, row, actor=actor, now=deleted)
-
-
-def _loads(text: str) -> dict[str, Any]:
-    # Stored attributes may be anything a real TaskRouter once accepted (NaN, deep
-    # nesting): a task whose attributes cannot be read routes as if it had none.
-    return rules.stored_attributes(text)

@@ -632,3 +632,194 @@ def prune(conn: sqlite3.Connection, older_than_ms: int) -> int:
 
 def _event_workspaces(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT sid FROM workspaces").fetchall()]
+
+
+# --- Workforce events ----------------------------------------------------------------------
+# What the assignment engine and the workforce record (ledger.Context.record hands each
+# happening here): reservations, workers, activities, and the task events TaskRouter's own
+# moves make (a target timing out, a task leaving its workflow, TTL expiry, a reservation's
+# wrap-up or completion). Field groups follow Twilio's Events reference ([EvRef]): Task,
+# Worker, WChan (a worker's channel), TaskQueue, Reservation, Workflow, Activity.
+
+
+def worker_actor(workspace_sid: str, worker_sid: str) -> Actor:
+    """A worker acting through its client (an agent accepting, wrapping up, going on a
+    break): DECISION, Twilio names no actor for these; the worker, source ``api``."""
+    return Actor("worker", worker_sid, f"/Workspaces/{workspace_sid}/Workers/{worker_sid}", "api")
+
+
+def worker_data(worker: Mapping[str, Any], names: Names) -> dict[str, str]:
+    """The Worker field group: ``worker_sid``, ``worker_name``, ``worker_attributes``,
+    ``worker_activity_sid``/``_name``, ``worker_version``."""
+    return {
+        "worker_activity_name": str(worker.get("activity_name") or ""),
+        "worker_activity_sid": str(worker.get("activity_sid") or ""),
+        "worker_attributes": str(worker.get("attributes") or "{}"),
+        "worker_name": str(worker.get("friendly_name") or ""),
+        "worker_sid": str(worker["sid"]),
+        "worker_version": str(worker.get("version", 0)),
+        "workspace_name": names.workspace,
+        "workspace_sid": names.workspace_sid,
+    }
+
+
+_DESCRIPTIONS = {
+    "reservation.created": "Reservation {reservation} created for Worker {worker}",
+    "reservation.accepted": "Reservation {reservation} accepted by Worker {worker}",
+    "reservation.rejected": "Reservation {reservation} rejected by Worker {worker}",
+    "reservation.timeout": "Reservation {reservation} timed out for Worker {worker}",
+    "reservation.canceled": "Reservation {reservation} canceled",
+    "reservation.rescinded": "Reservation {reservation} rescinded",
+    "reservation.wrapup": "Reservation {reservation} wrapping up",
+    "reservation.completed": "Reservation {reservation} completed",
+    "worker.created": "Worker {worker} created",
+    "worker.deleted": "Worker {worker} deleted",
+    "worker.activity.update": "Worker {worker} updated to {activity} Activity",
+    "worker.attributes.update": "Worker {worker} attributes updated",
+    "worker.capacity.update": "Worker {worker} capacity on {channel} updated to {capacity}",
+    "worker.channel.availability.update": "Worker {worker} {channel} channel availability updated",
+    "activity.created": "Activity {activity} created",
+    "activity.updated": "Activity {activity} updated",
+    "activity.deleted": "Activity {activity} deleted",
+    "workflow.timeout": "Task {task} timed out of Workflow {workflow}",
+    "workflow.skipped": "Task {task} skipped out of Workflow {workflow}",
+    "task-queue.entered": "Task {task} entered TaskQueue {queue}",
+    "task.canceled": "Task {task} canceled",
+    "task.wrapup": "Task {task} wrapping up",
+    "task.completed": "Task {task} completed",
+}
+
+
+def reservation_event(
+    kind: str,
+    task: Mapping[str, Any],
+    reservation: Mapping[str, Any],
+    worker: Mapping[str, Any] | None,
+    names: Names,
+    now: int,
+) -> Event:
+    """A reservation.* event: the Task and Worker groups, the reservation's queue,
+    ``reservation_sid`` and the workflow."""
+    ws, sid = task["workspace_sid"], reservation["sid"]
+    status = {
+        "reservation.created": rules.RESERVED,
+        "reservation.accepted": rules.ASSIGNED,
+        "reservation.wrapup": rules.WRAPPING,
+        "reservation.completed": rules.COMPLETED,
+    }.get(kind, task["assignment_status"])
+    data = task_data({**dict(task), "assignment_status": status}, names, now)
+    data.update(worker_data(worker or {"sid": reservation["worker_sid"]}, names))
+    if worker is None:
+        data["worker_name"] = str(reservation.get("worker_name") or "")
+    data["reservation_sid"] = sid
+    queue = reservation.get("task_queue_sid") or task["task_queue_sid"]
+    if queue:
+        data["task_queue_sid"] = queue
+        data["task_queue_name"] = names.queues.get(queue, "")
+    worker_name = data["worker_name"]
+    return Event(
+        event_type=kind,
+        description=_DESCRIPTIONS[kind].format(reservation=sid, worker=worker_name),
+        resource_type="reservation",
+        resource_sid=sid,
+        resource_url=f"/Workspaces/{ws}/Tasks/{task['sid']}/Reservations/{sid}",
+        data=dict(sorted(data.items())),
+        task_sid=task["sid"],
+        task_queue_sid=queue,
+        workflow_sid=task["workflow_sid"],
+        task_channel_sid=task["task_channel_sid"],
+        worker_sid=reservation["worker_sid"],
+        reservation_sid=sid,
+    )
+
+
+def worker_event(
+    kind: str, worker: Mapping[str, Any], names: Names, extra: Mapping[str, Any]
+) -> Event:
+    """A worker.* event: the Worker group; an activity change adds the previous activity
+    and the time in it; a channel change (the WChan group) the channel's figures."""
+    ws, sid = names.workspace_sid, worker["sid"]
+    data = worker_data(worker, names)
+    format_values = {"worker": data["worker_name"], "activity": data["worker_activity_name"]}
+    channel_sid = None
+    if kind == "worker.activity.update":
+        elapsed_ms = int(extra.get("time_in_previous_activity_ms") or 0)
+        data["worker_previous_activity_sid"] = str(extra.get("previous_activity_sid") or "")
+        data["worker_time_in_previous_activity"] = str(elapsed_ms // 1000)
+        data["worker_time_in_previous_activity_ms"] = str(elapsed_ms)
+    channel = extra.get("channel")
+    if channel is not None:
+        channel_sid = channel["task_channel_sid"]
+        data["task_channel_sid"] = channel_sid
+        data["task_channel_unique_name"] = channel["task_channel_unique_name"]
+        data["worker_channel_available"] = str(bool(channel["available"])).lower()
+        data["worker_channel_available_capacity"] = str(
+            rules.available_capacity_percentage(channel["configured_capacity"], channel["held"])
+        )
+        data["worker_channel_previous_capacity"] = str(extra.get("previous_capacity", ""))
+        data["worker_channel_task_count"] = str(channel["assigned"])
+        format_values.update(
+            channel=channel["task_channel_unique_name"], capacity=channel["configured_capacity"]
+        )
+    return Event(
+        event_type=kind,
+        description=_DESCRIPTIONS[kind].format(**format_values),
+        resource_type="worker",
+        resource_sid=sid,
+        resource_url=f"/Workspaces/{ws}/Workers/{sid}",
+        data=dict(sorted(data.items())),
+        task_channel_sid=channel_sid,
+        worker_sid=sid,
+    )
+
+
+def activity_event(kind: str, activity: Mapping[str, Any], names: Names) -> Event:
+    ws, sid = names.workspace_sid, activity["sid"]
+    data = {
+        "activity_available": str(bool(activity["available"])).lower(),
+        "activity_name": activity["friendly_name"],
+        "activity_sid": sid,
+        "workspace_name": names.workspace,
+        "workspace_sid": ws,
+    }
+    return Event(
+        event_type=kind,
+        description=_DESCRIPTIONS[kind].format(activity=activity["friendly_name"]),
+        resource_type="activity",
+        resource_sid=sid,
+        resource_url=f"/Workspaces/{ws}/Activities/{sid}",
+        data=data,
+    )
+
+
+def moved_task_events(
+    kind: str,
+    task: Mapping[str, Any],
+    names: Names,
+    now: int,
+    extra: Mapping[str, Any],
+    route: Route | None = None,
+) -> list[Event]:
+    """A task event of TaskRouter's own making: a target timing out or skipped
+    (workflow.target-matched, task-queue.moved, task-queue.entered), the task leaving its
+    workflow (workflow.timeout/skipped), and the status events of a task TaskRouter or a
+    reservation moved (task.canceled, with TTL expiry's description; task.wrapup,
+    task.completed)."""
+    sid = task["sid"]
+    if kind == "workflow.target-matched":
+        return [_target_matched(task, route, names, now)]
+    if kind == "task-queue.moved":
+        old = str(extra.get("previous_task_queue_sid") or "")
+        old_name = names.queues.get(old, old)
+        new_name = names.queues.get(task["task_queue_sid"], task["task_queue_sid"])
+        description = f"Task {sid} moved from TaskQueue {old_name} to TaskQueue {new_name}"
+        moved = {"previous_task_queue_name": old_name, "previous_task_queue_sid": old}
+        return [_task_event(kind, description, task, names, now, moved)]
+    if kind == "task.canceled" and task["reason"] == TTL_DESCRIPTION:
+        return [_task_event(kind, TTL_DESCRIPTION, task, names, now)]
+    description = _DESCRIPTIONS[kind].format(
+        task=sid,
+        workflow=names.workflows.get(task["workflow_sid"], ""),
+        queue=names.queues.get(task["task_queue_sid"], task["task_queue_sid"]),
+    )
+    return [_task_event(kind, description, task, names, now)]

@@ -7,7 +7,12 @@
   spread over that range and fixed per task (from its SID), so a test can predict it;
   ``purge_after`` (``runsandbox --purge-after``, ``SANDBOX_PURGE_AFTER``) replaces it with
   one delay for every task.
-* Page-token tombstones of deleted tasks are kept a day, Events 30 days.
+* Reservations and workflow targets time out (:func:`.assignment.run_clock`): a reservation
+  nobody answered within its workflow's ``task_reservation_timeout`` times out and its
+  worker moves to the timeout activity; a pending task whose target timed out (by its age)
+  moves on along its workflow, or leaves it.
+* Page-token tombstones of deleted tasks are kept a day, Events and the statistics' ledger
+  30 days.
 
 It runs wherever the sandbox runs, with or without the simulator: the app before answering
 a request (at most once a second by the app's clock, so tests with an injected clock stay
@@ -32,7 +37,8 @@ from dataclasses import dataclass, field
 
 from tasks_app.taskrouter import rules
 
-from . import events, store
+from . import assignment, events, store
+from .ledger import Context, prune
 
 __all__ = ["PURGE_AFTER_RANGE", "TTL_REASON", "Housekeeper", "Outcome", "purge_delay"]
 
@@ -57,6 +63,7 @@ def purge_delay(sid: str, purge_after: float | None = None) -> int:
 class Outcome:
     expired: list[str] = field(default_factory=list)  # canceled: TTL exceeded
     purged: list[str] = field(default_factory=list)
+    timed_out: int = 0  # reservations and workflow targets
 
 
 class Housekeeper:
@@ -100,47 +107,34 @@ class Housekeeper:
                 return Outcome()
         outcome = Outcome()
         with self.store.write() as conn:
-            names: dict[str, events.Names] = {}
-
-            def names_of(workspace_sid: str) -> events.Names:
-                if workspace_sid not in names:
-                    names[workspace_sid] = events.Names.read(conn, workspace_sid)
-                return names[workspace_sid]
-
+            ctx = Context(conn, now)  # TaskRouter itself acts: the workspace
+            # Timeouts first: a task whose reservation times out may yet expire below.
+            outcome.timed_out = assignment.run_clock(ctx)
             for row in self._expired(conn, now):
-                ws = row["workspace_sid"]
-                changes = {
-                    "assignment_status": "canceled",
-                    "reason": TTL_REASON,
-                    "version": row["version"] + 1,
-                    "date_updated": max(now, row["date_updated"]),
-                }
-                store.update_task(conn, row["sid"], changes)
-                events.task_updated(
-                    conn,
-                    row,
-                    {**dict(row), **changes},
-                    actor=events.system(ws),
-                    now=now,
-                    names=names_of(ws),
-                )
+                # Canceled with its reservations; task.canceled says "Task TTL Exceeded".
+                assignment.cancel_task(ctx, row["sid"], reason=TTL_REASON)
                 outcome.expired.append(row["sid"])
             for row in self._closed_due(conn, now):
                 ws = row["workspace_sid"]
+                assignment.task_deleted(ctx, dict(row), by_api=False)
                 store.delete_task(conn, row, now)
                 events.task_deleted(
-                    conn, row, actor=events.system(ws), now=now, by_system=True, names=names_of(ws)
-                )
+                    conn, row, actor=events.system(ws), now=now, by_system=True,
+                    names=ctx.names(ws),
+                )  # fmt: skip
                 outcome.purged.append(row["sid"])
             store.prune_tombstones(conn, now - TOMBSTONE_SECONDS * US)
             events.prune(conn, _retention_ms(now))
+            prune(conn, now)
         return outcome
 
     # What is due -------------------------------------------------------------------------
 
     def _anything_due(self, conn: sqlite3.Connection, now: int) -> bool:
+        due = assignment.next_due(conn)
         return bool(
-            self._expired(conn, now, limit=1)
+            (due is not None and due <= now)
+            or self._expired(conn, now, limit=1)
             or self._closed_due(conn, now)
             or conn.execute(
                 "SELECT 1 FROM task_tombstones WHERE deleted_at < ? LIMIT 1",

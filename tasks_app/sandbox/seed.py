@@ -45,13 +45,13 @@ import json
 import random
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tasks_app.taskrouter import routing, rules
 
-from . import events, store
+from . import events, roster, store
 from .auth import DEVELOPMENT_CREDENTIALS
 
 __all__ = ["WORKSPACE_PROFILES", "populate", "random_attributes", "seeded_sid"]
@@ -80,6 +80,9 @@ class WorkflowSpec:
     filters: tuple[tuple[str, str, str, int | None], ...]
     default_queue: str
     share: float  # of the workspace's tasks
+    # Filters whose targets say more than a queue and a priority: filter name -> targets,
+    # each a target object whose "queue" is a queue key.
+    targets: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ SUPPORT = WorkspaceProfile(
             friendly_name="Support Routing",
             share=0.85,
             filters=(
+                # A returning customer's own agent first, for a minute (the simulator's
+                # tasks carry preferred_agent; the seeded ones do not).
+                ("Preferred agent", 'preferred_agent != ""', "general", None),
                 ("VIP customers", "vip == true", "vip", 100),
                 ("Spanish speakers", 'language == "es"', "spanish", None),
                 ("French speakers", 'language == "fr"', "french", None),
@@ -124,6 +130,11 @@ SUPPORT = WorkspaceProfile(
                 ("Technical", 'skills HAS "technical"', "technical", None),
             ),
             default_queue="general",
+            targets={
+                "Preferred agent": (
+                    {"queue": "general", "known_worker_sid": "task.preferred_agent", "timeout": 60},
+                ),
+            },
         ),
         WorkflowSpec(
             key="after-hours",
@@ -134,6 +145,18 @@ SUPPORT = WorkspaceProfile(
                 ("Messaging", 'channel IN ["chat", "sms"]', "messaging", None),
             ),
             default_queue="general",
+            targets={
+                # Five minutes with VIP Care's most senior agent free, then any senior agent.
+                "Top tiers": (
+                    {
+                        "queue": "vip",
+                        "priority": 50,
+                        "timeout": 300,
+                        "order_by": "worker.level DESC",
+                    },
+                    {"queue": "general", "priority": 50, "expression": "worker.level >= 3"},
+                ),
+            },
         ),
     ),
 )
@@ -280,7 +303,6 @@ ADDONS = (
                                  "keywords": ["refund", "invoice"]}},
     {"marchex_cleancall": {"status": "successful", "result": {"recommendation": "PASS"}}},
 )  # fmt: skip
-WORKER_COUNT = 12
 
 
 _CUMULATIVE: dict[int, tuple[list[Any], list[float], float, Any]] = {}
@@ -364,15 +386,20 @@ def _routing_key(workflow_sid: str, attributes: Mapping[str, Any]) -> tuple:
 
 
 def workflow_configuration(spec: WorkflowSpec, queue_sids: Mapping[str, str]) -> str:
+    def targets(name: str, queue: str, priority: int | None) -> list[dict[str, Any]]:
+        if name in spec.targets:
+            return [{**t, "queue": queue_sids[t["queue"]]} for t in spec.targets[name]]
+        return [
+            {"queue": queue_sids[queue], **({"priority": priority} if priority is not None else {})}
+        ]
+
     document = {
         "task_routing": {
             "filters": [
                 {
                     "filter_friendly_name": name,
                     "expression": expression,
-                    "targets": [
-                        {"queue": queue_sids[queue], **({"priority": p} if p is not None else {})}
-                    ],
+                    "targets": targets(name, queue, p),
                 }
                 for name, expression, queue, p in spec.filters
             ],
@@ -382,16 +409,19 @@ def workflow_configuration(spec: WorkflowSpec, queue_sids: Mapping[str, str]) ->
     return json.dumps(document, indent=2)
 
 
-def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> None:
-    """Insert the seed data into an open write transaction."""
+def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> list[roster.Offered]:
+    """Insert the seed data into an open write transaction; returns the seeded
+    reservations' steps (their Events are recorded with the tasks' history)."""
     rng = random.Random(seed)
-    activity = {
-        name: seeded_sid("WA", seed, f"activity/{name}") for name in ("Offline", "Busy", "Reserved")
-    }
     plans: list[tuple[WorkspaceProfile, str, list[tuple[str, str, float]], list[str]]] = []
+    rosters: list[roster.Workspace] = []
     for w_index, profile in enumerate(WORKSPACE_PROFILES):
         ws = seeded_sid("WS", seed, f"ws/{profile.key}")
         created = now - (400 - 60 * w_index) * DAY
+        activity = {
+            name: seeded_sid("WA", seed, f"ws/{profile.key}/activity/{name}")
+            for name, _ in roster.ACTIVITIES
+        }
         conn.execute(
             "INSERT INTO workspaces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -409,6 +439,12 @@ def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> No
                 "FIFO",
             ),
         )
+        for a_index, (name, available) in enumerate(roster.ACTIVITIES):
+            a_created = created + a_index * US
+            conn.execute(
+                "INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?)",
+                (activity[name], ws, name, int(available), a_created, a_created),
+            )
         queue_sids = {}
         for q_index, queue in enumerate(profile.queues):
             sid = seeded_sid("WQ", seed, f"ws/{profile.key}/queue/{queue.key}")
@@ -462,8 +498,23 @@ def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> No
             )
             channel_sids.append(sid)
         plans.append((profile, ws, workflows, channel_sids))
+        rosters.append(
+            roster.Workspace(
+                key=profile.key,
+                kind=profile.kind,
+                sid=ws,
+                queues={queue_sids[q.key]: (q.key, q.target_workers) for q in profile.queues},
+                channels=dict(zip(channel_sids, (c[0] for c in CHANNELS), strict=True)),
+                activities=activity,
+                routed_workers=[
+                    seeded_sid("WK", seed, f"ws/{profile.key}/worker/{n}")
+                    for n in range(roster.ROSTER_MINIMUM)
+                ],
+            )
+        )
 
-    workers = [seeded_sid("WK", seed, f"worker/{n}") for n in range(WORKER_COUNT)]
+    # Tasks routed to a worker name one of the first agents of their workspace.
+    workers = {plan.sid: plan.routed_workers for plan in rosters}
     own = [(plan, min(plan[0].own_tasks, tasks // 50)) for plan in plans if plan[0].own_tasks]
     shared = [plan for plan in plans if plan[0].share > 0]
     remaining = tasks - sum(count for _, count in own)
@@ -476,12 +527,17 @@ def populate(conn: sqlite3.Connection, *, tasks: int, seed: int, now: int) -> No
             conn,
             _tasks(own_rng, [plan], workers, tasks=count, seed=seed, now=now, sid_prefix=f"{key}/"),
         )
+    names = (FIRST_NAMES, LAST_NAMES)
+    steps: list[roster.Offered] = []
+    for workspace in rosters:
+        steps += roster.seed_roster(conn, workspace, seed=seed, now=now, names=names)
+    return steps
 
 
 def _tasks(
     rng: random.Random,
     plans: list,
-    workers: list[str],
+    workers: Mapping[str, list[str]],
     *,
     tasks: int,
     seed: int,
@@ -490,6 +546,12 @@ def _tasks(
 ) -> Iterator[dict[str, Any]]:
     """``tasks`` tasks spread over ``plans`` by their shares (a lone plan gets them all)."""
     routes: dict[tuple, routing.Route] = {}
+    entries: dict[tuple, routing.Position | None] = {}
+    parsed = {
+        sid: routing.parse_configuration(configuration)
+        for plan in plans
+        for sid, configuration, _ in plan[2]
+    }
     channel_names = [name for name, _, _ in CHANNELS]
     weighted_plans = tuple((plan, plan[0].share or 1.0) for plan in plans)
     workflow_tables = {
@@ -531,7 +593,7 @@ def _tasks(
         routing_target = None
         ignore_capacity = 0
         if rng.random() < 0.03:
-            routing_target = rng.choice(workers)
+            routing_target = rng.choice(workers[ws])
             ignore_capacity = 1
         addons = json.dumps(rng.choice(ADDONS)) if rng.random() < 0.06 else "{}"
         version = {
@@ -540,6 +602,35 @@ def _tasks(
             rules.ASSIGNED: rng.randint(2, 4),
             rules.WRAPPING: rng.randint(3, 5),
         }.get(status, rng.randint(4, 6))
+        # Where the workflow has it now: a target with a timeout moves a waiting task on
+        # as it ages (a task that is no longer waiting stayed where it was taken).
+        config = parsed[workflow_sid]
+        if key not in entries:
+            entries[key] = routing.entry_position(config, attributes)
+        position, filter_age = entries[key], 0.0
+        if position is not None and routing.target_deadline(config, position) is not None:
+            waited = age if status in (rules.PENDING, rules.RESERVED) else (updated - created) / US
+            moved, moved_age = routing.position_at_age(config, attributes, waited)
+            if moved is not None:
+                position, filter_age = moved, moved_age
+        placement = {"routing_filter": None, "routing_step": None}
+        filter_entered = deadline_at = None
+        queue_sid = route.task_queue_sid
+        if position is not None:
+            target = routing.target_at(config, position)
+            queue_sid = target.queue
+            if target.priority is not None:
+                priority = target.priority
+            filter_entered = created + int(filter_age * US)
+            deadline = routing.target_deadline(config, position)
+            deadline_at = filter_entered + deadline * US if deadline is not None else None
+            if position != entries[key]:
+                earlier = config.filters[position.filter_index].targets[: position.target_index]
+                entered = filter_entered + sum(t.timeout or 0 for t in earlier) * US
+            placement = {
+                "routing_filter": position.filter_index,
+                "routing_step": position.target_index,
+            }
         yield {
             "sid": seeded_sid("WT", seed, f"task/{sid_prefix}{n}"),
             "workspace_sid": ws,
@@ -553,7 +644,7 @@ def _tasks(
             "virtual_start_time": virtual_start,
             "priority": priority,
             "reason": rng.choice(REASONS[status]) if status in REASONS else None,
-            "task_queue_sid": route.task_queue_sid,
+            "task_queue_sid": queue_sid,
             "task_channel_sid": channel_sid,
             "timeout": timeout,
             "workflow_sid": workflow_sid,
@@ -561,6 +652,9 @@ def _tasks(
             "routing_target": routing_target,
             "version": version,
             "expires_at": created + timeout * US,
+            **placement,
+            "filter_entered": filter_entered,
+            "target_deadline": deadline_at,
         }
 
 
@@ -576,9 +670,14 @@ def _age(rng: random.Random, status: str) -> float:
 
 
 def populate_history(
-    conn: sqlite3.Connection, *, seed: int, history_tasks: int = HISTORY_TASKS
+    conn: sqlite3.Connection,
+    *,
+    seed: int,
+    history_tasks: int = HISTORY_TASKS,
+    reservations: Iterable[roster.Offered] = (),
 ) -> int:
-    """Record the seeded tasks' Events (see the module's docstring); returns how many."""
+    """Record the seeded tasks' Events, and their ``reservations``' (see the module's
+    docstring); returns how many."""
     horizon = conn.execute(
         "SELECT MAX(date_updated, COALESCE(task_queue_entered_date, 0)) AS last FROM tasks "
         "ORDER BY last DESC LIMIT 1 OFFSET ?",
@@ -607,6 +706,27 @@ def populate_history(
             if moment >= since:
                 sid = seeded_sid("EV", seed, f"event/{task['sid']}/{n}")
                 recorded.append((moment, len(recorded), sid, ws, actor, event))
+    available: dict[str, tuple[str, str]] = {
+        r["workspace_sid"]: (r["sid"], r["friendly_name"])
+        for r in conn.execute("SELECT * FROM activities WHERE friendly_name = 'Available'")
+    }
+    for step in reservations:
+        if step.at < since:
+            continue
+        ws = step.task["workspace_sid"]
+        if ws not in names:
+            names[ws] = events.Names.read(conn, ws)
+        worker = step.worker(available.get(ws, ("", "")))
+        event = events.reservation_event(
+            step.kind, step.task, step.reservation, worker, names[ws], step.at
+        )
+        # TaskRouter offers and times out; the worker accepts, rejects and completes.
+        system_step = step.kind in ("reservation.created", "reservation.timeout")
+        actor = events.system(ws) if system_step else events.worker_actor(ws, worker["sid"])
+        sid = seeded_sid("EV", seed, f"event/{step.reservation['sid']}/{step.kind}")
+        # A worker's answer comes before the task event it causes at the same moment.
+        order = len(recorded) - (0 if step.kind == "reservation.created" else 10**9)
+        recorded.append((step.at, order, sid, ws, actor, event))
     recorded.sort(key=lambda entry: entry[:2])
     events.record_history(
         conn, ((sid, ws, actor, event, m) for m, _, sid, ws, actor, event in recorded)
@@ -625,6 +745,8 @@ def _task_history(
     """(moment, actor, event) of one seeded task's life up to its current state."""
     rng = random.Random(f"{seed}/history/{task['sid']}")
     status = task["assignment_status"]
+    # Its reservation steps are its reservations' Events (populate_history): here only the
+    # versions they took, and the status events a worker's wrap-up and completion make.
     path = {
         rules.PENDING: [],
         rules.RESERVED: [rules.RESERVED],
@@ -649,6 +771,9 @@ def _task_history(
     for step, moment in zip(steps, moments, strict=True):
         before = state
         state = {**state, "version": state["version"] + 1}
+        if step in (rules.RESERVED, rules.ASSIGNED):
+            state["assignment_status"] = step
+            continue
         if step != "touch":
             state["assignment_status"] = step
             if step in rules.CLOSED_STATUSES:
@@ -681,8 +806,8 @@ def ensure_seeded(
             for name in store.INDEX_NAMES:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
         seeded_at = store.now_us()
-        populate(conn, tasks=tasks, seed=seed, now=seeded_at)
-        populate_history(conn, seed=seed, history_tasks=history_tasks)
+        steps = populate(conn, tasks=tasks, seed=seed, now=seeded_at)
+        populate_history(conn, seed=seed, history_tasks=history_tasks, reservations=steps)
         if bulk:
             for statement in store.INDEX_DDL:
                 conn.execute(statement)

@@ -54,7 +54,9 @@ from tasks_app.taskrouter.query import TaskQuery
 
 __all__ = ["SandboxStore", "TaskPage", "from_us", "to_us"]
 
-SCHEMA_VERSION = "1"
+# A file written by an older schema is emptied and seeded again when opened (the sandbox's
+# data is disposable): see SandboxStore._ensure_schema.
+SCHEMA_VERSION = "2"
 
 # TaskRouter ordering attribute -> column.
 ORDER_COLUMNS: dict[str, str] = {
@@ -84,6 +86,15 @@ TASK_COLUMNS: tuple[str, ...] = (
     "routing_target",
     "version",
     "expires_at",
+    "routing_filter",
+    "routing_step",
+    "filter_entered",
+    "target_deadline",
+)
+# Where a task stands in its workflow (routing.Position, the moment it entered that filter,
+# and when its target times out): columns a caller inserting a task may leave out.
+ROUTING_COLUMNS: frozenset[str] = frozenset(
+    {"routing_filter", "routing_step", "filter_entered", "target_deadline"}
 )
 _TASK_SELECT = ", ".join(TASK_COLUMNS)
 
@@ -161,7 +172,11 @@ CREATE TABLE IF NOT EXISTS tasks (
     ignore_capacity INTEGER,
     routing_target TEXT,
     version INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    routing_filter INTEGER,
+    routing_step INTEGER,
+    filter_entered INTEGER,
+    target_deadline INTEGER
 );
 CREATE TABLE IF NOT EXISTS task_tombstones (
     sid TEXT PRIMARY KEY,
@@ -199,7 +214,119 @@ CREATE INDEX IF NOT EXISTS task_queues_by_workspace ON task_queues (workspace_si
 CREATE INDEX IF NOT EXISTS task_channels_by_workspace
     ON task_channels (workspace_sid, date_created);
 CREATE INDEX IF NOT EXISTS task_tombstones_by_age ON task_tombstones (deleted_at);
+CREATE TABLE IF NOT EXISTS activities (
+    sid TEXT PRIMARY KEY,
+    workspace_sid TEXT NOT NULL,
+    friendly_name TEXT NOT NULL,
+    available INTEGER NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activities_by_workspace ON activities (workspace_sid, date_created);
+CREATE TABLE IF NOT EXISTS workers (
+    sid TEXT PRIMARY KEY,
+    workspace_sid TEXT NOT NULL,
+    friendly_name TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    activity_sid TEXT NOT NULL,
+    available INTEGER NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL,
+    date_status_changed INTEGER NOT NULL,
+    idle_since INTEGER NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workers_by_age ON workers (workspace_sid, date_created, sid);
+CREATE INDEX IF NOT EXISTS workers_by_status_change
+    ON workers (workspace_sid, date_status_changed, sid);
+CREATE INDEX IF NOT EXISTS workers_by_activity ON workers (activity_sid);
+CREATE TABLE IF NOT EXISTS worker_channels (
+    sid TEXT PRIMARY KEY,
+    workspace_sid TEXT NOT NULL,
+    worker_sid TEXT NOT NULL,
+    task_channel_sid TEXT NOT NULL,
+    configured_capacity INTEGER NOT NULL,
+    available INTEGER NOT NULL,
+    worker_available INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    assigned INTEGER NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS worker_channels_by_worker
+    ON worker_channels (worker_sid, task_channel_sid);
+CREATE INDEX IF NOT EXISTS worker_channels_free ON worker_channels (task_channel_sid, worker_sid)
+    WHERE available = 1 AND worker_available = 1 AND held < configured_capacity;
+CREATE TABLE IF NOT EXISTS queue_members (
+    task_queue_sid TEXT NOT NULL,
+    worker_sid TEXT NOT NULL,
+    PRIMARY KEY (task_queue_sid, worker_sid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_members_by_worker ON queue_members (worker_sid);
+CREATE TABLE IF NOT EXISTS reservations (
+    sid TEXT PRIMARY KEY,
+    workspace_sid TEXT NOT NULL,
+    task_sid TEXT NOT NULL,
+    worker_sid TEXT NOT NULL,
+    worker_name TEXT NOT NULL,
+    task_channel_sid TEXT,
+    task_queue_sid TEXT,
+    workflow_sid TEXT,
+    reservation_status TEXT NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL,
+    timeout_at INTEGER,
+    version INTEGER NOT NULL,
+    post_work_activity_sid TEXT
+);
+-- Reservations list in the order they were made (rowid), which every index ends with.
+CREATE INDEX IF NOT EXISTS reservations_by_task ON reservations (task_sid, date_created);
+CREATE INDEX IF NOT EXISTS reservations_by_worker
+    ON reservations (worker_sid, date_created);
+CREATE INDEX IF NOT EXISTS reservations_due ON reservations (timeout_at)
+    WHERE reservation_status = 'pending';
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY,
+    workspace_sid TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    task_sid TEXT,
+    task_queue_sid TEXT,
+    workflow_sid TEXT,
+    task_channel_sid TEXT,
+    worker_sid TEXT,
+    wait INTEGER,
+    queue_wait INTEGER
+);
+CREATE INDEX IF NOT EXISTS ledger_by_time ON ledger (workspace_sid, at);
+CREATE TABLE IF NOT EXISTS activity_spans (
+    id INTEGER PRIMARY KEY,
+    workspace_sid TEXT NOT NULL,
+    worker_sid TEXT NOT NULL,
+    activity_sid TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    ended INTEGER
+);
+CREATE INDEX IF NOT EXISTS activity_spans_open ON activity_spans (worker_sid) WHERE ended IS NULL;
+CREATE INDEX IF NOT EXISTS activity_spans_by_end ON activity_spans (workspace_sid, ended);
 """
+# Every table, children first (reset and schema upgrades empty them in this order).
+TABLES: tuple[str, ...] = (
+    "events",
+    "ledger",
+    "activity_spans",
+    "reservations",
+    "queue_members",
+    "worker_channels",
+    "workers",
+    "activities",
+    "tasks",
+    "task_tombstones",
+    "task_channels",
+    "task_queues",
+    "workflows",
+    "workspaces",
+)
 
 
 def _ordering_specs() -> list[tuple[tuple[str, bool], ...]]:
@@ -243,6 +370,23 @@ def _index_ddl() -> list[str]:
     statements.append(
         "CREATE INDEX IF NOT EXISTS tasks_closed ON tasks (date_updated) "
         "WHERE assignment_status IN ('canceled', 'completed')"
+    )
+    # Assignment: a queue's pending tasks on one channel in FIFO order (LIFO reads it
+    # backwards), and the targets due to time out.
+    # Ties go by creation order (the rowid every index ends with).
+    statements.append(
+        "CREATE INDEX IF NOT EXISTS tasks_waiting ON tasks "
+        "(task_queue_sid, task_channel_sid, priority DESC, virtual_start_time) "
+        "WHERE assignment_status = 'pending'"
+    )
+    statements.append(
+        "CREATE INDEX IF NOT EXISTS tasks_waiting_lifo ON tasks "
+        "(task_queue_sid, task_channel_sid, virtual_start_time) "
+        "WHERE assignment_status = 'pending'"
+    )
+    statements.append(
+        "CREATE INDEX IF NOT EXISTS tasks_target_due ON tasks (target_deadline) "
+        "WHERE assignment_status = 'pending' AND target_deadline IS NOT NULL"
     )
     return statements
 
@@ -329,6 +473,9 @@ class SandboxStore:
             cached_statements=512,
         )
         conn.row_factory = sqlite3.Row
+        # Names of workers and activities compare ignoring case, in any script (NOCASE
+        # folds ASCII only).
+        conn.create_function("casefold", 1, _casefold, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -390,22 +537,26 @@ class SandboxStore:
     def _ensure_schema(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.write() as conn:
+            if _older_schema(conn):
+                # Written by an earlier build: its tables lack columns this one needs.
+                # Sandbox data is disposable, so it starts again (and is seeded again).
+                for table in TABLES:
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                conn.execute("DELETE FROM meta")
             for statement in _TABLES.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             for statement in INDEX_DDL:
                 conn.execute(statement)
             conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
             )
 
     def reset(self) -> None:
         """Delete every resource; the next ``seed.ensure_seeded`` seeds again."""
         with self.write() as conn:
-            for table in ("events", "tasks", "task_tombstones", "task_channels", "task_queues"):
-                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-            for table in ("workflows", "workspaces"):
+            for table in TABLES:
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
             conn.execute("DELETE FROM meta WHERE key != 'schema_version'")
 
@@ -420,6 +571,20 @@ class SandboxStore:
             return conn.execute(
                 "SELECT COUNT(*) FROM tasks WHERE workspace_sid = ?", (workspace_sid,)
             ).fetchone()[0]
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _older_schema(conn: sqlite3.Connection) -> bool:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not exists:
+        return False
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return row is not None and row[0] != SCHEMA_VERSION
 
 
 # --- Small resources (a handful per workspace: read whole, paged in Python) ---------------
@@ -488,6 +653,16 @@ def fetch_task_channel(
 # --- Tasks --------------------------------------------------------------------------------
 
 
+def rows_in(
+    conn: sqlite3.Connection, sql: str, values: Sequence[Any], *, size: int = 500
+) -> Iterator[sqlite3.Row]:
+    """The rows of ``sql`` (holding ``{marks}`` where its ``IN (...)`` list goes) for every
+    value, a few hundred at a time (SQLite caps the parameters of one statement)."""
+    for start in range(0, len(values), size):
+        part = list(values[start : start + size])
+        yield from conn.execute(sql.format(marks=", ".join("?" for _ in part)), part)
+
+
 def fetch_task(conn: sqlite3.Connection, workspace_sid: str, sid: str) -> sqlite3.Row | None:
     return conn.execute(
         f"SELECT {_TASK_SELECT} FROM tasks WHERE sid = ? AND workspace_sid = ?",  # noqa: S608
@@ -499,7 +674,7 @@ def insert_tasks(conn: sqlite3.Connection, rows: Iterable[Mapping[str, Any]]) ->
     placeholders = ", ".join("?" for _ in TASK_COLUMNS)
     conn.executemany(
         f"INSERT INTO tasks ({_TASK_SELECT}) VALUES ({placeholders})",  # noqa: S608
-        ([row[c] for c in TASK_COLUMNS] for row in rows),
+        ([row.get(c) if c in ROUTING_COLUMNS else row[c] for c in TASK_COLUMNS] for row in rows),
     )
 
 

@@ -11,6 +11,8 @@ What Twilio documents:
   ``Task-List-EvaluateTaskAttributes``, ``Worker-List-TargetWorkersExpression`` and
   ``TaskQueue-List-EvaluateWorkerAttributes``. Twilio's rate-limit event example shows
   ``TaskQueueStatistics-List`` at 50.
+- Bulk TaskQueue real-time statistics (``POST TaskQueues/RealTimeStatistics``): 5 requests
+  per second (Twilio's TaskQueue statistics page and its changelog of the bulk API).
 - Every other default is shown only in the Console ("Limits" page of a workspace) and is
   not published. Taskdeck assumes 50 per second (the sandbox's figure) and lets a
   deployment set the real ones: TASKDECK_RATE_LIMITS="Task-Update=20,Task-Fetch=40".
@@ -34,6 +36,7 @@ LIMITS: Mapping[str, int] = {
     "Worker-List-TargetWorkersExpression": 3,
     "TaskQueue-List-EvaluateWorkerAttributes": 3,
     "TaskQueueStatistics-List": 50,
+    "TaskQueueBulkRealTimeStatistics-Create": 5,
 }
 # The list filters with their own, lower limit: (resource, parameter) -> key suffix.
 _EXPRESSION_FILTERS = {
@@ -68,6 +71,8 @@ def resource_key(method: str, path: str, parameters: Iterable[str] = ()) -> str:
     last = collections[-1] if collections else "Workspaces"
     if last.endswith("Statistics") and len(collections) > 1:
         parent = _SINGULAR.get(collections[-2], collections[-2])
+        if method.upper() == "POST" and parent == "TaskQueue" and not by_sid:
+            return "TaskQueueBulkRealTimeStatistics-Create"
         if len(segments) > 1 and _SID.match(segments[-2]):  # one resource's statistics
             return f"{parent}{last}-Fetch"
         return f"{parent}{last}-List"  # every queue's statistics in one paged list

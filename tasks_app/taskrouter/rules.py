@@ -73,15 +73,21 @@ def transition_refusal(current: str, target: str) -> str | None:
     return _REFUSALS[target]
 
 
-def validate_status(value: str, *, param: str = "AssignmentStatus") -> str:
-    """One assignment status (UpdateTask takes exactly one)."""
-    status = str(value).strip().lower()
-    if status not in STATUSES:
+def one_of(value: object, choices: Iterable[str], *, param: str) -> str:
+    """``value`` (trimmed, lower case) when it is one of ``choices``."""
+    choices = tuple(choices)
+    chosen = str(value).strip().lower()
+    if chosen not in choices:
         raise InvalidParameter(
-            f"{param} must be one of {', '.join(STATUSES)}, not {str(value)[:40]!r}.",
+            f"{param} must be one of {', '.join(choices)}, not {str(value)[:40]!r}.",
             param=param,
         )
-    return status
+    return chosen
+
+
+def validate_status(value: str, *, param: str = "AssignmentStatus") -> str:
+    """One assignment status (UpdateTask takes exactly one)."""
+    return one_of(value, STATUSES, param=param)
 
 
 def combined_update_refusal(status: str | None, *, with_attributes: bool) -> str | None:
@@ -137,6 +143,8 @@ SID_PREFIXES: dict[str, str] = {
     "TC": "TaskChannel",
     "WK": "Worker",
     "WR": "Reservation",
+    "WA": "Activity",
+    "WC": "WorkerChannel",
     "SK": "API Key",
 }
 
@@ -527,6 +535,217 @@ def validate_ordering(keys: Iterable[OrderKey], *, param: str = "Ordering") -> t
 
 def format_ordering(keys: Iterable[OrderKey]) -> str:
     return ",".join(str(k) for k in keys)
+
+
+# --- Workers, Activities, Worker Channels -------------------------------------------------
+# TaskRouter's Worker, Activity and WorkerChannel resources [OAI] [WkDoc] [ActDoc] [WCDoc];
+# docs/taskrouter.md, "Workers and Activities". Decisions are marked.
+
+FRIENDLY_NAME_MAX = 64  # Workers and Activities: "up to 64 characters long" [OAI]
+ACTIVITIES_MAX = 100  # per Workspace [ActDoc]
+WORKERS_MAX = 15_000  # the default per Workspace [WkDoc]
+# DECISION: TaskRouter publishes no maximum for a channel's capacity; 50 keeps a typo
+# (5000) from looking like a working setting.
+CAPACITY_MIN, CAPACITY_MAX = 0, 50
+# TaskRouter reads "true", "1" and "yes" as true in the Available filters and in
+# CreateActivity's Available; anything else is false [OAI].
+TRUTHY: frozenset[str] = frozenset({"true", "1", "yes"})
+
+
+def is_truthy(value: object) -> bool:
+    """TaskRouter's loose booleans: ``true``, ``1`` or ``yes`` (any case); all else false."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in TRUTHY
+
+
+def validate_friendly_name(value: object, *, param: str = "FriendlyName") -> str:
+    """A Worker's or Activity's name: required, at most 64 characters."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        raise InvalidParameter(f"{param} is required.", param=param)
+    if len(text) > FRIENDLY_NAME_MAX:
+        raise InvalidParameter(
+            f"{param} must be at most {FRIENDLY_NAME_MAX} characters (this is {len(text)}).",
+            param=param,
+        )
+    return text
+
+
+def validate_capacity(value: object, *, param: str = "Capacity") -> int:
+    return _in_range(value, CAPACITY_MIN, CAPACITY_MAX, param=param)
+
+
+def available_capacity_percentage(configured: int, held: int) -> int:
+    """``floor((1 - held / configured) * 100)``, 0 for a channel with no capacity: held
+    counts pending, accepted and wrapping reservations [MT]."""
+    if configured <= 0:
+        return 0
+    return max(0, (100 * (configured - held)) // configured)
+
+
+def reject_pending_refusal(new_activity_available: bool) -> str | None:
+    """RejectPendingReservations "is only valid if the Worker's new Activity" is unavailable
+    [OAI]."""
+    if new_activity_available:
+        return (
+            "RejectPendingReservations is only valid when the Worker's new Activity is unavailable."
+        )
+    return None
+
+
+# --- Reservations ---------------------------------------------------------------------------
+
+RESERVATION_PENDING = "pending"
+RESERVATION_ACCEPTED = "accepted"
+RESERVATION_REJECTED = "rejected"
+RESERVATION_TIMEOUT = "timeout"
+RESERVATION_CANCELED = "canceled"
+RESERVATION_RESCINDED = "rescinded"
+RESERVATION_WRAPPING = "wrapping"
+RESERVATION_COMPLETED = "completed"
+# The order of the spec's enum task_reservation_enum_status.
+RESERVATION_STATUSES: tuple[str, ...] = (
+    RESERVATION_PENDING,
+    RESERVATION_ACCEPTED,
+    RESERVATION_REJECTED,
+    RESERVATION_TIMEOUT,
+    RESERVATION_CANCELED,
+    RESERVATION_RESCINDED,
+    RESERVATION_WRAPPING,
+    RESERVATION_COMPLETED,
+)
+# Statuses in which a reservation takes up its worker's capacity on the task's channel [MT].
+RESERVATION_HOLDING: frozenset[str] = frozenset(
+    {RESERVATION_PENDING, RESERVATION_ACCEPTED, RESERVATION_WRAPPING}
+)
+# What a client may ask for with UpdateReservation's ReservationStatus, and from where
+# [ResDoc]; timeout, canceled and rescinded are TaskRouter's own.
+_RESERVATION_ALLOWED_FROM: dict[str, frozenset[str]] = {
+    RESERVATION_ACCEPTED: frozenset({RESERVATION_PENDING}),
+    RESERVATION_REJECTED: frozenset({RESERVATION_PENDING}),
+    RESERVATION_WRAPPING: frozenset({RESERVATION_ACCEPTED}),
+    RESERVATION_COMPLETED: frozenset({RESERVATION_ACCEPTED, RESERVATION_WRAPPING}),
+}
+_RESERVATION_VERBS: dict[str, str] = {
+    RESERVATION_ACCEPTED: "accept",
+    RESERVATION_REJECTED: "reject",
+    RESERVATION_WRAPPING: "wrap up",
+    RESERVATION_COMPLETED: "complete",
+}
+
+
+def validate_reservation_status(value: object, *, param: str = "ReservationStatus") -> str:
+    return one_of(value, RESERVATION_STATUSES, param=param)
+
+
+def reservation_refusal_message(
+    *, reservation_sid: str, workspace_sid: str, account_sid: str, current: str, target: str
+) -> str | None:
+    """Why a reservation in ``current`` may not be moved to ``target`` by a client, or None.
+
+    DECISION: TaskRouter's words for these refusals are not published; they follow its
+    task refusals ("Cannot cancel task WT... because it is not pending or reserved.")."""
+    where = f"in workspace {workspace_sid} for account {account_sid}"
+    if target not in _RESERVATION_ALLOWED_FROM:
+        return (
+            f"Cannot move reservation {reservation_sid} to {target} {where}: TaskRouter sets "
+            "that status itself."
+        )
+    if current in _RESERVATION_ALLOWED_FROM[target]:
+        return None
+    return (
+        f"Cannot {_RESERVATION_VERBS[target]} reservation {reservation_sid} {where} "
+        f"because it is {current}."
+    )
+
+
+# --- Statistics parameters ------------------------------------------------------------------
+
+STATISTICS_MINUTES_DEFAULT = 15  # [OAI]
+STATISTICS_HISTORY_DAYS = 30  # [WSStat] [TQStat] [WFStat]
+STATISTICS_MINUTES_MAX = STATISTICS_HISTORY_DAYS * 24 * 60
+# DECISION: TaskRouter names no limit on the thresholds of one request; 20 is far beyond
+# any service-level report.
+SPLIT_BY_WAIT_TIME_MAX = 20
+BULK_QUEUES_MIN, BULK_QUEUES_MAX = 1, 50  # POST TaskQueues/RealTimeStatistics [OAI]
+
+
+def parse_split_by_wait_time(text: str, *, param: str = "SplitByWaitTime") -> tuple[int, ...]:
+    """``5,30``: thresholds in whole seconds, distinct, in the order given.
+
+    DECISION: whole seconds (0 or more) only; a blank entry is ignored."""
+    found: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not re.fullmatch(r"\d+", part):
+            raise InvalidParameter(
+                f"{param} must be whole seconds separated by commas, like 5,30 "
+                f"(not {part[:20]!r}).",
+                param=param,
+            )
+        value = int(part)
+        if value not in found:
+            found.append(value)
+    if len(found) > SPLIT_BY_WAIT_TIME_MAX:
+        raise InvalidParameter(
+            f"{param} takes at most {SPLIT_BY_WAIT_TIME_MAX} thresholds.", param=param
+        )
+    return tuple(found)
+
+
+def statistics_window(
+    *, minutes: object | None, start: object | None, end: object | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The cumulative window: ``Minutes`` up to now, or ``StartDate`` to ``EndDate`` (now
+    when absent); 15 minutes with none. ``Minutes`` cannot be combined with the dates
+    [WSStat] [TQStat]. DECISION: a window starting more than 30 days ago (TaskRouter keeps
+    30 days of statistics) or ending before it starts is refused."""
+    if minutes is not None and (start is not None or end is not None):
+        raise InvalidParameter(
+            "Minutes cannot be combined with StartDate or EndDate.", param="Minutes"
+        )
+    window_end = parse_datetime(end, param="EndDate") if end is not None else now
+    if start is not None:
+        window_start = parse_datetime(start, param="StartDate")
+    else:
+        count = STATISTICS_MINUTES_DEFAULT
+        if minutes is not None:
+            count = _in_range(minutes, 1, STATISTICS_MINUTES_MAX, param="Minutes")
+        try:
+            window_start = window_end - timedelta(minutes=count)
+        except OverflowError:  # an EndDate at the start of the calendar
+            raise InvalidParameter(
+                "EndDate is too early for the window it asks for.", param="EndDate"
+            ) from None
+    if window_start > window_end:
+        raise InvalidParameter("StartDate must be before EndDate.", param="StartDate")
+    if window_start < now - timedelta(days=STATISTICS_HISTORY_DAYS):
+        raise InvalidParameter(
+            f"StartDate cannot be more than {STATISTICS_HISTORY_DAYS} days ago: TaskRouter "
+            "keeps statistics for 30 days.",
+            param="StartDate",
+        )
+    return window_start, window_end
+
+
+def validate_queue_sids(values: Iterable[str], *, param: str = "QueueSids") -> tuple[str, ...]:
+    """1 to 50 TaskQueue SIDs (repeated or comma-separated), duplicates dropped."""
+    found: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            if part.strip():
+                sid = validate_sid(part, "WQ", param=param)
+                if sid not in found:
+                    found.append(sid)
+    if not BULK_QUEUES_MIN <= len(found) <= BULK_QUEUES_MAX:
+        raise InvalidParameter(
+            f"{param} must name between {BULK_QUEUES_MIN} and {BULK_QUEUES_MAX} TaskQueues.",
+            param=param,
+        )
+    return tuple(found)
 
 
 # --- Events ---------------------------------------------------------------------------------

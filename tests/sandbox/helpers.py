@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +18,10 @@ from tasks_app.sandbox import (
     SandboxStore,
     ensure_seeded,
     in_process_adapter,
+    workforce,
 )
 from tasks_app.sandbox import store as store_module
+from tasks_app.sandbox.ledger import Context
 from tasks_app.sandbox.seed import seeded_sid
 
 SEED = 7
@@ -166,3 +170,104 @@ def record_reservation(
     )
     with store.write() as conn:
         events.emit(conn, workspace, events.system(workspace), [event], now=now)
+
+
+# --- Workforce scenarios ---------------------------------------------------------------------
+
+
+def add_queue(
+    store: SandboxStore,
+    workspace: str,
+    name: str,
+    target_workers: str = "1 == 1",
+    *,
+    task_order: str = "FIFO",
+    max_reserved_workers: int = 1,
+) -> str:
+    """A TaskQueue the sandbox's API cannot create: written directly, its members found."""
+    sid = "WQ" + uuid.uuid4().hex
+    now = store_module.now_us()
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO task_queues VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?)",
+            (sid, workspace, name, target_workers, task_order, max_reserved_workers, now, now),
+        )
+        workforce.refresh_queue(Context(conn, now), sid)
+    return sid
+
+
+def add_workflow(
+    store: SandboxStore,
+    workspace: str,
+    name: str,
+    configuration: dict[str, Any],
+    *,
+    reservation_timeout: int = 120,
+) -> str:
+    """A Workflow the sandbox's API cannot create: written directly."""
+    sid = "WW" + uuid.uuid4().hex
+    now = store_module.now_us()
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO workflows VALUES (?, ?, ?, ?, NULL, NULL, 'application/json', ?, ?, ?)",
+            (sid, workspace, name, json.dumps(configuration), reservation_timeout, now, now),
+        )
+    return sid
+
+
+def activity_sids(api: Api, workspace: str) -> dict[str, str]:
+    body = api.get(f"/Workspaces/{workspace}/Activities").json()
+    return {a["friendly_name"]: a["sid"] for a in body["activities"]}
+
+
+def all_events(api: Api, workspace: str, **params: Any) -> list[dict]:
+    """Every Event of ``workspace`` matching ``params``, across all pages."""
+    body = api.get(f"/Workspaces/{workspace}/Events", {"PageSize": 1000, **params}).json()
+    found = body["events"]
+    while body["meta"]["next_page_url"]:
+        body = api.get(body["meta"]["next_page_url"]).json()
+        found += body["events"]
+    return found
+
+
+def event_types(found: list[dict]) -> list[str]:
+    return [event["event_type"] for event in found]
+
+
+# --- Scenarios in the Training workspace (no tasks; workers the test hires) -----------------
+
+
+def hire(api: Api, name: str, activity: str | None, **attributes) -> dict:
+    form = {"FriendlyName": name, "Attributes": json.dumps(attributes)}
+    if activity:
+        form["ActivitySid"] = activity
+    response = api.post(f"/Workspaces/{TRAINING}/Workers", form)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def new_task(api: Api, workflow: str | None = None, channel: str = "voice", **attributes) -> dict:
+    form = {"Attributes": json.dumps(attributes), "TaskChannel": channel}
+    if workflow:
+        form["WorkflowSid"] = workflow
+    response = api.post(f"/Workspaces/{TRAINING}/Tasks", form)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def reservations(api: Api, task: dict, **params) -> list[dict]:
+    return api.get(f"{task['url']}/Reservations", params).json()["reservations"]
+
+
+def status(api: Api, task: dict) -> str:
+    return api.get(task["url"]).json()["assignment_status"]
+
+
+def worker(api: Api, who: dict) -> dict:
+    return api.get(who["url"]).json()
+
+
+def answer(api: Api, reservation: dict, status: str, **form) -> dict:
+    response = api.post(reservation["url"], {"ReservationStatus": status, **form})
+    assert response.status_code == 200, response.text
+    return response.json()

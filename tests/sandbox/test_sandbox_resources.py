@@ -121,9 +121,13 @@ def test_workflows_carry_a_real_routing_configuration(api):
     names = [w["friendly_name"] for w in body["workflows"]]
     assert names == ["Support Routing", "After Hours"]
     configuration = json.loads(body["workflows"][0]["configuration"])
-    filters = configuration["task_routing"]["filters"]
-    assert filters[0]["expression"] == "vip == true"
-    assert filters[0]["targets"][0]["priority"] == 100
+    filters = {f["filter_friendly_name"]: f for f in configuration["task_routing"]["filters"]}
+    assert filters["VIP customers"]["expression"] == "vip == true"
+    assert filters["VIP customers"]["targets"][0]["priority"] == 100
+    # A returning customer's own agent first, for a minute, then the usual routing.
+    known = filters["Preferred agent"]["targets"][0]
+    assert known["known_worker_sid"] == "task.preferred_agent"
+    assert known["timeout"] == 60
     assert configuration["task_routing"]["default_filter"]["queue"].startswith("WQ")
 
 
@@ -191,7 +195,14 @@ def test_small_lists_page_with_tokens(api):
         f"/Workspaces/{SUPPORT}/Tasks/WQ00000000000000000000000000000000",
         f"/Workspaces/{SUPPORT}/Tasks/not-a-sid",
         "/Workspaces/not-a-sid",
-        f"/Workspaces/{SUPPORT}/Workers",
+        f"/Workspaces/{SUPPORT}/Workers/WK00000000000000000000000000000000",
+        f"/Workspaces/{SUPPORT}/Workers/not-a-sid/Channels",
+        f"/Workspaces/{SUPPORT}/Activities/WA00000000000000000000000000000000",
+        f"/Workspaces/{SUPPORT}/Tasks/WT00000000000000000000000000000000/Reservations",
+        f"/Workspaces/{SUPPORT}/TaskQueues/WQ00000000000000000000000000000000/Statistics",
+        f"/Workspaces/{SUPPORT}/Workflows/WW00000000000000000000000000000000/Statistics",
+        f"/Workspaces/{SUPPORT}/Tasks/WT00000000000000000000000000000000/Nothing/Here",
+        f"/Workspaces/{SUPPORT}/Events/Statistics",
     ],
 )
 def test_unknown_sids_and_paths_are_twilios_404(api, path):

@@ -152,9 +152,22 @@ def test_sales_routes_enterprise_accounts_with_priority_50(api):
 def test_seeded_tasks_sit_in_the_queue_their_workflow_gives_them(api, store):
     with store.read() as conn:
         rows = conn.execute(
-            "SELECT t.attributes, t.task_queue_sid, w.configuration FROM tasks t "
-            "JOIN workflows w ON w.sid = t.workflow_sid LIMIT 200"
+            "SELECT t.attributes, t.task_queue_sid, t.routing_filter, t.routing_step, "
+            "w.configuration FROM tasks t JOIN workflows w ON w.sid = t.workflow_sid"
         ).fetchall()
+    moved = 0
     for row in rows:
-        decision = routing.route(row["configuration"], json.loads(row["attributes"]))
-        assert decision.task_queue_sid == row["task_queue_sid"]
+        parsed = routing.parse_configuration(row["configuration"])
+        attributes = json.loads(row["attributes"])
+        entry = routing.entry_position(parsed, attributes)
+        assert row["routing_filter"] == entry.filter_index
+        position = routing.Position(row["routing_filter"], row["routing_step"])
+        assert routing.target_at(parsed, position).queue == row["task_queue_sid"]
+        moved += position != entry
+        if position == entry:
+            assert (
+                routing.route(row["configuration"], attributes).task_queue_sid
+                == (row["task_queue_sid"])
+            )
+    # After Hours' top tiers wait five minutes for VIP Care, then go to any senior agent.
+    assert moved > 0

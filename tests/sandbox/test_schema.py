@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-from tests.sandbox.helpers import SALES, SUPPORT
+from tests.sandbox.helpers import SALES, SUPPORT, TRAINING
 
 SPEC_PATH = Path(__file__).with_name("twilio_taskrouter_v1.json")
 ITEM_SCHEMAS = {
@@ -26,6 +26,7 @@ ITEM_SCHEMAS = {
     "task_queues": "taskrouter.v1.workspace.task_queue",
     "channels": "taskrouter.v1.workspace.task_channel",
     "tasks": "taskrouter.v1.workspace.task",
+    "workers": "taskrouter.v1.workspace.worker",
     "events": "taskrouter.v1.workspace.event",
 }
 
@@ -75,14 +76,14 @@ def check_item(item: dict[str, Any], schema_name: str) -> None:
     _validate(item, schema)
     assert set(item) == set(schema["properties"]), schema_name
     _check_urls(item["url"])
-    for link in item.get("links", {}).values():
+    for link in (item.get("links") or {}).values():
         _check_urls(link)
     for name in ("actor_url", "resource_url"):
         if item.get(name) is not None:
             _check_urls(item[name])
 
 
-def check_list(body: dict[str, Any], path: str) -> None:
+def check_list(body: dict[str, Any], path: str, item_schema: str | None = None) -> None:
     _validate(body, _response_schema(path, "get"))
     key = body["meta"]["key"]
     assert set(body) == {key, "meta"}
@@ -93,7 +94,7 @@ def check_list(body: dict[str, Any], path: str) -> None:
         if body["meta"][name] is not None:
             _check_urls(body["meta"][name])
     for item in body[key]:
-        check_item(item, ITEM_SCHEMAS[key])
+        check_item(item, item_schema or ITEM_SCHEMAS[key])
 
 
 def test_the_spec_copy_is_twilios():
@@ -169,6 +170,116 @@ def test_empty_lists_match_the_spec(api):
     body = api.get(f"/Workspaces/{SUPPORT}/Tasks", {"TaskQueueName": "Nowhere"}).json()
     check_list(body, "/v1/Workspaces/{WorkspaceSid}/Tasks")
     assert body["tasks"] == []
+
+
+WORKSPACE_PATH = "/v1/Workspaces/{WorkspaceSid}"
+WORKER_SCHEMA = "taskrouter.v1.workspace.worker"
+TASK_RESERVATION = "taskrouter.v1.workspace.task.task_reservation"
+WORKER_RESERVATION = "taskrouter.v1.workspace.worker.worker_reservation"
+WORKER_CHANNEL = "taskrouter.v1.workspace.worker.worker_channel"
+
+
+def test_every_workforce_answer_matches_the_spec(api, store):
+    workers = api.get(f"/Workspaces/{SUPPORT}/Workers", {"PageSize": 5}).json()
+    check_list(workers, f"{WORKSPACE_PATH}/Workers")
+    check_list(api.get(workers["meta"]["next_page_url"]).json(), f"{WORKSPACE_PATH}/Workers")
+    worker = workers["workers"][0]
+    check_item(api.get(worker["url"]).json(), WORKER_SCHEMA)
+    channels = api.get(worker["links"]["channels"]).json()
+    check_list(channels, f"{WORKSPACE_PATH}/Workers/{{WorkerSid}}/Channels", WORKER_CHANNEL)
+    check_item(api.get(channels["channels"][0]["url"]).json(), WORKER_CHANNEL)
+    activities = api.get(f"/Workspaces/{SUPPORT}/Activities").json()
+    check_list(activities, f"{WORKSPACE_PATH}/Activities", "taskrouter.v1.workspace.activity")
+    available = next(a for a in activities["activities"] if a["friendly_name"] == "Available")
+    check_item(api.get(available["url"]).json(), "taskrouter.v1.workspace.activity")
+
+    with store.read() as conn:
+        task_sid, worker_sid = conn.execute(
+            "SELECT task_sid, worker_sid FROM reservations WHERE workspace_sid = ? "
+            "AND reservation_status = 'pending' ORDER BY sid LIMIT 1",
+            (SUPPORT,),
+        ).fetchone()
+    by_task = api.get(f"/Workspaces/{SUPPORT}/Tasks/{task_sid}/Reservations").json()
+    check_list(by_task, f"{WORKSPACE_PATH}/Tasks/{{TaskSid}}/Reservations", TASK_RESERVATION)
+    by_worker = api.get(f"/Workspaces/{SUPPORT}/Workers/{worker_sid}/Reservations").json()
+    check_list(
+        by_worker, f"{WORKSPACE_PATH}/Workers/{{WorkerSid}}/Reservations", WORKER_RESERVATION
+    )
+    reservation = by_task["reservations"][-1]
+    check_item(api.get(reservation["url"]).json(), TASK_RESERVATION)
+    accepted = api.post(reservation["url"], {"ReservationStatus": "accepted"})
+    check_item(accepted.json(), TASK_RESERVATION)
+    wrapped = api.post(
+        f"/Workspaces/{SUPPORT}/Workers/{worker_sid}/Reservations/{reservation['sid']}",
+        {"ReservationStatus": "wrapping"},
+    )
+    check_item(wrapped.json(), WORKER_RESERVATION)
+
+    trainees = f"/Workspaces/{TRAINING}/Workers"
+    created = api.post(trainees, {"FriendlyName": "Schema", "ActivitySid": available["sid"]})
+    assert created.status_code == 400  # Support's activity is not Training's
+    created = api.post(trainees, {"FriendlyName": "Schema"})
+    check_item(created.json(), WORKER_SCHEMA)
+    check_item(api.post(created.json()["url"], {"Attributes": "{}"}).json(), WORKER_SCHEMA)
+    channel = api.post(f"{created.json()['url']}/Channels/chat", {"Capacity": "2"}).json()
+    check_item(channel, WORKER_CHANNEL)
+    activity = api.post(f"/Workspaces/{TRAINING}/Activities", {"FriendlyName": "Schema"})
+    check_item(activity.json(), "taskrouter.v1.workspace.activity")
+    assert api.delete(created.json()["url"]).content == b""
+
+
+def _statistics_paths(api) -> list[tuple[str, str, str]]:
+    """(spec path, URL, method) of every statistics operation, for Support."""
+    ws = f"/Workspaces/{SUPPORT}"
+    queue = api.get(f"{ws}/TaskQueues").json()["task_queues"][0]["sid"]
+    workflow = api.get(f"{ws}/Workflows").json()["workflows"][0]["sid"]
+    worker = api.get(f"{ws}/Workers").json()["workers"][0]["sid"]
+    found = []
+    for name in ("Statistics", "RealTimeStatistics", "CumulativeStatistics"):
+        found.append((f"{WORKSPACE_PATH}/{name}", f"{ws}/{name}", "get"))
+        found.append(
+            (
+                f"{WORKSPACE_PATH}/TaskQueues/{{TaskQueueSid}}/{name}",
+                f"{ws}/TaskQueues/{queue}/{name}",
+                "get",
+            )
+        )
+        found.append(
+            (
+                f"{WORKSPACE_PATH}/Workflows/{{WorkflowSid}}/{name}",
+                f"{ws}/Workflows/{workflow}/{name}",
+                "get",
+            )
+        )
+        found.append((f"{WORKSPACE_PATH}/Workers/{name}", f"{ws}/Workers/{name}", "get"))
+    found.append(
+        (
+            f"{WORKSPACE_PATH}/Workers/{{WorkerSid}}/Statistics",
+            f"{ws}/Workers/{worker}/Statistics",
+            "get",
+        )
+    )
+    return found
+
+
+@pytest.mark.parametrize("params", [{}, {"SplitByWaitTime": "5,30", "TaskChannel": "voice"}])
+def test_every_statistics_answer_matches_the_spec(api, params):
+    for spec_path, url, method in _statistics_paths(api):
+        response = api.get(url, params)
+        assert response.status_code == 200, (url, response.text)
+        schema = _response_schema(spec_path, method)
+        _validate(response.json(), schema)
+        assert set(response.json()) == set(schema["properties"]), url
+        _check_urls(response.json()["url"])
+    listed = api.get(f"/Workspaces/{SUPPORT}/TaskQueues/Statistics", params).json()
+    _validate(listed, _response_schema(f"{WORKSPACE_PATH}/TaskQueues/Statistics", "get"))
+    queues = [q["task_queue_sid"] for q in listed["task_queues_statistics"]]
+    bulk = api.post(
+        f"/Workspaces/{SUPPORT}/TaskQueues/RealTimeStatistics", json={"QueueSids": queues}
+    )
+    schema = _response_schema(f"{WORKSPACE_PATH}/TaskQueues/RealTimeStatistics", "post")
+    _validate(bulk.json(), schema)
+    assert set(bulk.json()) == set(schema["properties"])
 
 
 def test_events_match_the_spec(api):

@@ -46,7 +46,10 @@ class Command(BaseCommand):
         parser.add_argument("--tasks", type=int, default=600, help="tasks to seed (default 600)")
         parser.add_argument("--seed", type=int, default=7, help="random seed of the seed data")
         parser.add_argument(
-            "--simulate", action="store_true", help="simulate a contact centre's task lifecycle"
+            "--simulate",
+            action="store_true",
+            help="run a contact centre's shift: tasks arrive, agents answer, handle, wrap up, "
+            "take breaks",
         )
         parser.add_argument(
             "--purge-after",
@@ -56,7 +59,21 @@ class Command(BaseCommand):
             help="delete closed tasks this long after they close (default: TaskRouter's 5 to 8 "
             "minutes)",
         )
-        parser.add_argument("--rate", type=float, default=2.0, help="simulated events per second")
+        parser.add_argument(
+            "--rate", type=float, default=0.5, help="simulated new tasks per second (0.5)"
+        )
+        parser.add_argument(
+            "--staffing",
+            type=float,
+            default=0.8,
+            help="share of each workspace's agents on shift, 0 to 1 (0.8)",
+        )
+        parser.add_argument(
+            "--static",
+            action="store_true",
+            help="stop TaskRouter's clock: nothing times out, expires or is purged by itself "
+            "(for measurements)",
+        )
         parser.add_argument(
             "--fault",
             action="append",
@@ -85,6 +102,8 @@ class Command(BaseCommand):
             raise CommandError("--tasks must be 0 or more.")
         if options["rate"] <= 0:
             raise CommandError("--rate must be more than 0.")
+        if not 0 <= options["staffing"] <= 1:
+            raise CommandError("--staffing must be between 0 and 1.")
         if options["purge_after"] is not None and options["purge_after"] < 0:
             raise CommandError("--purge-after must be 0 seconds or more.")
         try:
@@ -111,17 +130,21 @@ class Command(BaseCommand):
             list_attributes=not options["list_attributes_null"],
             rate_limits=rate_limits,
             housekeeper=housekeeper,
+            static=options["static"],
         )
         server = SandboxServer(app, host=host, port=port).start()
         stop = threading.Event()
-        # TaskRouter's clock runs whether or not anyone asks anything: TTL expiry and the
-        # purge of closed tasks, every second.
-        threads = [threading.Thread(target=housekeeper.run_forever, args=(stop,),
-                                    name="sandbox-housekeeping", daemon=True)]  # fmt: skip
+        # TaskRouter's clock runs whether or not anyone asks anything: reservations and
+        # workflow targets time out, tasks past their TTL expire, closed tasks are purged.
+        threads = []
+        if not options["static"]:
+            threads.append(threading.Thread(target=housekeeper.run_forever, args=(stop,),
+                                            name="sandbox-housekeeping", daemon=True))  # fmt: skip
         if options["simulate"]:
             simulator = Simulator(
                 store,
                 rate=options["rate"],
+                staffing=options["staffing"],
                 housekeeper=housekeeper,
                 account_sid=credentials.account_sid,
             )
@@ -140,7 +163,12 @@ class Command(BaseCommand):
         if credentials.api_key:
             write(f"  API key {credentials.api_key} with its secret")
         if options["simulate"]:
-            write(f"  simulating about {options['rate']:g} events per second")
+            write(
+                f"  simulating a shift: about {options['rate']:g} new tasks a second, "
+                f"{options['staffing']:.0%} of the agents on shift"
+            )
+        if options["static"]:
+            write("  static: TaskRouter's clock is stopped, nothing times out by itself")
         if options["purge_after"] is not None:
             write(f"  purging closed tasks {options['purge_after']:g} s after they close")
         for fault in faults.faults:
