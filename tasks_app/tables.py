@@ -77,6 +77,13 @@ class TaskColumn(tables.Column):
         return f"{self.opening}{escape(self.text(task))}</td>"
 
 
+class NameColumn(TaskColumn):
+    """A queue's or a workflow's name: may wrap, so a long one never widens the table past
+    the screen (a task that moved on to its workflow's next target shows that queue)."""
+
+    css_class = "col-name"
+
+
 class SidColumn(TaskColumn):
     """The task: its title (from TASKDECK_TITLE_ATTRIBUTES) and its SID shortened; the
     link and its tooltip carry the full SID."""
@@ -230,8 +237,8 @@ class TaskTable(tables.Table):
     status = StatusColumn(verbose_name="Status")
     priority = PriorityColumn(verbose_name="Priority", orderable=True)
     time = TimeColumn(verbose_name="Time")
-    queue = TaskColumn(accessor="task_queue_friendly_name", verbose_name="Queue")
-    workflow = TaskColumn(accessor="workflow_friendly_name", verbose_name="Workflow")
+    queue = NameColumn(accessor="task_queue_friendly_name", verbose_name="Queue")
+    workflow = NameColumn(accessor="workflow_friendly_name", verbose_name="Workflow")
     created = MomentColumn(accessor="date_created", verbose_name="Created", orderable=True)
     start = MomentColumn(accessor="virtual_start_time", verbose_name="Start", orderable=True)
     reason = ReasonColumn(accessor="reason", verbose_name="Reason")
