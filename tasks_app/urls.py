@@ -1,7 +1,16 @@
 from django.urls import path
 
 from tasks_app import metrics
-from tasks_app.views import audit, browse, bulk, health, row_editor, task_create, task_detail
+from tasks_app.views import (
+    audit,
+    browse,
+    bulk,
+    health,
+    route,
+    row_editor,
+    task_create,
+    task_detail,
+)
 
 # These URLs are a public contract: runbooks link to them (see README, "URLs").
 urlpatterns = [
@@ -22,6 +31,11 @@ urlpatterns = [
         "w/<str:workspace>/tasks/<str:sid>/row/edit/",
         row_editor.task_row_edit,
         name="task_row_edit",
+    ),
+    path(
+        "w/<str:workspace>/tasks/<str:sid>/route/<str:section>/",
+        route.task_route,
+        name="task_route",
     ),
     path(
         "w/<str:workspace>/tasks/<str:sid>/edit/<str:section>/",
