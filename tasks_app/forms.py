@@ -977,6 +977,8 @@ class CreateTaskForm(forms.Form):
 
 def _bulk_action_label(action: BulkJob.Action) -> str:
     """ "Cancel (pending or reserved)": which tasks an action applies to, from the rules."""
+    if action == BulkJob.Action.SEND:
+        return f"{action.label} (pending)"  # only a pending task is routed again
     target = TARGET_STATUS.get(action)
     if target is None:
         return str(action.label)
@@ -999,15 +1001,19 @@ class BulkActionForm(forms.Form):
         help_text="",
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "narrow"}),
     )
+    # For "Send to a queue": each task's attributes get the change its workflow needs to
+    # route it there (the preview names each task's destination).
+    queue = forms.ChoiceField(label="Queue", required=False)
     task = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     everything = forms.BooleanField(required=False, label="Every task matching this filter")
     query = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, queues: Sequence[taskrouter.TaskQueue] = (), **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         limit = settings.TASKDECK_BULK_MAX_TASKS
         self.fields["everything"].label = f"Every task matching this filter (up to {limit:,})"
+        self.fields["queue"].choices = [("", "—")] + [(q.sid, q.friendly_name) for q in queues]
 
     def clean_task(self) -> list[str]:
         sids = [s.strip() for s in self.cleaned_data["task"] or [] if s.strip()]
@@ -1022,6 +1028,8 @@ class BulkActionForm(forms.Form):
             self.add_error("reason", f"Say why you {action} these tasks; TaskRouter records it.")
         if action == BulkJob.Action.PRIORITY and data.get("priority") is None:
             self.add_error("priority", "Enter the new priority.")
+        if action == BulkJob.Action.SEND and not data.get("queue"):
+            self.add_error("queue", "Choose the queue to send these tasks to.")
         if not data.get("everything") and not data.get("task") and not self.errors:
             raise forms.ValidationError(
                 "Select some tasks, or choose every task matching the filter."

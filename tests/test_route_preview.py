@@ -123,3 +123,59 @@ def test_the_row_editor_previews_the_route_with_the_priority_typed(client, sandb
     said = route(client, sid, "row", token, priority="7", send_to=queue)
     assert "routed to Spanish Support" in said
     assert "Priority 7." in said
+
+
+# --- Bulk: send to a queue ------------------------------------------------------------------
+
+
+def queue_sid(sandbox, name: str) -> str:
+    with sandbox.store.read() as conn:
+        return conn.execute(
+            "SELECT sid FROM task_queues WHERE workspace_sid = ? AND friendly_name = ?",
+            (sandbox.workspace_sid(), name),
+        ).fetchone()["sid"]
+
+
+def test_a_bulk_send_names_each_tasks_destination_then_writes_each_with_its_version(
+    client, sandbox, settings
+):
+    from tests.test_bulk import preview, results, run_to_the_end
+
+    settings.TASKDECK_BULK_RATE = 500.0
+    general = [task_in(sandbox, queue="General Support")]
+    vip = task_in(sandbox, queue="VIP Care")
+    reserved = task_in(sandbox, queue="General Support", status="reserved")
+    sids = [*general, vip, reserved]
+    versions = {sid: sandbox.fetch(sid).etag for sid in sids}
+    spanish = queue_sid(sandbox, "Spanish Support")
+
+    response, token = preview(client, action="send", queue=spanish, reason="caller speaks Spanish",
+                              task=sids)  # fmt: skip
+    body = response.content.decode()
+    assert response.status_code == 200 and token
+    rows = {
+        sid: text(row) for sid, row in re.findall(r'id="bulk-item-(WT\w+)">(.*?)</tr>', body, re.S)
+    }
+    assert (
+        'Spanish Support: filter “Spanish speakers” (language == "es"); sets language = "es".'
+        in (rows[general[0]])
+    )
+    assert "is not enough: “VIP customers” (vip == true) comes first" in rows[vip]
+    assert "Only a pending task is routed again by its workflow (it is reserved)." in rows[reserved]
+    assert all(sandbox.fetch(sid).etag == versions[sid] for sid in sids)  # nothing written yet
+
+    final = run_to_the_end(client, token)
+    outcome = results(final)
+    assert outcome == {general[0]: "done", vip: "skipped", reserved: "skipped"}
+    sent = sandbox.fetch(general[0])
+    assert sent.task_queue_friendly_name == "Spanish Support"
+    assert sent.attributes["language"] == "es"
+    assert sandbox.fetch(vip).etag == versions[vip]
+
+
+def test_a_bulk_send_needs_a_queue(client):
+    from tests.test_bulk import preview
+
+    response, token = preview(client, action="send", task=["WT" + "0" * 32])
+    assert response.status_code == 422 and not token
+    assert "Choose the queue to send these tasks to." in response.content.decode()
