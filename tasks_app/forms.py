@@ -1003,7 +1003,7 @@ class BulkActionForm(forms.Form):
     )
     # For "Send to a queue": each task's attributes get the change its workflow needs to
     # route it there (the preview names each task's destination).
-    queue = forms.ChoiceField(label="Queue", required=False)
+    queue = forms.ChoiceField(label="Send to queue", required=False)
     task = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     everything = forms.BooleanField(required=False, label="Every task matching this filter")
     query = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -157,7 +157,7 @@ def test_a_bulk_send_to_spanish_support_names_each_tasks_destination_then_writes
         page.get_by_role("checkbox", name=f"Select {sid}", exact=True).check()
     bar = page.locator("#bulk-form")
     bar.get_by_label("Action").select_option(label="Send to a queue (pending)")
-    bar.get_by_label("Queue").select_option(label="Spanish Support")
+    bar.get_by_label("Send to queue").select_option(label="Spanish Support")
     bar.get_by_role("button", name="Preview").click()
 
     panel = page.locator("#bulk-panel")
