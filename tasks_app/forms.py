@@ -606,8 +606,15 @@ class AttributesEditForm(SectionForm):
     route_trigger = "input delay:400ms from:closest form"
 
     def route_view(self) -> route_preview.RouteView | None:
-        if self.saved_over is not None or not self.is_bound:
+        if self.saved_over is not None:
             return self._route(None)
+        if not self.is_bound:
+            # A form shown again after a conflict starts from what the person typed.
+            try:
+                typed = rules.load_attributes(self.initial.get("attributes") or "{}")
+            except taskrouter.InvalidParameter:
+                typed = None
+            return self._route(typed if isinstance(typed, dict) else None)
         if not self.is_valid():
             return self._invalid_route("attributes")
         return self._route(self.cleaned_data["attributes"])

@@ -179,3 +179,36 @@ def test_a_bulk_send_needs_a_queue(client):
     response, token = preview(client, action="send", task=["WT" + "0" * 32])
     assert response.status_code == 422 and not token
     assert "Choose the queue to send these tasks to." in response.content.decode()
+
+
+# --- The route view's edges -----------------------------------------------------------------
+
+
+def test_a_form_that_does_not_route_the_task_has_no_route_preview(client, sandbox):
+    sid = task_in(sandbox, queue="General Support")
+    response = client.post(f"/w/Support/tasks/{sid}/route/priority/", {}, **htmx())
+    assert response.status_code == 404
+
+
+def test_only_editors_ask_where_a_change_sends_a_task(sandbox):
+    from django.test import Client
+
+    from tests.identities import IDENTITIES
+
+    sid = task_in(sandbox, queue="General Support")
+    viewer = Client(headers=IDENTITIES["viewer"])
+    response = viewer.post(f"/w/Support/tasks/{sid}/route/attributes/", {}, **htmx())
+    assert response.status_code == 403
+
+
+def test_without_a_valid_version_token_the_preview_reads_the_task_as_it_is(client, sandbox):
+    sid = task_in(sandbox, queue="General Support")
+    said = route(client, sid, "attributes", "not-a-token", attributes='{"language": "fr"}')
+    assert "If saved: routed to French Support (it is in General Support now)." in said
+
+
+def test_a_queue_nobody_offered_is_said_in_place_not_a_500(client, sandbox):
+    sid = task_in(sandbox, queue="General Support")
+    token = editor_token(open_page(client, sid), "send")
+    said = route(client, sid, "send", token, queue="WQ" + "f" * 32)
+    assert said.startswith("Not routed yet:")
