@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tasks_app",
     "tasks_app.fleet",
+    "tasks_app.index",
 ]
 
 MIDDLEWARE = [
@@ -467,6 +468,10 @@ TASKDECK_LEASE_SECONDS = env_float("TASKDECK_LEASE_SECONDS", 6.0)
 # port each.
 TASKDECK_WORKER_METRICS_HOST = env_str("TASKDECK_WORKER_METRICS_HOST", "127.0.0.1")
 TASKDECK_WORKER_METRICS_PORT = env_int("TASKDECK_WORKER_METRICS_PORT", 8001)
+# The follower of TaskRouter's Events (tasks_app/index/): how often it reads new events, and
+# how often it reads a workspace's whole task list (older tasks, deletions nobody announced).
+TASKDECK_FOLLOW_SECONDS = env_float("TASKDECK_FOLLOW_SECONDS", 2.0, minimum=0.1)
+TASKDECK_INDEX_RECONCILE_SECONDS = env_float("TASKDECK_INDEX_RECONCILE_SECONDS", 300.0, minimum=1)
 # How often an open task table refreshes itself, in seconds (users can pause it).
 TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
 # The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).
