@@ -60,7 +60,7 @@ def test_no_event_is_lost_or_applied_twice_across_sigkills_and_restarts(
     try:
         for _ in range(3):  # each time mid-stream: some applied, some not yet read
             seen = len(indexed(worker_site, "sid"))
-            wait_until(lambda: len(indexed(worker_site, "sid")) > seen + 20, timeout=120)
+            wait_until(lambda seen=seen: len(indexed(worker_site, "sid")) > seen + 20, timeout=120)
             worker.kill()
             worker = worker_site.worker(**FOLLOWING)
     finally:
