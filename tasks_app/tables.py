@@ -195,8 +195,11 @@ class BreachColumn(TaskColumn):
         created = task.date_created
         since = ""
         entered = task.task_queue_entered_date
-        if created is not None and entered is not None and (entered - created).total_seconds() >= 1:
+        waited = in_queue = ""
+        if created is not None and entered is not None:
             waited = presentation.human_duration((self.now - created).total_seconds())
+            in_queue = presentation.human_duration((self.now - entered).total_seconds())
+        if waited != in_queue:  # re-routed: its time in this queue (the Time column) restarted
             since = (
                 f'<span class="since-created" data-created-at="{created.isoformat()}">'
                 f"{waited} since created</span>"
