@@ -1,7 +1,16 @@
 from django.urls import path
 
 from tasks_app import metrics
-from tasks_app.views import audit, browse, bulk, health, row_editor, task_create, task_detail
+from tasks_app.views import (
+    audit,
+    browse,
+    bulk,
+    health,
+    row_editor,
+    targets,
+    task_create,
+    task_detail,
+)
 
 # These URLs are a public contract: runbooks link to them (see README, "URLs").
 urlpatterns = [
@@ -12,6 +21,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("tasks/<str:sid>/", browse.task_redirect, name="task_redirect"),
     path("w/<str:workspace>/tasks/", browse.task_list, name="task_list"),
+    path("w/<str:workspace>/targets/", targets.sla_targets, name="sla_targets"),
     path("w/<str:workspace>/tasks/new/", task_create.task_create, name="task_create"),
     path("w/<str:workspace>/tasks/bulk/", bulk.bulk_preview, name="bulk_preview"),
     path("w/<str:workspace>/tasks/bulk/<str:token>/", bulk.bulk_job, name="bulk_job"),

@@ -720,13 +720,28 @@ def workspace_statistics(*, workspace_sid: str, viewer: str | None = None) -> Wo
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/taskqueue-statistics
 def queue_statistics(
-    *, workspace_sid: str, viewer: str | None = None
+    *,
+    workspace_sid: str,
+    viewer: str | None = None,
+    start_date: datetime | None = None,
+    split_by_wait_time: tuple[int, ...] = (),
+    task_channel: str | None = None,
 ) -> tuple[TaskQueueStatistics, ...]:
-    """Every queue's real-time figures, in one read of TaskQueues/Statistics (shared like
-    a task list: see `list_tasks` for ``viewer``)."""
+    """Every queue's figures, in one read of TaskQueues/Statistics (shared like a task
+    list: see `list_tasks` for ``viewer``). ``start_date``: the cumulative figures count
+    from then to now (else TaskRouter's last 15 minutes); ``split_by_wait_time``: the
+    thresholds (seconds) each queue's accepted and canceled tasks are split at;
+    ``task_channel``: only that channel's tasks (a unique name or TC SID)."""
     rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
     path = f"/v1/Workspaces/{workspace_sid}/TaskQueues/Statistics"
     params = [("PageSize", str(rules.PAGE_SIZE_MAX))]
+    if start_date is not None:
+        params.append(("StartDate", rules.format_datetime(start_date)))
+    if split_by_wait_time:
+        text = ",".join(str(int(seconds)) for seconds in split_by_wait_time)
+        params.append(("SplitByWaitTime", ",".join(map(str, rules.parse_split_by_wait_time(text)))))
+    if task_channel:
+        params.append(("TaskChannel", task_channel))
     body, _read_at, _stale = _shared_read(
         path, params, workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE, viewer=viewer
     )
