@@ -40,7 +40,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from tasks_app import audit, editing, metrics, titles
+from tasks_app import audit, editing, metrics, route_preview, titles
 from tasks_app.fleet import leases
 from tasks_app.models import AuditRecord, BulkItem, BulkJob
 from tasks_app.taskrouter import budget, rules
@@ -148,6 +148,10 @@ def _let_go_of_connections() -> None:
 def _refusal(action: str, task: taskrouter.Task) -> str | None:
     if task.assignment_status in rules.CLOSED_STATUSES:
         return f"It is already {task.assignment_status}."
+    if action == Action.SEND and task.assignment_status != rules.PENDING:
+        return (
+            f"Only a pending task is routed again by its workflow (it is {task.assignment_status})."
+        )
     target = TARGET_STATUS.get(action)
     if target is None:
         return None
@@ -202,6 +206,7 @@ def create(
     reason: str,
     priority: int | None,
     selection: Selection,
+    queue_sid: str = "",
 ) -> BulkJob:
     """Record the job and have a worker read the tasks for its preview (returns at once)."""
     job = BulkJob.objects.create(
@@ -211,6 +216,7 @@ def create(
         action=action,
         reason=reason,
         priority=priority,
+        queue_sid=queue_sid,
         selection=selection.description,
         chosen_sids=list(selection.sids),
         query_params=None
@@ -311,9 +317,42 @@ def _read_all(job: BulkJob, sids: list[str]) -> None:
                 refusal = _refusal(job.action, read_result)
                 if refusal:
                     item.state, item.message = State.SKIPPED, refusal
+                elif job.action == Action.SEND:
+                    _plan_send(job, item, read_result)
             items.append(item)
         BulkItem.objects.bulk_create(items, ignore_conflicts=True)
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
+
+
+def _plan_send(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> None:
+    """Where the task's workflow routes it once the change that reaches the job's queue is
+    made (the preview names it), and the attributes to write; skipped, with the reason,
+    when no simple change reaches the queue."""
+    seen = editing.snapshot(task)
+    if seen["attributes_unreadable"]:
+        item.state = State.SKIPPED
+        item.message = "Its attributes are not valid JSON; fix them on its page first."
+        return
+    options = route_preview.send_options(workspace_sid=job.workspace_sid, seen=seen)
+    option = next((o for o in options if o.queue_sid == job.queue_sid), None)
+    if option is None:
+        item.state = State.SKIPPED
+        item.message = "Its workflow does not route tasks to that queue."
+        return
+    if option.already:
+        item.state, item.message = State.SKIPPED, f"Already routed to {option.queue_name}."
+        item.destination = f"Stays in {option.queue_name}"
+        return
+    attributes = route_preview.sent(seen["attributes"], option)
+    if attributes is None:
+        item.state, item.message = State.SKIPPED, option.reason
+        return
+    where = route_preview.preview(workspace_sid=job.workspace_sid, seen=seen, attributes=attributes)
+    item.attributes_after = attributes
+    item.destination = (
+        f"{option.queue_name}: filter “{option.filter_name}” ({option.filter_expression}); "
+        f"sets {option.change_text}. {where.priority_line}"
+    )
 
 
 def start(job: BulkJob) -> None:
@@ -420,9 +459,11 @@ def _claim(job: BulkJob, count: int, *, stale_before) -> list[BulkItem]:
     return items
 
 
-def _changes(job: BulkJob) -> dict:
+def _changes(job: BulkJob, item: BulkItem) -> dict:
     if job.action == Action.PRIORITY:
         return {"priority": job.priority, "why": job.reason}
+    if job.action == Action.SEND:
+        return {"attributes": item.attributes_after, "why": job.reason or None}
     return {"assignment_status": TARGET_STATUS[job.action], "reason": job.reason}
 
 
@@ -441,9 +482,16 @@ def _digest(task: taskrouter.Task) -> str:
     return hashlib.sha256((text or task.attributes_json or "").encode()).hexdigest()
 
 
+def _digest_of(attributes: dict | None) -> str:
+    return hashlib.sha256(json.dumps(attributes, sort_keys=True).encode()).hexdigest()
+
+
 def _written_outcome(job: BulkJob, task: taskrouter.Task) -> tuple[str, str]:
     if job.action == Action.PRIORITY and task.priority != job.priority:
         return State.KEPT, f"TaskRouter kept priority {task.priority}: its workflow sets it."
+    if job.action == Action.SEND and task.task_queue_sid != job.queue_sid:
+        where = task.task_queue_friendly_name or task.task_queue_sid or "no queue"
+        return State.DONE, f"Attributes saved; TaskRouter routed it to {where}."
     return State.DONE, _DONE[job.action].format(task=task)
 
 
@@ -451,6 +499,7 @@ _DONE = {
     Action.CANCEL: "Canceled.",
     Action.COMPLETE: "Completed.",
     Action.PRIORITY: "Priority now {task.priority}.",
+    Action.SEND: "Routed to {task.task_queue_friendly_name}.",
 }
 
 
@@ -471,7 +520,7 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             if_match=item.etag,
             seen=_seen(item),
             write_id=item.write_id,
-            **_changes(job),
+            **_changes(job, item),
         )
     except taskrouter.PreconditionFailed:
         if earlier:
@@ -508,6 +557,10 @@ def _versions_after(before: str, after: str | None) -> int | None:
 def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
     """DONE or KEPT when the task, one change after the preview, is exactly what this
     job's write leaves (by the workflow's rule for a priority); None when it is not."""
+    if job.action == Action.SEND:
+        # Its write changes the attributes to exactly these; TaskRouter may then have
+        # offered the task to an agent, which is its own change, not someone else's.
+        return State.DONE if _digest(task) == _digest_of(item.attributes_after) else None
     if job.action != Action.PRIORITY:
         wanted = TARGET_STATUS[job.action]
         same = task.assignment_status == wanted and (task.reason or "") == job.reason

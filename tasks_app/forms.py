@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from tasks_app import editing, presentation, search
+from tasks_app import editing, presentation, route_preview, search
 from tasks_app.bulk import TARGET_STATUS
 from tasks_app.editing import Change
 from tasks_app.models import BulkJob
@@ -529,6 +529,11 @@ class SectionForm(forms.Form):
 
     # The form's part of the page (fields and buttons); most need nothing special.
     template = "tasks/sections/_fields.html"
+    # Forms that can move the task say where it will go as the person edits (htmx posts
+    # the form to the task_route view on these events) and, after a save, where it went.
+    route_trigger: ClassVar[str] = ""
+    # The snapshot a save replaced, set on the fresh form shown after saving (run_edit).
+    saved_over: dict | None = None
 
     def initial_from(self, seen: dict) -> dict:
         return {}
@@ -538,6 +543,29 @@ class SectionForm(forms.Form):
 
     def change(self) -> Change:
         raise NotImplementedError
+
+    def route_view(self) -> route_preview.RouteView | None:
+        """Where the task goes with what is typed (None: nothing to say yet)."""
+        return None
+
+    def _route(self, attributes: dict | None, **kwargs) -> route_preview.RouteView:
+        seen = self.editor.seen
+        if self.saved_over is not None:
+            return route_preview.after_save(
+                workspace_sid=self.editor.workspace_sid, before=self.saved_over, now=seen
+            )
+        return route_preview.preview(
+            workspace_sid=self.editor.workspace_sid,
+            seen=seen,
+            attributes=seen.get("attributes", {}) if attributes is None else attributes,
+            **kwargs,
+        )
+
+    def _invalid_route(self, *names: str) -> route_preview.RouteView:
+        errors = [f"{e}" for name in names for e in self.errors.get(name, ())]
+        errors += [f"{e}" for e in self.non_field_errors()]
+        text = " ".join(errors) or "Fix the form to see where the task would go."
+        return route_preview.RouteView("invalid", problem=f"Not routed yet: {text}")
 
 
 def _explain_workflow_priority(form: SectionForm) -> str:
@@ -614,6 +642,76 @@ class AttributesEditForm(SectionForm):
 
     def change(self) -> Change:
         return Change(attributes=self.cleaned_data["attributes"])
+
+    route_trigger = "input delay:400ms from:closest form"
+
+    def route_view(self) -> route_preview.RouteView | None:
+        if self.saved_over is not None or not self.is_bound:
+            return self._route(None)
+        if not self.is_valid():
+            return self._invalid_route("attributes")
+        return self._route(self.cleaned_data["attributes"])
+
+
+class SendToQueueForm(SectionForm):
+    """The queues a pending task's workflow can reach, each with the attribute change that
+    routes it there (routing.ways_to_queues); sending saves that change."""
+
+    section, title, submit_label = "send", "Send to a queue", "Send"
+    # Its choices come from the attributes: a save of them elsewhere makes it a conflict.
+    fields_shown = ("attributes",)
+    template = "tasks/sections/_send.html"
+    route_trigger = "change from:closest form"
+
+    queue = forms.ChoiceField(label="Queue")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        seen = self.editor.seen
+        self.pending = seen.get("assignment_status") == rules.PENDING
+        self.unreadable = bool(seen.get("attributes_unreadable"))
+        self.options = (
+            route_preview.send_options(workspace_sid=self.editor.workspace_sid, seen=seen)
+            if self.pending and self.editor.known
+            else []
+        )
+        self.fields["queue"].choices = [("", "Choose a queue")] + [
+            (o.queue_sid, o.label) for o in self.options if o.available
+        ]
+
+    @property
+    def unreachable(self) -> list[route_preview.SendOption]:
+        return [o for o in self.options if not o.available and not o.already]
+
+    @property
+    def current(self) -> route_preview.SendOption | None:
+        return next((o for o in self.options if o.already), None)
+
+    def clean_queue(self):
+        if self.unreadable:
+            raise forms.ValidationError(
+                "The task's stored attributes are not valid JSON; fix them in the attributes "
+                "editor first."
+            )
+        option = route_preview.option_for(self.options, self.cleaned_data["queue"])
+        seen = self.editor.seen.get("attributes", {})
+        merged = route_preview.sent(seen, option) if option is not None else None
+        if option is None or merged is None:
+            raise forms.ValidationError("No simple attribute change sends the task there.")
+        self.option, self.merged = option, merged
+        return option.queue_sid
+
+    def change(self) -> Change:
+        return Change(attributes=self.merged)
+
+    def route_view(self) -> route_preview.RouteView | None:
+        if self.saved_over is not None:
+            return self._route(None)
+        if not self.is_bound or not self.data.get(self.add_prefix("queue")):
+            return None
+        if not self.is_valid():
+            return self._invalid_route("queue")
+        return self._route(self.merged, change_line=f"Sets {self.option.change_text}.")
 
 
 def _status_choices(current: str) -> list[tuple[str, str]]:
@@ -766,6 +864,7 @@ TASK_PAGE_SECTIONS: tuple[type[SectionForm], ...] = (
     PriorityEditForm,
     ChannelEditForm,
     StartTimeEditForm,
+    SendToQueueForm,
     AttributesEditForm,
     DeleteTaskForm,
 )
@@ -781,6 +880,9 @@ class RowEditForm(SectionForm):
     priority = PriorityField(label="Priority", required=False, help_text="")
     assignment_status = forms.ChoiceField(label="Status", required=False)
     reason = ReasonField(label="Reason", required=False, help_text=_REASON_HELP)
+    # Offered for a pending task whose workflow has a simple change to another queue.
+    send_to = forms.ChoiceField(label="Send to", required=False)
+    route_trigger = "change from:closest form"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -794,6 +896,20 @@ class RowEditForm(SectionForm):
         # Keyboard users land in the editor they opened (htmx honours autofocus on swap).
         self.fields["priority"].widget.attrs["autofocus"] = True
         self.kept_by_workflow = _explain_workflow_priority(self)
+        self.options: list[route_preview.SendOption] = []
+        seen = self.editor.seen
+        pending = self.current_status == rules.PENDING and self.editor.known
+        if pending and not seen.get("attributes_unreadable"):
+            self.options = route_preview.send_options(
+                workspace_sid=self.editor.workspace_sid, seen=seen
+            )
+        available = [o for o in self.options if o.available]
+        if available:
+            self.fields["send_to"].choices = [("", f"Keep {seen.get('task_queue') or 'its queue'}")]
+            self.fields["send_to"].choices += [(o.queue_sid, o.label) for o in available]
+        else:
+            del self.fields["send_to"]
+        self.option: route_preview.SendOption | None = None
 
     @property
     def transitions(self) -> list[editing.TransitionChoice]:
@@ -805,7 +921,16 @@ class RowEditForm(SectionForm):
     def clean(self):
         data = super().clean()
         _require_reason(self, data.get("assignment_status"))
+        if data.get("send_to"):
+            self.option = route_preview.option_for(self.options, data["send_to"])
+            if data.get("assignment_status"):
+                self.add_error("send_to", "Send it to a queue or change its status, not both.")
         return data
+
+    def _sent_attributes(self) -> dict | None:
+        if self.option is None:
+            return None
+        return route_preview.sent(self.editor.seen.get("attributes", {}), self.option)
 
     def change(self) -> Change:
         data = self.cleaned_data
@@ -815,6 +940,27 @@ class RowEditForm(SectionForm):
             priority=priority if priority not in (None, self.editor.seen.get("priority")) else None,
             assignment_status=status,
             reason=(data["reason"] or None) if status else None,
+            attributes=self._sent_attributes(),
+        )
+
+    def route_view(self) -> route_preview.RouteView | None:
+        if self.saved_over is not None:
+            return (
+                self._route(None)
+                if self.saved_over.get("attributes") != (self.editor.seen.get("attributes"))
+                else None
+            )
+        if "send_to" not in self.fields:
+            return None
+        if not self.is_bound:
+            return self._route(None)
+        if not self.is_valid():
+            return self._invalid_route("send_to", "priority")
+        if self.cleaned_data.get("assignment_status"):
+            return None  # a status change ends its wait; the status field says so
+        change = f"Sets {self.option.change_text}." if self.option else ""
+        return self._route(
+            self._sent_attributes(), priority=self.cleaned_data.get("priority"), change_line=change
         )
 
 
@@ -871,6 +1017,8 @@ class CreateTaskForm(forms.Form):
 
 def _bulk_action_label(action: BulkJob.Action) -> str:
     """ "Cancel (pending or reserved)": which tasks an action applies to, from the rules."""
+    if action == BulkJob.Action.SEND:
+        return f"{action.label} (pending)"  # only a pending task is routed again
     target = TARGET_STATUS.get(action)
     if target is None:
         return str(action.label)
@@ -893,15 +1041,19 @@ class BulkActionForm(forms.Form):
         help_text="",
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "narrow"}),
     )
+    # For "Send to a queue": each task's attributes get the change its workflow needs to
+    # route it there (the preview names each task's destination).
+    queue = forms.ChoiceField(label="Send to queue", required=False)
     task = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     everything = forms.BooleanField(required=False, label="Every task matching this filter")
     query = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, queues: Sequence[taskrouter.TaskQueue] = (), **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         limit = settings.TASKDECK_BULK_MAX_TASKS
         self.fields["everything"].label = f"Every task matching this filter (up to {limit:,})"
+        self.fields["queue"].choices = [("", "—")] + [(q.sid, q.friendly_name) for q in queues]
 
     def clean_task(self) -> list[str]:
         sids = [s.strip() for s in self.cleaned_data["task"] or [] if s.strip()]
@@ -916,6 +1068,8 @@ class BulkActionForm(forms.Form):
             self.add_error("reason", f"Say why you {action} these tasks; TaskRouter records it.")
         if action == BulkJob.Action.PRIORITY and data.get("priority") is None:
             self.add_error("priority", "Enter the new priority.")
+        if action == BulkJob.Action.SEND and not data.get("queue"):
+            self.add_error("queue", "Choose the queue to send these tasks to.")
         if not data.get("everything") and not data.get("task") and not self.errors:
             raise forms.ValidationError(
                 "Select some tasks, or choose every task matching the filter."

@@ -23,6 +23,7 @@ class BulkJob(models.Model):
         CANCEL = "cancel", "Cancel"
         COMPLETE = "complete", "Complete"
         PRIORITY = "priority", "Change priority"
+        SEND = "send", "Send to a queue"
 
     token = models.CharField(max_length=64, unique=True, default=new_token)
     owner = models.CharField(max_length=128, db_index=True)
@@ -33,6 +34,8 @@ class BulkJob(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     reason = models.CharField(max_length=255, blank=True)
     priority = models.BigIntegerField(null=True, blank=True)
+    # For "send": the queue (WQ SID) each task's attributes are changed to reach.
+    queue_sid = models.CharField(max_length=34, blank=True)
     # How the set was chosen, for the record: the filter's query string, or "selected".
     selection = models.TextField(blank=True)
     truncated = models.BooleanField(default=False)
@@ -74,9 +77,14 @@ class BulkItem(models.Model):
     queue_seen = models.CharField(max_length=255, blank=True)
     # The task's title at preview (TASKDECK_TITLE_ATTRIBUTES): results name tasks, not SIDs.
     title_seen = models.CharField(max_length=120, blank=True)
-    # The attributes read at preview, hashed: a write of this job never changes them, so a
-    # taken-over job can tell its own landed write from someone else's change.
+    # The attributes read at preview, hashed: a write of this job never changes them (a
+    # "send" sets exactly attributes_after), so a taken-over job can tell its own landed
+    # write from someone else's change.
     attributes_digest = models.CharField(max_length=64, blank=True)
+    # For "send": where the workflow will route the task (shown in the preview), and the
+    # attributes its write sets (the ones read at preview with the change made).
+    destination = models.TextField(blank=True)
+    attributes_after = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEW)
     message = models.TextField(blank=True)
     # When a RUNNING claim started: a claim older than TASKDECK_BULK_STALE_SECONDS was

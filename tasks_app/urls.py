@@ -6,6 +6,7 @@ from tasks_app.views import (
     browse,
     bulk,
     health,
+    route,
     row_editor,
     targets,
     task_create,
@@ -32,6 +33,11 @@ urlpatterns = [
         "w/<str:workspace>/tasks/<str:sid>/row/edit/",
         row_editor.task_row_edit,
         name="task_row_edit",
+    ),
+    path(
+        "w/<str:workspace>/tasks/<str:sid>/route/<str:section>/",
+        route.task_route,
+        name="task_route",
     ),
     path(
         "w/<str:workspace>/tasks/<str:sid>/edit/<str:section>/",

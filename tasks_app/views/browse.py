@@ -226,7 +226,7 @@ def _results(
     if context["can_edit"]:
         # Rendered only when the shared fragment cache does not hold it yet.
         results["bulk_form"] = lambda: BulkActionForm(
-            auto_id="bulk-%s", initial={"query": form.data.urlencode()}
+            auto_id="bulk-%s", initial={"query": form.data.urlencode()}, queues=form.queues
         )
         results["bulk_bar_key"] = _bulk_bar_key(form, workspace.url_name)
     return results
@@ -257,7 +257,8 @@ def _bulk_bar_key(form: TaskFilterForm, slug: str) -> tuple:
     """Everything the bulk bar's fields depend on (its CSRF token is outside the cached
     part): the same for everyone who may edit and views the same query."""
     version = templates_version("tasks/_bulk_bar.html")
-    return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS)
+    queues = [(queue.sid, queue.friendly_name) for queue in form.queues]  # "send to" offers them
+    return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS, queues)
 
 
 def _table(context: dict, tasks: Sequence[taskrouter.Task], page: taskrouter.TaskPage) -> TaskTable:

@@ -63,6 +63,7 @@ def _render(
             # Announced when the job ends, and again ahead of the table refresh it causes.
             "outcome": f"Bulk action finished: {summary}.",
             "counts": numbers,
+            "queue_name": _queue_name(workspace, job.queue_sid),
             "running": bulk.is_running(job, numbers),
             "job_url": reverse("bulk_job", args=[slug, job.token]),
             "run_url": reverse("bulk_run", args=[slug, job.token]),
@@ -72,12 +73,24 @@ def _render(
     return render_fragment(request, "tasks/bulk_job.html", context, status=status)
 
 
+def _queue_name(workspace: taskrouter.Workspace, sid: str) -> str:
+    if not sid:
+        return ""
+    try:
+        queues = taskrouter.list_task_queues(workspace_sid=workspace.sid)
+    except taskrouter.TaskRouterError:
+        return sid
+    return next((q.friendly_name for q in queues if q.sid == sid), sid)
+
+
 @require_POST
 @require_role("editor")
 @with_workspace
 def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResponse:
     """Read the chosen tasks and show what the action would do to each (nothing written)."""
-    form = BulkActionForm(request.POST)
+    form = BulkActionForm(
+        request.POST, queues=taskrouter.list_task_queues(workspace_sid=workspace.sid)
+    )
     if not form.is_valid():
         return _render(request, workspace, None, form=form, status=422)
     data = form.cleaned_data
@@ -109,6 +122,7 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
             reason=data["reason"],
             priority=data["priority"],
             selection=selection,
+            queue_sid=data["queue"] if data["action"] == BulkJob.Action.SEND else "",
         )
     except bulk.QueueUnavailable as error:
         # Nothing was kept; the bar and its ticked rows are untouched, so asking again
