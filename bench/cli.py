@@ -123,6 +123,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "page's server time",
     )
     parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="instead of the benchmark: how far the task index runs behind TaskRouter (the "
+        "follower's lag at 20 events/s) and how long a killed follower takes to be replaced",
+    )
+    parser.add_argument(
         "--cache-url",
         default="",
         metavar="URL",
@@ -174,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
                 progress=progress,
                 cache_url=args.cache_url,
             )
+        if args.follow:
+            from bench.follow import render_follow, run_follow
+
+            result = run_follow(progress=progress)
+            if not args.json:
+                print(render_follow(result))
+            print(json.dumps(result, separators=(",", ":")))
+            return 1 if args.strict and not result["ok"] else 0
         if args.browser:
             from bench.browser import run_browser
 

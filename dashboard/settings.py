@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tasks_app",
     "tasks_app.fleet",
+    "tasks_app.index",
 ]
 
 MIDDLEWARE = [
@@ -467,8 +468,16 @@ TASKDECK_LEASE_SECONDS = env_float("TASKDECK_LEASE_SECONDS", 6.0)
 # port each.
 TASKDECK_WORKER_METRICS_HOST = env_str("TASKDECK_WORKER_METRICS_HOST", "127.0.0.1")
 TASKDECK_WORKER_METRICS_PORT = env_int("TASKDECK_WORKER_METRICS_PORT", 8001)
+# The follower of TaskRouter's Events (tasks_app/index/): how often it reads new events, and
+# how often it reads a workspace's whole task list (older tasks, deletions nobody announced).
+TASKDECK_FOLLOW_SECONDS = env_float("TASKDECK_FOLLOW_SECONDS", 2.0, minimum=0.1)
+TASKDECK_INDEX_RECONCILE_SECONDS = env_float("TASKDECK_INDEX_RECONCILE_SECONDS", 300.0, minimum=1)
 # How often an open task table refreshes itself, in seconds (users can pause it).
 TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
+# Service levels: the target wait (seconds, creation to an accepted reservation) of every
+# queue that has no target of its own on the targets page. 0 (the default): none, so a
+# queue without a target shows no service level rather than an invented one.
+TASKDECK_DEFAULT_SLA_SECONDS = max(0, env_int("TASKDECK_DEFAULT_SLA_SECONDS", 0))
 # The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).
 TASKDECK_EXPORT_MAX_ROWS = env_int("TASKDECK_EXPORT_MAX_ROWS", 10_000)
 TASKDECK_TITLE_ATTRIBUTES = env_list("TASKDECK_TITLE_ATTRIBUTES", ["customer.name", "name", "from"])

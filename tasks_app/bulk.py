@@ -45,6 +45,8 @@ from tasks_app.fleet import leases
 from tasks_app.models import AuditRecord, BulkItem, BulkJob
 from tasks_app.taskrouter import budget, rules
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.triage import breach as triage_breach
+from tasks_app.triage import targets as triage_targets
 
 State = BulkItem.State
 Action = BulkJob.Action
@@ -73,6 +75,13 @@ class Selection:
     sids: tuple[str, ...] = ()
     query: taskrouter.TaskQuery | None = None
     description: str = ""
+    # Of the tasks matching ``query``, only those breaching now or soon (the table's
+    # ``breach`` filter, tasks_app.triage.breach): decided when the worker reads them.
+    breach: str | None = None
+
+
+# How a job's filter keeps the breach filter beside TaskRouter's parameters (never sent).
+BREACH_PARAM = "Taskdeck.Breach"
 
 
 def _limit() -> int:
@@ -210,7 +219,12 @@ def create(
         queue_sid=queue_sid,
         selection=selection.description,
         chosen_sids=list(selection.sids),
-        query_params=None if selection.query is None else selection.query.to_params(),
+        query_params=None
+        if selection.query is None
+        else [
+            *selection.query.to_params(),
+            *([(BREACH_PARAM, selection.breach)] if selection.breach else []),
+        ],
         heartbeat=timezone.now(),
     )
     try:
@@ -249,9 +263,19 @@ def _prepare(job: BulkJob) -> None:
         truncated = False
         sids = list(job.chosen_sids)
         if job.query_params is not None:
-            found = taskrouter.iter_tasks(
-                workspace_sid=job.workspace_sid, query=_query(job), limit=_limit() + 1
+            state = next((v for k, v in job.query_params if k == BREACH_PARAM), None)
+            # The breach filter is Taskdeck's: it covers the oldest matching tasks, as the
+            # table does (tasks_app.triage.table).
+            limit = triage_breach.READ_LIMIT if state else _limit() + 1
+            found = list(
+                taskrouter.iter_tasks(
+                    workspace_sid=job.workspace_sid, query=_query(job), limit=limit
+                )
             )
+            if state:
+                found = triage_breach.matching(
+                    found, triage_targets.load(job.workspace_sid), timezone.now(), state
+                )
             sids = [task.sid for task in found]
         if len(sids) > _limit():
             sids, truncated = sids[: _limit()], True

@@ -34,6 +34,9 @@ SORT_KEYS: dict[str, str] = {
     "created": "DateCreated",
     "start": "VirtualStartTime",
 }
+# Sorted by Taskdeck, not TaskRouter: time to breach (tasks_app.triage.breach), over one
+# read of the oldest matching tasks.
+LOCAL_SORT = "breach"
 MAX_ATTRIBUTE_COLUMNS = 8
 
 
@@ -132,7 +135,7 @@ class TaskFilterForm(forms.Form):
     PRIMARY_FIELDS = ("queue", "workflow", "where")
     # `cols` is chosen beside the table, from the attributes its rows hold (see
     # presentation.column_choices), so it is not in the fold.
-    MORE_FIELDS = ("priority", "addons", "size")
+    MORE_FIELDS = ("breach", "priority", "addons", "size")
 
     # The search box: the page renders it first in the compact bar, before the statuses.
     q = forms.CharField(
@@ -171,6 +174,15 @@ class TaskFilterForm(forms.Form):
         required=False,
         choices=[("", "Any"), ("yes", "With add-ons"), ("no", "Without add-ons")],
         label="Add-ons",
+    )
+    breach = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), ("now", "Breaching now"), ("soon", "Breaching within 5 min")],
+        label="Service level",
+        error_messages={
+            "invalid_choice": "Service level is “now” (past its target) or “soon” (within "
+            "5 minutes of it), not %(value)s."
+        },
     )
     sort = forms.CharField(required=False, label="Sort", max_length=100, widget=forms.HiddenInput)
     size = forms.IntegerField(
@@ -270,7 +282,21 @@ class TaskFilterForm(forms.Form):
                 check_expression(self.expression(), param="q")
             except ExpressionSyntaxError as error:
                 self.add_error("q", error.user_message)
+        if data.get("page") and self.arranged_here:
+            self.add_error(
+                "page",
+                "Tasks sorted or filtered by time to breach come on one page; "
+                "start again from the first page.",
+            )
         return data
+
+    @property
+    def arranged_here(self) -> bool:
+        """Whether Taskdeck filters or sorts the rows itself (by time to breach): one read
+        of the oldest matching tasks, no pages (tasks_app.triage.breach)."""
+        data = getattr(self, "cleaned_data", {})
+        sort = data.get("sort") or ()
+        return bool(data.get("breach")) or any(a.lstrip("-") == LOCAL_SORT for a in sort)
 
     def expression(self) -> str:
         """What ``EvaluateTaskAttributes`` gets: ``where`` and the search, both required."""
@@ -282,15 +308,19 @@ class TaskFilterForm(forms.Form):
             if not part:
                 continue
             name = part.lstrip("-")
-            if name not in SORT_KEYS:
+            if name not in SORT_KEYS and name != LOCAL_SORT:
                 raise forms.ValidationError(
-                    f"Tasks can be sorted by {', '.join(SORT_KEYS)} (add - for descending), "
-                    f"not {part!r}.",
+                    f"Tasks can be sorted by {', '.join([*SORT_KEYS, LOCAL_SORT])} (add - for "
+                    f"descending), not {part!r}.",
                     code="sort",
                 )
             if any(a.lstrip("-") == name for a in aliases):
                 raise forms.ValidationError(f"Sort names {name} twice.", code="sort")
             aliases.append(part)
+        if any(a.lstrip("-") == LOCAL_SORT for a in aliases) and len(aliases) > 1:
+            raise forms.ValidationError(
+                "Time to breach sorts on its own; drop the other sort keys.", code="sort"
+            )
         try:
             rules.validate_ordering(order_keys(aliases))
         except taskrouter.InvalidParameter:
@@ -363,14 +393,24 @@ class TaskFilterForm(forms.Form):
             workflow_sid=workflow.sid if workflow else None,
             evaluate_task_attributes=self.expression() or None,
             has_addons={"yes": True, "no": False}.get(data["addons"]),
-            ordering=order_keys(data["sort"]),
+            ordering=self._ordering(),
         )
+
+    def _ordering(self) -> tuple[rules.OrderKey, ...]:
+        sort = self.cleaned_data["sort"]
+        if any(a.lstrip("-") == LOCAL_SORT for a in sort):
+            # Time to breach comes from the oldest tasks: read those, oldest first.
+            return (rules.OrderKey("DateCreated"),)
+        return order_keys(sort)
 
 
 def order_keys(aliases: Sequence[str]) -> tuple[rules.OrderKey, ...]:
-    """``("-priority", "created")`` -> TaskRouter's Ordering keys."""
+    """``("-priority", "created")`` -> TaskRouter's Ordering keys (time to breach is not
+    one: Taskdeck sorts by it)."""
     return tuple(
-        rules.OrderKey(SORT_KEYS[a.lstrip("-")], descending=a.startswith("-")) for a in aliases
+        rules.OrderKey(SORT_KEYS[a.lstrip("-")], descending=a.startswith("-"))
+        for a in aliases
+        if a.lstrip("-") in SORT_KEYS
     )
 
 

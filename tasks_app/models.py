@@ -172,3 +172,29 @@ class AuditRecord(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("Audit records cannot be deleted.")
+
+
+class SlaTarget(models.Model):
+    """A service-level target: the longest a task of a queue should wait for an agent
+    (from its creation to an accepted reservation, as TaskRouter's SplitByWaitTime counts
+    it). ``channel`` empty: the queue's target for every channel; a task channel's unique
+    name: that channel's, which wins over the queue's. Set by admins on the targets page,
+    every change in the audit trail (tasks_app.triage.targets)."""
+
+    workspace_sid = models.CharField(max_length=34)
+    queue_sid = models.CharField(max_length=34)
+    channel = models.CharField(max_length=64, blank=True)
+    seconds = models.PositiveIntegerField()
+    updated = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        ordering = ["workspace_sid", "queue_sid", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace_sid", "queue_sid", "channel"], name="sla_target_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_sid}/{self.channel or '*'}: {self.seconds} s"

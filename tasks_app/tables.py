@@ -32,6 +32,8 @@ from tasks_app import presentation, titles
 from tasks_app.forms import AttributeColumn
 from tasks_app.taskrouter.resources import Task
 from tasks_app.taskrouter.rules import CLOSED_STATUSES
+from tasks_app.triage import breach as triage_breach
+from tasks_app.triage import targets as triage_targets
 
 _CONTROLS_TEMPLATE = "tasks/_row_controls.html"
 
@@ -159,6 +161,67 @@ class TimeColumn(TaskColumn):
         return f'<td class="col-age" title="{time.title}">{time.text}</td>'
 
 
+class BreachColumn(TaskColumn):
+    """A waiting task's time to breach its service-level target, in words and colour
+    (class breach-now, breach-soon or breach-later): "3 min past target", "due in 40 s".
+    Under it, the wait since the task was created when that differs from its time in its
+    queue (the Time column's): a re-route restarts the second, never the first. The cell
+    carries both moments, so static/js/taskdeck.js moves them on between refreshes and a
+    task crossing its target turns breaching without a reload."""
+
+    css_class = "col-breach"
+    now = None  # set by the table: when the rows were read
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets: dict[str, triage_targets.Targets] = {}
+
+    def breach(self, task: Task) -> triage_breach.Breach | None:
+        if task.assignment_status not in triage_breach.WAITING or self.now is None:
+            return None
+        found = self.targets.get(task.workspace_sid)
+        if found is None:
+            found = self.targets[task.workspace_sid] = triage_targets.load(task.workspace_sid)
+        return triage_breach.of(task, found, self.now)
+
+    def text(self, task: Task) -> str:
+        found = self.breach(task)
+        return "" if found is None else str(found.remaining)
+
+    def cell(self, task: Task, sid: str) -> str:
+        if task.assignment_status not in triage_breach.WAITING:
+            return '<td class="col-breach"></td>'
+        found = self.breach(task)
+        created = task.date_created
+        since = ""
+        entered = task.task_queue_entered_date
+        waited = in_queue = ""
+        if created is not None and entered is not None:
+            waited = presentation.human_duration((self.now - created).total_seconds())
+            in_queue = presentation.human_duration((self.now - entered).total_seconds())
+        if waited != in_queue:  # re-routed: its time in this queue (the Time column) restarted
+            since = (
+                f'<span class="since-created" data-created-at="{created.isoformat()}">'
+                f"{waited} since created</span>"
+            )
+        if found is None:
+            return f'<td class="col-breach"><span class="muted">no target</span>{since}</td>'
+        words = _breach_words(found.remaining)
+        target = presentation.human_duration(found.target)
+        return (
+            f'<td class="col-breach breach-{found.state}" data-breach-at="{found.at.isoformat()}"'
+            f' title="Target {target} from creation">'
+            f'<span class="breach-text">{words}</span>{since}</td>'
+        )
+
+
+def _breach_words(remaining: int) -> str:
+    """The same words static/js/taskdeck.js writes as time goes by."""
+    if remaining < 0:
+        return f"⚠ {presentation.human_duration(-remaining)} past target"
+    return f"due in {presentation.human_duration(remaining)}"
+
+
 class MomentColumn(TaskColumn):
     css_class = "col-moment"
     zone = UTC  # set by the table to the display zone before rendering rows
@@ -237,6 +300,7 @@ class TaskTable(tables.Table):
     status = StatusColumn(verbose_name="Status")
     priority = PriorityColumn(verbose_name="Priority", orderable=True)
     time = TimeColumn(verbose_name="Time")
+    breach = BreachColumn(verbose_name="Target", orderable=True)
     queue = NameColumn(accessor="task_queue_friendly_name", verbose_name="Queue")
     workflow = NameColumn(accessor="workflow_friendly_name", verbose_name="Workflow")
     created = MomentColumn(accessor="date_created", verbose_name="Created", orderable=True)
@@ -378,6 +442,8 @@ class TaskTable(tables.Table):
                 bound.column.zone, bound.column.zone_name = zone, name
             elif isinstance(bound.column, TimeColumn):
                 bound.column.now = self.now
+            elif isinstance(bound.column, BreachColumn):
+                bound.column.now, bound.column.targets = self.now, {}
             renderers.append(bound.column.cell)
         return renderers
 

@@ -8,6 +8,7 @@ from tasks_app.views import (
     health,
     route,
     row_editor,
+    targets,
     task_create,
     task_detail,
 )
@@ -21,6 +22,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("tasks/<str:sid>/", browse.task_redirect, name="task_redirect"),
     path("w/<str:workspace>/tasks/", browse.task_list, name="task_list"),
+    path("w/<str:workspace>/targets/", targets.sla_targets, name="sla_targets"),
     path("w/<str:workspace>/tasks/new/", task_create.task_create, name="task_create"),
     path("w/<str:workspace>/tasks/bulk/", bulk.bulk_preview, name="bulk_preview"),
     path("w/<str:workspace>/tasks/bulk/<str:token>/", bulk.bulk_job, name="bulk_job"),

@@ -546,6 +546,7 @@
         cell.title = clock.numbers.format(seconds) + " seconds " + (cell.dataset.meaning || "") +
           ", since " + cell.dataset.since;
       });
+      breach.tick(now);
       clock.dataAge(now);
     },
 
@@ -563,6 +564,41 @@
       label.textContent = "as of " + time + " (" + ago + ")";
       label.title = zones.utc(readAt);
       label.classList.toggle("stale", seconds * 1000 > 2 * live.interval() + 5000);
+    },
+  };
+
+  // Time to breach (tasks_app/tables.py, BreachColumn): each waiting row's target cell
+  // carries the moment its task breaches; its words and colour class move on here, so a
+  // task crossing its target turns breaching without a reload. The same words and steps
+  // as the server writes: whole seconds, past the target only once the wait exceeds it.
+  const breach = {
+    soonSeconds: 300,
+
+    words(remaining) {
+      return remaining < 0
+        ? "\u26a0 " + clock.duration(-remaining) + " past target"
+        : "due in " + clock.duration(remaining);
+    },
+
+    tick(now) {
+      $$("#task-rows [data-breach-at]").forEach((cell) => {
+        const at = Date.parse(cell.dataset.breachAt);
+        if (Number.isNaN(at)) return;
+        const remaining = Math.ceil((at - now) / 1000);
+        const state = remaining < 0 ? "now" : remaining <= breach.soonSeconds ? "soon" : "later";
+        ["now", "soon", "later"].forEach((name) => {
+          cell.classList.toggle("breach-" + name, name === state);
+        });
+        const text = $(".breach-text", cell);
+        const words = breach.words(remaining);
+        if (text && text.textContent !== words) text.textContent = words;
+      });
+      $$("#task-rows .since-created[data-created-at]").forEach((span) => {
+        const created = Date.parse(span.dataset.createdAt);
+        if (Number.isNaN(created)) return;
+        const words = clock.duration((now - created) / 1000) + " since created";
+        if (span.textContent !== words) span.textContent = words;
+      });
     },
   };
 
@@ -694,14 +730,22 @@
       header.append(wrapper);
     },
 
+    // The server counts "today" (the queue strip's service level) from midnight in the
+    // viewer's zone: it reads it from this cookie (tasks_app/triage/strip.py).
+    remember() {
+      document.cookie = "taskdeck_tz=" + zones.current() + "; path=/; max-age=31536000; SameSite=Lax";
+    },
+
     choose(zone) {
       if (zone) window.localStorage.setItem(zones.storageKey, zone);
       else window.localStorage.removeItem(zones.storageKey);
+      zones.remember();
       zones.apply(document);
       announce("Times now shown in " + zones.current() + ".");
     },
 
     start() {
+      zones.remember();
       zones.chooser();
       zones.apply(document);
     },

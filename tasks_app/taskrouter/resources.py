@@ -275,3 +275,74 @@ class TaskPage:
 
     def __iter__(self):
         return iter(self.tasks)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One of a workspace's Events (ListEvent / FetchEvent): what happened, when, to which
+    resource, and who did it. ``data`` is ``event_data`` (string values, as TaskRouter sends
+    them; a task event carries the task as the change left it)."""
+
+    sid: str
+    workspace_sid: str
+    event_type: str
+    date_ms: int  # event_date_ms: the moment, to the millisecond
+    actor_type: str
+    actor_sid: str
+    actor_url: str
+    resource_type: str
+    resource_sid: str
+    description: str
+    source: str
+    source_ip_address: str
+    data: dict = field(default_factory=dict)
+
+    @property
+    def task_sid(self) -> str:
+        """The task the event is about ("" when it is about no task)."""
+        sid = str(self.data.get("task_sid") or "")
+        if not sid and self.resource_type == "task":
+            sid = self.resource_sid
+        return sid if sid.startswith("WT") else ""
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.date_ms / 1000, tz=UTC)
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Event:
+        if not isinstance(payload, Mapping):
+            raise _malformed("event")
+        date_ms = payload.get("event_date_ms")
+        if not isinstance(date_ms, int) or isinstance(date_ms, bool):
+            moment = _date(payload.get("event_date"))
+            if moment is None:
+                raise _malformed("event")
+            date_ms = int(moment.timestamp() * 1000)
+        data = payload.get("event_data")
+        return cls(
+            sid=str(_required(payload, "sid")),
+            workspace_sid=str(payload.get("workspace_sid") or ""),
+            event_type=str(_required(payload, "event_type")),
+            date_ms=date_ms,
+            actor_type=str(payload.get("actor_type") or ""),
+            actor_sid=str(payload.get("actor_sid") or ""),
+            actor_url=str(payload.get("actor_url") or ""),
+            resource_type=str(payload.get("resource_type") or ""),
+            resource_sid=str(payload.get("resource_sid") or ""),
+            description=str(payload.get("description") or ""),
+            source=str(payload.get("source") or ""),
+            source_ip_address=str(payload.get("source_ip_address") or ""),
+            data=dict(data) if isinstance(data, Mapping) else {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of ListEvent."""
+
+    events: tuple[Event, ...]
+    next_page_url: str | None = None
+
+    def __iter__(self):
+        return iter(self.events)

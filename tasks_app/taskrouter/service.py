@@ -34,14 +34,26 @@ from .errors import (
     TaskRouterError,
     Unavailable,
 )
-from .query import EVERY_TASK, TaskQuery
-from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
+from .query import EVERY_TASK, EventQuery, TaskQuery
+from .resources import (
+    Event,
+    EventPage,
+    Task,
+    TaskChannel,
+    TaskPage,
+    TaskQueue,
+    Workflow,
+    Workspace,
+)
 from .signals import shared_read, task_write_started, task_written
 from .statistics import TaskQueueStatistics, WorkspaceStatistics
 
 # What callers use: the operations below, and the types and errors they return or raise.
 __all__ = [
     "AuthenticationFailed",
+    "Event",
+    "EventPage",
+    "EventQuery",
     "InvalidParameter",
     "Misconfigured",
     "NotFound",
@@ -64,7 +76,10 @@ __all__ = [
     "delete_task",
     "fetch_task",
     "find_task",
+    "iter_event_pages",
+    "iter_events",
     "iter_tasks",
+    "list_events",
     "list_task_channels",
     "list_task_queues",
     "list_tasks",
@@ -527,6 +542,46 @@ def delete_task(
     )
 
 
+# --- Events -------------------------------------------------------------------------------
+
+
+def _event_page(body: Any) -> EventPage:
+    body = body if isinstance(body, dict) else {}
+    rows, meta = body.get("events"), body.get("meta")
+    if not isinstance(rows, list) or not isinstance(meta, dict):
+        raise TaskRouterError("TaskRouter sent an event list Taskdeck could not read.")
+    return EventPage(
+        events=tuple(Event.from_api(row) for row in rows), next_page_url=meta.get("next_page_url")
+    )
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/event#read-multiple-event-resources
+def list_events(
+    *, workspace_sid: str, query: EventQuery, page_size: int = rules.PAGE_SIZE_MAX
+) -> EventPage:
+    """The first page of a workspace's Events matching ``query`` (never shared: whoever
+    follows the feed reads it once for the fleet)."""
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    params = [*query.to_params(), ("PageSize", str(rules.validate_page_size(page_size)))]
+    return _event_page(request("GET", f"/v1/Workspaces/{workspace_sid}/Events", params=params).body)
+
+
+def iter_event_pages(
+    *, workspace_sid: str, query: EventQuery, page_size: int = rules.PAGE_SIZE_MAX
+) -> Iterator[EventPage]:
+    """Every page of the Events matching ``query``, following next_page_url verbatim."""
+    page = list_events(workspace_sid=workspace_sid, query=query, page_size=page_size)
+    yield page
+    while page.next_page_url:
+        page = _event_page(request("GET", page.next_page_url).body)
+        yield page
+
+
+def iter_events(*, workspace_sid: str, query: EventQuery) -> Iterator[Event]:
+    for page in iter_event_pages(workspace_sid=workspace_sid, query=query):
+        yield from page.events
+
+
 # --- The directory: workspaces, workflows, queues, channels (cached briefly) -------------
 
 
@@ -665,13 +720,28 @@ def workspace_statistics(*, workspace_sid: str, viewer: str | None = None) -> Wo
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/taskqueue-statistics
 def queue_statistics(
-    *, workspace_sid: str, viewer: str | None = None
+    *,
+    workspace_sid: str,
+    viewer: str | None = None,
+    start_date: datetime | None = None,
+    split_by_wait_time: tuple[int, ...] = (),
+    task_channel: str | None = None,
 ) -> tuple[TaskQueueStatistics, ...]:
-    """Every queue's real-time figures, in one read of TaskQueues/Statistics (shared like
-    a task list: see `list_tasks` for ``viewer``)."""
+    """Every queue's figures, in one read of TaskQueues/Statistics (shared like a task
+    list: see `list_tasks` for ``viewer``). ``start_date``: the cumulative figures count
+    from then to now (else TaskRouter's last 15 minutes); ``split_by_wait_time``: the
+    thresholds (seconds) each queue's accepted and canceled tasks are split at;
+    ``task_channel``: only that channel's tasks (a unique name or TC SID)."""
     rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
     path = f"/v1/Workspaces/{workspace_sid}/TaskQueues/Statistics"
     params = [("PageSize", str(rules.PAGE_SIZE_MAX))]
+    if start_date is not None:
+        params.append(("StartDate", rules.format_datetime(start_date)))
+    if split_by_wait_time:
+        text = ",".join(str(int(seconds)) for seconds in split_by_wait_time)
+        params.append(("SplitByWaitTime", ",".join(map(str, rules.parse_split_by_wait_time(text)))))
+    if task_channel:
+        params.append(("TaskChannel", task_channel))
     body, _read_at, _stale = _shared_read(
         path, params, workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE, viewer=viewer
     )

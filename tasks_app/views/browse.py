@@ -17,6 +17,9 @@ from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.identity import identity_of
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.triage import breach
+from tasks_app.triage import table as triage_table
+from tasks_app.triage.strip import viewer_zone as strip_zone
 from tasks_app.views import audit as audit_views
 from tasks_app.views.common import (
     fragment_response,
@@ -45,8 +48,8 @@ _FIELD_OF_PARAM = {
 }
 
 
-# The table with no parameters at all: the waiting work, most urgent first (highest
-# priority, then the longest waiting), as the counts strip counts it. Any parameter, even
+# The table with no parameters at all: the waiting work, breaching or closest to breaching
+# first (tasks_app.triage), as the counts strip counts it. Any parameter, even
 # an empty one, means exactly what it says, so runbook links keep their meaning.
 LANDING = QueryDict(counts.LANDING_QUERY.lstrip("?"))
 # Every status, in the same order: one click away from the default view.
@@ -77,7 +80,9 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     if request.htmx and request.htmx.target == "counts":
         # The counts strip on its own, as live refresh asks for it.
-        strip = counts.for_workspace(workspace, queues, viewer=_viewer(request))
+        strip = counts.for_workspace(
+            workspace, queues, viewer=_viewer(request), zone=strip_zone(request)
+        )
         context = {"counts": strip, "workspace": workspace}
         return fragment_response(request, "tasks/_counts.html", context)
 
@@ -153,14 +158,25 @@ def _read_page(
     failure that is no field's fault, the problem (a refusal goes to its field). A shared
     read serves the viewer unless it predates their own last write."""
     try:
-        page = taskrouter.list_tasks(
-            workspace_sid=workspace.sid,
-            query=form.to_query(),
-            page_size=form.cleaned_data["size"],
-            page_token=form.cleaned_data["page"],
-            max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
-            viewer=viewer,
-        )
+        if form.arranged_here:
+            # By time to breach: Taskdeck filters and sorts one read of the oldest tasks.
+            page = triage_table.arranged_page(
+                workspace_sid=workspace.sid,
+                query=form.to_query(),
+                breach_state=form.cleaned_data["breach"] or None,
+                sort=form.cleaned_data["sort"],
+                size=form.cleaned_data["size"],
+                viewer=viewer,
+            )
+        else:
+            page = taskrouter.list_tasks(
+                workspace_sid=workspace.sid,
+                query=form.to_query(),
+                page_size=form.cleaned_data["size"],
+                page_token=form.cleaned_data["page"],
+                max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
+                viewer=viewer,
+            )
     except taskrouter.InvalidParameter as error:
         form.add_error(_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
         return None, 400, None
@@ -191,7 +207,9 @@ def _results(
     """The table, its counts and its summary (and the bulk bar for those who may edit)."""
     results: dict = {
         "page": page,
-        "counts": counts.for_workspace(workspace, queues, viewer=_viewer(request)),
+        "counts": counts.for_workspace(
+            workspace, queues, viewer=_viewer(request), zone=strip_zone(request)
+        ),
         "table": _table(context, page.tasks, page),
         "summary": describe_view(
             form, workspace, count=len(page), later_page=bool(page.previous_page_token)
@@ -277,13 +295,22 @@ def describe_view(
         parts.append(f"matching {data['where']}")
     if data["addons"]:
         parts.append("with add-ons" if data["addons"] == "yes" else "without add-ons")
+    if data.get("breach"):
+        parts.append(breach.FILTERS[data["breach"]])
     text = ", ".join(parts)
     if data["sort"]:
-        words = {"priority": "priority", "created": "creation time", "start": "start time"}
+        words = {
+            "priority": "priority",
+            "created": "creation time",
+            "start": "start time",
+            "breach": "time to breach",
+        }
         order = []
         for alias in data["sort"]:
             name = alias.lstrip("-")
-            if name == "priority":
+            if name == "breach":
+                direction = "furthest first" if alias.startswith("-") else "closest first"
+            elif name == "priority":
                 direction = "highest first" if alias.startswith("-") else "lowest first"
             else:
                 direction = "newest first" if alias.startswith("-") else "oldest first"

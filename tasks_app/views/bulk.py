@@ -107,7 +107,9 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
             return _render(request, workspace, None, form=form, status=422)
         clean_query = {k: v for k, v in QueryDict(data["query"]).lists() if k not in ("page",)}
         selection = bulk.Selection(
-            query=filters.to_query(), description=urlencode(clean_query, doseq=True)
+            query=filters.to_query(),
+            description=urlencode(clean_query, doseq=True),
+            breach=filters.cleaned_data["breach"] or None,
         )
     else:
         selection = bulk.Selection(sids=tuple(data["task"]), description="selected")

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     its workflow will route it and the attributes its write sets."""
 
     dependencies = [
-        ('tasks_app', '0007_bulkitem_write_id'),
+        ('tasks_app', '0008_sla_target'),
     ]
 
     operations = [
