@@ -148,7 +148,7 @@ def test_the_worker_follows_every_workspace_without_being_asked(sandbox):
         )
         sid = sandbox.task_sid("pending")
         sandbox.change(sid, priority=42)
-        wait_until(lambda: IndexedTask.objects.get(sid=sid).priority == 42, timeout=30)
+        wait_until(lambda: IndexedTask.objects.get(sid=sid).priority == 42, timeout=120)
     finally:
         runner.stop()
 
