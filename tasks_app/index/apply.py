@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
+from tasks_app.metrics import INDEX_LAG_SECONDS
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.resources import Event, Task
 
@@ -53,6 +54,8 @@ def apply_events(workspace_sid: str, events: Sequence[Event]) -> int:
         # Stable: events of one millisecond keep the order TaskRouter listed them in.
         fresh.sort(key=lambda e: e.date_ms)
         now = timezone.now()
+        for event in fresh:
+            INDEX_LAG_SECONDS.observe(max(0.0, now.timestamp() - event.date_ms / 1000))
         TaskEvent.objects.bulk_create(
             [_event_row(workspace_sid, event, now) for event in fresh], ignore_conflicts=True
         )
