@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
@@ -148,6 +148,9 @@ def _let_go_of_connections() -> None:
 def _refusal(action: str, task: taskrouter.Task) -> str | None:
     if task.assignment_status in rules.CLOSED_STATUSES:
         return f"It is already {task.assignment_status}."
+    if action == Action.FRONT and task.assignment_status != rules.PENDING:
+        # Only a pending task waits in its queue's order; a reserved one is being offered.
+        return f"Only a pending task has a place in its queue (it is {task.assignment_status})."
     target = TARGET_STATUS.get(action)
     if target is None:
         return None
@@ -421,6 +424,8 @@ def _claim(job: BulkJob, count: int, *, stale_before) -> list[BulkItem]:
 
 
 def _changes(job: BulkJob) -> dict:
+    if job.action == Action.FRONT:
+        return {"why": job.reason}  # the moment is the item's own (`_front_of_queue`)
     if job.action == Action.PRIORITY:
         return {"priority": job.priority, "why": job.reason}
     return {"assignment_status": TARGET_STATUS[job.action], "reason": job.reason}
@@ -451,7 +456,15 @@ _DONE = {
     Action.CANCEL: "Canceled.",
     Action.COMPLETE: "Completed.",
     Action.PRIORITY: "Priority now {task.priority}.",
+    Action.FRONT: "Moved to the front of its queue.",
 }
+
+
+def _front_of_queue(job: BulkJob, item: BulkItem) -> datetime | None:
+    """A virtual start time ahead of every other pending task of the item's queue, as the
+    task page's "Move to the front" picks it, as of now; None when it is first already."""
+    task = taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=item.task_sid)
+    return editing.front_of_queue_time(task)
 
 
 def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
@@ -463,7 +476,13 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
         # Still at the preview's version: written now, as a write of its own.
         item.write_id = uuid.uuid4().hex
         BulkItem.objects.filter(pk=item.pk).update(write_id=item.write_id)
+    changes = _changes(job)
     try:
+        if job.action == Action.FRONT:
+            moment = _front_of_queue(job, item)
+            if moment is None:
+                return State.DONE, "Already first in its queue: nothing written."
+            changes["virtual_start_time"] = moment
         task = taskrouter.update_task(
             actor=job.actor,
             workspace_sid=job.workspace_sid,
@@ -471,7 +490,7 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             if_match=item.etag,
             seen=_seen(item),
             write_id=item.write_id,
-            **_changes(job),
+            **changes,
         )
     except taskrouter.PreconditionFailed:
         if earlier:
@@ -508,6 +527,12 @@ def _versions_after(before: str, after: str | None) -> int | None:
 def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
     """DONE or KEPT when the task, one change after the preview, is exactly what this
     job's write leaves (by the workflow's rule for a priority); None when it is not."""
+    if job.action == Action.FRONT:
+        # Its write changes only the virtual start time: status and attributes as seen.
+        same = task.assignment_status == item.status_seen and (
+            not item.attributes_digest or _digest(task) == item.attributes_digest
+        )
+        return State.DONE if same else None
     if job.action != Action.PRIORITY:
         wanted = TARGET_STATUS[job.action]
         same = task.assignment_status == wanted and (task.reason or "") == job.reason

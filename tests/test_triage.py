@@ -209,3 +209,27 @@ def test_raising_the_priority_of_everything_breaching_previews_those_tasks_only(
     }
     assert expected and expected <= previewed
     assert len(previewed) - len(expected) <= 1
+
+
+def test_moving_everything_breaching_to_the_front_puts_each_ahead_of_its_queue(client, sandbox):
+    billing = queue(sandbox)
+    set_target(sandbox, billing, TARGET)
+    query = f"status=pending,reserved&queue={billing.sid}&breach=now&sort=breach"
+    client.post(
+        "/w/Support/tasks/bulk/",
+        {"action": "front", "everything": "on", "query": query, "reason": "Breaching"},
+    )
+    job = BulkJob.objects.get()
+    moving = list(job.items.filter(state="preview").values_list("task_sid", flat=True))
+    skipped = job.items.filter(state="skipped")
+    assert moving, "the seed has pending tasks breaching in Billing"
+    assert all("Only a pending task" in item.message for item in skipped)  # reserved ones
+    untouched = [t for t in waiting_tasks(sandbox, billing.sid) if t.sid not in moving]
+    first_before = min(t.virtual_start_time for t in untouched if t.assignment_status == "pending")
+
+    response = client.post(f"/w/Support/tasks/bulk/{job.token}/run/", {"step": "start"})
+    assert response.status_code == 302
+    results = dict(job.items.values_list("task_sid", "state"))
+    assert {results[sid] for sid in moving} == {"done"}
+    for sid in moving:
+        assert sandbox.fetch(sid).virtual_start_time < first_before

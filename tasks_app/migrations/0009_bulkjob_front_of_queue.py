@@ -1,0 +1,24 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    """A bulk action can move tasks to the front of their queues (the triage strip's
+    "Front" for every task breaching in a queue)."""
+
+    dependencies = [("tasks_app", "0008_sla_target")]
+
+    operations = [
+        migrations.AlterField(
+            model_name="bulkjob",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("cancel", "Cancel"),
+                    ("complete", "Complete"),
+                    ("priority", "Change priority"),
+                    ("front", "Move to the front of the queue"),
+                ],
+                max_length=16,
+            ),
+        ),
+    ]
