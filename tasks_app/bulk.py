@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
@@ -152,6 +152,9 @@ def _refusal(action: str, task: taskrouter.Task) -> str | None:
         return (
             f"Only a pending task is routed again by its workflow (it is {task.assignment_status})."
         )
+    if action == Action.FRONT and task.assignment_status != rules.PENDING:
+        # Only a pending task waits in its queue's order; a reserved one is being offered.
+        return f"Only a pending task has a place in its queue (it is {task.assignment_status})."
     target = TARGET_STATUS.get(action)
     if target is None:
         return None
@@ -460,6 +463,8 @@ def _claim(job: BulkJob, count: int, *, stale_before) -> list[BulkItem]:
 
 
 def _changes(job: BulkJob, item: BulkItem) -> dict:
+    if job.action == Action.FRONT:
+        return {"why": job.reason}  # the moment is the item's own (`_front_of_queue`)
     if job.action == Action.PRIORITY:
         return {"priority": job.priority, "why": job.reason}
     if job.action == Action.SEND:
@@ -500,7 +505,15 @@ _DONE = {
     Action.COMPLETE: "Completed.",
     Action.PRIORITY: "Priority now {task.priority}.",
     Action.SEND: "Routed to {task.task_queue_friendly_name}.",
+    Action.FRONT: "Moved to the front of its queue.",
 }
+
+
+def _front_of_queue(job: BulkJob, item: BulkItem) -> datetime | None:
+    """A virtual start time ahead of every other pending task of the item's queue, as the
+    task page's "Move to the front" picks it, as of now; None when it is first already."""
+    task = taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=item.task_sid)
+    return editing.front_of_queue_time(task)
 
 
 def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
@@ -512,7 +525,13 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
         # Still at the preview's version: written now, as a write of its own.
         item.write_id = uuid.uuid4().hex
         BulkItem.objects.filter(pk=item.pk).update(write_id=item.write_id)
+    changes = _changes(job, item)
     try:
+        if job.action == Action.FRONT:
+            moment = _front_of_queue(job, item)
+            if moment is None:
+                return State.DONE, "Already first in its queue: nothing written."
+            changes["virtual_start_time"] = moment
         task = taskrouter.update_task(
             actor=job.actor,
             workspace_sid=job.workspace_sid,
@@ -520,7 +539,7 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             if_match=item.etag,
             seen=_seen(item),
             write_id=item.write_id,
-            **_changes(job, item),
+            **changes,
         )
     except taskrouter.PreconditionFailed:
         if earlier:
@@ -561,6 +580,12 @@ def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
         # Its write changes the attributes to exactly these; TaskRouter may then have
         # offered the task to an agent, which is its own change, not someone else's.
         return State.DONE if _digest(task) == _digest_of(item.attributes_after) else None
+    if job.action == Action.FRONT:
+        # Its write changes only the virtual start time: status and attributes as seen.
+        same = task.assignment_status == item.status_seen and (
+            not item.attributes_digest or _digest(task) == item.attributes_digest
+        )
+        return State.DONE if same else None
     if job.action != Action.PRIORITY:
         wanted = TARGET_STATUS[job.action]
         same = task.assignment_status == wanted and (task.reason or "") == job.reason

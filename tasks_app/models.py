@@ -24,6 +24,8 @@ class BulkJob(models.Model):
         COMPLETE = "complete", "Complete"
         PRIORITY = "priority", "Change priority"
         SEND = "send", "Send to a queue"
+        # A virtual start time ahead of every other pending task of its queue.
+        FRONT = "front", "Move to the front of the queue"
 
     token = models.CharField(max_length=64, unique=True, default=new_token)
     owner = models.CharField(max_length=128, db_index=True)

@@ -326,14 +326,20 @@ class TaskTable(tables.Table):
         editable: bool = True,
         now: datetime | None = None,
     ) -> None:
+        # Time to breach only where the workspace has service-level targets: without any,
+        # every cell would say "no target" and only widen the table.
+        workspace_sid = tasks[0].workspace_sid if tasks else ""
+        found = triage_targets.load(workspace_sid) if workspace_sid else None
+        hidden = ("breach",) if found is None or found.empty else ()
         super().__init__(
             RemotePage(tasks),
             order_by=tuple(order_by),
             extra_columns=[
                 (f"attr_{i}", AttributeValueColumn(a)) for i, a in enumerate(attribute_columns)
             ],
-            exclude=() if editable else ("actions",),
+            exclude=(() if editable else ("actions",)) + hidden,
         )
+        self.targets = {workspace_sid: found} if found is not None else {}
         # The one switch for every control that writes: checkboxes, Edit, select-all.
         self.editable = editable
         self.now = now or datetime.now(UTC)
@@ -443,7 +449,7 @@ class TaskTable(tables.Table):
             elif isinstance(bound.column, TimeColumn):
                 bound.column.now = self.now
             elif isinstance(bound.column, BreachColumn):
-                bound.column.now, bound.column.targets = self.now, {}
+                bound.column.now, bound.column.targets = self.now, dict(self.targets)
             renderers.append(bound.column.cell)
         return renderers
 
