@@ -1,7 +1,16 @@
 from django.urls import path
 
 from tasks_app import metrics
-from tasks_app.views import audit, browse, bulk, health, row_editor, task_create, task_detail
+from tasks_app.views import (
+    audit,
+    browse,
+    bulk,
+    health,
+    row_editor,
+    search,
+    task_create,
+    task_detail,
+)
 
 # These URLs are a public contract: runbooks link to them (see README, "URLs").
 urlpatterns = [
@@ -10,6 +19,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("audit/", audit.audit_log, name="audit"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("search/", search.search, name="search"),
     path("tasks/<str:sid>/", browse.task_redirect, name="task_redirect"),
     path("w/<str:workspace>/tasks/", browse.task_list, name="task_list"),
     path("w/<str:workspace>/tasks/new/", task_create.task_create, name="task_create"),
