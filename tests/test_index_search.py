@@ -17,7 +17,7 @@ from django.db import connections
 
 from tasks_app.index import search, substring_index
 from tasks_app.index.models import IndexedTask
-from tasks_app.index.text import searchable_text
+from tasks_app.index.text import fold, searchable_text
 from tests.backends import require_postgres
 
 SUPPORT = "WS" + "1" * 32
@@ -265,3 +265,15 @@ def test_a_migration_that_rebuilds_the_task_table_gets_its_triggers_back():
     put("default", 8, {"name": "Rebuilt Later"})
     assert found("default", "rebuilt") == [sid(8)]
     assert not substring_index.repair("default")  # whole: nothing to do
+
+
+def test_a_long_word_matches_only_where_it_stands_whole(customers):
+    put(customers, 9, {"a": "garcia maria", "b": "example.com", "c": "maria"})
+    put(customers, 10, {"email": "maria.garcia@example.com"})
+    assert found(customers, "maria.garcia@example.com") == [sid(10)]
+    assert found(customers, "MARIA.GARCIA") == [sid(10)]
+
+
+def test_the_ascii_shortcut_folds_as_the_index_does():
+    for text in ("  Jane\tDOE  ", "A\x1cB", "x\u00a0y", "Ünïcödé  Ñame"):
+        assert search._fold(text) == fold(text), text

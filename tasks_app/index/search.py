@@ -21,14 +21,15 @@ the whole index.
 
 from __future__ import annotations
 
+import time
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Case, IntegerField, Q, Value, When
 
 from tasks_app.search import task_sid_in
 from tasks_app.titles import attributes_title
@@ -42,8 +43,8 @@ MAX_CHARS = 100
 MIN_WORD = 3
 # Matches ranked per search; beyond this the page asks for more words.
 POOL = 1000
-# Results shown.
-SHOWN = 50
+# Results shown: enough to spot the one meant; more words narrow the rest.
+SHOWN = 25
 
 
 class SearchError(ValueError):
@@ -128,61 +129,122 @@ class Results:
 
 def find(query: Query, *, using: str = DEFAULT_DB_ALIAS, shown: int = SHOWN) -> Results:
     """The tasks that match, open ones first, then closed, then deleted; the most recent
-    change first within each."""
+    change first within each. One query: the pool of matches (the most recently indexed
+    POOL + 1), counted, and the first ``shown`` of it in that order."""
     connection = connections[using]
-    ids = _matching_ids(connection, query.words, POOL + 1)
-    more = len(ids) > POOL
-    ids = ids[:POOL]
-    rank = Case(
-        When(deleted_at__isnull=False, then=Value(2)),
-        When(status__in=("canceled", "completed"), then=Value(1)),
-        default=Value(0),
-        output_field=IntegerField(),
+    pool, params = _pool(connection, query.words)
+    rows = list(
+        IndexedTask.objects.using(using).raw(_RANKED.format(pool=pool), [*params, POOL + 1, shown])
     )
-    rows = (
-        IndexedTask.objects.using(using)
-        .filter(pk__in=ids)
-        .annotate(rank=rank)
-        .order_by("rank", "-as_of_ms", "-pk")[:shown]
-    )
+    count = rows[0].pool_count if rows else 0
     hits = tuple(
         Hit(task=row, title=attributes_title(row.attributes), matched=matched_values(row, query))
         for row in rows
     )
-    return Results(query=query, hits=hits, count=len(ids), more=more)
+    return Results(query=query, hits=hits, count=min(count, POOL), more=count > POOL)
 
 
-# Placeholders only are added ({narrow}: one LIKE per short word).
-_SQLITE_MATCH = (
-    "SELECT s.rowid FROM index_task_search s JOIN index_indexedtask t ON t.id = s.rowid "
-    "WHERE index_task_search MATCH %s{narrow} ORDER BY s.rowid DESC LIMIT %s"
+# {pool}: a SELECT of the matching ids, from `_pool` (placeholders only). The CTE is read
+# twice (counted, joined): MATERIALIZED makes both databases compute it once.
+_RANKED = (
+    "WITH pool AS MATERIALIZED ({pool} ORDER BY id DESC LIMIT %s) "
+    "SELECT t.*, (SELECT count(*) FROM pool) AS pool_count "
+    "FROM index_indexedtask t JOIN pool ON pool.id = t.id ORDER BY "
+    "CASE WHEN t.deleted_at IS NOT NULL THEN 2 "
+    "WHEN t.status IN ('canceled', 'completed') THEN 1 ELSE 0 END, "
+    "t.as_of_ms DESC, t.id DESC LIMIT %s"
 )
 
 
-def _matching_ids(connection: BaseDatabaseWrapper, words: tuple[str, ...], limit: int) -> list:
-    """The ids of the most recently indexed tasks whose text holds every word."""
-    long = [w for w in words if len(w) >= MIN_WORD]
-    short = [w for w in words if len(w) < MIN_WORD]
+def _pool(connection: BaseDatabaseWrapper, words: tuple[str, ...]) -> tuple[str, list]:
+    """The SELECT of the ids of tasks whose text holds every word, with its parameters."""
     if connection.vendor == "sqlite":
-        # Each word a quoted FTS5 string: with the trigram tokenizer, a substring.
-        match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
-        narrow = "".join(" AND t.search_text LIKE %s ESCAPE '\\'" for _ in short)
-        sql = _SQLITE_MATCH.format(narrow=narrow)
-        params: list[Any] = [match, *(f"%{_like_escape(w)}%" for w in short), limit]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
-    # PostgreSQL (the pg_trgm GIN index serves LIKE '%word%'), and any other database
-    # (a scan: correct, not fast).
-    condition = Q()
-    for word in words:
-        condition &= Q(search_text__contains=word)
-    rows = IndexedTask.objects.using(connection.alias).filter(condition).order_by("-pk")
-    return list(rows.values_list("pk", flat=True)[:limit])
+        return _sqlite_pool(words, connection.alias)
+    # PostgreSQL: the pg_trgm GIN index serves LIKE '%word%' (any other database scans:
+    # correct, not fast).
+    condition = " AND ".join(["search_text LIKE %s"] * len(words))
+    return (
+        f"SELECT id FROM index_indexedtask WHERE {condition}",  # noqa: S608 - placeholders
+        [f"%{_like_escape(word)}%" for word in words],
+    )
 
 
 def _like_escape(word: str) -> str:
+    """``word`` as itself inside a LIKE pattern (backslash is the default escape)."""
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# A word of up to this many characters is looked up whole, as an FTS5 phrase (its
+# trigrams side by side); a longer one by its rarest trigrams, then checked whole.
+PHRASE_CHARS = 7
+RARE_TRIGRAMS = 3
+# How many recently indexed tasks tell how common each trigram is, and for how long.
+RARITY_SAMPLE = 500
+RARITY_SECONDS = 600.0
+_rarity: dict[str, tuple[float, dict[str, int]]] = {}
+
+
+def _sqlite_pool(words: tuple[str, ...], using: str) -> tuple[str, list]:
+    """FTS5 with the trigram tokenizer: a quoted string matches where its trigrams stand
+    side by side, a substring. The cost of a phrase grows with its trigrams' document
+    lists, and the trigrams of "maria.garcia@example.com" include ".co", "com" and "exa",
+    which nearly every task holds. So a long word asks the index only for its rarest few
+    trigrams (how common each is, estimated from recently indexed tasks), in any place,
+    and the candidates are then checked for the whole word, as are words too short for a
+    trigram: few candidates, little to check."""
+    terms: list[str] = []
+    checked: list[str] = []
+    seen = _trigram_counts(using)
+    for word in words:
+        if len(word) < MIN_WORD:
+            checked.append(word)
+        elif len(word) <= PHRASE_CHARS:
+            terms.append(word)
+        else:
+            trigrams = sorted({word[i : i + 3] for i in range(len(word) - 2)})
+            terms += sorted(trigrams, key=lambda t: seen.get(t, 0))[:RARE_TRIGRAMS]
+            checked.append(word)
+    match = " AND ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms))
+    if not checked:
+        return _SQLITE_MATCH, [match]
+    check = " AND ".join(["instr(search_text, %s) > 0"] * len(checked))
+    return _SQLITE_MATCH_CHECKED.format(check=check), [match, *checked]
+
+
+_SQLITE_MATCH = "SELECT rowid AS id FROM index_task_search WHERE index_task_search MATCH %s"
+# {check}: placeholders only, one per word to check.
+_SQLITE_MATCH_CHECKED = (
+    "SELECT id FROM index_indexedtask WHERE id IN (SELECT rowid FROM index_task_search "
+    "WHERE index_task_search MATCH %s) AND {check}"
+)
+
+
+def _trigram_counts(using: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
+    """In how many of the most recently indexed tasks each trigram appears: an estimate
+    of how long its document list is, kept a few minutes per process and database (a
+    cache: any process computes the same from the database)."""
+    now = time.monotonic()
+    connection = connections[using]
+    cached = _rarity.get(connection.alias)
+    if cached is not None and now - cached[0] < RARITY_SECONDS:
+        return cached[1]
+    counts: Counter[str] = Counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT search_text FROM index_indexedtask ORDER BY id DESC LIMIT %s", [RARITY_SAMPLE]
+        )
+        for (text,) in cursor.fetchall():
+            counts.update({text[i : i + 3] for i in range(len(text) - 2)})
+    _rarity[connection.alias] = (now, dict(counts))
+    return _rarity[connection.alias][1]
+
+
+def _fold(text: str) -> str:
+    """`fold`, with a shortcut for plain ASCII (most values), where it only lowers the case
+    and collapses spaces: a page folds every value of every task it shows."""
+    if text.isascii():
+        return " ".join(text.lower().split())
+    return fold(text)
 
 
 def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -201,7 +263,7 @@ def matched_values(task: IndexedTask, query: Query, most: int = 3) -> tuple[tupl
     compares them, so a person sees why a task was found."""
     found: list[tuple[str, str]] = []
     for path, value in _leaves(task.attributes or {}):
-        folded, number = fold(value), digits(value)
+        folded, number = _fold(value), digits(value)
         if any(w in folded or (w.isdigit() and w in number) for w in query.words):
             found.append((path, value))
             if len(found) == most:
