@@ -293,6 +293,8 @@ def measure_search(
             backend["ok"] = backend["page"]["p95_ms"] <= TARGET_P95_MS
     measured = [b for b in backends if "page" in b]
     return {
+        # Times are wall-clock: on a busy machine they include waiting for a CPU.
+        "machine": {"cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 2)},
         "tasks": tasks,
         "samples": samples,
         "target_p95_ms": TARGET_P95_MS,
@@ -368,6 +370,12 @@ def render(result: dict[str, Any]) -> list[str]:
     if slowest:
         vendor, kind, ms = max(slowest, key=lambda item: item[2])
         lines.append(f"slowest kind: {kind} on {vendor}, p95 {ms:.1f} ms")
+    machine = result.get("machine") or {}
+    if machine.get("load_average", 0) > (machine.get("cpus") or 1):
+        lines.append(
+            f"note: the machine was busy (load {machine['load_average']:g} on "
+            f"{machine['cpus']} CPUs): these times include waiting for a CPU"
+        )
     return lines
 
 

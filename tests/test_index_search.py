@@ -42,30 +42,31 @@ def using(request) -> Iterator[str]:
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     alias = f"search-{name}"
-    parts = urlsplit(server)
-    database = {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "USER": parts.username,
-        "HOST": parts.hostname,
-        "PORT": str(parts.port or 5432),
-    }
-    configured = connections.configure_settings({"default": {}, alias: database})
-    connections.settings[alias] = configured[alias]
     blocker = request.getfixturevalue("django_db_blocker")
     try:
+        parts = urlsplit(server)
+        database = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": parts.username,
+            "HOST": parts.hostname,
+            "PORT": str(parts.port or 5432),
+        }
+        connections.settings[alias] = connections.configure_settings(
+            {"default": {}, alias: database}
+        )[alias]
         with blocker.unblock():
-            connection = connections[alias]
-            with connection.schema_editor() as editor:
+            with connections[alias].schema_editor() as editor:
                 editor.create_model(IndexedTask)
                 for statement in substring_index.POSTGRESQL_CREATE:
                     editor.execute(statement)
             yield alias
     finally:
-        with blocker.unblock():
-            connections[alias].close()
-        del connections[alias]
-        del connections.settings[alias]
+        if alias in connections.settings:
+            with blocker.unblock():
+                connections[alias].close()
+            del connections[alias]
+            del connections.settings[alias]
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
