@@ -60,6 +60,7 @@ def test_the_report_puts_each_database_beside_the_target_and_says_what_was_not_m
     text = "\n".join(render(result))
     assert "search over 100,000 indexed tasks" in text
     assert "sqlite" in text and "140.5" in text and "p95 <= 100  MISSED" in text
+    assert "judged is the page's wall-clock p95" in text
     assert "postgresql   not measured: not reachable at 127.0.0.1:5432" in text
     assert "slowest kind: company on sqlite, p95 140.5 ms" in text
     assert "the machine was busy (load 9.5 on 2 CPUs)" in text

@@ -26,13 +26,13 @@ def search(request: HttpRequest) -> HttpResponse:
         context["search_error"] = str(error)
         return render(request, "search/search.html", context, status=400)
     results = index_search.find(query)
-    urls = _workspace_urls()
+    link = TaskLinks()
     if results.single is not None:
-        return redirect(task_url(results.single, urls))
+        return redirect(link(results.single))
     if query.sid is not None:  # not indexed (yet): TaskRouter may still know it
         return redirect("task_redirect", sid=query.sid)
     context["results"] = results
-    context["rows"] = [(hit, task_url(hit, urls)) for hit in results.hits]
+    context["rows"] = [(hit, link(hit)) for hit in results.hits]
     return render(request, "search/search.html", context)
 
 
@@ -45,11 +45,31 @@ def _workspace_urls() -> dict[str, str]:
         return {}
 
 
-def task_url(hit: index_search.Hit, workspace_urls: dict[str, str]) -> str:
-    """A deleted task opens ``/tasks/<sid>/``, where Taskdeck shows what it remembers; a
-    task TaskRouter still has opens its page in its workspace."""
-    task = hit.task
-    if hit.deleted:
-        return reverse("task_redirect", kwargs={"sid": task.sid})
-    workspace = workspace_urls.get(task.workspace_sid, task.workspace_sid)
-    return reverse("task_detail", kwargs={"workspace": workspace, "sid": task.sid})
+# Stands for a task's SID while a link is reversed once per workspace.
+_SID = "WT" + "0" * 32
+
+
+class TaskLinks:
+    """Each hit's link: a deleted task opens ``/tasks/<sid>/``, where Taskdeck shows what it
+    remembers; a task TaskRouter still has opens its page in its workspace. URLs are
+    reversed once per workspace, not once per hit (``reverse`` is the page's dearest call)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] | None = None
+        self._patterns: dict[str, str] = {}
+
+    def __call__(self, hit: index_search.Hit) -> str:
+        task = hit.task
+        key = "" if hit.deleted else task.workspace_sid
+        pattern = self._patterns.get(key)
+        if pattern is None:
+            pattern = self._patterns[key] = self._pattern(key)
+        return pattern.replace(_SID, task.sid)
+
+    def _pattern(self, workspace_sid: str) -> str:
+        if not workspace_sid:
+            return reverse("task_redirect", kwargs={"sid": _SID})
+        if self._names is None:
+            self._names = _workspace_urls()
+        workspace = self._names.get(workspace_sid, workspace_sid)
+        return reverse("task_detail", kwargs={"workspace": workspace, "sid": _SID})
