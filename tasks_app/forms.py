@@ -221,8 +221,9 @@ class TaskFilterForm(forms.Form):
         self.search_expression = ""
         paths = search.search_paths()
         self.fields["q"].help_text = (
-            f"A task SID opens that task. Other text finds tasks whose {_any_of(paths)} "
-            "contains it (exact case). Press Enter to search."
+            f"A task SID opens that task. Other text narrows this table to tasks whose "
+            f"{_any_of(paths)} contains it (exact case, as TaskRouter compares). For any "
+            "case, every workspace and closed tasks, use Search all tasks at the top."
         )
         for name, known in (("queue", self.queues), ("workflow", self.workflows)):
             self.fields[name].widget = self._menu(name, known)
