@@ -547,6 +547,7 @@ def _judge(job: BulkJob, item: BulkItem, task: taskrouter.Task, write_id: str) -
             write_id,
             outcome=Outcome.DONE,
             message=f"Confirmed on re-reading: version {task.etag}, this write's result.",
+            version_after=task.etag or "",
         )
         if state == State.KEPT:
             return State.KEPT, (

@@ -148,6 +148,10 @@ class AuditRecord(models.Model):
     error_code = models.PositiveIntegerField(null=True, blank=True)  # Twilio's code
     message = models.TextField(blank=True)
     request_id = models.CharField(max_length=64, blank=True)  # Twilio-Request-Id
+    # The task's version (ETag) a done write produced: the write's own TaskRouter events
+    # carry it as task_version, so a task's timeline names the person behind them, and an
+    # undo sends it as If-Match (anyone's change since is a conflict, never overwritten).
+    version_after = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     objects = AuditQuerySet.as_manager()
 

@@ -28,4 +28,9 @@ urlpatterns = [
         task_detail.task_section,
         name="task_section",
     ),
+    path(
+        "w/<str:workspace>/tasks/<str:sid>/revert/<str:write_id>/",
+        task_detail.task_revert,
+        name="task_revert",
+    ),
 ]
