@@ -1,0 +1,262 @@
+"""A task's timeline, who changed it, and undo (tasks_app/timeline/)."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+import pytest
+from django.conf import settings
+
+from tasks_app.index.models import TaskEvent
+from tasks_app.models import AuditRecord
+from tasks_app.taskrouter import client as taskrouter_client
+from tasks_app.taskrouter import service as taskrouter
+from tasks_app.timeline import story, undo, who
+from tests.index_helpers import follow_now
+from tests.test_editing import editor_token, open_page, post_section
+
+pytestmark = pytest.mark.django_db
+
+COLLEAGUE = "colleague@example.com"
+
+
+def api_client_update(sandbox, sid: str, **data: str) -> None:
+    """Someone else's integration changes the task through TaskRouter's API directly
+    (not through Taskdeck: no audit record)."""
+    task = sandbox.fetch(sid)
+    taskrouter_client.request(
+        "POST",
+        f"/v1/Workspaces/{task.workspace_sid}/Tasks/{sid}",
+        data=data,
+        headers={"If-Match": task.etag},
+    )
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+# --- the timeline ----------------------------------------------------------------------------
+
+
+def test_a_taskdeck_write_records_the_version_it_produced(sandbox):
+    sid = sandbox.task_sid("pending")
+    changed = sandbox.change(sid, priority=42)
+    record = AuditRecord.objects.get(task_sid=sid)
+    assert record.version_after == changed.etag
+
+
+def test_the_events_of_a_taskdeck_save_name_the_person_not_an_api_client(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid).priority
+    html = open_page(client, sid)
+    post_section(client, sid, "priority", editor_token(html, "priority"), priority=str(before + 5))
+    follow_now()
+    entries = story.timeline_of(sid)
+    newest = entries[0]
+    assert newest.who.text == "admin@example.com in Taskdeck"
+    assert newest.text == f"Priority changed from {before} to {before + 5}"
+    assert "task.updated" in newest.event_types  # from TaskRouter's own event, not the trail
+
+
+def test_an_api_clients_change_is_named_as_one_with_its_account(sandbox):
+    sid = sandbox.task_sid("pending")
+    api_client_update(sandbox, sid, Priority="77")
+    follow_now()
+    newest = story.timeline_of(sid)[0]
+    assert newest.who.kind == "api"
+    assert newest.who.text == f"an API client (account {settings.TWILIO_ACCOUNT_SID})"
+    assert newest.text.endswith("to 77")
+
+
+def test_the_task_page_shows_the_timeline_in_words(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    sandbox.change(sid, assignment_status="canceled", reason="customer hung up")
+    follow_now()
+    page = text_of(open_page(client, sid))
+    assert "Timeline" in page
+    assert f"{COLLEAGUE} in Taskdeck Canceled: “customer hung up”" in page
+    assert "Created in queue" in page
+
+
+def test_a_write_whose_events_are_not_indexed_yet_is_in_the_timeline_from_the_trail(sandbox):
+    sid = sandbox.task_sid("pending")
+    sandbox.change(sid, priority=12)  # no follow round: the index has not seen it
+    newest = story.timeline_of(sid)[0]
+    assert (newest.who.text, newest.text, newest.outcome) == (
+        f"{COLLEAGUE} in Taskdeck",
+        "Set priority to 12",
+        "done",
+    )
+
+
+def test_a_conflicted_write_is_in_the_timeline_as_an_attempt(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    html = open_page(client, sid)
+    sandbox.change(sid, priority=55)
+    post_section(client, sid, "priority", editor_token(html, "priority"), priority="9")
+    follow_now()
+    attempt = next(e for e in story.timeline_of(sid) if e.outcome)
+    assert attempt.who.name == "admin@example.com"
+    assert "conflict" in attempt.outcome and attempt.text == "Set priority to 9"
+
+
+def test_a_deleted_tasks_page_comes_from_the_index_with_who_canceled_it_and_why(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    sandbox.change(sid, assignment_status="canceled", reason="duplicate of another call")
+    task = sandbox.fetch(sid)
+    # TaskRouter deletes it (an API client here: Taskdeck never wrote the delete).
+    taskrouter_client.request(
+        "DELETE",
+        f"/v1/Workspaces/{task.workspace_sid}/Tasks/{sid}",
+        headers={"If-Match": task.etag},
+    )
+    follow_now()
+    for url in (f"/tasks/{sid}/", f"/w/Support/tasks/{sid}/"):
+        response = client.get(url)
+        page = text_of(response.content.decode())
+        assert response.status_code == 404
+        assert "TaskRouter no longer has this task" in page and "Deleted" in page
+        assert f"{COLLEAGUE} in Taskdeck Canceled: “duplicate of another call”" in page
+        assert "Revert" not in page and '<form method="post"' not in response.content.decode()
+
+
+# --- who changed it --------------------------------------------------------------------------
+
+
+def test_the_conflict_view_names_the_colleague_and_how_long_ago(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    html = open_page(client, sid)
+    sandbox.change(sid, priority=55)
+    follow_now()
+    response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="9")
+    page = text_of(response.content.decode())
+    assert response.status_code == 409
+    found = re.search(r"Changed since you read it by: (.*?) , \d+ s ago : (.*?) Field", page)
+    assert found, page
+    assert found.groups() == (f"{COLLEAGUE} in Taskdeck", "Priority changed from 0 to 55")
+
+
+def test_when_the_index_lags_the_conflict_reads_that_tasks_events_from_taskrouter(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    html = open_page(client, sid)
+    api_client_update(sandbox, sid, Priority="61")  # no follow round after this
+    response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="9")
+    page = text_of(response.content.decode())
+    assert response.status_code == 409
+    assert f"an API client (account {settings.TWILIO_ACCOUNT_SID})" in page
+    assert "to 61" in page
+    assert TaskEvent.objects.filter(task_sid=sid).exists()  # the index learnt them too
+
+
+def test_changes_between_two_versions_are_only_those_after_the_one_read(sandbox):
+    sid = sandbox.task_sid("pending")
+    read = sandbox.fetch(sid)
+    sandbox.change(sid, priority=21)
+    now = sandbox.change(sid, priority=22)
+    follow_now()
+    changes = who.changes_since(
+        workspace_sid=read.workspace_sid, task_sid=sid, seen=read.etag, now=now.etag
+    )
+    assert [c.text.split()[-1] for c in changes] == ["21", "22"]
+    assert (
+        who.changes_since(
+            workspace_sid=read.workspace_sid, task_sid=sid, seen=now.etag, now=now.etag
+        )
+        == []
+    )
+
+
+# --- undo ------------------------------------------------------------------------------------
+
+
+def saved_priority(client, sandbox, sid: str, priority: int) -> str:
+    html = open_page(client, sid)
+    response = post_section(
+        client, sid, "priority", editor_token(html, "priority"), priority=str(priority)
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_after_a_save_undo_is_offered_and_writes_the_value_from_before(client, sandbox, writes):
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid).priority
+    body = saved_priority(client, sandbox, sid, before + 3)
+    record = AuditRecord.objects.get(task_sid=sid)
+    assert f"/revert/{record.write_id}/" in body and ">Undo<" in body
+    response = client.post(f"/w/Support/tasks/{sid}/revert/{record.write_id}/")
+    assert response.status_code == 302
+    assert sandbox.fetch(sid).priority == before
+    assert writes[-1]["if_match"] == record.version_after
+    undone = AuditRecord.objects.filter(task_sid=sid).first()
+    assert undone.actor == "admin@example.com" and undone.outcome == "done"
+    assert undone.reason.startswith("Undo of admin@example.com's change")
+    assert "Undone: priority back to" in text_of(
+        client.get(f"/w/Support/tasks/{sid}/").content.decode()
+    )
+
+
+def test_undo_after_a_colleagues_change_is_a_conflict_naming_them_never_an_overwrite(
+    client, sandbox
+):
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid).priority
+    saved_priority(client, sandbox, sid, before + 3)
+    record = AuditRecord.objects.get(task_sid=sid)
+    sandbox.change(sid, priority=90)
+    response = client.post(f"/w/Support/tasks/{sid}/revert/{record.write_id}/")
+    page = text_of(response.content.decode())
+    assert response.status_code == 409
+    assert sandbox.fetch(sid).priority == 90
+    assert "Not undone: the task changed since admin@example.com's change" in page
+    assert f"{COLLEAGUE} in Taskdeck" in page
+    assert AuditRecord.objects.filter(task_sid=sid).first().outcome == "conflict"
+
+
+def test_the_undo_offer_lasts_the_undo_window_and_revert_stays(client, sandbox, settings):
+    sid = sandbox.task_sid("pending")
+    saved_priority(client, sandbox, sid, 33)
+    settings.TASKDECK_UNDO_SECONDS = 0
+    page = open_page(client, sid)
+    assert ">Undo<" not in page
+    assert ">Revert<" in page
+
+
+def test_a_status_change_is_never_offered_for_revert(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    sandbox.change(sid, assignment_status="canceled", reason="wrong queue")
+    record = AuditRecord.objects.get(task_sid=sid)
+    assert undo.reversal(record) is None
+    response = client.post(f"/w/Support/tasks/{sid}/revert/{record.write_id}/")
+    assert response.status_code == 502
+    assert "cannot be undone" in text_of(response.content.decode())
+
+
+def test_a_viewer_cannot_revert(signed_in, sandbox):
+    sid = sandbox.task_sid("pending")
+    sandbox.change(sid, priority=8)
+    record = AuditRecord.objects.get(task_sid=sid)
+    viewer = signed_in("viewer")
+    assert ">Revert<" not in viewer.get(f"/w/Support/tasks/{sid}/").content.decode()
+    assert viewer.post(f"/w/Support/tasks/{sid}/revert/{record.write_id}/").status_code == 403
+    assert sandbox.fetch(sid).priority == 8
+
+
+def test_attributes_are_reverted_to_what_they_were(client, sandbox):
+    sid = sandbox.task_sid("pending")
+    task = sandbox.fetch(sid)
+    html = open_page(client, sid)
+    changed = {**task.attributes, "note": "typo"}
+
+    response = post_section(
+        client, sid, "attributes", editor_token(html, "attributes"), attributes=json.dumps(changed)
+    )
+    assert response.status_code == 200, response.content.decode()[:2000]
+    record = AuditRecord.objects.get(task_sid=sid)
+    client.post(f"/w/Support/tasks/{sid}/revert/{record.write_id}/")
+    assert taskrouter.fetch_task(workspace_sid=task.workspace_sid, task_sid=sid).attributes == (
+        task.attributes
+    )
