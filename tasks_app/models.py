@@ -23,6 +23,8 @@ class BulkJob(models.Model):
         CANCEL = "cancel", "Cancel"
         COMPLETE = "complete", "Complete"
         PRIORITY = "priority", "Change priority"
+        # Writing back the priorities a priority job replaced (tasks_app/timeline/undo.py).
+        UNDO = "undo", "Undo priority change"
 
     token = models.CharField(max_length=64, unique=True, default=new_token)
     owner = models.CharField(max_length=128, db_index=True)
@@ -47,6 +49,10 @@ class BulkJob(models.Model):
     # Last sign of life of the worker writing this job; a stale one is taken over.
     heartbeat = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # For an undo: the priority job it undoes (one undo per job).
+    undoes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by"
+    )
 
     def __str__(self) -> str:
         return f"bulk {self.action} of {self.items.count()} tasks"
@@ -85,6 +91,8 @@ class BulkItem(models.Model):
     # The write of this item under way or last tried: its audit record's write_id, so a
     # worker taking over can complete that record with what the re-read task shows.
     write_id = models.CharField(max_length=32, blank=True)
+    # For an undo: the priority this item writes back (what the undone job replaced).
+    priority_target = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["position"]

@@ -260,3 +260,54 @@ def test_attributes_are_reverted_to_what_they_were(client, sandbox):
     assert taskrouter.fetch_task(workspace_sid=task.workspace_sid, task_sid=sid).attributes == (
         task.attributes
     )
+
+
+# --- undo of a bulk job ----------------------------------------------------------------------
+
+
+def free_pending_tasks(sandbox, count: int) -> list[str]:
+    """Pending tasks whose workflow leaves their priority alone."""
+    from tests.browser.test_saving_in_turn_journeys import tasks_in_free_queue
+
+    return tasks_in_free_queue(sandbox, "pending", count)
+
+
+def test_a_bulk_priority_change_is_undone_task_by_task_except_one_changed_since(
+    client, sandbox, settings, writes
+):
+    from tests.test_bulk import HTMX, preview, results, run_to_the_end
+
+    settings.TASKDECK_BULK_RATE = 500.0
+    sids = free_pending_tasks(sandbox, 3)
+    before = {sid: sandbox.fetch(sid).priority for sid in sids}
+    _, token = preview(client, action="priority", priority="250", task=sids)
+    finished = run_to_the_end(client, token)
+    assert f"/bulk/{token}/undo/" in finished and ">Undo<" in finished
+    sandbox.change(sids[0], priority=7)  # a colleague changes one of them meanwhile
+    response = client.post(f"/w/Support/tasks/bulk/{token}/undo/", **HTMX)
+    assert response.status_code == 200
+    undo_token = response["HX-Redirect"].rstrip("/").split("/")[-1]
+    body = run_to_the_end(client, undo_token, step="none")
+    assert results(body) == {sids[0]: "conflict", sids[1]: "done", sids[2]: "done"}
+    assert sandbox.fetch(sids[0]).priority == 7  # never overwritten
+    for sid in sids[1:]:
+        assert sandbox.fetch(sid).priority == before[sid]
+    undone = AuditRecord.objects.filter(task_sid=sids[1]).first()
+    assert undone.reason.startswith("Undo of the bulk priority change to 250")
+    # Offered once: the job's page no longer offers it, and asking again is refused.
+    assert ">Undo<" not in client.get(f"/w/Support/tasks/bulk/{token}/").content.decode()
+    again = client.post(f"/w/Support/tasks/bulk/{token}/undo/", **HTMX)
+    assert again.status_code == 409
+
+
+def test_a_bulk_job_is_not_undoable_after_the_undo_window(client, sandbox, settings):
+    from tests.test_bulk import HTMX, preview, run_to_the_end
+
+    settings.TASKDECK_BULK_RATE = 500.0
+    sids = free_pending_tasks(sandbox, 2)
+    _, token = preview(client, action="priority", priority="250", task=sids)
+    run_to_the_end(client, token)
+    settings.TASKDECK_UNDO_SECONDS = 0
+    assert ">Undo<" not in client.get(f"/w/Support/tasks/bulk/{token}/").content.decode()
+    assert client.post(f"/w/Support/tasks/bulk/{token}/undo/", **HTMX).status_code == 409
+    assert {sandbox.fetch(sid).priority for sid in sids} == {250}
