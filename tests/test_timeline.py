@@ -134,7 +134,9 @@ def test_the_conflict_view_names_the_colleague_and_how_long_ago(client, sandbox)
     response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="9")
     page = text_of(response.content.decode())
     assert response.status_code == 409
-    found = re.search(r"Changed since you read it by: (.*?) , \d+ s ago : (.*?) Field", page)
+    found = re.search(
+        r"Changed since you read it by: (.*?) , \d+ s ago \( .+? \): (.*?) Field", page
+    )
     assert found, page
     assert found.groups() == (f"{COLLEAGUE} in Taskdeck", "Priority changed from 0 to 55")
 
