@@ -313,3 +313,81 @@ def test_a_bulk_job_is_not_undoable_after_the_undo_window(client, sandbox, setti
     assert ">Undo<" not in client.get(f"/w/Support/tasks/bulk/{token}/").content.decode()
     assert client.post(f"/w/Support/tasks/bulk/{token}/undo/", **HTMX).status_code == 409
     assert {sandbox.fetch(sid).priority for sid in sids} == {250}
+
+
+# --- words, from events as TaskRouter sends them ---------------------------------------------
+
+
+def event(n: int, kind: str, actor: tuple[str, str], **data: str) -> TaskEvent:
+    return TaskEvent(
+        pk=n,
+        sid=f"EV{n:032d}",
+        task_sid="WT" + "1" * 32,
+        event_type=kind,
+        date_ms=1_700_000_000_000 + n * 1000,
+        actor_type=actor[0],
+        actor_sid=actor[1],
+        data={"task_sid": "WT" + "1" * 32, **data},
+    )
+
+
+def test_a_reservation_story_reads_as_a_supervisor_would_say_it():
+    worker = ("worker", "WK" + "2" * 32)
+    system = ("workspace", "WS" + "3" * 32)
+    account = ("account", "AC" + "4" * 32)
+    common = {"task_queue_name": "Billing", "task_priority": "1"}
+    events = [
+        event(
+            1, "task.created", account, task_assignment_status="pending", task_version="0", **common
+        ),
+        event(
+            2,
+            "task-queue.entered",
+            account,
+            task_assignment_status="pending",
+            task_version="0",
+            **common,
+        ),
+        event(
+            3,
+            "reservation.created",
+            system,
+            task_assignment_status="reserved",
+            task_version="1",
+            worker_sid=worker[1],
+            worker_name="Ana Lopez",
+            **common,
+        ),
+        event(
+            4,
+            "reservation.accepted",
+            worker,
+            task_assignment_status="assigned",
+            task_version="2",
+            worker_sid=worker[1],
+            worker_name="Ana Lopez",
+            **common,
+        ),
+        event(
+            5, "task.updated", worker, task_assignment_status="wrapping", task_version="3", **common
+        ),
+        event(
+            6,
+            "task.canceled",
+            account,
+            task_assignment_status="canceled",
+            task_version="4",
+            task_canceled_reason="customer hung up",
+            **common,
+        ),
+    ]
+    entries = story.build(events, [])
+    said = [(e.who.text, e.text) for e in reversed(entries)]
+    assert said == [
+        ("an API client (account AC" + "4" * 32 + ")", "Created in queue Billing, priority 1"),
+        ("an API client (account AC" + "4" * 32 + ")", "Entered queue Billing"),
+        ("TaskRouter", "Reserved for Ana Lopez"),
+        ("Ana Lopez", "Accepted by Ana Lopez"),
+        ("Ana Lopez", "Status changed from assigned to wrapping"),
+        ("an API client (account AC" + "4" * 32 + ")", "Canceled: “customer hung up”"),
+    ]
