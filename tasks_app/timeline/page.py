@@ -15,7 +15,9 @@ def context(task_sid: str, *, viewer: str | None, can_edit: bool, deleted: bool 
     writable = can_edit and not deleted
     for entry in entries:
         entry.revertible = writable and undo.reversal(entry.record) is not None
-    offer = undo.undo_offer(task_sid, viewer) if writable and viewer else None
+    # The records are in the entries already: no other query for the offer.
+    records = [entry.record for entry in entries if entry.record is not None]
+    offer = undo.latest_undoable(records, viewer) if writable and viewer else None
     return {
         "timeline": entries,
         "timeline_sid": task_sid,

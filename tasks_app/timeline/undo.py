@@ -17,6 +17,7 @@ timeline, on the same terms.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -169,19 +170,20 @@ def revert(record: AuditRecord, *, actor: str) -> Result:
     return Result("done", task=outcome.task, message=f"Undone: {describe(found)}.")
 
 
-def undo_offer(task_sid: str, actor: str, now: datetime | None = None) -> AuditRecord | None:
-    """The person's latest revertible change of this task made within the undo window:
-    the one "Undo" undoes (None when there is none)."""
-    now = now or timezone.now()
-    latest = (
-        AuditRecord.objects.filter(
-            task_sid=task_sid,
-            actor=actor,
-            action="update",
-            outcome=AuditRecord.Outcome.DONE,
-            completed__gte=now - undo_window(),
-        )
-        .order_by("-completed", "-pk")
-        .first()
-    )
+def latest_undoable(
+    records: Iterable[AuditRecord], actor: str, now: datetime | None = None
+) -> AuditRecord | None:
+    """Of a task's records, the person's latest change completed within the undo window,
+    if it can be reverted: the one "Undo" undoes (None when there is none)."""
+    since = (now or timezone.now()) - undo_window()
+    theirs = [
+        r
+        for r in records
+        if r.actor == actor
+        and r.action == "update"
+        and r.outcome == AuditRecord.Outcome.DONE
+        and r.completed is not None
+        and r.completed >= since
+    ]
+    latest = max(theirs, key=lambda r: (r.completed, r.pk), default=None)
     return latest if reversal(latest) is not None else None
