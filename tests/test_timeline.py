@@ -391,3 +391,22 @@ def test_a_reservation_story_reads_as_a_supervisor_would_say_it():
         ("Ana Lopez", "Status changed from assigned to wrapping"),
         ("an API client (account AC" + "4" * 32 + ")", "Canceled: “customer hung up”"),
     ]
+
+
+def test_who_changed_it_names_a_taskdeck_write_even_when_taskrouters_events_cannot_be_read(
+    sandbox, monkeypatch
+):
+    sid = sandbox.task_sid("pending")
+    read = sandbox.fetch(sid)
+    now = sandbox.change(sid, priority=31)
+
+    def down(**kwargs):
+        raise taskrouter.Unavailable("TaskRouter is not answering.")
+
+    monkeypatch.setattr(taskrouter, "iter_event_pages", down)
+    changes = who.changes_since(
+        workspace_sid=read.workspace_sid, task_sid=sid, seen=read.etag, now=now.etag
+    )
+    assert [(c.who.text, c.text) for c in changes] == [
+        (f"{COLLEAGUE} in Taskdeck", "Set priority to 31")
+    ]

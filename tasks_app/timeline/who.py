@@ -49,7 +49,9 @@ def catch_up(*, workspace_sid: str, task_sid: str, version: str) -> None:
 
 def between(entries: Sequence[Entry], seen: str, now: str) -> list[Entry]:
     """The entries of changes after version ``seen`` up to ``now``, oldest first."""
-    changes = [e for e in entries if e.version and not e.outcome]
+    # Changes: events, and Taskdeck's done writes whose events the index lacks (attempts
+    # that changed nothing are not changes).
+    changes = [e for e in entries if e.version and e.outcome in ("", "done")]
     first, last = version_number(seen), version_number(now)
     if first is not None and last is not None:
         found = [e for e in changes if first < (version_number(e.version) or -1) <= last]
