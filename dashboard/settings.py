@@ -472,6 +472,9 @@ TASKDECK_WORKER_METRICS_PORT = env_int("TASKDECK_WORKER_METRICS_PORT", 8001)
 # how often it reads a workspace's whole task list (older tasks, deletions nobody announced).
 TASKDECK_FOLLOW_SECONDS = env_float("TASKDECK_FOLLOW_SECONDS", 2.0, minimum=0.1)
 TASKDECK_INDEX_RECONCILE_SECONDS = env_float("TASKDECK_INDEX_RECONCILE_SECONDS", 300.0, minimum=1)
+# How long "Undo" is offered after a person's save or bulk job (tasks_app/timeline/undo.py);
+# reverting from the task's timeline stays possible afterwards, on the same terms.
+TASKDECK_UNDO_SECONDS = env_int("TASKDECK_UNDO_SECONDS", 60)
 # How often an open task table refreshes itself, in seconds (users can pause it).
 TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
 # Service levels: the target wait (seconds, creation to an accepted reservation) of every

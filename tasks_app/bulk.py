@@ -392,6 +392,71 @@ def retry_failed(job: BulkJob) -> int:
     return count
 
 
+# --- Undo of a priority job -------------------------------------------------------------
+
+
+def undo_until(job: BulkJob) -> datetime | None:
+    """Until when "Undo" is offered for a finished priority job (TASKDECK_UNDO_SECONDS
+    after its last write); None when it is not undoable at all."""
+    if job.action != Action.PRIORITY or job.started is None or job.heartbeat is None:
+        return None
+    if BulkJob.objects.filter(undoes=job).exists():
+        return None
+    if job.items.filter(state__in=(State.QUEUED, State.RUNNING)).exists():
+        return None
+    if not job.items.filter(state=State.DONE).exists():
+        return None
+    return job.heartbeat + timedelta(seconds=settings.TASKDECK_UNDO_SECONDS)
+
+
+def create_undo(job: BulkJob, *, actor: str, owner: str) -> BulkJob:
+    """A job writing back, task by task, the priority ``job`` replaced, each with If-Match
+    on the version ``job``'s own write produced (its audit record's ``version_after``):
+    a task anyone changed since is a conflict, never overwritten. Started at once (the
+    click on Undo is the confirmation); the writes are audited as the person's."""
+    records = {
+        r.write_id: r
+        for r in AuditRecord.objects.filter(
+            write_id__in=job.items.filter(state=State.DONE).values("write_id"),
+            outcome=Outcome.DONE,
+        ).exclude(version_after="")
+    }
+    with transaction.atomic():
+        undo = BulkJob.objects.create(
+            actor=actor,
+            owner=owner,
+            workspace_sid=job.workspace_sid,
+            action=Action.UNDO,
+            reason=f"Undo of the bulk priority change to {job.priority} by {job.actor}",
+            selection="undo",
+            prepared=timezone.now(),
+            undoes=job,
+            heartbeat=timezone.now(),
+        )
+        items = []
+        for item in job.items.filter(state=State.DONE):
+            record = records.get(item.write_id)
+            if record is None or item.priority_seen is None:
+                continue  # no version to write at: not undone (nothing is written blind)
+            items.append(
+                BulkItem(
+                    job=undo,
+                    position=item.position,
+                    task_sid=item.task_sid,
+                    etag=record.version_after,
+                    status_seen=item.status_seen,
+                    priority_seen=job.priority,
+                    queue_seen=item.queue_seen,
+                    title_seen=item.title_seen,
+                    attributes_digest=item.attributes_digest,
+                    priority_target=item.priority_seen,
+                )
+            )
+        BulkItem.objects.bulk_create(items)
+    start(undo)
+    return undo
+
+
 # --- Taking over stalled jobs (a fleet duty) ---------------------------------------------
 
 
@@ -465,11 +530,20 @@ def _claim(job: BulkJob, count: int, *, stale_before) -> list[BulkItem]:
 def _changes(job: BulkJob, item: BulkItem) -> dict:
     if job.action == Action.FRONT:
         return {"why": job.reason}  # the moment is the item's own (`_front_of_queue`)
-    if job.action == Action.PRIORITY:
-        return {"priority": job.priority, "why": job.reason}
+    if job.action in _PRIORITY_ACTIONS:
+        return {"priority": _target_priority(job, item), "why": job.reason}
     if job.action == Action.SEND:
         return {"attributes": item.attributes_after, "why": job.reason or None}
     return {"assignment_status": TARGET_STATUS[job.action], "reason": job.reason}
+
+
+# Actions that write a priority (and nothing else): a change, and the undo of one.
+_PRIORITY_ACTIONS = (Action.PRIORITY, Action.UNDO)
+
+
+def _target_priority(job: BulkJob, item: BulkItem) -> int | None:
+    """The priority an item's write sends: the job's, or for an undo the item's own."""
+    return item.priority_target if job.action == Action.UNDO else job.priority
 
 
 def _seen(item: BulkItem) -> dict:
@@ -491,8 +565,8 @@ def _digest_of(attributes: dict | None) -> str:
     return hashlib.sha256(json.dumps(attributes, sort_keys=True).encode()).hexdigest()
 
 
-def _written_outcome(job: BulkJob, task: taskrouter.Task) -> tuple[str, str]:
-    if job.action == Action.PRIORITY and task.priority != job.priority:
+def _written_outcome(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> tuple[str, str]:
+    if job.action in _PRIORITY_ACTIONS and task.priority != _target_priority(job, item):
         return State.KEPT, f"TaskRouter kept priority {task.priority}: its workflow sets it."
     if job.action == Action.SEND and task.task_queue_sid != job.queue_sid:
         where = task.task_queue_friendly_name or task.task_queue_sid or "no queue"
@@ -506,6 +580,7 @@ _DONE = {
     Action.PRIORITY: "Priority now {task.priority}.",
     Action.SEND: "Routed to {task.task_queue_friendly_name}.",
     Action.FRONT: "Moved to the front of its queue.",
+    Action.UNDO: "Priority back to {task.priority}.",
 }
 
 
@@ -546,6 +621,11 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             # The earlier write was still on its way when the task was re-read, and has
             # landed since (or someone else wrote): judge it again, now it has moved.
             return _reread_and_judge(job, item, earlier)
+        if job.action == Action.UNDO:
+            return State.CONFLICT, (
+                "Changed since the bulk change; not undone, not overwritten. "
+                "Open it to see who changed it."
+            )
         return State.CONFLICT, "Changed since the preview; not overwritten. Open it to review."
     except (taskrouter.NotFound, taskrouter.Rejected, taskrouter.InvalidParameter) as error:
         return State.INVALID, error.user_message
@@ -558,7 +638,7 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             message="Not applied: a later write of the same change landed at the version "
             "this one was sent with.",
         )
-    return _written_outcome(job, task)
+    return _written_outcome(job, item, task)
 
 
 _VERSION = re.compile(r'^(?:W/)?"?(\d+)"?$')
@@ -586,7 +666,7 @@ def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
             not item.attributes_digest or _digest(task) == item.attributes_digest
         )
         return State.DONE if same else None
-    if job.action != Action.PRIORITY:
+    if job.action not in _PRIORITY_ACTIONS:
         wanted = TARGET_STATUS[job.action]
         same = task.assignment_status == wanted and (task.reason or "") == job.reason
         return State.DONE if same else None
@@ -594,7 +674,7 @@ def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
         item.attributes_digest and _digest(task) != item.attributes_digest
     ):
         return None  # a priority write changes neither: that change was someone else's
-    if task.priority == job.priority:
+    if task.priority == _target_priority(job, item):
         return State.DONE
     route = editing.priority_kept_by_workflow(
         workspace_sid=job.workspace_sid,
@@ -649,6 +729,7 @@ def _judge(job: BulkJob, item: BulkItem, task: taskrouter.Task, write_id: str) -
             write_id,
             outcome=Outcome.DONE,
             message=f"Confirmed on re-reading: version {task.etag}, this write's result.",
+            version_after=task.etag or "",
         )
         if state == State.KEPT:
             return State.KEPT, (

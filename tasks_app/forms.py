@@ -1040,7 +1040,12 @@ class BulkActionForm(forms.Form):
 
     action = forms.ChoiceField(
         label="Action",
-        choices=[(action.value, _bulk_action_label(action)) for action in BulkJob.Action],
+        # An undo is no choice of the bar: it is offered on a finished priority job.
+        choices=[
+            (action.value, _bulk_action_label(action))
+            for action in BulkJob.Action
+            if action != BulkJob.Action.UNDO
+        ],
     )
     reason = ReasonField(label="Reason", required=False)
     priority = PriorityField(

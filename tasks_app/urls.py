@@ -29,6 +29,7 @@ urlpatterns = [
     path("w/<str:workspace>/tasks/bulk/", bulk.bulk_preview, name="bulk_preview"),
     path("w/<str:workspace>/tasks/bulk/<str:token>/", bulk.bulk_job, name="bulk_job"),
     path("w/<str:workspace>/tasks/bulk/<str:token>/run/", bulk.bulk_run, name="bulk_run"),
+    path("w/<str:workspace>/tasks/bulk/<str:token>/undo/", bulk.bulk_undo, name="bulk_undo"),
     path("w/<str:workspace>/tasks/<str:sid>/", task_detail.task_detail, name="task_detail"),
     path("w/<str:workspace>/tasks/<str:sid>/row/", row_editor.task_row, name="task_row"),
     path(
@@ -45,5 +46,10 @@ urlpatterns = [
         "w/<str:workspace>/tasks/<str:sid>/edit/<str:section>/",
         task_detail.task_section,
         name="task_section",
+    ),
+    path(
+        "w/<str:workspace>/tasks/<str:sid>/revert/<str:write_id>/",
+        task_detail.task_revert,
+        name="task_revert",
     ),
 ]

@@ -697,7 +697,7 @@ def test_before_saving_the_page_says_when_the_workflow_fixes_the_priority(client
 def test_a_viewer_sees_the_task_and_its_history_but_no_form(sandbox, signed_in):
     viewer = signed_in("viewer")
     html = viewer.get(f"/w/Support/tasks/{sandbox.task_sid('pending')}/").content.decode()
-    assert 'id="task-facts"' in html and "History in Taskdeck" in html
+    assert 'id="task-facts"' in html and ">Timeline<" in html
     assert 'name="editor-' not in html
 
 

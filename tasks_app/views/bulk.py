@@ -10,7 +10,9 @@ from urllib.parse import urlencode
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect
 
 from tasks_app import bulk
 from tasks_app.forms import BulkActionForm, TaskFilterForm
@@ -67,6 +69,9 @@ def _render(
             "running": bulk.is_running(job, numbers),
             "job_url": reverse("bulk_job", args=[slug, job.token]),
             "run_url": reverse("bulk_run", args=[slug, job.token]),
+            "undo_url": reverse("bulk_undo", args=[slug, job.token]),
+            "undo_until": bulk.undo_until(job),
+            "now": timezone.now(),
             "back_url": reverse("task_list", args=[slug])
             + (f"?{job.selection}" if job.selection and job.selection != "selected" else ""),
         }
@@ -164,3 +169,26 @@ def bulk_run(request: HttpRequest, workspace: taskrouter.Workspace, token: str) 
     if not request.htmx:
         return redirect("bulk_job", workspace=workspace.url_name, token=job.token)
     return _render(request, workspace, job)
+
+
+@require_POST
+@require_role("editor")
+@with_workspace
+def bulk_undo(request: HttpRequest, workspace: taskrouter.Workspace, token: str) -> HttpResponse:
+    """Undo a finished priority job (within TASKDECK_UNDO_SECONDS of its end): a new job
+    writes each task's earlier priority back at the version this job's write produced,
+    so a task changed since is a conflict, not overwritten. Answers with the new job."""
+    job = _job(request, token)
+    until = bulk.undo_until(job)
+    if until is None or until < timezone.now():
+        problem = "This bulk change can no longer be undone here; revert a task from its timeline."
+        return _render(request, workspace, job, problem=problem, status=409)
+    try:
+        undo = bulk.create_undo(job, actor=actor_of(request), owner=session_owner(request))
+    except bulk.QueueUnavailable as error:
+        problem = f"{error.user_message} Nothing was written; try again in a moment."
+        return _render(request, workspace, job, problem=problem, status=503)
+    target = reverse("bulk_job", args=[workspace.url_name, undo.token])
+    if not request.htmx:
+        return redirect(target)
+    return HttpResponseClientRedirect(target)
