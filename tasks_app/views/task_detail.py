@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from tasks_app import audit, editing, presentation
 from tasks_app.forms import SECTION_FORMS, TASK_PAGE_SECTIONS, SectionForm
 from tasks_app.identity import actor_of, identity_of, require_role, role_refusal
+from tasks_app.index.holders import holders_of, reservations_of
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.common import edit_from_request, fragment_response, with_workspace
 
@@ -31,6 +32,11 @@ def _facts(workspace: taskrouter.Workspace, task: taskrouter.Task) -> dict:
     return {
         "task": task,
         "history": audit.history_of(task.sid)[:HISTORY_ON_PAGE],
+        # Who holds it and who it was offered to: from the index, not TaskRouter.
+        "holder": holders_of([task.sid]).get(task.sid)
+        if task.assignment_status in ("reserved", "assigned", "wrapping")
+        else None,
+        "reservations": reservations_of(task.sid),
         "attributes_pretty": presentation.attributes_block(task),
         "time_in_status": presentation.time_in_status(task, timezone.now()),
         "addons_pretty": presentation.pretty_json(task.addons) if task.addons else "",
