@@ -100,7 +100,9 @@ def tasks_csv(
             source = (
                 tasks
                 if tasks is not None
-                else taskrouter.iter_tasks(workspace_sid=workspace.sid, query=query, limit=limit + 1)
+                else taskrouter.iter_tasks(
+                    workspace_sid=workspace.sid, query=query, limit=limit + 1
+                )
             )
             for task in source:
                 if written == limit:

@@ -126,12 +126,12 @@ def _apply(row: IndexedTask, event: Event) -> bool:
     if kind == "task.created":
         row.created_at = at
     if event.date_ms < row.as_of_ms:
-        if kind.startswith("reservation.") and row.status in _HELD:
-            # A list read newer than this event says the task is held, not by whom (a
-            # task list has no worker): its reservation events still say who.
-            if row.held_since is None or at >= row.held_since:
-                _hold(row, event, at)
-                return True
+        # A list read newer than this event says the task is held, not by whom (a task
+        # list has no worker): its reservation events still say who.
+        newer_hold = row.held_since is None or at >= row.held_since
+        if kind.startswith("reservation.") and row.status in _HELD and newer_hold:
+            _hold(row, event, at)
+            return True
         return kind in _DELETED or kind == "task.created"
     data = event.data
     row.as_of_ms = event.date_ms
@@ -307,9 +307,9 @@ def _move_workers(workspace_sid: str, events: Sequence[Event]) -> None:
     for event in events:
         by_worker.setdefault(_worker_of(event), []).append(event)
     rows = {r.sid: r for r in IndexedWorker.objects.filter(sid__in=list(by_worker))}
-    activity_sids = {
-        str(e.data.get("worker_activity_sid") or "") for e in events
-    } | {r.activity_sid for r in rows.values()}
+    activity_sids = {str(e.data.get("worker_activity_sid") or "") for e in events} | {
+        r.activity_sid for r in rows.values()
+    }
     availability = dict(
         IndexedActivity.objects.filter(sid__in=activity_sids).values_list("sid", "available")
     )

@@ -41,7 +41,8 @@ class Holder:
         """ "Ana López · Lunch · 12 min" (the activity marked when it is not available)."""
         parts = [self.name or self.worker_sid]
         if self.activity:
-            parts.append(self.activity if self.available is not False else f"{self.activity} (away)")
+            away = self.available is False
+            parts.append(f"{self.activity} (away)" if away else self.activity)
         if self.since is not None:
             parts.append(human_duration((now - self.since).total_seconds()))
         return " · ".join(parts)
@@ -115,8 +116,6 @@ def held_tasks(
 
 def find_workers(workspace_sid: str, text: str) -> list[IndexedWorker]:
     """The workers ``text`` names: a worker SID, or a name (case and accents aside)."""
-    from .text import fold
-
     text = text.strip()
     workers = IndexedWorker.objects.filter(workspace_sid=workspace_sid, deleted_at__isnull=True)
     if rules.is_sid(text, "WK"):

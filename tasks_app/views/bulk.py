@@ -91,7 +91,10 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
             form.add_error(None, error.user_message)
             return _render(request, workspace, None, form=form, status=status_for(error))
         filters = TaskFilterForm(
-            QueryDict(data["query"]), queues=queues, workflows=workflows, workspace_sid=workspace.sid
+            QueryDict(data["query"]),
+            queues=queues,
+            workflows=workflows,
+            workspace_sid=workspace.sid,
         )
         if not filters.is_valid():
             form.add_error(None, "The table's filter is not valid; fix it before a bulk action.")
