@@ -329,3 +329,22 @@ def test_holder_text_reads_as_a_supervisor_would():
     assert "not available, with them for 720 seconds" in away.title(now)
     unknown = Holder("WK" + "b" * 32, "", "", None, None)
     assert unknown.text(now) == "WK" + "b" * 32
+
+
+def test_a_bulk_action_on_everything_the_lunch_filter_shows_takes_only_those_tasks(client, sandbox):
+    """TaskRouter cannot select by holder: a bulk action on "every task matching the filter"
+    takes the tasks the index holds for it, not every task TaskRouter lists."""
+    follow_now()
+    expected = set(
+        held_tasks(sandbox.workspace_sid(), unavailable=True).values_list("sid", flat=True)
+    )
+    assert expected
+
+    response = client.post(
+        "/w/Support/tasks/bulk/",
+        {"action": "priority", "priority": "9", "everything": "on", "query": "holder=unavailable"},
+        **htmx_headers("bulk-panel"),
+    )
+
+    previewed = set(re.findall(r'id="bulk-item-(WT\w+)"', response.content.decode()))
+    assert previewed == expected
