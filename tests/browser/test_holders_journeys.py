@@ -139,3 +139,21 @@ def test_an_agent_name_nobody_has_is_refused_beside_the_field(
     field.fill("ana lopez")
     field.press("Enter")
     expect(page.locator("#results-caption")).to_contain_text("held by Ana López")
+
+
+def test_with_agents_named_the_table_still_fits_a_laptop_frame(page: Page, sandbox):
+    """The Agent cells wrap: a held task's agent, activity and time never widen the table
+    past its frame at 1280 px, in the views where most rows are held."""
+    follow_now()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    too_wide = {}
+    for view in ("?status=assigned,wrapping", "?sort=-priority,created", "?holder=unavailable"):
+        page.goto(f"/w/Support/tasks/{view}")
+        expect(page.locator("#task-rows td.col-agent", has_text=" · ").first).to_be_visible()
+        frame = page.evaluate(
+            "(() => { const f = document.getElementById('table-wrap');"
+            " return [f.scrollWidth, f.clientWidth]; })()"
+        )
+        if frame[0] > frame[1]:
+            too_wide[view] = f"{frame[0]} px in a {frame[1]} px frame"
+    assert too_wide == {}
