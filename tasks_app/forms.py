@@ -18,6 +18,7 @@ from django.utils import timezone
 from tasks_app import editing, presentation, route_preview, search
 from tasks_app.bulk import TARGET_STATUS
 from tasks_app.editing import Change
+from tasks_app.index import holders
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
@@ -135,7 +136,7 @@ class TaskFilterForm(forms.Form):
     PRIMARY_FIELDS = ("queue", "workflow", "where")
     # `cols` is chosen beside the table, from the attributes its rows hold (see
     # presentation.column_choices), so it is not in the fold.
-    MORE_FIELDS = ("breach", "priority", "addons", "size")
+    MORE_FIELDS = ("breach", "priority", "agent", "holder", "addons", "size")
 
     # The search box: the page renders it first in the compact bar, before the statuses.
     q = forms.CharField(
@@ -184,6 +185,21 @@ class TaskFilterForm(forms.Form):
             "5 minutes of it), not %(value)s."
         },
     )
+    # Taskdeck's own filters, applied from its index (TaskRouter cannot filter tasks by
+    # who holds them): the rows then come from the index, as its events left them.
+    agent = forms.CharField(
+        required=False,
+        label="Agent",
+        max_length=255,
+        help_text="Tasks this agent holds (reserved, assigned or wrapping): a name or a WK SID.",
+        widget=_text("Ana López"),
+    )
+    holder = forms.ChoiceField(
+        required=False,
+        choices=[("", "Anyone"), ("unavailable", "Agents who are not available")],
+        label="Held by",
+        help_text="Tasks held by agents on a break, at lunch or signed out.",
+    )
     sort = forms.CharField(required=False, label="Sort", max_length=100, widget=forms.HiddenInput)
     size = forms.IntegerField(
         required=False,
@@ -210,10 +226,13 @@ class TaskFilterForm(forms.Form):
         queues: Sequence[taskrouter.TaskQueue],
         workflows: Sequence[taskrouter.Workflow],
         sid_jumps: bool = False,
+        workspace_sid: str | None = None,
     ) -> None:
         """``sid_jumps``: the table opens a task whose SID is searched for; anywhere else
-        (a bulk action's saved filter) a SID is not a filter and is refused."""
+        (a bulk action's saved filter) a SID is not a filter and is refused.
+        ``workspace_sid``: whose agents ``agent`` names (without it, it is not checked)."""
         super().__init__(data, label_suffix="")
+        self.workspace_sid = workspace_sid
         self.queues = tuple(queues)
         self.workflows = tuple(workflows)
         self.sid_jumps = sid_jumps
@@ -276,6 +295,29 @@ class TaskFilterForm(forms.Form):
             raise forms.ValidationError(str(error), code="search") from None
         return text
 
+    def clean_agent(self) -> holders.WorkerRef | None:
+        text = self.cleaned_data["agent"].strip()
+        if not text or self.workspace_sid is None:
+            return None
+        found = holders.find_workers(self.workspace_sid, text)
+        if len(found) == 1:
+            return holders.WorkerRef(found[0].sid, found[0].name)
+        if found:
+            sids = ", ".join(sorted(w.sid for w in found))
+            raise forms.ValidationError(
+                f"Several agents are called {text!r}; give one's SID: {sids}.", code="agent"
+            )
+        names = holders.worker_names(self.workspace_sid)
+        known = f" Known: {', '.join(names[:12])}{'…' if len(names) > 12 else ''}." if names else ""
+        raise forms.ValidationError(
+            f"This workspace has no agent called {text!r}.{known}", code="agent"
+        )
+
+    def holder_filtered(self) -> bool:
+        """Whether one of Taskdeck's agent filters is on: the rows then come from the index."""
+        data = getattr(self, "cleaned_data", {})
+        return bool(data.get("agent") or data.get("holder"))
+
     def clean(self) -> dict:
         data = super().clean()
         if self.search_expression and data.get("where"):
@@ -288,6 +330,12 @@ class TaskFilterForm(forms.Form):
                 "page",
                 "Tasks sorted or filtered by time to breach come on one page; "
                 "start again from the first page.",
+            )
+        if (data.get("agent") or data.get("holder")) and data.get("addons"):
+            self.add_error(
+                "addons",
+                "Taskdeck's index does not know a task's add-ons: clear Add-ons to filter by "
+                "agent.",
             )
         return data
 

@@ -36,12 +36,14 @@ from .errors import (
 )
 from .query import EVERY_TASK, EventQuery, TaskQuery
 from .resources import (
+    Activity,
     Event,
     EventPage,
     Task,
     TaskChannel,
     TaskPage,
     TaskQueue,
+    Worker,
     Workflow,
     Workspace,
 )
@@ -50,6 +52,7 @@ from .statistics import TaskQueueStatistics, WorkspaceStatistics
 
 # What callers use: the operations below, and the types and errors they return or raise.
 __all__ = [
+    "Activity",
     "AuthenticationFailed",
     "Event",
     "EventPage",
@@ -68,6 +71,7 @@ __all__ = [
     "TaskQueueStatistics",
     "TaskRouterError",
     "Unavailable",
+    "Worker",
     "Workflow",
     "Workspace",
     "WorkspaceStatistics",
@@ -79,10 +83,12 @@ __all__ = [
     "iter_event_pages",
     "iter_events",
     "iter_tasks",
+    "list_activities",
     "list_events",
     "list_task_channels",
     "list_task_queues",
     "list_tasks",
+    "list_workers",
     "list_workflows",
     "list_workspaces",
     "queue_statistics",
@@ -697,6 +703,24 @@ def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
     # The list key is "channels", not "task_channels" (docs/taskrouter.md, "Directory
     # resources").
     return _workspace_list(workspace_sid, "TaskChannels", "channels", TaskChannel.from_api)
+
+
+# --- The workforce: workers and their activities (never cached: the index's follower reads
+# them once for the fleet, and pages read the index) -----------------------------------
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/activity#read-multiple-activity-resources
+def list_activities(*, workspace_sid: str) -> tuple[Activity, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/Activities"
+    return tuple(Activity.from_api(r) for r in _list_all(path, "activities"))
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/worker#read-multiple-worker-resources
+def list_workers(*, workspace_sid: str) -> tuple[Worker, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/Workers"
+    return tuple(Worker.from_api(r) for r in _list_all(path, "workers"))
 
 
 # --- Statistics ---------------------------------------------------------------------------

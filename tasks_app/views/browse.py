@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from tasks_app import counts, exports, live, presentation
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.identity import identity_of
+from tasks_app.index import holders
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.triage import breach
@@ -92,6 +93,7 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         queues=queues,
         workflows=workflows,
         sid_jumps=True,
+        workspace_sid=workspace.sid,
     )
     if not form.is_valid():
         context = _page_context(request, workspace, form, landing=landing)
@@ -102,7 +104,12 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     if request.GET.get("format") == "csv":
         return exports.tasks_csv(
-            workspace=workspace, query=form.to_query(), attribute_columns=form.cleaned_data["cols"]
+            workspace=workspace,
+            query=form.to_query(),
+            attribute_columns=form.cleaned_data["cols"],
+            tasks=held_rows(workspace, form, settings.TASKDECK_EXPORT_MAX_ROWS + 1).tasks
+            if form.holder_filtered()
+            else None,
         )
     page, status, problem = _read_page(workspace, form, _viewer(request))
     live_refresh = bool(request.htmx and request.htmx.target == "task-rows")
@@ -156,7 +163,10 @@ def _read_page(
 ) -> tuple[taskrouter.TaskPage | None, int, taskrouter.TaskRouterError | None]:
     """One page of the table: (the page, 200, None); or None with the status and, for a
     failure that is no field's fault, the problem (a refusal goes to its field). A shared
-    read serves the viewer unless it predates their own last write."""
+    read serves the viewer unless it predates their own last write. With an agent
+    filter, the page comes from the index (TaskRouter cannot filter by who holds a task)."""
+    if form.holder_filtered():
+        return held_rows(workspace, form, form.cleaned_data["size"]), 200, None
     try:
         if form.arranged_here:
             # By time to breach: Taskdeck filters and sorts one read of the oldest tasks.
@@ -194,6 +204,26 @@ def _read_page(
     except taskrouter.TaskRouterError as error:
         return None, status_for(error), error
     return page, 200, None
+
+
+def held_rows(
+    workspace: taskrouter.Workspace, form: TaskFilterForm, limit: int
+) -> taskrouter.TaskPage:
+    """The table's rows for Taskdeck's agent filters, from the index, with the form's other
+    filters applied there too."""
+    data = form.cleaned_data
+    return holders.held_page(
+        workspace.sid,
+        worker_sid=data["agent"].sid if data["agent"] else None,
+        unavailable=data["holder"] == "unavailable",
+        statuses=tuple(data["status"]),
+        queue_sid=data["queue"].sid if data["queue"] else None,
+        workflow_sid=data["workflow"].sid if data["workflow"] else None,
+        priority=data["priority"],
+        expression=form.expression(),
+        sort=data["sort"],
+        limit=limit,
+    )
 
 
 def _results(
@@ -297,6 +327,10 @@ def describe_view(
         parts.append("with add-ons" if data["addons"] == "yes" else "without add-ons")
     if data.get("breach"):
         parts.append(breach.FILTERS[data["breach"]])
+    if data.get("agent"):
+        parts.append(f"held by {data['agent'].name or data['agent'].sid}")
+    if data.get("holder") == "unavailable":
+        parts.append("held by agents who are not available")
     text = ", ".join(parts)
     if data["sort"]:
         words = {

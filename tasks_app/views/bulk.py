@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -19,6 +20,7 @@ from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.identity import actor_of, require_role
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.views.browse import held_rows
 from tasks_app.views.common import (
     render_fragment,
     session_owner,
@@ -106,16 +108,29 @@ def bulk_preview(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpR
         except taskrouter.TaskRouterError as error:
             form.add_error(None, error.user_message)
             return _render(request, workspace, None, form=form, status=status_for(error))
-        filters = TaskFilterForm(QueryDict(data["query"]), queues=queues, workflows=workflows)
+        filters = TaskFilterForm(
+            QueryDict(data["query"]),
+            queues=queues,
+            workflows=workflows,
+            workspace_sid=workspace.sid,
+        )
         if not filters.is_valid():
             form.add_error(None, "The table's filter is not valid; fix it before a bulk action.")
             return _render(request, workspace, None, form=form, status=422)
         clean_query = {k: v for k, v in QueryDict(data["query"]).lists() if k not in ("page",)}
-        selection = bulk.Selection(
-            query=filters.to_query(),
-            description=urlencode(clean_query, doseq=True),
-            breach=filters.cleaned_data["breach"] or None,
-        )
+        if filters.holder_filtered():
+            # TaskRouter cannot select by holder: the tasks the index holds for the filter.
+            held = held_rows(workspace, filters, settings.TASKDECK_BULK_MAX_TASKS + 1)
+            selection = bulk.Selection(
+                sids=tuple(task.sid for task in held.tasks),
+                description=urlencode(clean_query, doseq=True),
+            )
+        else:
+            selection = bulk.Selection(
+                query=filters.to_query(),
+                description=urlencode(clean_query, doseq=True),
+                breach=filters.cleaned_data["breach"] or None,
+            )
     else:
         selection = bulk.Selection(sids=tuple(data["task"]), description="selected")
     try:
