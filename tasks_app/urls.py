@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from tasks_app import metrics
 from tasks_app.views import audit, browse, bulk, health, row_editor, task_create, task_detail
@@ -10,6 +10,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("audit/", audit.audit_log, name="audit"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # Saved views, landing views and alerts (tasks_app/saved_views/urls.py).
+    path("", include("tasks_app.saved_views.urls")),
     path("tasks/<str:sid>/", browse.task_redirect, name="task_redirect"),
     path("w/<str:workspace>/tasks/", browse.task_list, name="task_list"),
     path("w/<str:workspace>/tasks/new/", task_create.task_create, name="task_create"),

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 
+from tasks_app import counts
 from tasks_app.forms import TaskFilterForm
 from tasks_app.taskrouter import service as taskrouter
 
@@ -92,6 +93,8 @@ class SavedViewForm(forms.Form):
 
     def clean_query(self) -> str:
         kept = canonical_query(self.cleaned_data["query"])
+        if not kept:  # the table without parameters: its landing view, said explicitly
+            kept = canonical_query(counts.LANDING_QUERY)
         table = TaskFilterForm(
             kept,
             queues=taskrouter.list_task_queues(workspace_sid=self.workspace.sid),
