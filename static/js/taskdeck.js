@@ -371,7 +371,7 @@
       const strip = $("#counts");
       const controls = live.controls();
       // The saved views' live counts (tasks_app/saved_views) come from their own URL.
-      const views = $("#saved-views[data-refresh-url]");
+      const views = $("#saved-views-live[data-refresh-url]");
       if (views && controls && window.htmx) {
         window.htmx.ajax("GET", views.dataset.refreshUrl, { source: views, target: views, swap: "outerHTML" });
       }

@@ -112,7 +112,7 @@ def panel_context(
 
 
 def encode_panel(current: str, view_id: str) -> str:
-    return urlencode({"current": current, "view": view_id})
+    return urlencode({"current": current, "view": view_id, "part": "live"})
 
 
 def _panel(request: HttpRequest, workspace: taskrouter.Workspace, **kwargs) -> HttpResponse:
@@ -120,7 +120,10 @@ def _panel(request: HttpRequest, workspace: taskrouter.Workspace, **kwargs) -> H
     view_id = request.POST.get("view", request.GET.get("view", ""))
     context = panel_context(request, workspace, current=current, view_id=view_id, **kwargs)
     status = 422 if kwargs.get("form") is not None and kwargs["form"].errors else 200
-    return fragment_response(request, "saved_views/_panel.html", context, status=status)
+    # The live refresh asks for the counts alone (the save form keeps what is typed in it).
+    live = request.method == "GET" and request.GET.get("part") == "live"
+    template = "saved_views/_panel.html#live" if live else "saved_views/_panel.html"
+    return fragment_response(request, template, context, status=status)
 
 
 @require_safe
