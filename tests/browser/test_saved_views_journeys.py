@@ -70,6 +70,8 @@ def row(page: Page, name: str):
 
 def save_view(page: Page, name: str, *, shared: bool = False) -> None:
     panel = page.locator("#saved-views")
+    if panel.locator("details[open]").count() == 0:  # folded while one has no view here
+        panel.locator("summary").click()
     panel.get_by_label("Save this table as").fill(name)
     if shared:
         panel.get_by_label("Shared with everyone").check()
