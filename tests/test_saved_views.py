@@ -272,3 +272,56 @@ def test_an_evaluator_whose_lease_was_taken_over_records_no_transition(
     assert not AlertDelivery.objects.exists()
     assert alerting.evaluate(view, new) == "firing"
     assert AlertDelivery.objects.get().token == new.token
+
+
+# --- Who may do what, checked on the server -------------------------------------------------
+
+
+def save_as(client, name: str, **extra) -> object:
+    data = {"name": name, "query": "status=pending", "current": "status=pending", **extra}
+    return client.post("/w/Support/views/", data, headers={"HX-Request": "true"})
+
+
+def test_a_viewer_saves_a_personal_view_but_cannot_share_one_or_change_a_shared_one(signed_in):
+    viewer, editor = signed_in("viewer"), signed_in("editor")
+    assert save_as(viewer, "Mine").status_code == 200
+    refused = save_as(viewer, "Everyone's", shared="on")
+    assert refused.status_code == 422
+    assert "Only editors share views" in refused.content.decode()
+    assert 'value="Everyone&#x27;s"' in refused.content.decode()  # what they typed stays
+    mine = SavedView.objects.get(name="Mine")
+    assert (mine.owner, mine.shared) == ("viewer@example.com", False)
+    assert viewer.post(f"/w/Support/views/{mine.pk}/share/").status_code == 403
+    assert save_as(editor, "Team", shared="on").status_code == 200
+    team = SavedView.objects.get(name="Team")
+    change = {"name": "Renamed", "query": "status=pending"}
+    assert viewer.post(f"/w/Support/views/{team.pk}/", change).status_code == 403
+    assert viewer.post(f"/w/Support/views/{team.pk}/remove/").status_code == 403
+    # Someone else's personal view does not exist for an editor; an admin may remove it.
+    assert editor.post(f"/w/Support/views/{mine.pk}/remove/").status_code == 404
+    assert signed_in("admin").post(f"/w/Support/views/{mine.pk}/remove/").status_code == 302
+    assert not SavedView.objects.filter(pk=mine.pk).exists()
+    assert SavedView.objects.get(pk=team.pk).name == "Team"
+
+
+def test_a_name_already_taken_is_refused_at_the_name_with_the_typed_text_kept(signed_in):
+    editor = signed_in("editor")
+    save_as(editor, "Twice", shared="on")
+    again = save_as(editor, "Twice", shared="on")
+    assert again.status_code == 422
+    body = again.content.decode()
+    assert "A shared view in this workspace is already called “Twice”" in body
+    assert 'id="name-error"' in body and 'value="Twice"' in body
+    blank = save_as(editor, "   ")
+    assert blank.status_code == 422 and "Give the view a name." in blank.content.decode()
+
+
+def test_the_landing_view_opens_at_the_root_until_it_is_removed(signed_in):
+    editor = signed_in("editor")
+    save_as(editor, "Land", shared="on")
+    view = SavedView.objects.get(name="Land")
+    editor.post(f"/w/Support/views/{view.pk}/land/", {"current": ""})
+    assert editor.get("/")["Location"] == f"/w/Support/tasks/?status=pending&view={view.pk}"
+    assert signed_in("viewer").get("/")["Location"] == "/w/Support/tasks/"
+    editor.post(f"/w/Support/views/{view.pk}/remove/")
+    assert editor.get("/")["Location"] == "/w/Support/tasks/"

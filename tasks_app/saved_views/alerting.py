@@ -75,18 +75,27 @@ def evaluate_round(key: str | None, held: Held) -> None:
     views = SavedView.objects.filter(
         Q(alert_count_above__isnull=False) | Q(alert_wait_above_seconds__isnull=False)
     )
+    figures: dict[tuple[str, str], counting.Figures] = {}  # views with one query count once
     for view in views:
         if not held.still_held():
             return
-        evaluate(view, held)
+        evaluate(view, held, counted=figures)
     deliver_due(held)
 
 
-def evaluate(view: SavedView, held: Held) -> str | None:
+def evaluate(
+    view: SavedView,
+    held: Held,
+    *,
+    counted: dict[tuple[str, str], counting.Figures] | None = None,
+) -> str | None:
     """Count ``view`` and record a transition when there is one: returns "firing" or
     "resolved" then, None otherwise."""
     now = timezone.now()
-    figures = counting.count(view.workspace_sid, view.query, now=now)
+    key = (view.workspace_sid, view.query)
+    figures = (counted or {}).get(key) or counting.count(view.workspace_sid, view.query, now=now)
+    if counted is not None:
+        counted[key] = figures
     state, _ = AlertState.objects.get_or_create(view=view)
     wanted = AlertState.State.FIRING if condition_holds(view, figures) else AlertState.State.OK
     seen = {"count": figures.count, "oldest_wait_seconds": figures.oldest_wait_seconds}

@@ -65,7 +65,9 @@ def encode(query: QueryDict) -> str:
 
 
 class SavedViewForm(forms.Form):
-    name = forms.CharField(max_length=100, label="Name")
+    name = forms.CharField(
+        max_length=100, label="Name", error_messages={"required": "Give the view a name."}
+    )
     query = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
     shared = forms.BooleanField(required=False, label="Shared with everyone")
     alert_count_above = forms.IntegerField(
