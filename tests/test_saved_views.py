@@ -234,7 +234,7 @@ def test_an_oldest_wait_alert_fires_on_the_wait_alone(sandbox, tmp_path, receive
 
 
 def test_a_failed_delivery_is_retried_with_backoff_and_every_attempt_is_logged(
-    sandbox, tmp_path, receiver
+    sandbox, tmp_path, receiver, client, signed_in
 ):
     probe_view(tmp_path, receiver, count_above=0)
     make_probe_tasks(sandbox.workspace_sid(), 1)
@@ -254,6 +254,10 @@ def test_a_failed_delivery_is_retried_with_backoff_and_every_attempt_is_logged(
     assert len(receiver.received) == 2
     assert {r.headers["Taskdeck-Delivery"] for r in receiver.received} == {str(delivery.pk)}
     assert alerting.backoff(1) < alerting.backoff(2) < alerting.backoff(3)
+    # Admins read the log: the message and each attempt.
+    log = client.get("/alerts/deliveries/").content.decode()
+    assert "HTTP 503" in log and "delivered (HTTP 200)" in log and "Probe" in log
+    assert signed_in("editor").get("/alerts/deliveries/").status_code == 403
 
 
 def test_an_evaluator_whose_lease_was_taken_over_records_no_transition(

@@ -53,6 +53,8 @@ TIMESTAMP_HEADER = "Taskdeck-Timestamp"
 DELIVERY_HEADER = "Taskdeck-Delivery"
 TIMEOUT_SECONDS = 5.0
 LONGEST_BACKOFF_SECONDS = 3600.0
+# How long the delivery log keeps a finished message and its attempts.
+KEEP_DELIVERIES = timedelta(days=30)
 
 
 def every() -> float:
@@ -81,6 +83,7 @@ def evaluate_round(key: str | None, held: Held) -> None:
             return
         evaluate(view, held, counted=figures)
     deliver_due(held)
+    forget_old_deliveries()
 
 
 def evaluate(
@@ -285,6 +288,13 @@ def deliver(delivery: AlertDelivery, held: Held) -> bool:
         next_attempt=now + timedelta(seconds=backoff(number))
     )
     return False
+
+
+def forget_old_deliveries() -> int:
+    """Messages finished more than KEEP_DELIVERIES ago leave the log (with their attempts)."""
+    old = timezone.now() - KEEP_DELIVERIES
+    deleted, _ = AlertDelivery.objects.filter(finished__lt=old).delete()
+    return deleted
 
 
 def firing_views(view_ids: list[int]) -> dict[int, AlertState]:

@@ -112,6 +112,8 @@ def change(
     try:
         with transaction.atomic():
             view.save()
+            if not view.has_alert:  # no alert, nothing firing (and nothing to resolve)
+                AlertState.objects.filter(view=view).update(state=AlertState.State.OK)
             audit.record_change(
                 actor=actor or identity.username,
                 action=ACTION,
