@@ -90,7 +90,11 @@ def _entry_form(entry: Any, number: int) -> tuple[SavedViewForm | None, str, lis
         "alert_webhook": alert.get("webhook") or "",
     }
     form = SavedViewForm(data, workspace=workspace)
-    if not form.is_valid():
+    try:
+        valid = form.is_valid()  # the filters name queues and workflows TaskRouter knows
+    except taskrouter.TaskRouterError as error:
+        return None, "", [*problems, f"{where}: cannot check it now: {error.user_message}"]
+    if not valid:
         for field_name, errors in form.errors.items():
             problems += [f"{where}: {field_name}: {error}" for error in errors]
     return form, where, problems

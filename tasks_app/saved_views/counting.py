@@ -2,10 +2,12 @@
 
 A view's query is the task table's: ``status``, ``queue``, ``workflow``, ``priority``,
 ``where`` (a TaskRouter expression, evaluated by the same module the sandbox uses) and
-``q`` (the search box, turned into the same expression the table sends). The database
+``q`` (the search box, turned into the same expression the table sends; a task SID
+searched for only opens that task, so it filters nothing). The database
 narrows by status, queue, workflow and priority; the expression is evaluated in Python
 over what is left. ``sort``, ``cols``, ``size`` and ``page`` change how the table shows
-the tasks, not which ones, so they do not change the count.
+the tasks, not which ones, so they do not change the count; nor does ``addons``, which the
+index does not know (TaskRouter's events do not say).
 
 Without a status the view counts the open tasks (pending, reserved, assigned, wrapping):
 closed tasks wait for nobody. An empty query is the table's landing view (the waiting
