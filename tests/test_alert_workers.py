@@ -15,9 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 from tasks_app.taskrouter import service as taskrouter
-from tests.backends import require_postgres
+from tests.backends import require_postgres, require_redis
 from tests.conftest import wait_until
 from tests.test_bulk import Worker, WorkerSite, _site_environment
 from tests.webhook_receiver import WebhookReceiver
@@ -189,6 +190,10 @@ def test_an_imported_alert_fires_once_resolves_once_and_survives_a_sigkill_of_it
         assert third.process.poll() is None
     finally:
         site.stop_workers()
+        if backend == "rq":  # other runs share this Redis: leave nothing of this queue
+            connection = redis.Redis.from_url(require_redis())
+            for key in connection.scan_iter(f"rq:*{queue}*"):
+                connection.delete(key)
     # The outbox holds exactly the four transitions; each message was signed.
     assert deliveries(site) == ["firing", "resolved", "firing", "resolved"]
     assert all(r.headers["Taskdeck-Signature"].startswith("sha256=") for r in receiver.received)
