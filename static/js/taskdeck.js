@@ -370,6 +370,11 @@
     refreshCounts() {
       const strip = $("#counts");
       const controls = live.controls();
+      // The saved views' live counts (tasks_app/saved_views) come from their own URL.
+      const views = $("#saved-views-live[data-refresh-url]");
+      if (views && controls && window.htmx) {
+        window.htmx.ajax("GET", views.dataset.refreshUrl, { source: views, target: views, swap: "outerHTML" });
+      }
       if (!strip || !controls) return;
       window.htmx.ajax("GET", controls.dataset.refreshUrl, {
         source: strip,

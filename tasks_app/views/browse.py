@@ -16,6 +16,7 @@ from tasks_app import counts, exports, live, presentation
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.identity import identity_of
 from tasks_app.index import holders
+from tasks_app.saved_views import pages as saved_views_pages
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.triage import breach
@@ -67,6 +68,10 @@ def can_edit(request: HttpRequest) -> bool:
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
+    """The person's landing view (tasks_app.saved_views), else the default workspace."""
+    landing = saved_views_pages.landing_redirect(request)
+    if landing is not None:
+        return landing
     try:
         workspace = taskrouter.default_workspace()
     except taskrouter.TaskRouterError as error:
