@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--samples",
         type=int,
         help="recorded requests per measurement (default 60; 10 with --quick; 20 with --profile; "
-        "5 with --browser)",
+        "7 with --browser)",
     )
     parser.add_argument(
         "--quick",
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.browser:
             from bench.browser import run_browser
 
-            return run_browser(samples=args.samples or 5, progress=progress)
+            return run_browser(samples=args.samples or 7, progress=progress)
         plan = plan_for(args)
         started = time.monotonic()
         if args.search_only:

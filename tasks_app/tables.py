@@ -402,12 +402,17 @@ class TaskTable(tables.Table):
             "editable": self.editable,
             "sid": _SID_PLACEHOLDER,
             "detail_url": self._urls["detail"],
-            "edit_url": self._urls["edit"],
         }
         return {
             name: render_to_string(f"{_CONTROLS_TEMPLATE}#{name}", context).strip()
             for name in ("select-all", "select", "edit", "closed")
         }
+
+    @property
+    def edit_url_template(self) -> str:
+        """Every row's editor URL with ``{sid}`` for the row's SID: the table's script
+        opens a row's editor from it, so no row carries its own htmx attributes."""
+        return self._urls["edit"].replace(_SID_PLACEHOLDER, "{sid}")
 
     def url(self, name: str, sid: str) -> str:
         """A row's URL: ``detail`` (the task page), ``row`` (the row redrawn) or ``edit``
