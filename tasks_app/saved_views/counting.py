@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qs
 
+from django.db.models import Count, Min
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tasks_app import counts, search
@@ -111,10 +113,17 @@ def count(workspace_sid: str, query: str, *, now: datetime | None = None) -> Fig
     except (InvalidParameter, search.SearchTextError) as error:
         message = getattr(error, "user_message", None) or str(error)
         return Figures(0, None, message)
+    if expression is None:  # the database counts alone
+        found = tasks.aggregate(
+            number=Count("pk"), oldest=Min(Coalesce("queue_entered_at", "created_at"))
+        )
+        oldest = found["oldest"]
+        wait = None if oldest is None else max(0, int((now - oldest).total_seconds()))
+        return Figures(found["number"], wait)
     number, oldest = 0, None
     fields = ("attributes", "queue_entered_at", "created_at")
     for attributes, entered, created in tasks.values_list(*fields).iterator(chunk_size=2000):
-        if expression is not None and not expression.matches(attributes or {}):
+        if not expression.matches(attributes or {}):
             continue
         number += 1
         since = entered or created
