@@ -20,8 +20,8 @@ import redis
 from tasks_app.taskrouter import service as taskrouter
 from tests.backends import require_postgres, require_redis
 from tests.conftest import wait_until
-from tests.test_bulk import Worker, WorkerSite, _site_environment
 from tests.webhook_receiver import WebhookReceiver
+from tests.workers import Worker, WorkerSite, site_environment
 
 # The test's own writes to TaskRouter are audited in the test's database.
 pytestmark = pytest.mark.django_db
@@ -122,7 +122,7 @@ def test_an_imported_alert_fires_once_resolves_once_and_survives_a_sigkill_of_it
     backend, tmp_path: Path, sandbox, loopback_sandbox, alerts_database, receiver
 ):
     queue = f"alerts-test-{secrets.token_hex(4)}"
-    env = _site_environment(alerts_database, loopback_sandbox.url, backend, queue) | {
+    env = site_environment(alerts_database, loopback_sandbox.url, backend, queue) | {
         "TASKDECK_ALERT_SECONDS": str(INTERVAL),
         "TASKDECK_LEASE_SECONDS": str(LEASE),
         "TASKDECK_FOLLOW_SECONDS": "0.5",

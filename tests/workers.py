@@ -203,7 +203,7 @@ def postgres_database() -> Iterator[str]:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _site_environment(database_url: str, sandbox_url: str, backend: str, queue: str) -> dict:
+def site_environment(database_url: str, sandbox_url: str, backend: str, queue: str) -> dict:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
@@ -240,7 +240,7 @@ def worker_site(request, tmp_path: Path, loopback_sandbox) -> Iterator[WorkerSit
     else:
         database = url = request.getfixturevalue("postgres_database")
     queue = f"taskdeck-test-{secrets.token_hex(4)}"
-    env = _site_environment(url, loopback_sandbox.url, backend, queue)
+    env = site_environment(url, loopback_sandbox.url, backend, queue)
     site = WorkerSite(env=env, database=database, logs=tmp_path)
     site.manage("migrate", "--noinput")
     yield site
