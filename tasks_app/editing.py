@@ -622,6 +622,7 @@ class EditForm(Protocol):
 
     section: str
     cleaned_data: dict
+    saved_over: dict | None
 
     def __init__(self, data=None, *, editor: Editor, initial: dict | None = None) -> None: ...
     def is_valid(self) -> bool: ...
@@ -749,9 +750,11 @@ def run_edit(
         siblings = advance_siblings(
             others, previous_etag=editor.etag, task=outcome.task, written=set(outcome.written)
         )
+    fresh = form_class(editor=after)
+    fresh.saved_over = editor.seen  # a form may say what its save changed (where it went)
     return EditResult(
         "saved",
-        form_class(editor=after),
+        fresh,
         after,
         task=outcome.task,
         done=outcome.done,

@@ -421,10 +421,10 @@ def test_after_a_cancel_every_other_section_shows_the_task_is_closed(client, san
     )
     body = response.content.decode()
     assert response.status_code == 200
-    for name in ("priority", "channel", "start", "attributes"):
+    for name in ("priority", "channel", "start", "send", "attributes"):
         redrawn = re.search(rf'<section class="task-actions edit-{name}"[^>]*hx-swap-oob', body)
         assert redrawn, name
-    assert body.count("TaskRouter does not change closed tasks") == 5
+    assert body.count("TaskRouter does not change closed tasks") == 6
 
 
 def test_taskrouters_refusal_of_a_closed_task_is_in_plain_words(sandbox):

@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from tasks_app import editing, presentation
 from tasks_app.forms import SECTION_FORMS, TASK_PAGE_SECTIONS, SectionForm
 from tasks_app.identity import actor_of, identity_of, require_role, role_refusal
+from tasks_app.index.holders import holders_of, reservations_of
 from tasks_app.models import AuditRecord
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.timeline import page as timeline_page
@@ -37,6 +38,11 @@ def _facts(request: HttpRequest, workspace: taskrouter.Workspace, task: taskrout
             viewer=actor_of(request),
             can_edit=identity is not None and identity.can_edit,
         ),
+        # Who holds it and who it was offered to: from the index, not TaskRouter.
+        "holder": holders_of([task.sid]).get(task.sid)
+        if task.assignment_status in ("reserved", "assigned", "wrapping")
+        else None,
+        "reservations": reservations_of(task.sid),
         "attributes_pretty": presentation.attributes_block(task),
         "time_in_status": presentation.time_in_status(task, timezone.now()),
         "addons_pretty": presentation.pretty_json(task.addons) if task.addons else "",

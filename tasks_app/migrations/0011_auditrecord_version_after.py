@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     database by default too, so rows inserted by other means (older releases during a
     deploy, SQL) stay valid."""
 
-    dependencies = [("tasks_app", "0007_bulkitem_write_id")]
+    dependencies = [("tasks_app", "0010_bulkjob_front_of_queue")]
 
     operations = [
         migrations.AddField(

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     task's earlier priority back, at the version the undone job's write produced."""
 
     dependencies = [
-        ("tasks_app", "0008_auditrecord_version_after"),
+        ("tasks_app", "0011_auditrecord_version_after"),
     ]
 
     operations = [
@@ -37,6 +37,8 @@ class Migration(migrations.Migration):
                     ("cancel", "Cancel"),
                     ("complete", "Complete"),
                     ("priority", "Change priority"),
+                    ("send", "Send to a queue"),
+                    ("front", "Move to the front of the queue"),
                     ("undo", "Undo priority change"),
                 ],
                 max_length=16,
