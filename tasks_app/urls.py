@@ -57,7 +57,7 @@ urlpatterns = [
         name="task_section",
     ),
     path(
-        "w/<str:workspace>/tasks/<str:sid>/revert/<str:write_id>/",
+        "w/<str:workspace>/tasks/<str:sid>/revert/<str:token>/",
         task_detail.task_revert,
         name="task_revert",
     ),

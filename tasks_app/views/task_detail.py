@@ -205,13 +205,14 @@ def _full_page(
 @require_role("editor")
 @with_workspace
 def task_revert(
-    request: HttpRequest, workspace: taskrouter.Workspace, sid: str, write_id: str
+    request: HttpRequest, workspace: taskrouter.Workspace, sid: str, token: str
 ) -> HttpResponse:
     """Undo (or revert from the timeline) one of Taskdeck's own changes of the task: the
     values from before, at the version the change produced; a conflict when anyone
-    changed the task since (shown with who did), never an overwrite."""
+    changed the task since (shown with who did), never an overwrite. ``token`` names the
+    change: its audit record's write id."""
     record = AuditRecord.objects.filter(
-        write_id=write_id[:32], task_sid=sid, workspace_sid=workspace.sid
+        write_id=token[:32], task_sid=sid, workspace_sid=workspace.sid
     ).first()
     if record is None:
         raise Http404("Taskdeck made no such change to this task.")

@@ -166,3 +166,22 @@ def test_undo_of_a_bulk_priority_change(page: Page, sandbox, settings, axe):
     for sid in sids:
         assert sandbox.fetch(sid).priority == before[sid]
     axe(page)
+
+
+def test_the_undo_offer_goes_away_when_its_time_is_up_and_revert_stays(
+    page: Page, sandbox, settings
+):
+    settings.TASKDECK_UNDO_SECONDS = 3
+    (sid,) = pending_in_free_queue(sandbox)
+    original = sandbox.fetch(sid).priority
+    page.goto(f"{TABLE}{sid}/")
+    save_priority(page, original + 40)
+    undo = page.locator("#edit-priority").get_by_role("button", name="Undo")
+    expect(undo).to_be_visible()
+    expect(undo).to_have_count(0, timeout=10_000)  # static/js/undo.js removed it
+    page.reload()
+    expect(page.get_by_role("button", name="Undo")).to_have_count(0)
+    revert = page.locator(".task-timeline li").filter(has_text="admin@example.com").first
+    revert.get_by_role("button", name=re.compile("^Revert")).click()
+    expect(page.locator(".messages")).to_contain_text(f"Undone: priority back to {original}.")
+    assert sandbox.fetch(sid).priority == original
