@@ -294,6 +294,7 @@ class TaskTable(tables.Table):
         editable: bool = True,
         now: datetime | None = None,
     ) -> None:
+        tasks = list(tasks)
         super().__init__(
             RemotePage(tasks),
             order_by=tuple(order_by),
