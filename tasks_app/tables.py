@@ -358,6 +358,7 @@ class TaskTable(tables.Table):
         editable: bool = True,
         now: datetime | None = None,
     ) -> None:
+        tasks = list(tasks)
         # Time to breach only where the workspace has service-level targets: without any,
         # every cell would say "no target" and only widen the table.
         workspace_sid = tasks[0].workspace_sid if tasks else ""

@@ -348,3 +348,46 @@ def test_a_bulk_action_on_everything_the_lunch_filter_shows_takes_only_those_tas
 
     previewed = set(re.findall(r'id="bulk-item-(WT\w+)"', response.content.decode()))
     assert previewed == expected
+
+
+def _worker_event(sid: str, kind: str, at_ms: int, activity: str, name: str) -> taskrouter.Event:
+    return taskrouter.Event(
+        sid=sid,
+        workspace_sid=TRAINING,
+        event_type=kind,
+        date_ms=at_ms,
+        actor_type="worker",
+        actor_sid="WK" + "1" * 32,
+        actor_url="",
+        resource_type="worker",
+        resource_sid="WK" + "1" * 32,
+        description="",
+        source="api",
+        source_ip_address="",
+        data={
+            "worker_sid": "WK" + "1" * 32,
+            "worker_name": "Ana López",
+            "worker_activity_sid": activity,
+            "worker_activity_name": name,
+        },
+    )
+
+
+def test_worker_events_apply_once_in_order_and_an_unknown_activity_is_not_guessed():
+    from tasks_app.index.apply import apply_events
+    from tasks_app.index.models import IndexedActivity
+
+    lunch, mystery = "WA" + "2" * 32, "WA" + "3" * 32
+    IndexedActivity.objects.create(sid=lunch, workspace_sid=TRAINING, name="Lunch")
+    later = _worker_event("EV" + "b" * 32, "worker.activity.update", 2_000, lunch, "Lunch")
+    earlier = _worker_event("EV" + "a" * 32, "worker.activity.update", 1_000, mystery, "Mystery")
+
+    apply_events(TRAINING, [later])
+    apply_events(TRAINING, [earlier, later])  # an older event, and one already applied
+
+    row = IndexedWorker.objects.get(sid="WK" + "1" * 32)
+    assert (row.activity_name, row.available, row.as_of_ms) == ("Lunch", False, 2_000)
+    newer = _worker_event("EV" + "c" * 32, "worker.activity.update", 3_000, mystery, "Mystery")
+    apply_events(TRAINING, [newer])
+    row.refresh_from_db()
+    assert (row.activity_name, row.available) == ("Mystery", None)

@@ -349,11 +349,13 @@ def _apply_worker(row: IndexedWorker, event: Event, availability: dict[str, bool
     row.name = str(data.get("worker_name") or row.name)
     activity = str(data.get("worker_activity_sid") or "")
     if activity:
-        if activity != row.activity_sid or event.event_type == "worker.activity.update":
+        moved = activity != row.activity_sid
+        if moved or event.event_type == "worker.activity.update":
             row.activity_since = at
         row.activity_sid = activity
         row.activity_name = str(data.get("worker_activity_name") or "")
-        row.available = availability.get(activity, row.available)
+        # An activity the index does not know yet: unknown, until the next full read.
+        row.available = availability.get(activity, None if moved else row.available)
 
 
 def apply_workforce(
