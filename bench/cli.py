@@ -33,6 +33,7 @@ from bench.measure import (
     sandbox_probe,
     task_probes,
 )
+from bench.search import render as render_search
 from bench.stack import (
     SANDBOX_AUTH,
     SERVED_AS,
@@ -83,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--samples",
         type=int,
         help="recorded requests per measurement (default 60; 10 with --quick; 20 with --profile; "
-        "5 with --browser)",
+        "7 with --browser)",
     )
     parser.add_argument(
         "--quick",
@@ -123,11 +124,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "page's server time",
     )
     parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="instead of the benchmark: how far the task index runs behind TaskRouter (the "
+        "follower's lag at 20 events/s) and how long a killed follower takes to be replaced",
+    )
+    parser.add_argument(
         "--cache-url",
         default="",
         metavar="URL",
         help="the dashboards' cache, as CACHE_URL: redis://host:port/db measures Taskdeck "
         "as it runs at scale (default: each worker's local memory)",
+    )
+    search = parser.add_argument_group("the search section (bench/search.py)")
+    search.add_argument(
+        "--search-only",
+        action="store_true",
+        help="measure only search over the task index, on SQLite and PostgreSQL",
+    )
+    search.add_argument(
+        "--search-tasks",
+        type=int,
+        help="indexed tasks to search (default 100,000; 10,000 with --quick)",
+    )
+    search.add_argument(
+        "--search-samples",
+        type=int,
+        help="searches timed per database (default 220; 55 with --quick)",
+    )
+    search.add_argument(
+        "--postgres-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        metavar="URL",
+        help="a PostgreSQL server and a role that may create databases (default %(default)s)",
+    )
+    search.add_argument(
+        "--search-database",
+        default="search_bench",
+        metavar="NAME",
+        help="the database created on it for the search section, dropped afterwards "
+        "(default %(default)s)",
     )
     args = parser.parse_args(argv)
     if args.cache_url and not args.cache_url.startswith(("redis://", "rediss://")):
@@ -174,15 +210,28 @@ def main(argv: list[str] | None = None) -> int:
                 progress=progress,
                 cache_url=args.cache_url,
             )
+        if args.follow:
+            from bench.follow import render_follow, run_follow
+
+            result = run_follow(progress=progress)
+            if not args.json:
+                print(render_follow(result))
+            print(json.dumps(result, separators=(",", ":")))
+            return 1 if args.strict and not result["ok"] else 0
         if args.browser:
             from bench.browser import run_browser
 
-            return run_browser(samples=args.samples or 5, progress=progress)
+            return run_browser(samples=args.samples or 7, progress=progress)
         plan = plan_for(args)
         started = time.monotonic()
-        with Stack(cache_url=args.cache_url) as stack:
-            result = run(stack, plan)
-        result["cache"] = _cache_label(args.cache_url)
+        if args.search_only:
+            result = {"bench": "taskdeck-search", "quick": plan.quick}
+        else:
+            with Stack(cache_url=args.cache_url) as stack:
+                result = run(stack, plan)
+            result["cache"] = _cache_label(args.cache_url)
+        result["search"] = run_search(args, plan)
+        result["ok"] = result.get("ok", True) and result["search"]["ok"]
         result["elapsed_s"] = round(time.monotonic() - started, 1)
     except KeyboardInterrupt:
         progress("interrupted; every process and temporary file was cleaned up")
@@ -191,13 +240,25 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"FAILED: {error}")
         return 2
     if not args.json:
-        print(render_report(result))
+        print(render_report(result) if "views" in result else render_search_report(result))
     print(json.dumps(result, separators=(",", ":")))
     sys.stdout.flush()
     progress(f"finished in {result['elapsed_s']:.1f} s")
     if args.strict and not result["ok"]:
         return 1
     return 0
+
+
+def run_search(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    from bench.search import measure_search
+
+    return measure_search(
+        tasks=args.search_tasks or (10_000 if plan.quick else 100_000),
+        samples=args.search_samples or (55 if plan.quick else 220),
+        postgres_url=args.postgres_url,
+        database=args.search_database,
+        progress=progress,
+    )
 
 
 def _cache_label(cache_url: str) -> str:
@@ -649,10 +710,19 @@ def render_report(result: dict[str, Any]) -> str:
             f"call): {_ms(result['dashboard_livez'])} ms"
         )
         lines += _least_page_lines(result)
+    lines += ["", *render_search(result["search"])] if "search" in result else []
     missed = [view["label"] for view in result["views"] if not view["ok"]]
     if not refresh["ok"]:
         missed.append("unchanged live refresh")
     if not growth["ok"]:
         missed.append("growth with the workspace")
+    if "search" in result and not result["search"]["ok"]:
+        missed.append("search")
     lines += ["", "all targets met" if not missed else "MISSED: " + "; ".join(missed)]
     return "\n".join(lines)
+
+
+def render_search_report(result: dict[str, Any]) -> str:
+    """``--search-only``: the search section alone."""
+    verdict = "all targets met" if result["ok"] else "MISSED: search"
+    return "\n".join([*render_search(result["search"]), "", verdict])

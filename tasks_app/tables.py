@@ -30,6 +30,7 @@ from django_tables2.data import TableData
 
 from tasks_app import presentation, titles
 from tasks_app.forms import AttributeColumn
+from tasks_app.index.holders import HELD_STATUSES, Holder, holders_of
 from tasks_app.taskrouter.resources import Task
 from tasks_app.taskrouter.rules import CLOSED_STATUSES
 from tasks_app.triage import breach as triage_breach
@@ -222,6 +223,36 @@ def _breach_words(remaining: int) -> str:
     return f"due in {presentation.human_duration(remaining)}"
 
 
+class HolderColumn(TaskColumn):
+    """Who holds a reserved, assigned or wrapping task, from the index (joined to the page's
+    rows by SID in one query per table, never a TaskRouter read per row): the agent's name,
+    their activity (marked "away" when it does not let them work) and how long the task has
+    been with them. Plain text; the tooltip has the worker's SID and exact seconds."""
+
+    css_class = "col-agent"
+    holders: Mapping[str, Holder] = {}  # set by the table
+    now = None  # set by the table: when the rows were read
+
+    def holder(self, task: Task) -> Holder | None:
+        if task.assignment_status not in HELD_STATUSES:
+            return None
+        return self.holders.get(task.sid)
+
+    def text(self, task: Task) -> str:
+        holder = self.holder(task)
+        return "" if holder is None or self.now is None else holder.text(self.now)
+
+    def cell(self, task: Task, sid: str) -> str:
+        holder = self.holder(task)
+        if holder is None or self.now is None:
+            return '<td class="col-agent"></td>'
+        away = " agent-away" if holder.available is False else ""
+        return (
+            f'<td class="col-agent{away}" title="{escape(holder.title(self.now))}">'
+            f"{escape(holder.text(self.now))}</td>"
+        )
+
+
 class MomentColumn(TaskColumn):
     css_class = "col-moment"
     zone = UTC  # set by the table to the display zone before rendering rows
@@ -301,6 +332,7 @@ class TaskTable(tables.Table):
     priority = PriorityColumn(verbose_name="Priority", orderable=True)
     time = TimeColumn(verbose_name="Time")
     breach = BreachColumn(verbose_name="Target", orderable=True)
+    agent = HolderColumn(verbose_name="Agent")
     queue = NameColumn(accessor="task_queue_friendly_name", verbose_name="Queue")
     workflow = NameColumn(accessor="workflow_friendly_name", verbose_name="Workflow")
     created = MomentColumn(accessor="date_created", verbose_name="Created", orderable=True)
@@ -353,6 +385,8 @@ class TaskTable(tables.Table):
             "edit": reverse("task_row_edit", args=[workspace_slug, _SID_PLACEHOLDER]) + row_query,
         }
         self.controls = self._render_controls() if editable else {}
+        # Who holds each row's task: one query of the index for the whole table.
+        self.holders = holders_of(task.sid for task in tasks) if tasks else {}
         sid_column = self.columns["sid"].column
         sid_column.detail_url = escape(self._urls["detail"])
         sid_column.references = titles.title_references()
@@ -368,12 +402,17 @@ class TaskTable(tables.Table):
             "editable": self.editable,
             "sid": _SID_PLACEHOLDER,
             "detail_url": self._urls["detail"],
-            "edit_url": self._urls["edit"],
         }
         return {
             name: render_to_string(f"{_CONTROLS_TEMPLATE}#{name}", context).strip()
             for name in ("select-all", "select", "edit", "closed")
         }
+
+    @property
+    def edit_url_template(self) -> str:
+        """Every row's editor URL with ``{sid}`` for the row's SID: the table's script
+        opens a row's editor from it, so no row carries its own htmx attributes."""
+        return self._urls["edit"].replace(_SID_PLACEHOLDER, "{sid}")
 
     def url(self, name: str, sid: str) -> str:
         """A row's URL: ``detail`` (the task page), ``row`` (the row redrawn) or ``edit``
@@ -450,6 +489,8 @@ class TaskTable(tables.Table):
                 bound.column.now = self.now
             elif isinstance(bound.column, BreachColumn):
                 bound.column.now, bound.column.targets = self.now, dict(self.targets)
+            elif isinstance(bound.column, HolderColumn):
+                bound.column.now, bound.column.holders = self.now, self.holders
             renderers.append(bound.column.cell)
         return renderers
 
@@ -468,7 +509,8 @@ class TaskTable(tables.Table):
         select = self.controls["select"].replace(_SID_PLACEHOLDER, sid) if self.editable else ""
         marked = ' class="row-changed"' if changed else ""
         return (
-            f'<tr id="row-{sid}" data-sid="{sid}" data-version="{row_version(task)}"{marked}>'
+            f'<tr id="row-{sid}" data-sid="{sid}" '
+            f'data-version="{row_version(task, self.holders.get(task.sid))}"{marked}>'
             f"{select}{cells}</tr>"
         )
 
@@ -482,10 +524,12 @@ class HeaderCell:
     secondary: bool = False
 
 
-def row_version(task: Task) -> str:
+def row_version(task: Task, holder: Holder | None = None) -> str:
     """A short fingerprint of a row (age aside, which always moves), so live refresh can
     mark the rows that really changed. List results carry no ETag, but TaskRouter moves
-    date_updated on every change; CRC-32 is stable across processes (unlike hash())."""
+    date_updated on every change; its holder's activity (from the index) changes without
+    the task changing. CRC-32 is stable across processes (unlike hash())."""
     updated = task.date_updated.timestamp() if task.date_updated else 0
-    fingerprint = f"{task.assignment_status}|{task.priority}|{task.task_queue_sid}|{updated}"
+    held = holder.fingerprint if holder is not None else 0
+    fingerprint = f"{task.assignment_status}|{task.priority}|{task.task_queue_sid}|{updated}|{held}"
     return f"{zlib.crc32(fingerprint.encode()):08x}"

@@ -241,6 +241,58 @@ class TaskChannel:
         )
 
 
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What a worker is doing (Available, Break, Lunch, Offline...); ``available``: whether
+    a worker in it can be offered tasks."""
+
+    sid: str
+    friendly_name: str
+    available: bool
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Activity:
+        return cls(
+            sid=_required(payload, "sid"),
+            friendly_name=payload.get("friendly_name") or "",
+            available=bool(_bool(payload.get("available"))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """An agent: their name, their activity and whether it lets them take tasks."""
+
+    sid: str
+    friendly_name: str
+    activity_sid: str | None
+    activity_name: str | None
+    available: bool | None
+    date_status_changed: datetime | None = None
+    attributes_json: str | None = None
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Worker:
+        attributes = payload.get("attributes")
+        return cls(
+            sid=_required(payload, "sid"),
+            friendly_name=payload.get("friendly_name") or "",
+            activity_sid=payload.get("activity_sid"),
+            activity_name=payload.get("activity_name"),
+            available=_bool(payload.get("available")),
+            date_status_changed=_date(payload.get("date_status_changed")),
+            attributes_json=attributes if isinstance(attributes, str) else None,
+        )
+
+
 def page_token_of(url: str | None) -> str | None:
     """The PageToken inside one of TaskRouter's next/previous page URLs."""
     if not url:
@@ -275,3 +327,74 @@ class TaskPage:
 
     def __iter__(self):
         return iter(self.tasks)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One of a workspace's Events (ListEvent / FetchEvent): what happened, when, to which
+    resource, and who did it. ``data`` is ``event_data`` (string values, as TaskRouter sends
+    them; a task event carries the task as the change left it)."""
+
+    sid: str
+    workspace_sid: str
+    event_type: str
+    date_ms: int  # event_date_ms: the moment, to the millisecond
+    actor_type: str
+    actor_sid: str
+    actor_url: str
+    resource_type: str
+    resource_sid: str
+    description: str
+    source: str
+    source_ip_address: str
+    data: dict = field(default_factory=dict)
+
+    @property
+    def task_sid(self) -> str:
+        """The task the event is about ("" when it is about no task)."""
+        sid = str(self.data.get("task_sid") or "")
+        if not sid and self.resource_type == "task":
+            sid = self.resource_sid
+        return sid if sid.startswith("WT") else ""
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.date_ms / 1000, tz=UTC)
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Event:
+        if not isinstance(payload, Mapping):
+            raise _malformed("event")
+        date_ms = payload.get("event_date_ms")
+        if not isinstance(date_ms, int) or isinstance(date_ms, bool):
+            moment = _date(payload.get("event_date"))
+            if moment is None:
+                raise _malformed("event")
+            date_ms = int(moment.timestamp() * 1000)
+        data = payload.get("event_data")
+        return cls(
+            sid=str(_required(payload, "sid")),
+            workspace_sid=str(payload.get("workspace_sid") or ""),
+            event_type=str(_required(payload, "event_type")),
+            date_ms=date_ms,
+            actor_type=str(payload.get("actor_type") or ""),
+            actor_sid=str(payload.get("actor_sid") or ""),
+            actor_url=str(payload.get("actor_url") or ""),
+            resource_type=str(payload.get("resource_type") or ""),
+            resource_sid=str(payload.get("resource_sid") or ""),
+            description=str(payload.get("description") or ""),
+            source=str(payload.get("source") or ""),
+            source_ip_address=str(payload.get("source_ip_address") or ""),
+            data=dict(data) if isinstance(data, Mapping) else {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of ListEvent."""
+
+    events: tuple[Event, ...]
+    next_page_url: str | None = None
+
+    def __iter__(self):
+        return iter(self.events)

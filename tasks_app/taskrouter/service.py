@@ -34,14 +34,29 @@ from .errors import (
     TaskRouterError,
     Unavailable,
 )
-from .query import EVERY_TASK, TaskQuery
-from .resources import Task, TaskChannel, TaskPage, TaskQueue, Workflow, Workspace
+from .query import EVERY_TASK, EventQuery, TaskQuery
+from .resources import (
+    Activity,
+    Event,
+    EventPage,
+    Task,
+    TaskChannel,
+    TaskPage,
+    TaskQueue,
+    Worker,
+    Workflow,
+    Workspace,
+)
 from .signals import shared_read, task_write_started, task_written
 from .statistics import TaskQueueStatistics, WorkspaceStatistics
 
 # What callers use: the operations below, and the types and errors they return or raise.
 __all__ = [
+    "Activity",
     "AuthenticationFailed",
+    "Event",
+    "EventPage",
+    "EventQuery",
     "InvalidParameter",
     "Misconfigured",
     "NotFound",
@@ -56,6 +71,7 @@ __all__ = [
     "TaskQueueStatistics",
     "TaskRouterError",
     "Unavailable",
+    "Worker",
     "Workflow",
     "Workspace",
     "WorkspaceStatistics",
@@ -64,10 +80,15 @@ __all__ = [
     "delete_task",
     "fetch_task",
     "find_task",
+    "iter_event_pages",
+    "iter_events",
     "iter_tasks",
+    "list_activities",
+    "list_events",
     "list_task_channels",
     "list_task_queues",
     "list_tasks",
+    "list_workers",
     "list_workflows",
     "list_workspaces",
     "queue_statistics",
@@ -527,6 +548,46 @@ def delete_task(
     )
 
 
+# --- Events -------------------------------------------------------------------------------
+
+
+def _event_page(body: Any) -> EventPage:
+    body = body if isinstance(body, dict) else {}
+    rows, meta = body.get("events"), body.get("meta")
+    if not isinstance(rows, list) or not isinstance(meta, dict):
+        raise TaskRouterError("TaskRouter sent an event list Taskdeck could not read.")
+    return EventPage(
+        events=tuple(Event.from_api(row) for row in rows), next_page_url=meta.get("next_page_url")
+    )
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/event#read-multiple-event-resources
+def list_events(
+    *, workspace_sid: str, query: EventQuery, page_size: int = rules.PAGE_SIZE_MAX
+) -> EventPage:
+    """The first page of a workspace's Events matching ``query`` (never shared: whoever
+    follows the feed reads it once for the fleet)."""
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    params = [*query.to_params(), ("PageSize", str(rules.validate_page_size(page_size)))]
+    return _event_page(request("GET", f"/v1/Workspaces/{workspace_sid}/Events", params=params).body)
+
+
+def iter_event_pages(
+    *, workspace_sid: str, query: EventQuery, page_size: int = rules.PAGE_SIZE_MAX
+) -> Iterator[EventPage]:
+    """Every page of the Events matching ``query``, following next_page_url verbatim."""
+    page = list_events(workspace_sid=workspace_sid, query=query, page_size=page_size)
+    yield page
+    while page.next_page_url:
+        page = _event_page(request("GET", page.next_page_url).body)
+        yield page
+
+
+def iter_events(*, workspace_sid: str, query: EventQuery) -> Iterator[Event]:
+    for page in iter_event_pages(workspace_sid=workspace_sid, query=query):
+        yield from page.events
+
+
 # --- The directory: workspaces, workflows, queues, channels (cached briefly) -------------
 
 
@@ -642,6 +703,24 @@ def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
     # The list key is "channels", not "task_channels" (docs/taskrouter.md, "Directory
     # resources").
     return _workspace_list(workspace_sid, "TaskChannels", "channels", TaskChannel.from_api)
+
+
+# --- The workforce: workers and their activities (never cached: the index's follower reads
+# them once for the fleet, and pages read the index) -----------------------------------
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/activity#read-multiple-activity-resources
+def list_activities(*, workspace_sid: str) -> tuple[Activity, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/Activities"
+    return tuple(Activity.from_api(r) for r in _list_all(path, "activities"))
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/worker#read-multiple-worker-resources
+def list_workers(*, workspace_sid: str) -> tuple[Worker, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/Workers"
+    return tuple(Worker.from_api(r) for r in _list_all(path, "workers"))
 
 
 # --- Statistics ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def settled(page: Page) -> None:
 def test_a_task_sid_pasted_in_the_search_box_opens_the_task(page: Page, sandbox, debug_mode):
     sid = sandbox.task_sid("pending", workspace="Sales & Renewals")
     page.goto(TABLE)
-    box = page.get_by_role("searchbox", name="Search")
+    box = page.get_by_role("searchbox", name="Search", exact=True)
     box.fill(f" {sid.upper()} ")
     box.press("Enter")
     expect(page).to_have_url(re.compile(rf"/tasks/{sid}/$"))
@@ -31,7 +31,7 @@ def test_a_task_sid_pasted_in_the_search_box_opens_the_task(page: Page, sandbox,
 def test_a_name_search_narrows_the_table_and_the_address_is_a_link_to_it(page: Page, axe):
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(TABLE)
-    box = page.get_by_role("searchbox", name="Search")
+    box = page.get_by_role("searchbox", name="Search", exact=True)
     box.fill("Acme")
     box.press("Enter")
     expect(page.locator("#search-expression")).to_contain_text('customer.name CONTAINS "Acme"')
@@ -41,7 +41,7 @@ def test_a_name_search_narrows_the_table_and_the_address_is_a_link_to_it(page: P
     assert names and all("Acme" in row for row in names)
 
     page.reload()  # the address bar's URL opens the same view
-    expect(page.get_by_role("searchbox", name="Search")).to_have_value("Acme")
+    expect(page.get_by_role("searchbox", name="Search", exact=True)).to_have_value("Acme")
     expect(page.locator("#search-expression")).to_be_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at 1280 px"
