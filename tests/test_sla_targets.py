@@ -95,3 +95,16 @@ def test_bad_input_keeps_what_was_typed_beside_a_message_and_saves_nothing(clien
     assert "is not a wait" in html
     assert not SlaTarget.objects.exists()
     assert not AuditRecord.objects.filter(action="sla-target").exists()
+
+
+def test_the_strip_offers_targets_to_admins_and_acting_to_editors_only(client, signed_in, sandbox):
+    SlaTarget.objects.create(
+        workspace_sid=sandbox.workspace_sid(), queue_sid=_queue(sandbox, "Billing").sid, seconds=60
+    )
+    admin = client.get("/w/Support/tasks/").content.decode()
+    editor = signed_in("editor").get("/w/Support/tasks/").content.decode()
+    viewer = signed_in("viewer").get("/w/Support/tasks/").content.decode()
+    assert 'id="targets-link"' in admin
+    assert 'id="targets-link"' not in editor and 'id="targets-link"' not in viewer
+    assert 'class="strip-act"' in admin and 'class="strip-act"' in editor
+    assert 'class="strip-act"' not in viewer

@@ -242,3 +242,33 @@ def test_moving_everything_breaching_to_the_front_puts_each_ahead_of_its_queue(c
     assert {results[sid] for sid in moving} == {"done"}
     for sid in moving:
         assert sandbox.fetch(sid).virtual_start_time < first_before
+
+
+def test_today_is_the_viewer_s_as_their_browser_says_else_the_server_s(settings):
+    from django.test import RequestFactory
+
+    settings.TIME_ZONE = "Europe/Paris"
+    asks = RequestFactory()
+    chosen = asks.get("/", HTTP_COOKIE=f"{strip.ZONE_COOKIE}=America/New_York")
+    assert strip.viewer_zone(chosen) == ZoneInfo("America/New_York")
+    for junk in ("Mars/Olympus", "../../etc/passwd", "x" * 100):
+        odd = asks.get("/", HTTP_COOKIE=f"{strip.ZONE_COOKIE}={junk}")
+        assert strip.viewer_zone(odd) == ZoneInfo("Europe/Paris")
+    assert strip.viewer_zone(asks.get("/")) == ZoneInfo("Europe/Paris")
+
+
+def test_the_strip_reads_taskrouter_once_per_interval_for_every_viewer(
+    client, signed_in, sandbox, caplog
+):
+    import logging
+
+    set_target(sandbox, queue(sandbox), TARGET)
+    client.get("/w/Support/tasks/")  # the first viewer reads
+    with caplog.at_level(logging.INFO, logger="tasks_app.taskrouter.client"):
+        caplog.clear()
+        for role in ("viewer", "editor", "admin"):
+            signed_in(role).get(
+                "/w/Support/tasks/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="counts"
+            )
+    calls = [r.getMessage() for r in caplog.records if r.name == "tasks_app.taskrouter.client"]
+    assert not [c for c in calls if "Statistics" in c or "/Tasks" in c], calls

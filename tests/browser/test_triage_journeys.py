@@ -36,7 +36,7 @@ def strip_row(page: Page, queue_sid: str):
 
 
 def test_the_landing_view_shows_waiting_work_breaching_first_and_queue_rows_match_taskrouter(
-    page: Page, sandbox
+    page: Page, sandbox, axe
 ):
     billing = queue(sandbox)
     set_target(sandbox, billing.sid, TARGET)
@@ -61,6 +61,7 @@ def test_the_landing_view_shows_waiting_work_breaching_first_and_queue_rows_matc
     expect(row.locator(".q-level")).to_have_text(re.compile(r"^\d+%$"))
     breaching = int(row.locator(".q-breaching").inner_text().strip("⚠ "))
     assert breaching > 0
+    axe(page)  # the strip, the Target column and its colours pass the accessibility checks
 
     # The figure opens exactly those tasks.
     row.locator(".q-breaching").click()
@@ -90,7 +91,7 @@ def test_a_task_crossing_its_target_turns_breaching_without_a_reload(page: Page,
 
 
 def test_an_admin_s_target_change_is_audited_and_changes_the_figures(
-    page: Page, sandbox, browser_problems
+    page: Page, sandbox, browser_problems, axe
 ):
     billing = queue(sandbox)
     page.goto(TABLE)
@@ -108,6 +109,7 @@ def test_an_admin_s_target_change_is_audited_and_changes_the_figures(
     form = page.locator(f"#targets-{billing.sid}")
     expect(form).to_contain_text("is not a wait")
     expect(form.get_by_label("Every channel")).to_have_value("two minutes")
+    axe(page)
 
     form.get_by_label("Every channel").fill("10 min")
     form.get_by_role("button", name="Save Billing").click()
