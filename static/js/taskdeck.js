@@ -887,7 +887,9 @@
     },
 
     search() {
-      const field = $("#filters #id_q") || $("#filters #id_where") || $("#id_q") || $("#id_where");
+      // The table's own box first; on any other page, the header's search of every task.
+      const field = $("#filters #id_q") || $("#filters #id_where") || $("#id_q") || $("#id_where")
+        || $("#site-search");
       if (!field) return false;
       field.focus();
       field.select();

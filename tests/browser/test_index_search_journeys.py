@@ -104,3 +104,12 @@ def test_text_too_short_to_search_gets_a_message_and_stays_in_the_box(page: Page
     expect(box).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_role("alert").filter(has_text="at least 3")).to_be_visible()
     assert parse_qs(urlsplit(page.url).query)["q"] == ["zo"]
+
+
+def test_slash_on_a_page_without_the_table_puts_the_cursor_in_the_search_box(page: Page):
+    page.goto("/audit/")
+    page.keyboard.press("/")
+    box = page.get_by_role("search").get_by_role("searchbox", name="Search all tasks")
+    expect(box).to_be_focused()
+    page.keyboard.type("quintero")
+    expect(box).to_have_value("quintero")

@@ -132,6 +132,7 @@ def page_kinds(
         "create": visit(f"{TABLE}new/"),
         "bulk job": bulk_job,
         "audit": visit("/audit/"),
+        "search": visit("/search/?q=garcia"),
         "forbidden": visit("/audit/", on=viewer),
         "error": visit(f"{TABLE}{MISSING_TASK}/"),
     }
