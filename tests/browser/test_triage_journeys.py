@@ -62,6 +62,18 @@ def test_the_landing_view_shows_waiting_work_breaching_first_and_queue_rows_matc
     breaching = int(row.locator(".q-breaching").inner_text().strip("⚠ "))
     assert breaching > 0
     axe(page)  # the strip, the Target column and its colours pass the accessibility checks
+    # With targets set, the Target column is there, and the table still fits 1280 px.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    for view in ("", "?sort=-priority,created"):
+        page.goto(f"{TABLE}{view}")
+        expect(page.locator("#live-controls")).to_be_visible()
+        frame = page.evaluate(
+            "(() => { const f = document.getElementById('table-wrap');"
+            " return [f.scrollWidth, f.clientWidth]; })()"
+        )
+        assert frame[0] <= frame[1], f"{view or 'landing'}: {frame[0]} px in {frame[1]} px"
+    page.goto(TABLE)
+    row = strip_row(page, billing.sid)
 
     # The figure opens exactly those tasks.
     row.locator(".q-breaching").click()
