@@ -107,16 +107,20 @@ def _move_tasks(workspace_sid: str, events: Iterable[Event]) -> None:
             changed.append(row)
     for row in [*created, *changed]:
         row.search_text = searchable_text(row.attributes, row.sid)
-    IndexedTask.objects.bulk_create(created, ignore_conflicts=True)
+    _save(IndexedTask, created, changed)
+
+
+def _save(model: type[IndexedTask] | type[IndexedWorker], created: list, changed: list) -> None:
+    """Insert the new rows (one a concurrent holder inserted first is left to it) and
+    update every field of the changed ones but their identity."""
+    model.objects.bulk_create(created, ignore_conflicts=True)
     if changed:
-        IndexedTask.objects.bulk_update(changed, _FIELDS)
-
-
-_FIELDS = [
-    f.name
-    for f in IndexedTask._meta.concrete_fields
-    if f.name not in ("id", "sid", "workspace_sid")
-]
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if f.name not in ("id", "sid", "workspace_sid")
+        ]
+        model.objects.bulk_update(changed, fields)
 
 
 def _apply(row: IndexedTask, event: Event) -> bool:
@@ -228,9 +232,7 @@ def _list_batch(workspace_sid: str, workspace_name: str, tasks: list[Task], read
             else:
                 changed.append(row)
             _from_task(row, task, workspace_name, read_ms)
-        IndexedTask.objects.bulk_create(created, ignore_conflicts=True)
-        if changed:
-            IndexedTask.objects.bulk_update(changed, _FIELDS)
+        _save(IndexedTask, created, changed)
 
 
 def _from_task(row: IndexedTask, task: Task, workspace_name: str, read_ms: int) -> None:
@@ -326,16 +328,7 @@ def _move_workers(workspace_sid: str, events: Sequence[Event]) -> None:
             changed.append(row)
         for event in worker_events:
             _apply_worker(row, event, availability)
-    IndexedWorker.objects.bulk_create(created, ignore_conflicts=True)
-    if changed:
-        IndexedWorker.objects.bulk_update(changed, _WORKER_FIELDS)
-
-
-_WORKER_FIELDS = [
-    f.name
-    for f in IndexedWorker._meta.concrete_fields
-    if f.name not in ("id", "sid", "workspace_sid")
-]
+    _save(IndexedWorker, created, changed)
 
 
 def _apply_worker(row: IndexedWorker, event: Event, availability: dict[str, bool]) -> None:
@@ -405,6 +398,4 @@ def apply_workforce(
         gone = [r for sid, r in rows.items() if sid not in seen and r.as_of_ms < read_ms]
         for row in gone:
             row.deleted_at = row.deleted_at or _moment(read_ms)
-        IndexedWorker.objects.bulk_create(created, ignore_conflicts=True)
-        if changed or gone:
-            IndexedWorker.objects.bulk_update([*changed, *gone], _WORKER_FIELDS)
+        _save(IndexedWorker, created, [*changed, *gone])

@@ -220,14 +220,7 @@ def edit(request: HttpRequest, workspace: taskrouter.Workspace, pk: int) -> Http
     """A view's own page: its name, filters, sharing and alert; and Remove."""
     identity = _identity(request)
     view = _view_in(workspace, identity, pk)
-    initial = {
-        "name": view.name,
-        "query": view.query,
-        "shared": view.shared,
-        "alert_count_above": view.alert_count_above,
-        "alert_wait_above_seconds": view.alert_wait_above_seconds,
-        "alert_webhook": view.alert_webhook,
-    }
+    initial = store.editable_fields(view)
     status = 200
     if request.method == "POST":
         form = SavedViewForm(request.POST, workspace=workspace)

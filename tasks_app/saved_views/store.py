@@ -135,7 +135,7 @@ def share(identity: Identity, view: SavedView) -> None:
         return
     if view.owner != identity.username:
         raise NotAllowed("You can share your own views and no one else's.")
-    change(identity, view, {**_data(view), "shared": True})
+    change(identity, view, {**editable_fields(view), "shared": True})
 
 
 def remove(identity: Identity, view: SavedView) -> None:
@@ -194,7 +194,8 @@ def landing_of(username: str) -> SavedView | None:
     return view
 
 
-def _data(view: SavedView) -> dict:
+def editable_fields(view: SavedView) -> dict:
+    """What a person may change of a view, as its form and `change` take it."""
     return {
         "name": view.name,
         "query": view.query,

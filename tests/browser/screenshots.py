@@ -48,7 +48,7 @@ TARGETS = {"Billing": 120, "VIP Care": 60, "General Support": 600, "Technical Su
 
 # What the conflict picture shows.
 CONFLICT_SHOWS: dict[str, Callable[[Page], Locator]] = {
-    "the explanation": lambda page: page.locator("#edit-priority .conflict strong"),
+    "the explanation": lambda page: page.locator("#edit-priority .conflict strong").first,
     "what you saw, asked for, and what is now": lambda page: page.locator(
         "#edit-priority table.diff"
     ),
