@@ -93,6 +93,14 @@ def test_a_customer_is_found_by_name_email_and_phone_and_again_once_taskrouter_d
     hit.get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/tasks/{sid}/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(sid)
+    # Who canceled it, and why, though TaskRouter has forgotten the task.
+    canceled = (
+        page.get_by_role("list", name=re.compile("What happened to this task"))
+        .locator("li")
+        .filter(has_text="Canceled")
+    )
+    expect(canceled).to_contain_text("colleague@example.com in Taskdeck")
+    expect(canceled).to_contain_text("Customer hung up")
 
 
 def test_text_too_short_to_search_gets_a_message_and_stays_in_the_box(page: Page, browser_problems):
