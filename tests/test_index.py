@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError
 
 from tasks_app.fleet import leases
 from tasks_app.fleet.duties import DutyRunner, registered
@@ -134,21 +135,46 @@ def test_a_taskrouter_outage_is_noted_and_the_cursor_waits(sandbox, held, loopba
     assert "503" in after.problem or "unavailable" in after.problem.lower()
 
 
+def unless_locked(predicate):
+    """A poll beside the worker's thread: the test database (SQLite in memory, shared
+    between threads) refuses a read while that thread writes; that is "not yet"."""
+
+    def poll():
+        try:
+            return predicate()
+        except OperationalError:
+            return False
+
+    return poll
+
+
 def test_the_worker_follows_every_workspace_without_being_asked(sandbox):
     assert "follow" in {duty.name for duty in registered()}
-    runner = DutyRunner(holder="test-worker", seconds=5, tick=0.05)
+    follow = [duty for duty in registered() if duty.name == "follow"]
+    runner = DutyRunner(follow, holder="test-worker", seconds=5, tick=0.05)
     runner.start()
     try:
-        workspaces = follower.workspace_keys()
+        workspaces = set(follower.workspace_keys())
+        # Each workspace has its follower (it keeps a cursor from its first round on)...
         wait_until(
-            lambda: (
-                FollowCursor.objects.filter(caught_up_at__isnull=False).count() == len(workspaces)
+            unless_locked(
+                lambda: set(FollowCursor.objects.values_list("pk", flat=True)) == workspaces
             ),
-            timeout=60,
+            timeout=240,  # a busy machine may take long over five first reads
+        )
+        # ... and a change reaches the index with nobody asking.
+        ws = sandbox.workspace_sid()
+        wait_until(
+            unless_locked(
+                lambda: FollowCursor.objects.filter(pk=ws, caught_up_at__isnull=False).exists()
+            ),
+            timeout=240,
         )
         sid = sandbox.task_sid("pending")
         sandbox.change(sid, priority=42)
-        wait_until(lambda: IndexedTask.objects.get(sid=sid).priority == 42, timeout=120)
+        wait_until(
+            unless_locked(lambda: IndexedTask.objects.get(sid=sid).priority == 42), timeout=120
+        )
     finally:
         runner.stop()
 
