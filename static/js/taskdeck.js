@@ -557,7 +557,12 @@
       return hours ? days + " d " + hours + " h" : days + " d";
     },
 
-    numbers: new Intl.NumberFormat("en-US"),
+    // Made on first use, not as the script loads: building an Intl formatter is slow.
+    numbers: null,
+    number(value) {
+      if (!clock.numbers) clock.numbers = new Intl.NumberFormat("en-US");
+      return clock.numbers.format(value);
+    },
 
     // Every 5 s over every row, so the per-row work is a subtraction and two strings: the
     // zone is looked up once, and each cell keeps its "since" text until the zone changes.
@@ -575,7 +580,7 @@
           cell.dataset.since = zones.text(date, zone, true) + " (" + zones.utc(date) + ")";
           cell.dataset.sinceZone = zone;
         }
-        cell.title = clock.numbers.format(seconds) + " seconds " + (cell.dataset.meaning || "") +
+        cell.title = clock.number(seconds) + " seconds " + (cell.dataset.meaning || "") +
           ", since " + cell.dataset.since;
       });
       breach.tick(now);
@@ -715,7 +720,9 @@
       return zones.text(date, "UTC", true) + " UTC";
     },
 
-    apply(root) {
+    // ageNow false: the data's age ("as of 10:42:07 (3 s ago)") is left to the clock's
+    // next tick, as on page load, where the first tick waits until the page is drawn.
+    apply(root, ageNow = true) {
       const zone = zones.current();
       const scope = root && root.querySelectorAll ? root : document;
       const times = $$("time[datetime]", scope);
@@ -729,7 +736,7 @@
         element.title = zones.utc(date);
         element.dataset.zone = zone;
       });
-      clock.dataAge(Date.now());
+      if (ageNow) clock.dataAge(Date.now());
     },
 
     // The chooser is made here, not in the template: without JavaScript nothing would
@@ -802,7 +809,7 @@
     start() {
       zones.remember();
       zones.chooser();
-      zones.apply(document);
+      zones.apply(document, false);
     },
   };
 
