@@ -71,8 +71,12 @@ format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 
 # `make bench BENCH_ARGS=--quick` (or --strict, --profile...: python -m bench --help).
-bench: $(RUN_STAMP)
-	$(PY) -m bench $(BENCH_ARGS)
+# `make bench BENCH_ARGS=--browser`: the task table in Chromium beside the floor's; that
+# needs the dev set (Playwright) and a Chromium, found or fetched as for `make test`.
+BENCH_BROWSER := $(findstring --browser,$(BENCH_ARGS))
+bench: $(if $(BENCH_BROWSER),$(DEV_STAMP),$(RUN_STAMP))
+	@$(if $(BENCH_BROWSER),chromium=$$(PY=$(PY) .ci/chromium) && export CHROMIUM_PATH=$$chromium && )\
+	  echo "$(PY) -m bench $(BENCH_ARGS)" && $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

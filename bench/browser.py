@@ -1,19 +1,24 @@
-"""``python -m bench --browser``: the task table in a real browser, beside its server time.
+"""``python -m bench --browser``: the task table in a real browser, beside the floor's.
 
-No target yet; the issue asks for the figures. One dashboard under gunicorn (as in the
-bench) over a 10,000-task sandbox, and Chromium driven by Playwright (the system's
-``/usr/bin/chromium``, or ``CHROMIUM_PATH``). For the 50- and 1000-row tables it reports:
+One dashboard and one floor (`bench.floor`: the least a Django page can do to show the same
+TaskRouter data) under gunicorn, as in the bench, over one 10,000-task sandbox, and Chromium
+driven by Playwright (the system's ``/usr/bin/chromium``, or ``CHROMIUM_PATH``) at 1280x800.
+Each round loads the floor's table and Taskdeck's, one after the other in the same tab (the
+order alternating between rounds), so the machine's drift hits both alike. The yardstick is
+Taskdeck's time to a usable table over the floor's (target: at most `TARGET` times, at 50
+and at 1000 rows). For the 50- and 1000-row tables it reports:
 
 * server: the page's own time, measured with plain HTTP requests beside the browser's;
-* navigation to a usable table: from the navigation's start to the first frame painted
-  after ``DOMContentLoaded`` (htmx and the page's script have run by then, so every control
-  works), split by the browser's Navigation Timing into waiting for the server, receiving
-  the page, parsing it into the DOM, the deferred scripts, and style, layout and paint;
+* navigation to a usable table, for the floor and for Taskdeck: from the navigation's start
+  to the first frame painted after ``DOMContentLoaded`` (htmx and the page's script have run
+  by then, so every control works), split by the browser's Navigation Timing into waiting
+  for the server, receiving the page, parsing it into the DOM, the deferred scripts, and
+  style, layout and paint; and Taskdeck's over the floor's (the ratio);
 * a filter change to the table updated: from ticking a status filter to the first frame
   painted after htmx settled the new table, and the request's own share of it;
 * the page's element count, the main driver of parse, style and layout time;
-* for one traced navigation and one traced filter change, the main thread's time by kind
-  of work (script, HTML parsing, style, layout, paint, garbage collection).
+* for one traced navigation of each page and one traced filter change, the main thread's
+  time by kind of work (script, HTML parsing, style, layout, paint, garbage collection).
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from typing import Any
 import requests
 
 from bench.measure import WORKSPACE_NAME, dashboard_params
-from bench.stack import BenchError, Stack
+from bench.stack import BenchError, Stack, workspace_sid
 
 SIZES = (50, 1000)
 SEED_TASKS = 10_000
+# The issue's target: Taskdeck's table usable in at most this many times the floor's.
+TARGET = 1.5
+VIEWPORT = {"width": 1280, "height": 800}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -123,7 +131,9 @@ _TRACE_CATEGORIES = [
 def trace_breakdown(events: list[dict[str, Any]]) -> dict[str, float]:
     """Milliseconds of each kind of work on the renderer's main thread, each event counted
     without the tracked events nested inside it (a style recalculation forced by a script
-    counts as style, not twice)."""
+    counts as style, not twice). Thread time (``tdur``: the CPU the thread spent) where
+    Chromium records it, else wall time: on a busy machine a page waiting for a core is
+    not working. ``total`` is the sum of every kind."""
     main = {
         (e["pid"], e["tid"])
         for e in events
@@ -134,7 +144,13 @@ def trace_breakdown(events: list[dict[str, Any]]) -> dict[str, float]:
     # By start, and the longer first when two start together: it is the outer one.
     spans = sorted(
         (
-            (e["ts"], e["ts"] + e.get("dur", 0), _TRACE_KINDS[e["name"]], _source(e))
+            (
+                e["ts"],
+                e["ts"] + e.get("dur", 0),
+                _TRACE_KINDS[e["name"]],
+                _source(e),
+                e.get("tdur", e.get("dur", 0)),
+            )
             for e in events
             if e.get("ph") == "X" and e.get("name") in _TRACE_KINDS and (e["pid"], e["tid"]) in main
         ),
@@ -145,16 +161,17 @@ def trace_breakdown(events: list[dict[str, Any]]) -> dict[str, float]:
 
     def close(frame: list[Any]) -> None:
         totals[frame[1]] = totals.get(frame[1], 0.0) + frame[2] / 1000
+        totals["total"] = totals.get("total", 0.0) + frame[2] / 1000
         if frame[1] == "script" and frame[3]:
             key = f"script: {frame[3]}"
             totals[key] = totals.get(key, 0.0) + frame[2] / 1000
 
-    for start, end, kind, source in spans:
+    for start, end, kind, source, spent in spans:
         while stack and stack[-1][0] <= start:
             close(stack.pop())
         if stack:
-            stack[-1][2] -= min(end, stack[-1][0]) - start
-        stack.append([end, kind, end - start, source])
+            stack[-1][2] -= spent
+        stack.append([end, kind, spent, source])
     while stack:
         close(stack.pop())
     return totals
@@ -189,22 +206,27 @@ def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
         stack.wait_preparation(stack.start_preparation())
         stack.wait_sandbox(sandbox)
         dashboard = stack.wait_dashboard(stack.start_dashboard("main", sandbox))
-        url = f"{dashboard.url}/w/{WORKSPACE_NAME}/tasks/"
+        floor = stack.start_floor("main", sandbox, workspace_sid(sandbox.url, WORKSPACE_NAME))
+        floor = stack.wait_dashboard(floor, path="/tasks/?size=1")
+        urls = {
+            "floor": f"{floor.url}/tasks/",
+            "taskdeck": f"{dashboard.url}/w/{WORKSPACE_NAME}/tasks/",
+        }
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium",
                 args=CHROMIUM_ARGS,
             )
             try:
-                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                context = browser.new_context(viewport=VIEWPORT)
                 context.add_init_script(_MARKS)
                 page = context.new_page()
                 results = [
-                    _measure_size(page, url, size, samples=samples, progress=progress)
+                    _measure_size(page, urls, size, samples=samples, progress=progress)
                     for size in SIZES
                 ]
                 for result in results:
-                    result["traces"] = _trace_size(browser, page, url, result["size"])
+                    result["traces"] = _trace_size(browser, page, urls, result["size"])
             finally:
                 browser.close()
     print(render(results, samples))
@@ -212,46 +234,99 @@ def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
 
 
 def _measure_size(
-    page: Any, url: str, size: int, *, samples: int, progress: Callable[[str], None]
+    page: Any, urls: dict[str, str], size: int, *, samples: int, progress: Callable[[str], None]
 ) -> dict[str, Any]:
-    params = dashboard_params(size)
-    full_url = requests.Request("GET", url, params=params).prepare().url
-    progress(f"{size} rows: {samples} navigations and {samples * 2} filter changes")
-    navigations, changes, server = [], [], []
+    full_urls = {
+        side: requests.Request("GET", url, params=dashboard_params(size)).prepare().url
+        for side, url in urls.items()
+    }
+    progress(
+        f"{size} rows: {samples} navigations of each page, interleaved, "
+        f"and {samples * 2} filter changes"
+    )
+    navigations: dict[str, list[dict[str, Any]]] = {"floor": [], "taskdeck": []}
+    server: dict[str, list[float]] = {"floor": [], "taskdeck": []}
+    changes = []
     session = requests.Session()
     for round_number in range(samples + 1):  # the first round warms caches, unrecorded
-        started = time.perf_counter()
-        answer = session.get(full_url, timeout=60)
-        elapsed = time.perf_counter() - started
-        if answer.status_code != 200:
-            raise BenchError(f"{full_url} answered {answer.status_code}")
-        page.goto(full_url, wait_until="load")
-        page.wait_for_function("window.__bench.usable !== undefined")
-        timing = page.evaluate(_NAVIGATION)
-        if timing["rows"] != size:
-            raise BenchError(f"the browser shows {timing['rows']} rows, not {size}")
-        # Untick "assigned", then tick it again: two real filter changes, each redrawing
-        # the table through htmx as a person's click would.
-        pair = [page.evaluate(_FILTER_CHANGE, "assigned") for _ in range(2)]
-        if round_number:
-            server.append(elapsed * 1000)
-            navigations.append(timing)
-            changes += pair
-    return {"size": size, "server": server, "navigations": navigations, "changes": changes}
+        # Alternate which page goes first, so neither always follows the other's garbage.
+        order = ("floor", "taskdeck") if round_number % 2 else ("taskdeck", "floor")
+        for side in order:
+            elapsed = _server_time(session, full_urls[side])
+            timing = _navigate(page, full_urls[side], size)
+            if round_number:
+                server[side].append(elapsed)
+                navigations[side].append(timing)
+            if side == "taskdeck":
+                # Untick "assigned", then tick it again: two real filter changes, each
+                # redrawing the table through htmx as a person's click would.
+                pair = [page.evaluate(_FILTER_CHANGE, "assigned") for _ in range(2)]
+                if round_number:
+                    changes += pair
+    return {
+        "size": size,
+        "server": server["taskdeck"],
+        "navigations": navigations["taskdeck"],
+        "floor_server": server["floor"],
+        "floor_navigations": navigations["floor"],
+        "changes": changes,
+    }
 
 
-def _trace_size(browser: Any, page: Any, url: str, size: int) -> dict[str, dict[str, float]]:
-    """One traced navigation and one traced filter change: where the main thread's time
-    went, by kind of work."""
-    full_url = requests.Request("GET", url, params=dashboard_params(size)).prepare().url
+def _server_time(session: requests.Session, url: str) -> float:
+    started = time.perf_counter()
+    answer = session.get(url, timeout=60)
+    elapsed = time.perf_counter() - started
+    if answer.status_code != 200:
+        raise BenchError(f"{url} answered {answer.status_code}")
+    return elapsed * 1000
 
-    def navigate() -> None:
-        page.goto(full_url, wait_until="load")
-        page.wait_for_function("window.__bench.usable !== undefined")
 
-    navigation = _traced(browser, page, navigate)
+def _navigate(page: Any, url: str, size: int, *, from_blank: bool = True) -> dict[str, Any]:
+    if from_blank:  # so neither page's time includes tearing down the other's
+        page.goto("about:blank")
+    page.goto(url, wait_until="load")
+    page.wait_for_function("window.__bench.usable !== undefined")
+    timing = page.evaluate(_NAVIGATION)
+    if timing["rows"] != size:
+        raise BenchError(f"the browser shows {timing['rows']} rows of {url}, not {size}")
+    return timing
+
+
+def _trace_size(
+    browser: Any, page: Any, urls: dict[str, str], size: int
+) -> dict[str, dict[str, float]]:
+    """One traced navigation of each page and one traced filter change: where the main
+    thread's time went, by kind of work."""
+    full_urls = {
+        side: requests.Request("GET", url, params=dashboard_params(size)).prepare().url
+        for side, url in urls.items()
+    }
+    traced = {}
+    for side, url in full_urls.items():
+        page.goto("about:blank")
+        traced[side] = _traced(
+            browser, page, lambda url=url: _navigate(page, url, size, from_blank=False)
+        )
     change = _traced(browser, page, lambda: page.evaluate(_FILTER_CHANGE, "assigned"))
-    return {"navigation": navigation, "filter change": change}
+    return {
+        "floor navigation": traced["floor"],
+        "Taskdeck navigation": traced["taskdeck"],
+        "filter change": change,
+    }
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """Taskdeck's median time to a usable table over the floor's, and the element counts
+    of both pages."""
+    floor, taskdeck = result["floor_navigations"], result["navigations"]
+    return {
+        "floor_ms": _median(floor, "total"),
+        "taskdeck_ms": _median(taskdeck, "total"),
+        "ratio": _median(taskdeck, "total") / _median(floor, "total"),
+        "floor_elements": _median(floor, "elements"),
+        "taskdeck_elements": _median(taskdeck, "elements"),
+    }
 
 
 def _median(rows: list[dict[str, Any]], key: str) -> float:
@@ -261,35 +336,68 @@ def _median(rows: list[dict[str, Any]], key: str) -> float:
 
 def render(results: list[dict[str, Any]], samples: int) -> str:
     lines = [
-        f"The task table in Chromium (medians of {samples}; ms). Server: the page by plain "
-        "HTTP. Navigation: start to the first frame after DOMContentLoaded, split into "
-        "server wait, receiving, parsing, deferred scripts, style+layout+paint.",
+        f"The task table in Chromium at {VIEWPORT['width']}x{VIEWPORT['height']} (medians of "
+        f"{samples}; ms), the floor's page and Taskdeck's loaded in turn. Usable: navigation "
+        "start to the first frame after DOMContentLoaded.",
         "",
-        f"{'rows':>5} {'server':>7} {'usable':>7} = {'wait':>6} {'recv':>6} {'parse':>6} "
-        f"{'script':>6} {'paint':>6} {'elements':>9}   filter change (request)",
+        f"{'rows':>5} {'floor':>8} {'Taskdeck':>9} {'ratio':>6} {'target':>7}   "
+        "elements (floor / Taskdeck)",
     ]
     for result in results:
-        nav, changes = result["navigations"], result["changes"]
+        r = ratios(result)
+        verdict = "met" if r["ratio"] <= TARGET else "missed"
         lines.append(
-            f"{result['size']:>5} {statistics.median(result['server']):>7.1f} "
-            f"{_median(nav, 'total'):>7.1f} = {_median(nav, 'server'):>6.1f} "
-            f"{_median(nav, 'receive'):>6.1f} {_median(nav, 'parse'):>6.1f} "
-            f"{_median(nav, 'scripts'):>6.1f} {_median(nav, 'paint'):>6.1f} "
-            f"{_median(nav, 'elements'):>9.0f}   {_median(changes, 'total'):.1f} "
-            f"({_median(changes, 'request'):.1f})"
+            f"{result['size']:>5} {r['floor_ms']:>8.1f} {r['taskdeck_ms']:>9.1f} "
+            f"{r['ratio']:>6.2f} {'<= ' + format(TARGET, '.1f'):>7}   "
+            f"{r['floor_elements']:,.0f} / {r['taskdeck_elements']:,.0f}   {verdict}"
         )
-    kinds = ("script", "parse HTML", "style", "layout", "paint", "garbage collection")
+    for result in results:
+        traces = result.get("traces", {})
+        floor, taskdeck = (
+            traces.get(f"{side} navigation", {}).get("total") for side in ("floor", "Taskdeck")
+        )
+        if floor and taskdeck:
+            lines.append(
+                f"{result['size']:>5} rows, the main thread's CPU time in one traced load of "
+                f"each: floor {floor:.1f} ms, Taskdeck {taskdeck:.1f} ms ({taskdeck / floor:.2f} x)"
+            )
     lines += [
         "",
-        "Main thread, one traced run each (ms; each kind without what is nested in it; "
-        "GC: garbage collection):",
-        f"{'':<26}"
+        "Split by Navigation Timing. Server: the page by plain HTTP; then server wait, "
+        "receiving, parsing, deferred scripts, style+layout+paint.",
+        "",
+        f"{'':>14} {'server':>7} {'usable':>7} = {'wait':>6} {'recv':>6} {'parse':>6} "
+        f"{'script':>6} {'paint':>6}   filter change (request)",
+    ]
+    for result in results:
+        for side, nav, server in (
+            ("floor", result["floor_navigations"], result["floor_server"]),
+            ("Taskdeck", result["navigations"], result["server"]),
+        ):
+            changes = result["changes"] if side == "Taskdeck" else []
+            change = (
+                f"{_median(changes, 'total'):.1f} ({_median(changes, 'request'):.1f})"
+                if changes
+                else ""
+            )
+            lines.append(
+                f"{str(result['size']) + ' ' + side:>14} {statistics.median(server):>7.1f} "
+                f"{_median(nav, 'total'):>7.1f} = {_median(nav, 'server'):>6.1f} "
+                f"{_median(nav, 'receive'):>6.1f} {_median(nav, 'parse'):>6.1f} "
+                f"{_median(nav, 'scripts'):>6.1f} {_median(nav, 'paint'):>6.1f}   {change}"
+            )
+    kinds = ("total", "script", "parse HTML", "style", "layout", "paint", "garbage collection")
+    lines += [
+        "",
+        "Main thread, one traced run each (ms of the thread's own CPU time; each kind without "
+        "what is nested in it; GC: garbage collection):",
+        f"{'':<32}"
         + "".join(f"{kind if kind != 'garbage collection' else 'GC':>11}" for kind in kinds),
     ]
     for result in results:
         for what, totals in result.get("traces", {}).items():
             lines.append(
-                f"{str(result['size']) + ' rows, ' + what:<26}"
+                f"{str(result['size']) + ' rows, ' + what:<32}"
                 + "".join(f"{totals.get(kind, 0.0):>11.1f}" for kind in kinds)
             )
     for result in results:

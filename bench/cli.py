@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--samples",
         type=int,
         help="recorded requests per measurement (default 60; 10 with --quick; 20 with --profile; "
-        "5 with --browser)",
+        "7 with --browser)",
     )
     parser.add_argument(
         "--quick",
@@ -122,6 +122,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="instead of the benchmark: time the table in Chromium (navigation to a usable "
         "table at 50 and 1000 rows, a filter change to the table updated) beside the "
         "page's server time",
+    )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="instead of the benchmark: how far the task index runs behind TaskRouter (the "
+        "follower's lag at 20 events/s) and how long a killed follower takes to be replaced",
     )
     parser.add_argument(
         "--cache-url",
@@ -204,10 +210,18 @@ def main(argv: list[str] | None = None) -> int:
                 progress=progress,
                 cache_url=args.cache_url,
             )
+        if args.follow:
+            from bench.follow import render_follow, run_follow
+
+            result = run_follow(progress=progress)
+            if not args.json:
+                print(render_follow(result))
+            print(json.dumps(result, separators=(",", ":")))
+            return 1 if args.strict and not result["ok"] else 0
         if args.browser:
             from bench.browser import run_browser
 
-            return run_browser(samples=args.samples or 5, progress=progress)
+            return run_browser(samples=args.samples or 7, progress=progress)
         plan = plan_for(args)
         started = time.monotonic()
         if args.search_only:

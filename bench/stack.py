@@ -163,6 +163,12 @@ class Stack:
             env["CACHE_URL"] = self.cache_url
         return env
 
+    def spawn(
+        self, label: str, argv: Sequence[str], env: Mapping[str, str]
+    ) -> subprocess.Popen[bytes]:
+        """Any other process of the stack (a worker), logging to ``<label>.log``."""
+        return self._spawn(argv, log=self.dir / f"{label}.log", env=env)
+
     def _spawn(
         self, argv: Sequence[str], *, log: Path, env: Mapping[str, str]
     ) -> subprocess.Popen[bytes]:
@@ -208,9 +214,10 @@ class Stack:
 
     # --- sandboxes -------------------------------------------------------------------------
 
-    def start_sandbox(self, label: str, *, seed_tasks: int) -> Sandbox:
+    def start_sandbox(self, label: str, *, seed_tasks: int, static: bool = True) -> Sandbox:
         """Start ``runsandbox`` on a port the OS picks; it seeds its file first. Several can
-        seed at once (each in its own process), so start them all before waiting."""
+        seed at once (each in its own process), so start them all before waiting.
+        ``static=False``: TaskRouter's clock runs (events carry the real time)."""
         db = self.dir / f"sandbox-{label}.sqlite3"
         log = self.dir / f"sandbox-{label}.log"
         argv = [
@@ -222,10 +229,11 @@ class Stack:
             str(db),
             "--tasks",
             str(seed_tasks),
+        ]
+        if static:
             # Measured pages must not change between two reads: no seeded reservation
             # times out mid-run (TaskRouter's clock stopped).
-            "--static",
-        ]
+            argv.append("--static")
         process = self._spawn(argv, log=log, env=self.environ())
         return Sandbox(label=label, seed_tasks=seed_tasks, db=db, log=log, process=process)
 

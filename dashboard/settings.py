@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "tasks_app",
     "tasks_app.fleet",
     "tasks_app.index",
+    "tasks_app.saved_views",
 ]
 
 MIDDLEWARE = [
@@ -472,8 +473,25 @@ TASKDECK_WORKER_METRICS_PORT = env_int("TASKDECK_WORKER_METRICS_PORT", 8001)
 # how often it reads a workspace's whole task list (older tasks, deletions nobody announced).
 TASKDECK_FOLLOW_SECONDS = env_float("TASKDECK_FOLLOW_SECONDS", 2.0, minimum=0.1)
 TASKDECK_INDEX_RECONCILE_SECONDS = env_float("TASKDECK_INDEX_RECONCILE_SECONDS", 300.0, minimum=1)
+# How long "Undo" is offered after a person's save or bulk job (tasks_app/timeline/undo.py);
+# reverting from the task's timeline stays possible afterwards, on the same terms.
+TASKDECK_UNDO_SECONDS = env_int("TASKDECK_UNDO_SECONDS", 60)
+# Saved views' alerts (tasks_app/saved_views/): one evaluator for the fleet checks every
+# alert this often; webhooks go only to these hosts (host or host:port), signed with this
+# secret (HMAC-SHA256), retried with backoff up to this many attempts. The deep link in
+# each alert starts with Taskdeck's public address.
+TASKDECK_ALERT_SECONDS = env_float("TASKDECK_ALERT_SECONDS", 30.0, minimum=0.2)
+TASKDECK_ALERT_WEBHOOK_HOSTS = env_list("TASKDECK_ALERT_WEBHOOK_HOSTS", [])
+TASKDECK_ALERT_SIGNING_SECRET = env_str("TASKDECK_ALERT_SIGNING_SECRET", "")
+TASKDECK_ALERT_MAX_ATTEMPTS = env_int("TASKDECK_ALERT_MAX_ATTEMPTS", 8)
+TASKDECK_ALERT_RETRY_SECONDS = env_float("TASKDECK_ALERT_RETRY_SECONDS", 5.0, minimum=0.01)
+TASKDECK_PUBLIC_URL = env_str("TASKDECK_PUBLIC_URL", "").rstrip("/")
 # How often an open task table refreshes itself, in seconds (users can pause it).
 TASKDECK_REFRESH_SECONDS = env_int("TASKDECK_REFRESH_SECONDS", 15)
+# Service levels: the target wait (seconds, creation to an accepted reservation) of every
+# queue that has no target of its own on the targets page. 0 (the default): none, so a
+# queue without a target shows no service level rather than an invented one.
+TASKDECK_DEFAULT_SLA_SECONDS = max(0, env_int("TASKDECK_DEFAULT_SLA_SECONDS", 0))
 # The most tasks one CSV export writes (TaskRouter pages of 1000, so 10 calls by default).
 TASKDECK_EXPORT_MAX_ROWS = env_int("TASKDECK_EXPORT_MAX_ROWS", 10_000)
 TASKDECK_TITLE_ATTRIBUTES = env_list("TASKDECK_TITLE_ATTRIBUTES", ["customer.name", "name", "from"])

@@ -108,6 +108,8 @@ def classify(outcome: Any) -> dict[str, Any]:
         "outcome": Outcome.DONE,
         "http_status": getattr(outcome, "status", None),
         "request_id": getattr(outcome, "request_id", None) or "",
+        # The version this write produced (a delete's answer has none).
+        "version_after": (getattr(outcome, "etag", None) or "")[:64],
     }
     if isinstance(body, dict) and isinstance(body.get("sid"), str):
         # A create learns its task's SID here (an update's answer repeats the one it had).
@@ -159,12 +161,16 @@ def record_change(
     )
 
 
-def settle(write_id: str, *, outcome: str, message: str) -> bool:
+def settle(write_id: str, *, outcome: str, message: str, version_after: str = "") -> bool:
     """Give an intent left open by a process that died mid-write the outcome found since
-    (a bulk job taken over re-reads the task and judges); False when it had one already."""
+    (a bulk job taken over re-reads the task and judges; ``version_after``: the version
+    it found the write produced); False when it had one already."""
     return bool(
         AuditRecord.objects.filter(write_id=write_id).complete(
-            completed=timezone.now(), outcome=outcome, message=message
+            completed=timezone.now(),
+            outcome=outcome,
+            message=message,
+            version_after=(version_after or "")[:64],
         )
     )
 

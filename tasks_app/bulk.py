@@ -33,18 +33,20 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from tasks_app import audit, editing, metrics, titles
+from tasks_app import audit, editing, metrics, route_preview, titles
 from tasks_app.fleet import leases
 from tasks_app.models import AuditRecord, BulkItem, BulkJob
 from tasks_app.taskrouter import budget, rules
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.triage import breach as triage_breach
+from tasks_app.triage import targets as triage_targets
 
 State = BulkItem.State
 Action = BulkJob.Action
@@ -73,6 +75,13 @@ class Selection:
     sids: tuple[str, ...] = ()
     query: taskrouter.TaskQuery | None = None
     description: str = ""
+    # Of the tasks matching ``query``, only those breaching now or soon (the table's
+    # ``breach`` filter, tasks_app.triage.breach): decided when the worker reads them.
+    breach: str | None = None
+
+
+# How a job's filter keeps the breach filter beside TaskRouter's parameters (never sent).
+BREACH_PARAM = "Taskdeck.Breach"
 
 
 def _limit() -> int:
@@ -139,6 +148,13 @@ def _let_go_of_connections() -> None:
 def _refusal(action: str, task: taskrouter.Task) -> str | None:
     if task.assignment_status in rules.CLOSED_STATUSES:
         return f"It is already {task.assignment_status}."
+    if action == Action.SEND and task.assignment_status != rules.PENDING:
+        return (
+            f"Only a pending task is routed again by its workflow (it is {task.assignment_status})."
+        )
+    if action == Action.FRONT and task.assignment_status != rules.PENDING:
+        # Only a pending task waits in its queue's order; a reserved one is being offered.
+        return f"Only a pending task has a place in its queue (it is {task.assignment_status})."
     target = TARGET_STATUS.get(action)
     if target is None:
         return None
@@ -193,6 +209,7 @@ def create(
     reason: str,
     priority: int | None,
     selection: Selection,
+    queue_sid: str = "",
 ) -> BulkJob:
     """Record the job and have a worker read the tasks for its preview (returns at once)."""
     job = BulkJob.objects.create(
@@ -202,9 +219,15 @@ def create(
         action=action,
         reason=reason,
         priority=priority,
+        queue_sid=queue_sid,
         selection=selection.description,
         chosen_sids=list(selection.sids),
-        query_params=None if selection.query is None else selection.query.to_params(),
+        query_params=None
+        if selection.query is None
+        else [
+            *selection.query.to_params(),
+            *([(BREACH_PARAM, selection.breach)] if selection.breach else []),
+        ],
         heartbeat=timezone.now(),
     )
     try:
@@ -243,9 +266,19 @@ def _prepare(job: BulkJob) -> None:
         truncated = False
         sids = list(job.chosen_sids)
         if job.query_params is not None:
-            found = taskrouter.iter_tasks(
-                workspace_sid=job.workspace_sid, query=_query(job), limit=_limit() + 1
+            state = next((v for k, v in job.query_params if k == BREACH_PARAM), None)
+            # The breach filter is Taskdeck's: it covers the oldest matching tasks, as the
+            # table does (tasks_app.triage.table).
+            limit = triage_breach.READ_LIMIT if state else _limit() + 1
+            found = list(
+                taskrouter.iter_tasks(
+                    workspace_sid=job.workspace_sid, query=_query(job), limit=limit
+                )
             )
+            if state:
+                found = triage_breach.matching(
+                    found, triage_targets.load(job.workspace_sid), timezone.now(), state
+                )
             sids = [task.sid for task in found]
         if len(sids) > _limit():
             sids, truncated = sids[: _limit()], True
@@ -287,9 +320,42 @@ def _read_all(job: BulkJob, sids: list[str]) -> None:
                 refusal = _refusal(job.action, read_result)
                 if refusal:
                     item.state, item.message = State.SKIPPED, refusal
+                elif job.action == Action.SEND:
+                    _plan_send(job, item, read_result)
             items.append(item)
         BulkItem.objects.bulk_create(items, ignore_conflicts=True)
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
+
+
+def _plan_send(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> None:
+    """Where the task's workflow routes it once the change that reaches the job's queue is
+    made (the preview names it), and the attributes to write; skipped, with the reason,
+    when no simple change reaches the queue."""
+    seen = editing.snapshot(task)
+    if seen["attributes_unreadable"]:
+        item.state = State.SKIPPED
+        item.message = "Its attributes are not valid JSON; fix them on its page first."
+        return
+    options = route_preview.send_options(workspace_sid=job.workspace_sid, seen=seen)
+    option = next((o for o in options if o.queue_sid == job.queue_sid), None)
+    if option is None:
+        item.state = State.SKIPPED
+        item.message = "Its workflow does not route tasks to that queue."
+        return
+    if option.already:
+        item.state, item.message = State.SKIPPED, f"Already routed to {option.queue_name}."
+        item.destination = f"Stays in {option.queue_name}"
+        return
+    attributes = route_preview.sent(seen["attributes"], option)
+    if attributes is None:
+        item.state, item.message = State.SKIPPED, option.reason
+        return
+    where = route_preview.preview(workspace_sid=job.workspace_sid, seen=seen, attributes=attributes)
+    item.attributes_after = attributes
+    item.destination = (
+        f"{option.queue_name}: filter “{option.filter_name}” ({option.filter_expression}); "
+        f"sets {option.change_text}. {where.priority_line}"
+    )
 
 
 def start(job: BulkJob) -> None:
@@ -324,6 +390,71 @@ def retry_failed(job: BulkJob) -> int:
             job.items.filter(pk__in=failed, state=State.QUEUED).update(state=State.FAILED)
             raise
     return count
+
+
+# --- Undo of a priority job -------------------------------------------------------------
+
+
+def undo_until(job: BulkJob) -> datetime | None:
+    """Until when "Undo" is offered for a finished priority job (TASKDECK_UNDO_SECONDS
+    after its last write); None when it is not undoable at all."""
+    if job.action != Action.PRIORITY or job.started is None or job.heartbeat is None:
+        return None
+    if BulkJob.objects.filter(undoes=job).exists():
+        return None
+    if job.items.filter(state__in=(State.QUEUED, State.RUNNING)).exists():
+        return None
+    if not job.items.filter(state=State.DONE).exists():
+        return None
+    return job.heartbeat + timedelta(seconds=settings.TASKDECK_UNDO_SECONDS)
+
+
+def create_undo(job: BulkJob, *, actor: str, owner: str) -> BulkJob:
+    """A job writing back, task by task, the priority ``job`` replaced, each with If-Match
+    on the version ``job``'s own write produced (its audit record's ``version_after``):
+    a task anyone changed since is a conflict, never overwritten. Started at once (the
+    click on Undo is the confirmation); the writes are audited as the person's."""
+    records = {
+        r.write_id: r
+        for r in AuditRecord.objects.filter(
+            write_id__in=job.items.filter(state=State.DONE).values("write_id"),
+            outcome=Outcome.DONE,
+        ).exclude(version_after="")
+    }
+    with transaction.atomic():
+        undo = BulkJob.objects.create(
+            actor=actor,
+            owner=owner,
+            workspace_sid=job.workspace_sid,
+            action=Action.UNDO,
+            reason=f"Undo of the bulk priority change to {job.priority} by {job.actor}",
+            selection="undo",
+            prepared=timezone.now(),
+            undoes=job,
+            heartbeat=timezone.now(),
+        )
+        items = []
+        for item in job.items.filter(state=State.DONE):
+            record = records.get(item.write_id)
+            if record is None or item.priority_seen is None:
+                continue  # no version to write at: not undone (nothing is written blind)
+            items.append(
+                BulkItem(
+                    job=undo,
+                    position=item.position,
+                    task_sid=item.task_sid,
+                    etag=record.version_after,
+                    status_seen=item.status_seen,
+                    priority_seen=job.priority,
+                    queue_seen=item.queue_seen,
+                    title_seen=item.title_seen,
+                    attributes_digest=item.attributes_digest,
+                    priority_target=item.priority_seen,
+                )
+            )
+        BulkItem.objects.bulk_create(items)
+    start(undo)
+    return undo
 
 
 # --- Taking over stalled jobs (a fleet duty) ---------------------------------------------
@@ -396,10 +527,23 @@ def _claim(job: BulkJob, count: int, *, stale_before) -> list[BulkItem]:
     return items
 
 
-def _changes(job: BulkJob) -> dict:
-    if job.action == Action.PRIORITY:
-        return {"priority": job.priority, "why": job.reason}
+def _changes(job: BulkJob, item: BulkItem) -> dict:
+    if job.action == Action.FRONT:
+        return {"why": job.reason}  # the moment is the item's own (`_front_of_queue`)
+    if job.action in _PRIORITY_ACTIONS:
+        return {"priority": _target_priority(job, item), "why": job.reason}
+    if job.action == Action.SEND:
+        return {"attributes": item.attributes_after, "why": job.reason or None}
     return {"assignment_status": TARGET_STATUS[job.action], "reason": job.reason}
+
+
+# Actions that write a priority (and nothing else): a change, and the undo of one.
+_PRIORITY_ACTIONS = (Action.PRIORITY, Action.UNDO)
+
+
+def _target_priority(job: BulkJob, item: BulkItem) -> int | None:
+    """The priority an item's write sends: the job's, or for an undo the item's own."""
+    return item.priority_target if job.action == Action.UNDO else job.priority
 
 
 def _seen(item: BulkItem) -> dict:
@@ -417,9 +561,16 @@ def _digest(task: taskrouter.Task) -> str:
     return hashlib.sha256((text or task.attributes_json or "").encode()).hexdigest()
 
 
-def _written_outcome(job: BulkJob, task: taskrouter.Task) -> tuple[str, str]:
-    if job.action == Action.PRIORITY and task.priority != job.priority:
+def _digest_of(attributes: dict | None) -> str:
+    return hashlib.sha256(json.dumps(attributes, sort_keys=True).encode()).hexdigest()
+
+
+def _written_outcome(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> tuple[str, str]:
+    if job.action in _PRIORITY_ACTIONS and task.priority != _target_priority(job, item):
         return State.KEPT, f"TaskRouter kept priority {task.priority}: its workflow sets it."
+    if job.action == Action.SEND and task.task_queue_sid != job.queue_sid:
+        where = task.task_queue_friendly_name or task.task_queue_sid or "no queue"
+        return State.DONE, f"Attributes saved; TaskRouter routed it to {where}."
     return State.DONE, _DONE[job.action].format(task=task)
 
 
@@ -427,7 +578,17 @@ _DONE = {
     Action.CANCEL: "Canceled.",
     Action.COMPLETE: "Completed.",
     Action.PRIORITY: "Priority now {task.priority}.",
+    Action.SEND: "Routed to {task.task_queue_friendly_name}.",
+    Action.FRONT: "Moved to the front of its queue.",
+    Action.UNDO: "Priority back to {task.priority}.",
 }
+
+
+def _front_of_queue(job: BulkJob, item: BulkItem) -> datetime | None:
+    """A virtual start time ahead of every other pending task of the item's queue, as the
+    task page's "Move to the front" picks it, as of now; None when it is first already."""
+    task = taskrouter.fetch_task(workspace_sid=job.workspace_sid, task_sid=item.task_sid)
+    return editing.front_of_queue_time(task)
 
 
 def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
@@ -439,7 +600,13 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
         # Still at the preview's version: written now, as a write of its own.
         item.write_id = uuid.uuid4().hex
         BulkItem.objects.filter(pk=item.pk).update(write_id=item.write_id)
+    changes = _changes(job, item)
     try:
+        if job.action == Action.FRONT:
+            moment = _front_of_queue(job, item)
+            if moment is None:
+                return State.DONE, "Already first in its queue: nothing written."
+            changes["virtual_start_time"] = moment
         task = taskrouter.update_task(
             actor=job.actor,
             workspace_sid=job.workspace_sid,
@@ -447,13 +614,18 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             if_match=item.etag,
             seen=_seen(item),
             write_id=item.write_id,
-            **_changes(job),
+            **changes,
         )
     except taskrouter.PreconditionFailed:
         if earlier:
             # The earlier write was still on its way when the task was re-read, and has
             # landed since (or someone else wrote): judge it again, now it has moved.
             return _reread_and_judge(job, item, earlier)
+        if job.action == Action.UNDO:
+            return State.CONFLICT, (
+                "Changed since the bulk change; not undone, not overwritten. "
+                "Open it to see who changed it."
+            )
         return State.CONFLICT, "Changed since the preview; not overwritten. Open it to review."
     except (taskrouter.NotFound, taskrouter.Rejected, taskrouter.InvalidParameter) as error:
         return State.INVALID, error.user_message
@@ -466,7 +638,7 @@ def _write(job: BulkJob, item: BulkItem) -> tuple[str, str]:
             message="Not applied: a later write of the same change landed at the version "
             "this one was sent with.",
         )
-    return _written_outcome(job, task)
+    return _written_outcome(job, item, task)
 
 
 _VERSION = re.compile(r'^(?:W/)?"?(\d+)"?$')
@@ -484,7 +656,17 @@ def _versions_after(before: str, after: str | None) -> int | None:
 def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
     """DONE or KEPT when the task, one change after the preview, is exactly what this
     job's write leaves (by the workflow's rule for a priority); None when it is not."""
-    if job.action != Action.PRIORITY:
+    if job.action == Action.SEND:
+        # Its write changes the attributes to exactly these; TaskRouter may then have
+        # offered the task to an agent, which is its own change, not someone else's.
+        return State.DONE if _digest(task) == _digest_of(item.attributes_after) else None
+    if job.action == Action.FRONT:
+        # Its write changes only the virtual start time: status and attributes as seen.
+        same = task.assignment_status == item.status_seen and (
+            not item.attributes_digest or _digest(task) == item.attributes_digest
+        )
+        return State.DONE if same else None
+    if job.action not in _PRIORITY_ACTIONS:
         wanted = TARGET_STATUS[job.action]
         same = task.assignment_status == wanted and (task.reason or "") == job.reason
         return State.DONE if same else None
@@ -492,7 +674,7 @@ def _ours(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> str | None:
         item.attributes_digest and _digest(task) != item.attributes_digest
     ):
         return None  # a priority write changes neither: that change was someone else's
-    if task.priority == job.priority:
+    if task.priority == _target_priority(job, item):
         return State.DONE
     route = editing.priority_kept_by_workflow(
         workspace_sid=job.workspace_sid,
@@ -547,6 +729,7 @@ def _judge(job: BulkJob, item: BulkItem, task: taskrouter.Task, write_id: str) -
             write_id,
             outcome=Outcome.DONE,
             message=f"Confirmed on re-reading: version {task.etag}, this write's result.",
+            version_after=task.etag or "",
         )
         if state == State.KEPT:
             return State.KEPT, (

@@ -12,7 +12,9 @@ Built from TaskRouter's statistics resources (two shared reads per workspace, se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import tzinfo
+from typing import Any
 from urllib.parse import urlencode
 
 from tasks_app import presentation
@@ -30,8 +32,9 @@ def work_query(statuses: Sequence[str], **more: str) -> str:
     return "?" + urlencode({**more, "status": ",".join(statuses), "sort": URGENT_FIRST})
 
 
-# The table with no parameters at all: the waiting work (PRODUCT's landing view).
-LANDING_QUERY = work_query(WAITING)
+# The table with no parameters at all: the waiting work, breaching or closest to breaching
+# first (then, without targets, most urgent first: see tasks_app.triage.breach).
+LANDING_QUERY = "?" + urlencode({"status": ",".join(WAITING), "sort": "breach"})
 WITH_AGENTS_QUERY = work_query(WITH_AGENTS)
 
 
@@ -60,6 +63,8 @@ class CountsStrip:
     queues: tuple[Count, ...]  # the waiting work, per queue
     longest_wait: str  # "12 min", or "" when nothing waits
     longest_wait_query: str
+    # The queue strip (tasks_app.triage.strip): waiting, breaching and service level per queue.
+    triage: Any = None
 
 
 def _group(key: str, label: str, statuses: Sequence[str], by_status: dict[str, int]) -> Group:
@@ -111,14 +116,26 @@ def for_workspace(
     queues: Sequence[taskrouter.TaskQueue],
     *,
     viewer: str | None = None,
+    zone: tzinfo | None = None,
 ):
     """The strip, or the TaskRouter error that kept it from being read. Shared reads, as
-    fresh as the viewer's own last write."""
+    fresh as the viewer's own last write. The per-queue figures come from the queue
+    strip's read of TaskQueues/Statistics (one read serves both)."""
+    from tasks_app.triage import strip, targets  # triage builds on this module's queries
+
     try:
-        return build(
+        queue_strip = strip.build(
+            workspace_sid=workspace.sid,
+            queues=queues,
+            targets=targets.load(workspace.sid),
+            zone=zone or strip.viewer_zone(None),
+            viewer=viewer,
+        )
+        counts = build(
             taskrouter.workspace_statistics(workspace_sid=workspace.sid, viewer=viewer),
-            taskrouter.queue_statistics(workspace_sid=workspace.sid, viewer=viewer),
+            queue_strip.statistics,
             queues,
         )
     except taskrouter.TaskRouterError as error:
         return error
+    return replace(counts, triage=queue_strip)

@@ -352,6 +352,10 @@ class Conflict:
     fields: tuple[FieldDiff, ...]
     attribute_keys: tuple[FieldDiff, ...]
     done: tuple[str, ...] = ()  # writes of this change that went through before the 412
+    # The version the person's form was read at, and who changed the task since (entries
+    # of its timeline: tasks_app.timeline.who), when known.
+    seen_version: str = ""
+    changed_by: tuple[Any, ...] | list[Any] = ()
 
 
 @dataclass(frozen=True)
@@ -475,9 +479,10 @@ def _moved(before: Mapping[str, Any], task: taskrouter.Task) -> str | None:
     )
 
 
-def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
+def write(editor: Editor, change: Change, *, actor: str, why: str | None = None) -> Outcome:
     """The one way Taskdeck changes or deletes a task for a person: at the editor's
-    version (If-Match), in the order TaskRouter needs, on behalf of ``actor``.
+    version (If-Match), in the order TaskRouter needs, on behalf of ``actor`` (``why``:
+    the audit trail's reason, when TaskRouter takes none, e.g. "Undo of ...").
 
     Raises EditConflict on a 412 and EditFailed when TaskRouter refuses or fails (with
     what was already saved). Nothing is ever sent without If-Match."""
@@ -509,15 +514,15 @@ def write(editor: Editor, change: Change, *, actor: str) -> Outcome:
                 task_sid=editor.task_sid,
                 if_match=editor.etag,
                 seen=editor.seen,
+                why=why,
                 **request,
             )
         except taskrouter.PreconditionFailed:
             now = taskrouter.fetch_task(
                 workspace_sid=editor.workspace_sid, task_sid=editor.task_sid
             )
-            raise EditConflict(
-                compare(editor.seen, change.asked(), now, done=tuple(done))
-            ) from None
+            conflict = compare(editor.seen, change.asked(), now, done=tuple(done))
+            raise EditConflict(replace(conflict, seen_version=editor.etag)) from None
         except taskrouter.TaskRouterError as error:
             raise EditFailed(error, tuple(done), editor) from None
         editor = advance(editor, task)
@@ -552,7 +557,9 @@ def _delete(editor: Editor, *, actor: str) -> Outcome:
         )
     except taskrouter.PreconditionFailed:
         now = taskrouter.fetch_task(workspace_sid=editor.workspace_sid, task_sid=editor.task_sid)
-        raise EditConflict(compare(editor.seen, {}, now)) from None
+        raise EditConflict(
+            replace(compare(editor.seen, {}, now), seen_version=editor.etag)
+        ) from None
     except taskrouter.TaskRouterError as error:
         raise EditFailed(error, (), editor) from None
     title = titles.attributes_title(editor.seen.get("attributes"))
@@ -615,6 +622,7 @@ class EditForm(Protocol):
 
     section: str
     cleaned_data: dict
+    saved_over: dict | None
 
     def __init__(self, data=None, *, editor: Editor, initial: dict | None = None) -> None: ...
     def is_valid(self) -> bool: ...
@@ -742,9 +750,11 @@ def run_edit(
         siblings = advance_siblings(
             others, previous_etag=editor.etag, task=outcome.task, written=set(outcome.written)
         )
+    fresh = form_class(editor=after)
+    fresh.saved_over = editor.seen  # a form may say what its save changed (where it went)
     return EditResult(
         "saved",
-        form_class(editor=after),
+        fresh,
         after,
         task=outcome.task,
         done=outcome.done,

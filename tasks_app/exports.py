@@ -84,7 +84,10 @@ def tasks_csv(
     workspace: taskrouter.Workspace,
     query: taskrouter.TaskQuery,
     attribute_columns: Sequence[AttributeColumn] = (),
+    tasks: Sequence[Task] | None = None,
 ) -> StreamingHttpResponse:
+    """``tasks``: the rows already chosen (the agent filters choose them from the index);
+    otherwise every task TaskRouter lists for ``query``."""
     limit = settings.TASKDECK_EXPORT_MAX_ROWS
     columns = export_columns(attribute_columns)
     writer = csv.writer(_Echo())
@@ -94,9 +97,14 @@ def tasks_csv(
         written = 0
         try:
             # One more than the cap, only to know whether there was more.
-            for task in taskrouter.iter_tasks(
-                workspace_sid=workspace.sid, query=query, limit=limit + 1
-            ):
+            source = (
+                tasks
+                if tasks is not None
+                else taskrouter.iter_tasks(
+                    workspace_sid=workspace.sid, query=query, limit=limit + 1
+                )
+            )
+            for task in source:
                 if written == limit:
                     yield writer.writerow(
                         [

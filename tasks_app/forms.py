@@ -15,9 +15,10 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from tasks_app import editing, presentation, search
+from tasks_app import editing, presentation, route_preview, search
 from tasks_app.bulk import TARGET_STATUS
 from tasks_app.editing import Change
+from tasks_app.index import holders
 from tasks_app.models import BulkJob
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
@@ -34,6 +35,9 @@ SORT_KEYS: dict[str, str] = {
     "created": "DateCreated",
     "start": "VirtualStartTime",
 }
+# Sorted by Taskdeck, not TaskRouter: time to breach (tasks_app.triage.breach), over one
+# read of the oldest matching tasks.
+LOCAL_SORT = "breach"
 MAX_ATTRIBUTE_COLUMNS = 8
 
 
@@ -132,7 +136,7 @@ class TaskFilterForm(forms.Form):
     PRIMARY_FIELDS = ("queue", "workflow", "where")
     # `cols` is chosen beside the table, from the attributes its rows hold (see
     # presentation.column_choices), so it is not in the fold.
-    MORE_FIELDS = ("priority", "addons", "size")
+    MORE_FIELDS = ("breach", "priority", "agent", "holder", "addons", "size")
 
     # The search box: the page renders it first in the compact bar, before the statuses.
     q = forms.CharField(
@@ -172,6 +176,30 @@ class TaskFilterForm(forms.Form):
         choices=[("", "Any"), ("yes", "With add-ons"), ("no", "Without add-ons")],
         label="Add-ons",
     )
+    breach = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), ("now", "Breaching now"), ("soon", "Breaching within 5 min")],
+        label="Service level",
+        error_messages={
+            "invalid_choice": "Service level is “now” (past its target) or “soon” (within "
+            "5 minutes of it), not %(value)s."
+        },
+    )
+    # Taskdeck's own filters, applied from its index (TaskRouter cannot filter tasks by
+    # who holds them): the rows then come from the index, as its events left them.
+    agent = forms.CharField(
+        required=False,
+        label="Agent",
+        max_length=255,
+        help_text="Tasks this agent holds (reserved, assigned or wrapping): a name or a WK SID.",
+        widget=_text("Ana López"),
+    )
+    holder = forms.ChoiceField(
+        required=False,
+        choices=[("", "Anyone"), ("unavailable", "Agents who are not available")],
+        label="Held by",
+        help_text="Tasks held by agents on a break, at lunch or signed out.",
+    )
     sort = forms.CharField(required=False, label="Sort", max_length=100, widget=forms.HiddenInput)
     size = forms.IntegerField(
         required=False,
@@ -198,10 +226,13 @@ class TaskFilterForm(forms.Form):
         queues: Sequence[taskrouter.TaskQueue],
         workflows: Sequence[taskrouter.Workflow],
         sid_jumps: bool = False,
+        workspace_sid: str | None = None,
     ) -> None:
         """``sid_jumps``: the table opens a task whose SID is searched for; anywhere else
-        (a bulk action's saved filter) a SID is not a filter and is refused."""
+        (a bulk action's saved filter) a SID is not a filter and is refused.
+        ``workspace_sid``: whose agents ``agent`` names (without it, it is not checked)."""
         super().__init__(data, label_suffix="")
+        self.workspace_sid = workspace_sid
         self.queues = tuple(queues)
         self.workflows = tuple(workflows)
         self.sid_jumps = sid_jumps
@@ -264,6 +295,29 @@ class TaskFilterForm(forms.Form):
             raise forms.ValidationError(str(error), code="search") from None
         return text
 
+    def clean_agent(self) -> holders.WorkerRef | None:
+        text = self.cleaned_data["agent"].strip()
+        if not text or self.workspace_sid is None:
+            return None
+        found = holders.find_workers(self.workspace_sid, text)
+        if len(found) == 1:
+            return holders.WorkerRef(found[0].sid, found[0].name)
+        if found:
+            sids = ", ".join(sorted(w.sid for w in found))
+            raise forms.ValidationError(
+                f"Several agents are called {text!r}; give one's SID: {sids}.", code="agent"
+            )
+        names = holders.worker_names(self.workspace_sid)
+        known = f" Known: {', '.join(names[:12])}{'…' if len(names) > 12 else ''}." if names else ""
+        raise forms.ValidationError(
+            f"This workspace has no agent called {text!r}.{known}", code="agent"
+        )
+
+    def holder_filtered(self) -> bool:
+        """Whether one of Taskdeck's agent filters is on: the rows then come from the index."""
+        data = getattr(self, "cleaned_data", {})
+        return bool(data.get("agent") or data.get("holder"))
+
     def clean(self) -> dict:
         data = super().clean()
         if self.search_expression and data.get("where"):
@@ -271,7 +325,27 @@ class TaskFilterForm(forms.Form):
                 check_expression(self.expression(), param="q")
             except ExpressionSyntaxError as error:
                 self.add_error("q", error.user_message)
+        if data.get("page") and self.arranged_here:
+            self.add_error(
+                "page",
+                "Tasks sorted or filtered by time to breach come on one page; "
+                "start again from the first page.",
+            )
+        if (data.get("agent") or data.get("holder")) and data.get("addons"):
+            self.add_error(
+                "addons",
+                "Taskdeck's index does not know a task's add-ons: clear Add-ons to filter by "
+                "agent.",
+            )
         return data
+
+    @property
+    def arranged_here(self) -> bool:
+        """Whether Taskdeck filters or sorts the rows itself (by time to breach): one read
+        of the oldest matching tasks, no pages (tasks_app.triage.breach)."""
+        data = getattr(self, "cleaned_data", {})
+        sort = data.get("sort") or ()
+        return bool(data.get("breach")) or any(a.lstrip("-") == LOCAL_SORT for a in sort)
 
     def expression(self) -> str:
         """What ``EvaluateTaskAttributes`` gets: ``where`` and the search, both required."""
@@ -283,15 +357,19 @@ class TaskFilterForm(forms.Form):
             if not part:
                 continue
             name = part.lstrip("-")
-            if name not in SORT_KEYS:
+            if name not in SORT_KEYS and name != LOCAL_SORT:
                 raise forms.ValidationError(
-                    f"Tasks can be sorted by {', '.join(SORT_KEYS)} (add - for descending), "
-                    f"not {part!r}.",
+                    f"Tasks can be sorted by {', '.join([*SORT_KEYS, LOCAL_SORT])} (add - for "
+                    f"descending), not {part!r}.",
                     code="sort",
                 )
             if any(a.lstrip("-") == name for a in aliases):
                 raise forms.ValidationError(f"Sort names {name} twice.", code="sort")
             aliases.append(part)
+        if any(a.lstrip("-") == LOCAL_SORT for a in aliases) and len(aliases) > 1:
+            raise forms.ValidationError(
+                "Time to breach sorts on its own; drop the other sort keys.", code="sort"
+            )
         try:
             rules.validate_ordering(order_keys(aliases))
         except taskrouter.InvalidParameter:
@@ -364,14 +442,24 @@ class TaskFilterForm(forms.Form):
             workflow_sid=workflow.sid if workflow else None,
             evaluate_task_attributes=self.expression() or None,
             has_addons={"yes": True, "no": False}.get(data["addons"]),
-            ordering=order_keys(data["sort"]),
+            ordering=self._ordering(),
         )
+
+    def _ordering(self) -> tuple[rules.OrderKey, ...]:
+        sort = self.cleaned_data["sort"]
+        if any(a.lstrip("-") == LOCAL_SORT for a in sort):
+            # Time to breach comes from the oldest tasks: read those, oldest first.
+            return (rules.OrderKey("DateCreated"),)
+        return order_keys(sort)
 
 
 def order_keys(aliases: Sequence[str]) -> tuple[rules.OrderKey, ...]:
-    """``("-priority", "created")`` -> TaskRouter's Ordering keys."""
+    """``("-priority", "created")`` -> TaskRouter's Ordering keys (time to breach is not
+    one: Taskdeck sorts by it)."""
     return tuple(
-        rules.OrderKey(SORT_KEYS[a.lstrip("-")], descending=a.startswith("-")) for a in aliases
+        rules.OrderKey(SORT_KEYS[a.lstrip("-")], descending=a.startswith("-"))
+        for a in aliases
+        if a.lstrip("-") in SORT_KEYS
     )
 
 
@@ -490,6 +578,11 @@ class SectionForm(forms.Form):
 
     # The form's part of the page (fields and buttons); most need nothing special.
     template = "tasks/sections/_fields.html"
+    # Forms that can move the task say where it will go as the person edits (htmx posts
+    # the form to the task_route view on these events) and, after a save, where it went.
+    route_trigger: ClassVar[str] = ""
+    # The snapshot a save replaced, set on the fresh form shown after saving (run_edit).
+    saved_over: dict | None = None
 
     def initial_from(self, seen: dict) -> dict:
         return {}
@@ -499,6 +592,29 @@ class SectionForm(forms.Form):
 
     def change(self) -> Change:
         raise NotImplementedError
+
+    def route_view(self) -> route_preview.RouteView | None:
+        """Where the task goes with what is typed (None: nothing to say yet)."""
+        return None
+
+    def _route(self, attributes: dict | None, **kwargs) -> route_preview.RouteView:
+        seen = self.editor.seen
+        if self.saved_over is not None:
+            return route_preview.after_save(
+                workspace_sid=self.editor.workspace_sid, before=self.saved_over, now=seen
+            )
+        return route_preview.preview(
+            workspace_sid=self.editor.workspace_sid,
+            seen=seen,
+            attributes=seen.get("attributes", {}) if attributes is None else attributes,
+            **kwargs,
+        )
+
+    def _invalid_route(self, *names: str) -> route_preview.RouteView:
+        errors = [f"{e}" for name in names for e in self.errors.get(name, ())]
+        errors += [f"{e}" for e in self.non_field_errors()]
+        text = " ".join(errors) or "Fix the form to see where the task would go."
+        return route_preview.RouteView("invalid", problem=f"Not routed yet: {text}")
 
 
 def _explain_workflow_priority(form: SectionForm) -> str:
@@ -575,6 +691,83 @@ class AttributesEditForm(SectionForm):
 
     def change(self) -> Change:
         return Change(attributes=self.cleaned_data["attributes"])
+
+    route_trigger = "input delay:400ms from:closest form"
+
+    def route_view(self) -> route_preview.RouteView | None:
+        if self.saved_over is not None:
+            return self._route(None)
+        if not self.is_bound:
+            # A form shown again after a conflict starts from what the person typed.
+            try:
+                typed = rules.load_attributes(self.initial.get("attributes") or "{}")
+            except taskrouter.InvalidParameter:
+                typed = None
+            return self._route(typed if isinstance(typed, dict) else None)
+        if not self.is_valid():
+            return self._invalid_route("attributes")
+        return self._route(self.cleaned_data["attributes"])
+
+
+class SendToQueueForm(SectionForm):
+    """The queues a pending task's workflow can reach, each with the attribute change that
+    routes it there (routing.ways_to_queues); sending saves that change."""
+
+    section, title, submit_label = "send", "Send to a queue", "Send"
+    # Its choices come from the attributes: a save of them elsewhere makes it a conflict.
+    fields_shown = ("attributes",)
+    template = "tasks/sections/_send.html"
+    route_trigger = "change from:closest form"
+
+    queue = forms.ChoiceField(label="Queue")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        seen = self.editor.seen
+        self.pending = seen.get("assignment_status") == rules.PENDING
+        self.unreadable = bool(seen.get("attributes_unreadable"))
+        self.options = (
+            route_preview.send_options(workspace_sid=self.editor.workspace_sid, seen=seen)
+            if self.pending and self.editor.known
+            else []
+        )
+        self.fields["queue"].choices = [("", "Choose a queue")] + [
+            (o.queue_sid, o.label) for o in self.options if o.available
+        ]
+
+    @property
+    def unreachable(self) -> list[route_preview.SendOption]:
+        return [o for o in self.options if not o.available and not o.already]
+
+    @property
+    def current(self) -> route_preview.SendOption | None:
+        return next((o for o in self.options if o.already), None)
+
+    def clean_queue(self):
+        if self.unreadable:
+            raise forms.ValidationError(
+                "The task's stored attributes are not valid JSON; fix them in the attributes "
+                "editor first."
+            )
+        option = route_preview.option_for(self.options, self.cleaned_data["queue"])
+        seen = self.editor.seen.get("attributes", {})
+        merged = route_preview.sent(seen, option) if option is not None else None
+        if option is None or merged is None:
+            raise forms.ValidationError("No simple attribute change sends the task there.")
+        self.option, self.merged = option, merged
+        return option.queue_sid
+
+    def change(self) -> Change:
+        return Change(attributes=self.merged)
+
+    def route_view(self) -> route_preview.RouteView | None:
+        if self.saved_over is not None:
+            return self._route(None)
+        if not self.is_bound or not self.data.get(self.add_prefix("queue")):
+            return None
+        if not self.is_valid():
+            return self._invalid_route("queue")
+        return self._route(self.merged, change_line=f"Sets {self.option.change_text}.")
 
 
 def _status_choices(current: str) -> list[tuple[str, str]]:
@@ -727,6 +920,7 @@ TASK_PAGE_SECTIONS: tuple[type[SectionForm], ...] = (
     PriorityEditForm,
     ChannelEditForm,
     StartTimeEditForm,
+    SendToQueueForm,
     AttributesEditForm,
     DeleteTaskForm,
 )
@@ -742,6 +936,9 @@ class RowEditForm(SectionForm):
     priority = PriorityField(label="Priority", required=False, help_text="")
     assignment_status = forms.ChoiceField(label="Status", required=False)
     reason = ReasonField(label="Reason", required=False, help_text=_REASON_HELP)
+    # Offered for a pending task whose workflow has a simple change to another queue.
+    send_to = forms.ChoiceField(label="Send to", required=False)
+    route_trigger = "change from:closest form"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -755,6 +952,20 @@ class RowEditForm(SectionForm):
         # Keyboard users land in the editor they opened (htmx honours autofocus on swap).
         self.fields["priority"].widget.attrs["autofocus"] = True
         self.kept_by_workflow = _explain_workflow_priority(self)
+        self.options: list[route_preview.SendOption] = []
+        seen = self.editor.seen
+        pending = self.current_status == rules.PENDING and self.editor.known
+        if pending and not seen.get("attributes_unreadable"):
+            self.options = route_preview.send_options(
+                workspace_sid=self.editor.workspace_sid, seen=seen
+            )
+        available = [o for o in self.options if o.available]
+        if available:
+            self.fields["send_to"].choices = [("", f"Keep {seen.get('task_queue') or 'its queue'}")]
+            self.fields["send_to"].choices += [(o.queue_sid, o.label) for o in available]
+        else:
+            del self.fields["send_to"]
+        self.option: route_preview.SendOption | None = None
 
     @property
     def transitions(self) -> list[editing.TransitionChoice]:
@@ -766,7 +977,16 @@ class RowEditForm(SectionForm):
     def clean(self):
         data = super().clean()
         _require_reason(self, data.get("assignment_status"))
+        if data.get("send_to"):
+            self.option = route_preview.option_for(self.options, data["send_to"])
+            if data.get("assignment_status"):
+                self.add_error("send_to", "Send it to a queue or change its status, not both.")
         return data
+
+    def _sent_attributes(self) -> dict | None:
+        if self.option is None:
+            return None
+        return route_preview.sent(self.editor.seen.get("attributes", {}), self.option)
 
     def change(self) -> Change:
         data = self.cleaned_data
@@ -776,6 +996,27 @@ class RowEditForm(SectionForm):
             priority=priority if priority not in (None, self.editor.seen.get("priority")) else None,
             assignment_status=status,
             reason=(data["reason"] or None) if status else None,
+            attributes=self._sent_attributes(),
+        )
+
+    def route_view(self) -> route_preview.RouteView | None:
+        if self.saved_over is not None:
+            return (
+                self._route(None)
+                if self.saved_over.get("attributes") != (self.editor.seen.get("attributes"))
+                else None
+            )
+        if "send_to" not in self.fields:
+            return None
+        if not self.is_bound:
+            return self._route(None)
+        if not self.is_valid():
+            return self._invalid_route("send_to", "priority")
+        if self.cleaned_data.get("assignment_status"):
+            return None  # a status change ends its wait; the status field says so
+        change = f"Sets {self.option.change_text}." if self.option else ""
+        return self._route(
+            self._sent_attributes(), priority=self.cleaned_data.get("priority"), change_line=change
         )
 
 
@@ -832,6 +1073,8 @@ class CreateTaskForm(forms.Form):
 
 def _bulk_action_label(action: BulkJob.Action) -> str:
     """ "Cancel (pending or reserved)": which tasks an action applies to, from the rules."""
+    if action == BulkJob.Action.SEND:
+        return f"{action.label} (pending)"  # only a pending task is routed again
     target = TARGET_STATUS.get(action)
     if target is None:
         return str(action.label)
@@ -845,7 +1088,12 @@ class BulkActionForm(forms.Form):
 
     action = forms.ChoiceField(
         label="Action",
-        choices=[(action.value, _bulk_action_label(action)) for action in BulkJob.Action],
+        # An undo is no choice of the bar: it is offered on a finished priority job.
+        choices=[
+            (action.value, _bulk_action_label(action))
+            for action in BulkJob.Action
+            if action != BulkJob.Action.UNDO
+        ],
     )
     reason = ReasonField(label="Reason", required=False)
     priority = PriorityField(
@@ -854,15 +1102,19 @@ class BulkActionForm(forms.Form):
         help_text="",
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "narrow"}),
     )
+    # For "Send to a queue": each task's attributes get the change its workflow needs to
+    # route it there (the preview names each task's destination).
+    queue = forms.ChoiceField(label="Send to queue", required=False)
     task = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     everything = forms.BooleanField(required=False, label="Every task matching this filter")
     query = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, queues: Sequence[taskrouter.TaskQueue] = (), **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         limit = settings.TASKDECK_BULK_MAX_TASKS
         self.fields["everything"].label = f"Every task matching this filter (up to {limit:,})"
+        self.fields["queue"].choices = [("", "—")] + [(q.sid, q.friendly_name) for q in queues]
 
     def clean_task(self) -> list[str]:
         sids = [s.strip() for s in self.cleaned_data["task"] or [] if s.strip()]
@@ -877,6 +1129,8 @@ class BulkActionForm(forms.Form):
             self.add_error("reason", f"Say why you {action} these tasks; TaskRouter records it.")
         if action == BulkJob.Action.PRIORITY and data.get("priority") is None:
             self.add_error("priority", "Enter the new priority.")
+        if action == BulkJob.Action.SEND and not data.get("queue"):
+            self.add_error("queue", "Choose the queue to send these tasks to.")
         if not data.get("everything") and not data.get("task") and not self.errors:
             raise forms.ValidationError(
                 "Select some tasks, or choose every task matching the filter."

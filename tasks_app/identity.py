@@ -54,6 +54,7 @@ from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
@@ -371,6 +372,21 @@ def _remembered(key: str) -> bool:
         return False
 
 
+# The only POSTs a viewer may make: to their own saved views and landing view, which never
+# reach TaskRouter (tasks_app/saved_views checks who may do what to which view).
+ANYONE_MAY_POST = frozenset(
+    {"saved_view_save", "saved_view_land", "saved_view", "saved_view_remove"}
+)
+
+
+def _anyone_may_post(request: HttpRequest) -> bool:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return match.url_name in ANYONE_MAY_POST
+
+
 class SSOMiddleware(RemoteUserMiddleware):
     """Sets ``request.identity`` on every request (except the health checks), or answers
     403 saying what is missing. Place it after AuthenticationMiddleware."""
@@ -411,7 +427,11 @@ class SSOMiddleware(RemoteUserMiddleware):
                 title="No Taskdeck role",
             )
         request.identity = identity
-        if request.method not in SAFE_METHODS and not request.identity.can_edit:
+        if (
+            request.method not in SAFE_METHODS
+            and not request.identity.can_edit
+            and not _anyone_may_post(request)
+        ):
             # Every write in Taskdeck is a POST (or another unsafe method): refused here
             # too, so a view that forgot its require_role still cannot let a viewer write.
             return forbidden(request, _refusal_text(request.identity, "editor"))

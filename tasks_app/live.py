@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html
 
+from tasks_app.index.holders import holders_of
 from tasks_app.tables import TaskTable, row_version
 from tasks_app.taskrouter import service as taskrouter
 
@@ -74,7 +75,8 @@ def rows_response(
     table_for: Callable[[Sequence[taskrouter.Task]], TaskTable],
 ) -> HttpResponse:
     """The answer to a live refresh of ``page`` (see the module docstring)."""
-    keys = [row_key(task.sid, row_version(task)) for task in page.tasks]
+    holders = holders_of(task.sid for task in page.tasks)  # one query of the index
+    keys = [row_key(task.sid, row_version(task, holders.get(task.sid))) for task in page.tasks]
     have = client_keys(request)
     read_at = page.read_at.isoformat()
     if have == keys:

@@ -75,6 +75,11 @@ BUDGET_WAIT_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
 )
 BULK_ITEMS = Counter("taskdeck_bulk_items_total", "Bulk items finished, by outcome", ["outcome"])
+INDEX_LAG_SECONDS = Histogram(
+    "taskdeck_index_lag_seconds",
+    "From TaskRouter recording an event to the follower applying it to the index",
+    buckets=(0.5, 1, 2, 3, 5, 10, 30, 60, 300),
+)
 
 # The resource keys of the calls Taskdeck makes; a key built from anything else (a path
 # TaskRouter handed back) is counted as "other".
@@ -168,6 +173,30 @@ class _BulkQueue(Collector):
         yield gauge
 
 
+class _Index(Collector):
+    """How long ago each workspace's follower last read the Events feed to its end (from
+    the shared database, so every instance reports the fleet's one follower)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from django.utils import timezone
+
+        from tasks_app.index.models import FollowCursor
+
+        try:
+            cursors = list(FollowCursor.objects.exclude(caught_up_at=None))
+        except DatabaseError:
+            return
+        gauge = GaugeMetricFamily(
+            "taskdeck_index_behind_seconds",
+            "Seconds since the follower last read a workspace's TaskRouter Events to the end",
+            labels=["workspace"],
+        )
+        now = timezone.now()
+        for cursor in cursors:
+            gauge.add_metric([cursor.workspace_sid], (now - cursor.caught_up_at).total_seconds())
+        yield gauge
+
+
 def _registry() -> CollectorRegistry:
     if env_str("PROMETHEUS_MULTIPROC_DIR"):  # gunicorn.conf.py sets it for its workers
         registry = CollectorRegistry()
@@ -177,6 +206,7 @@ def _registry() -> CollectorRegistry:
         registry.register(_Everything())
     registry.register(_BulkQueue())
     registry.register(_Breakers())
+    registry.register(_Index())
     return registry
 
 

@@ -23,6 +23,11 @@ class BulkJob(models.Model):
         CANCEL = "cancel", "Cancel"
         COMPLETE = "complete", "Complete"
         PRIORITY = "priority", "Change priority"
+        SEND = "send", "Send to a queue"
+        # A virtual start time ahead of every other pending task of its queue.
+        FRONT = "front", "Move to the front of the queue"
+        # Writing back the priorities a priority job replaced (tasks_app/timeline/undo.py).
+        UNDO = "undo", "Undo priority change"
 
     token = models.CharField(max_length=64, unique=True, default=new_token)
     owner = models.CharField(max_length=128, db_index=True)
@@ -33,6 +38,8 @@ class BulkJob(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     reason = models.CharField(max_length=255, blank=True)
     priority = models.BigIntegerField(null=True, blank=True)
+    # For "send": the queue (WQ SID) each task's attributes are changed to reach.
+    queue_sid = models.CharField(max_length=34, blank=True)
     # How the set was chosen, for the record: the filter's query string, or "selected".
     selection = models.TextField(blank=True)
     truncated = models.BooleanField(default=False)
@@ -47,6 +54,10 @@ class BulkJob(models.Model):
     # Last sign of life of the worker writing this job; a stale one is taken over.
     heartbeat = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # For an undo: the priority job it undoes (one undo per job).
+    undoes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by"
+    )
 
     def __str__(self) -> str:
         return f"bulk {self.action} of {self.items.count()} tasks"
@@ -74,9 +85,14 @@ class BulkItem(models.Model):
     queue_seen = models.CharField(max_length=255, blank=True)
     # The task's title at preview (TASKDECK_TITLE_ATTRIBUTES): results name tasks, not SIDs.
     title_seen = models.CharField(max_length=120, blank=True)
-    # The attributes read at preview, hashed: a write of this job never changes them, so a
-    # taken-over job can tell its own landed write from someone else's change.
+    # The attributes read at preview, hashed: a write of this job never changes them (a
+    # "send" sets exactly attributes_after), so a taken-over job can tell its own landed
+    # write from someone else's change.
     attributes_digest = models.CharField(max_length=64, blank=True)
+    # For "send": where the workflow will route the task (shown in the preview), and the
+    # attributes its write sets (the ones read at preview with the change made).
+    destination = models.TextField(blank=True)
+    attributes_after = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEW)
     message = models.TextField(blank=True)
     # When a RUNNING claim started: a claim older than TASKDECK_BULK_STALE_SECONDS was
@@ -85,6 +101,8 @@ class BulkItem(models.Model):
     # The write of this item under way or last tried: its audit record's write_id, so a
     # worker taking over can complete that record with what the re-read task shows.
     write_id = models.CharField(max_length=32, blank=True)
+    # For an undo: the priority this item writes back (what the undone job replaced).
+    priority_target = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -148,6 +166,10 @@ class AuditRecord(models.Model):
     error_code = models.PositiveIntegerField(null=True, blank=True)  # Twilio's code
     message = models.TextField(blank=True)
     request_id = models.CharField(max_length=64, blank=True)  # Twilio-Request-Id
+    # The task's version (ETag) a done write produced: the write's own TaskRouter events
+    # carry it as task_version, so a task's timeline names the person behind them, and an
+    # undo sends it as If-Match (anyone's change since is a conflict, never overwritten).
+    version_after = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     objects = AuditQuerySet.as_manager()
 
@@ -164,3 +186,29 @@ class AuditRecord(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("Audit records cannot be deleted.")
+
+
+class SlaTarget(models.Model):
+    """A service-level target: the longest a task of a queue should wait for an agent
+    (from its creation to an accepted reservation, as TaskRouter's SplitByWaitTime counts
+    it). ``channel`` empty: the queue's target for every channel; a task channel's unique
+    name: that channel's, which wins over the queue's. Set by admins on the targets page,
+    every change in the audit trail (tasks_app.triage.targets)."""
+
+    workspace_sid = models.CharField(max_length=34)
+    queue_sid = models.CharField(max_length=34)
+    channel = models.CharField(max_length=64, blank=True)
+    seconds = models.PositiveIntegerField()
+    updated = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        ordering = ["workspace_sid", "queue_sid", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace_sid", "queue_sid", "channel"], name="sla_target_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_sid}/{self.channel or '*'}: {self.seconds} s"

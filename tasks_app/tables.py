@@ -30,8 +30,11 @@ from django_tables2.data import TableData
 
 from tasks_app import presentation, titles
 from tasks_app.forms import AttributeColumn
+from tasks_app.index.holders import HELD_STATUSES, Holder, holders_of
 from tasks_app.taskrouter.resources import Task
 from tasks_app.taskrouter.rules import CLOSED_STATUSES
+from tasks_app.triage import breach as triage_breach
+from tasks_app.triage import targets as triage_targets
 
 _CONTROLS_TEMPLATE = "tasks/_row_controls.html"
 
@@ -159,6 +162,97 @@ class TimeColumn(TaskColumn):
         return f'<td class="col-age" title="{time.title}">{time.text}</td>'
 
 
+class BreachColumn(TaskColumn):
+    """A waiting task's time to breach its service-level target, in words and colour
+    (class breach-now, breach-soon or breach-later): "3 min past target", "due in 40 s".
+    Under it, the wait since the task was created when that differs from its time in its
+    queue (the Time column's): a re-route restarts the second, never the first. The cell
+    carries both moments, so static/js/taskdeck.js moves them on between refreshes and a
+    task crossing its target turns breaching without a reload."""
+
+    css_class = "col-breach"
+    now = None  # set by the table: when the rows were read
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets: dict[str, triage_targets.Targets] = {}
+
+    def breach(self, task: Task) -> triage_breach.Breach | None:
+        if task.assignment_status not in triage_breach.WAITING or self.now is None:
+            return None
+        found = self.targets.get(task.workspace_sid)
+        if found is None:
+            found = self.targets[task.workspace_sid] = triage_targets.load(task.workspace_sid)
+        return triage_breach.of(task, found, self.now)
+
+    def text(self, task: Task) -> str:
+        found = self.breach(task)
+        return "" if found is None else str(found.remaining)
+
+    def cell(self, task: Task, sid: str) -> str:
+        if task.assignment_status not in triage_breach.WAITING:
+            return '<td class="col-breach"></td>'
+        found = self.breach(task)
+        created = task.date_created
+        since = ""
+        entered = task.task_queue_entered_date
+        waited = in_queue = ""
+        if created is not None and entered is not None:
+            waited = presentation.human_duration((self.now - created).total_seconds())
+            in_queue = presentation.human_duration((self.now - entered).total_seconds())
+        if waited != in_queue:  # re-routed: its time in this queue (the Time column) restarted
+            since = (
+                f'<span class="since-created" data-created-at="{created.isoformat()}">'
+                f"{waited} since created</span>"
+            )
+        if found is None:
+            return f'<td class="col-breach"><span class="muted">no target</span>{since}</td>'
+        words = _breach_words(found.remaining)
+        target = presentation.human_duration(found.target)
+        return (
+            f'<td class="col-breach breach-{found.state}" data-breach-at="{found.at.isoformat()}"'
+            f' title="Target {target} from creation">'
+            f'<span class="breach-text">{words}</span>{since}</td>'
+        )
+
+
+def _breach_words(remaining: int) -> str:
+    """The same words static/js/taskdeck.js writes as time goes by."""
+    if remaining < 0:
+        return f"⚠ {presentation.human_duration(-remaining)} past target"
+    return f"due in {presentation.human_duration(remaining)}"
+
+
+class HolderColumn(TaskColumn):
+    """Who holds a reserved, assigned or wrapping task, from the index (joined to the page's
+    rows by SID in one query per table, never a TaskRouter read per row): the agent's name,
+    their activity (marked "away" when it does not let them work) and how long the task has
+    been with them. Plain text; the tooltip has the worker's SID and exact seconds."""
+
+    css_class = "col-agent"
+    holders: Mapping[str, Holder] = {}  # set by the table
+    now = None  # set by the table: when the rows were read
+
+    def holder(self, task: Task) -> Holder | None:
+        if task.assignment_status not in HELD_STATUSES:
+            return None
+        return self.holders.get(task.sid)
+
+    def text(self, task: Task) -> str:
+        holder = self.holder(task)
+        return "" if holder is None or self.now is None else holder.text(self.now)
+
+    def cell(self, task: Task, sid: str) -> str:
+        holder = self.holder(task)
+        if holder is None or self.now is None:
+            return '<td class="col-agent"></td>'
+        away = " agent-away" if holder.available is False else ""
+        return (
+            f'<td class="col-agent{away}" title="{escape(holder.title(self.now))}">'
+            f"{escape(holder.text(self.now))}</td>"
+        )
+
+
 class MomentColumn(TaskColumn):
     css_class = "col-moment"
     zone = UTC  # set by the table to the display zone before rendering rows
@@ -237,6 +331,8 @@ class TaskTable(tables.Table):
     status = StatusColumn(verbose_name="Status")
     priority = PriorityColumn(verbose_name="Priority", orderable=True)
     time = TimeColumn(verbose_name="Time")
+    breach = BreachColumn(verbose_name="Target", orderable=True)
+    agent = HolderColumn(verbose_name="Agent")
     queue = NameColumn(accessor="task_queue_friendly_name", verbose_name="Queue")
     workflow = NameColumn(accessor="workflow_friendly_name", verbose_name="Workflow")
     created = MomentColumn(accessor="date_created", verbose_name="Created", orderable=True)
@@ -262,14 +358,21 @@ class TaskTable(tables.Table):
         editable: bool = True,
         now: datetime | None = None,
     ) -> None:
+        tasks = list(tasks)
+        # Time to breach only where the workspace has service-level targets: without any,
+        # every cell would say "no target" and only widen the table.
+        workspace_sid = tasks[0].workspace_sid if tasks else ""
+        found = triage_targets.load(workspace_sid) if workspace_sid else None
+        hidden = ("breach",) if found is None or found.empty else ()
         super().__init__(
             RemotePage(tasks),
             order_by=tuple(order_by),
             extra_columns=[
                 (f"attr_{i}", AttributeValueColumn(a)) for i, a in enumerate(attribute_columns)
             ],
-            exclude=() if editable else ("actions",),
+            exclude=(() if editable else ("actions",)) + hidden,
         )
+        self.targets = {workspace_sid: found} if found is not None else {}
         # The one switch for every control that writes: checkboxes, Edit, select-all.
         self.editable = editable
         self.now = now or datetime.now(UTC)
@@ -283,6 +386,8 @@ class TaskTable(tables.Table):
             "edit": reverse("task_row_edit", args=[workspace_slug, _SID_PLACEHOLDER]) + row_query,
         }
         self.controls = self._render_controls() if editable else {}
+        # Who holds each row's task: one query of the index for the whole table.
+        self.holders = holders_of(task.sid for task in tasks) if tasks else {}
         sid_column = self.columns["sid"].column
         sid_column.detail_url = escape(self._urls["detail"])
         sid_column.references = titles.title_references()
@@ -298,12 +403,17 @@ class TaskTable(tables.Table):
             "editable": self.editable,
             "sid": _SID_PLACEHOLDER,
             "detail_url": self._urls["detail"],
-            "edit_url": self._urls["edit"],
         }
         return {
             name: render_to_string(f"{_CONTROLS_TEMPLATE}#{name}", context).strip()
             for name in ("select-all", "select", "edit", "closed")
         }
+
+    @property
+    def edit_url_template(self) -> str:
+        """Every row's editor URL with ``{sid}`` for the row's SID: the table's script
+        opens a row's editor from it, so no row carries its own htmx attributes."""
+        return self._urls["edit"].replace(_SID_PLACEHOLDER, "{sid}")
 
     def url(self, name: str, sid: str) -> str:
         """A row's URL: ``detail`` (the task page), ``row`` (the row redrawn) or ``edit``
@@ -378,6 +488,10 @@ class TaskTable(tables.Table):
                 bound.column.zone, bound.column.zone_name = zone, name
             elif isinstance(bound.column, TimeColumn):
                 bound.column.now = self.now
+            elif isinstance(bound.column, BreachColumn):
+                bound.column.now, bound.column.targets = self.now, dict(self.targets)
+            elif isinstance(bound.column, HolderColumn):
+                bound.column.now, bound.column.holders = self.now, self.holders
             renderers.append(bound.column.cell)
         return renderers
 
@@ -396,7 +510,8 @@ class TaskTable(tables.Table):
         select = self.controls["select"].replace(_SID_PLACEHOLDER, sid) if self.editable else ""
         marked = ' class="row-changed"' if changed else ""
         return (
-            f'<tr id="row-{sid}" data-sid="{sid}" data-version="{row_version(task)}"{marked}>'
+            f'<tr id="row-{sid}" data-sid="{sid}" '
+            f'data-version="{row_version(task, self.holders.get(task.sid))}"{marked}>'
             f"{select}{cells}</tr>"
         )
 
@@ -410,10 +525,12 @@ class HeaderCell:
     secondary: bool = False
 
 
-def row_version(task: Task) -> str:
+def row_version(task: Task, holder: Holder | None = None) -> str:
     """A short fingerprint of a row (age aside, which always moves), so live refresh can
     mark the rows that really changed. List results carry no ETag, but TaskRouter moves
-    date_updated on every change; CRC-32 is stable across processes (unlike hash())."""
+    date_updated on every change; its holder's activity (from the index) changes without
+    the task changing. CRC-32 is stable across processes (unlike hash())."""
     updated = task.date_updated.timestamp() if task.date_updated else 0
-    fingerprint = f"{task.assignment_status}|{task.priority}|{task.task_queue_sid}|{updated}"
+    held = holder.fingerprint if holder is not None else 0
+    fingerprint = f"{task.assignment_status}|{task.priority}|{task.task_queue_sid}|{updated}|{held}"
     return f"{zlib.crc32(fingerprint.encode()):08x}"

@@ -35,6 +35,8 @@ from tests.identities import IDENTITIES
 from tests.sandbox.helpers import SeededTemplate
 
 T = TypeVar("T")
+# Real worker processes (tests/workers.py): its fixtures serve every test module.
+pytest_plugins = ["tests.workers"]
 
 
 def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 0.05) -> T:

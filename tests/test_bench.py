@@ -13,7 +13,7 @@ from django.http import QueryDict
 from django.test import RequestFactory
 
 from bench import floor
-from bench.browser import trace_breakdown
+from bench.browser import ratios, render, trace_breakdown
 from bench.cli import growth_verdict, refresh_verdict, render_report, verdict
 from bench.measure import (
     REFRESH_HEADERS,
@@ -307,3 +307,67 @@ def test_the_browser_breakdown_counts_work_forced_inside_a_script_once_as_its_ow
     assert totals["script"] == 6.0
     assert (totals["style"], totals["layout"], totals["parse HTML"]) == (3.0, 1.0, 4.0)
     assert totals["script: merge taskdeck.js:12"] == 6.0
+    assert totals["total"] == 14.0
+
+
+def test_the_browser_breakdown_counts_the_cpu_a_thread_spent_not_the_time_it_waited():
+    main = {"pid": 1, "tid": 7}
+    events = [
+        {**main, "ph": "M", "name": "thread_name", "args": {"name": "CrRendererMain"}},
+        # 30 ms on the clock, 12 of them working: the machine was busy.
+        {**main, "ph": "X", "name": "Layout", "ts": 0, "dur": 30_000, "tdur": 12_000},
+        {**main, "ph": "X", "name": "UpdateLayoutTree", "ts": 40_000, "dur": 5_000},
+    ]
+
+    totals = trace_breakdown(events)
+
+    assert (totals["layout"], totals["style"], totals["total"]) == (12.0, 5.0, 17.0)
+
+
+def _navigation(total: float, elements: int, rows: int) -> dict:
+    return {
+        "server": 5.0,
+        "receive": 1.0,
+        "parse": total / 2,
+        "scripts": 2.0,
+        "paint": total / 4,
+        "total": total,
+        "elements": elements,
+        "rows": rows,
+    }
+
+
+def test_the_browser_report_prints_taskdecks_time_over_the_floors_at_both_sizes():
+    def result(size: int, floor: list[float], taskdeck: list[float]) -> dict:
+        return {
+            "size": size,
+            "floor_server": [4.0] * len(floor),
+            "floor_navigations": [_navigation(t, 11 * size + 19, size) for t in floor],
+            "server": [9.0] * len(taskdeck),
+            "navigations": [_navigation(t, 14 * size + 700, size) for t in taskdeck],
+            "changes": [{"total": 90.0, "request": 20.0, "server": 15.0, "rows": size}],
+            "traces": {
+                "floor navigation": {"total": 20.0},
+                "Taskdeck navigation": {"total": 50.0, "script: go taskdeck.js:3": 4.0},
+            },
+        }
+
+    # Medians: the floor's 50 ms and 200 ms, Taskdeck's 70 ms (1.4x) and 400 ms (2x).
+    results = [
+        result(50, [40.0, 50.0, 90.0], [60.0, 70.0, 75.0]),
+        result(1000, [200.0, 180.0, 260.0], [400.0, 390.0, 500.0]),
+    ]
+
+    assert ratios(results[0]) == {
+        "floor_ms": 50.0,
+        "taskdeck_ms": 70.0,
+        "ratio": 1.4,
+        "floor_elements": 569.0,
+        "taskdeck_elements": 1400.0,
+    }
+    report = render(results, samples=3)
+    assert "   50     50.0      70.0   1.40  <= 1.5   569 / 1,400   met" in report
+    assert " 1000    200.0     400.0   2.00  <= 1.5   11,019 / 14,700   missed" in report
+    assert "1000 rows, Taskdeck navigation" in report
+    assert "floor 20.0 ms, Taskdeck 50.0 ms (2.50 x)" in report
+    assert "go taskdeck.js:3" in report

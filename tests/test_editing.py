@@ -421,10 +421,10 @@ def test_after_a_cancel_every_other_section_shows_the_task_is_closed(client, san
     )
     body = response.content.decode()
     assert response.status_code == 200
-    for name in ("priority", "channel", "start", "attributes"):
+    for name in ("priority", "channel", "start", "send", "attributes"):
         redrawn = re.search(rf'<section class="task-actions edit-{name}"[^>]*hx-swap-oob', body)
         assert redrawn, name
-    assert body.count("TaskRouter does not change closed tasks") == 5
+    assert body.count("TaskRouter does not change closed tasks") == 6
 
 
 def test_taskrouters_refusal_of_a_closed_task_is_in_plain_words(sandbox):
@@ -697,7 +697,7 @@ def test_before_saving_the_page_says_when_the_workflow_fixes_the_priority(client
 def test_a_viewer_sees_the_task_and_its_history_but_no_form(sandbox, signed_in):
     viewer = signed_in("viewer")
     html = viewer.get(f"/w/Support/tasks/{sandbox.task_sid('pending')}/").content.decode()
-    assert 'id="task-facts"' in html and "History in Taskdeck" in html
+    assert 'id="task-facts"' in html and ">Timeline<" in html
     assert 'name="editor-' not in html
 
 

@@ -148,7 +148,7 @@ def test_the_worker_follows_every_workspace_without_being_asked(sandbox):
         )
         sid = sandbox.task_sid("pending")
         sandbox.change(sid, priority=42)
-        wait_until(lambda: IndexedTask.objects.get(sid=sid).priority == 42, timeout=30)
+        wait_until(lambda: IndexedTask.objects.get(sid=sid).priority == 42, timeout=120)
     finally:
         runner.stop()
 
@@ -159,3 +159,19 @@ def test_search_text_ignores_case_accents_and_phone_formats():
     )
     assert fold("JOSÉ núñez") in text
     assert "14155550100" in text and "48213" in text
+
+
+def test_metrics_say_how_far_behind_the_index_is_and_how_late_events_arrive(sandbox, held):
+    from django.test import Client
+
+    from tests.test_metrics import sample
+
+    before = Client().get("/metrics").content.decode()
+    follow_once(sandbox, held)
+
+    text = Client().get("/metrics").content.decode()
+    ws = sandbox.workspace_sid()
+    assert f'taskdeck_index_behind_seconds{{workspace="{ws}"}}' in text
+    assert 0 <= sample(text, "taskdeck_index_behind_seconds", workspace=ws) < 600
+    applied = sample(text, "taskdeck_index_lag_seconds_count")
+    assert applied > sample(before, "taskdeck_index_lag_seconds_count")

@@ -27,6 +27,7 @@ def every_get_address(workspace: str, sid: str) -> list[str]:
         "sid": [sid],
         "token": [secrets.token_urlsafe(16)],
         "section": list(SECTIONS),
+        "pk": ["1"],  # a saved view's number
     }
     addresses = []
     for pattern in urlpatterns:
@@ -35,7 +36,7 @@ def every_get_address(workspace: str, sid: str) -> list[str]:
         for combination in itertools.product(*(values[name] for name in names)):
             route = str(pattern.pattern)
             for name, value in zip(names, combination, strict=True):
-                route = route.replace(f"<str:{name}>", value)
+                route = route.replace(f"<str:{name}>", value).replace(f"<int:{name}>", value)
             addresses.append("/" + route)
     return addresses
 

@@ -485,10 +485,10 @@ def test_any_explicit_parameter_keeps_its_old_meaning(client):
     assert row_sids(html) == [t.sid for t in support_tasks()][:1000]
 
 
-def test_paging_through_the_waiting_work_stays_in_it(client):
+def test_without_targets_the_waiting_work_comes_most_urgent_first_on_one_page(client):
+    # Sorted by time to breach (Taskdeck's sort, over one read of the oldest waiting
+    # tasks): with no target anywhere, that is highest priority, then longest waiting.
     first = client.get("/w/Support/tasks/").content.decode()
-    next_link = re.search(r'<a href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
-    second = client.get("/w/Support/tasks/" + next_link).content.decode()
     expected = support_tasks(
         statuses=("pending", "reserved"),
         ordering=(
@@ -496,7 +496,8 @@ def test_paging_through_the_waiting_work_stays_in_it(client):
             taskrouter.rules.OrderKey("DateCreated"),
         ),
     )
-    assert row_sids(second) == [t.sid for t in expected[50:100]]
+    assert row_sids(first) == [t.sid for t in expected[:50]]
+    assert 'rel="next"' not in first
 
 
 # --- A table that fits: titles, short SIDs, time in queue --------------------------------
@@ -571,9 +572,11 @@ def test_the_counts_strip_shows_tasks_by_status_per_queue_and_the_longest_wait(c
         for t in every
         if t.task_queue_sid == queue.sid and t.assignment_status in ("pending", "reserved")
     )
+    row = re.search(rf'<tr data-queue="{queue.sid}".*?</tr>', strip, re.S).group(0)
     assert re.search(
-        rf'href="\?queue={queue.sid}[^"]*">{queue.friendly_name} <strong>{waiting}</strong>',
-        strip,
+        rf'href="\?status=pending%2Creserved&amp;queue={queue.sid}&amp;sort=breach" '
+        rf'class="q-waiting"[^>]*>{waiting}</a>',
+        row,
     )
     assert re.search(r'id="longest-wait">Longest wait <strong>\d+ (s|min|h|d)', strip)
 

@@ -39,6 +39,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Status", "assignment_status"),
     ("Priority", "priority"),
     ("Time", "task_queue_entered_date"),
+    ("Agent", ""),  # the dashboard's comes from its index; the floor has none
     ("Queue", "task_queue_friendly_name"),
     ("Workflow", "workflow_friendly_name"),
     ("Created", "date_created"),
@@ -154,7 +155,8 @@ def task_table(request: HttpRequest) -> HttpResponse:
         f'<tr id="row-{e(t["sid"])}"><th scope="row"><a href="{e(t["sid"])}/">'
         f"{e(_title(t.get('attributes')))} {e(t['sid'])}</a></th>"
         f"<td>{e(t['assignment_status'])}</td><td>{e(t['priority'])}</td>"
-        f"<td>{e(t['task_queue_entered_date'])}</td><td>{e(t['task_queue_friendly_name'])}</td>"
+        f"<td>{e(t['task_queue_entered_date'])}</td><td></td>"
+        f"<td>{e(t['task_queue_friendly_name'])}</td>"
         f"<td>{e(t['workflow_friendly_name'])}</td>"
         f"<td>{e(t['date_created'])}</td><td>{e(t['virtual_start_time'])}</td>"
         f"<td>{e(t['reason'])}</td></tr>"

@@ -20,6 +20,11 @@
 
   // --- 1. Helpers ---------------------------------------------------------------------
   const $ = (selector, root) => (root || document).querySelector(selector);
+  // Work that can wait until the browser has drawn the page and is idle (within 1 s).
+  const later = (work) => {
+    if (typeof window.requestIdleCallback === "function") window.requestIdleCallback(work, { timeout: 1000 });
+    else window.setTimeout(work, 50);
+  };
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
 
   function announce(text) {
@@ -187,6 +192,24 @@
       return row.dataset.version || rowEditor.versions.get(row.dataset.sid) || "";
     },
 
+    // A row's Edit: the row becomes its editor, as if the link carried hx-get with the
+    // tbody's hx-target and hx-swap. One listener for the table instead of htmx setting up
+    // every row's link on page load; the editor's URL is the tbody's data-edit-url for
+    // the row's SID. A click with a modifier key opens the task page, as the link says.
+    open(event) {
+      const link = event.target.closest("#task-rows a[data-row-edit]");
+      if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+        return false;
+      }
+      const row = link.closest("tr[data-sid]");
+      const template = link.closest("#task-rows").dataset.editUrl;
+      if (!row || !template || !window.htmx) return false;
+      event.preventDefault();
+      const url = template.replace("{sid}", encodeURIComponent(row.dataset.sid));
+      window.htmx.ajax("GET", url, { source: link, target: row, swap: "outerHTML" });
+      return true;
+    },
+
     // Escape leaves the editor the way its Cancel link does.
     escape() {
       const active = document.activeElement;
@@ -276,9 +299,13 @@
 
     start() {
       live.render();
-      clock.stamp($("#task-rows"));
-      clock.tick();
       live.schedule();
+      // The server wrote every age as of its read: they start moving once the table is on
+      // screen, not on the way to its first frame (a 1000-row table is 1000 cells).
+      later(() => {
+        clock.stamp($("#task-rows"));
+        clock.tick();
+      });
     },
 
     schedule() {
@@ -370,6 +397,11 @@
     refreshCounts() {
       const strip = $("#counts");
       const controls = live.controls();
+      // The saved views' live counts (tasks_app/saved_views) come from their own URL.
+      const views = $("#saved-views-live[data-refresh-url]");
+      if (views && controls && window.htmx) {
+        window.htmx.ajax("GET", views.dataset.refreshUrl, { source: views, target: views, swap: "outerHTML" });
+      }
       if (!strip || !controls) return;
       window.htmx.ajax("GET", controls.dataset.refreshUrl, {
         source: strip,
@@ -546,6 +578,7 @@
         cell.title = clock.numbers.format(seconds) + " seconds " + (cell.dataset.meaning || "") +
           ", since " + cell.dataset.since;
       });
+      breach.tick(now);
       clock.dataAge(now);
     },
 
@@ -563,6 +596,41 @@
       label.textContent = "as of " + time + " (" + ago + ")";
       label.title = zones.utc(readAt);
       label.classList.toggle("stale", seconds * 1000 > 2 * live.interval() + 5000);
+    },
+  };
+
+  // Time to breach (tasks_app/tables.py, BreachColumn): each waiting row's target cell
+  // carries the moment its task breaches; its words and colour class move on here, so a
+  // task crossing its target turns breaching without a reload. The same words and steps
+  // as the server writes: whole seconds, past the target only once the wait exceeds it.
+  const breach = {
+    soonSeconds: 300,
+
+    words(remaining) {
+      return remaining < 0
+        ? "\u26a0 " + clock.duration(-remaining) + " past target"
+        : "due in " + clock.duration(remaining);
+    },
+
+    tick(now) {
+      $$("#task-rows [data-breach-at]").forEach((cell) => {
+        const at = Date.parse(cell.dataset.breachAt);
+        if (Number.isNaN(at)) return;
+        const remaining = Math.ceil((at - now) / 1000);
+        const state = remaining < 0 ? "now" : remaining <= breach.soonSeconds ? "soon" : "later";
+        ["now", "soon", "later"].forEach((name) => {
+          cell.classList.toggle("breach-" + name, name === state);
+        });
+        const text = $(".breach-text", cell);
+        const words = breach.words(remaining);
+        if (text && text.textContent !== words) text.textContent = words;
+      });
+      $$("#task-rows .since-created[data-created-at]").forEach((span) => {
+        const created = Date.parse(span.dataset.createdAt);
+        if (Number.isNaN(created)) return;
+        const words = clock.duration((now - created) / 1000) + " since created";
+        if (span.textContent !== words) span.textContent = words;
+      });
     },
   };
 
@@ -685,23 +753,54 @@
       };
       option("", browser + " (this browser)");
       if (browser !== "UTC") option("UTC", "UTC");
-      const others = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-      others.forEach((zone) => { if (zone !== browser && zone !== "UTC") option(zone, zone); });
       const chosen = zones.chosen();
-      if (chosen && !$$("option", select).some((item) => item.value === chosen)) option(chosen, chosen);
+      if (chosen && chosen !== browser && chosen !== "UTC") option(chosen, chosen);
       select.value = chosen;
       wrapper.append(label, " ", select);
       header.append(wrapper);
+      // Every other zone (about 400 options) once the page is up, or as soon as someone
+      // reaches for the menu: not on the way to the first frame.
+      const fill = () => zones.fillChooser(select);
+      ["focus", "pointerdown", "keydown"].forEach((type) => select.addEventListener(type, fill));
+      later(fill);
+    },
+
+    // The zones the browser knows, in its order, after the ones already offered.
+    fillChooser(select) {
+      if (select.dataset.filled) return;
+      select.dataset.filled = "1";
+      // The browser's own zone is the first option already (value "": follow the browser).
+      const offered = new Set($$("option", select).map((item) => item.value).concat(zones.browserZone()));
+      const others = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+      const fragment = document.createDocumentFragment();
+      others.forEach((zone) => {
+        if (offered.has(zone)) return;
+        const item = document.createElement("option");
+        item.value = zone;
+        item.textContent = zone;
+        fragment.append(item);
+      });
+      const value = select.value;
+      select.append(fragment);
+      select.value = value;
+    },
+
+    // The server counts "today" (the queue strip's service level) from midnight in the
+    // viewer's zone: it reads it from this cookie (tasks_app/triage/strip.py).
+    remember() {
+      document.cookie = "taskdeck_tz=" + zones.current() + "; path=/; max-age=31536000; SameSite=Lax";
     },
 
     choose(zone) {
       if (zone) window.localStorage.setItem(zones.storageKey, zone);
       else window.localStorage.removeItem(zones.storageKey);
+      zones.remember();
       zones.apply(document);
       announce("Times now shown in " + zones.current() + ".");
     },
 
     start() {
+      zones.remember();
       zones.chooser();
       zones.apply(document);
     },
@@ -781,7 +880,7 @@
 
     edit() {
       const row = keyboard.focusedRow();
-      const link = row && !row.dataset.editing && $(".col-actions a[hx-get]", row);
+      const link = row && !row.dataset.editing && $(".col-actions a[data-row-edit]", row);
       if (!link) return false;
       link.click();
       return true;
@@ -878,6 +977,7 @@
     if (!(target instanceof Element)) return;
     if (target.id === "live-toggle") live.toggle();
     else if (target.matches("#alerts [data-dismiss]")) target.closest(".banner").remove();
+    else rowEditor.open(event);
   });
   on("keydown", (event) => {
     if (event.key === "Escape") {

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
+from tasks_app.metrics import INDEX_LAG_SECONDS
 from tasks_app.taskrouter import rules
-from tasks_app.taskrouter.resources import Event, Task
+from tasks_app.taskrouter.resources import Activity, Event, Task, Worker
 
-from .models import IndexedTask, TaskEvent
+from .models import IndexedActivity, IndexedTask, IndexedWorker, TaskEvent
 from .text import parse_attributes, searchable_text
 
 CLOSED = (rules.CANCELED, rules.COMPLETED)
@@ -30,6 +31,7 @@ _LET_GO = {
     "reservation.rescinded",
 }
 _HOLDS = {"reservation.created", "reservation.accepted", "reservation.wrapup"}
+_HELD = (rules.RESERVED, rules.ASSIGNED, rules.WRAPPING)
 _DELETED = {"task.deleted", "task.system-deleted"}
 _QUEUE_ENTERED = {"task-queue.entered", "task-queue.moved"}
 
@@ -53,10 +55,14 @@ def apply_events(workspace_sid: str, events: Sequence[Event]) -> int:
         # Stable: events of one millisecond keep the order TaskRouter listed them in.
         fresh.sort(key=lambda e: e.date_ms)
         now = timezone.now()
+        for event in fresh:
+            INDEX_LAG_SECONDS.observe(max(0.0, now.timestamp() - event.date_ms / 1000))
         TaskEvent.objects.bulk_create(
             [_event_row(workspace_sid, event, now) for event in fresh], ignore_conflicts=True
         )
         _move_tasks(workspace_sid, [e for e in fresh if e.task_sid])
+        _move_activities(workspace_sid, [e for e in fresh if e.event_type.startswith("activity.")])
+        _move_workers(workspace_sid, [e for e in fresh if _worker_of(e)])
     return len(fresh)
 
 
@@ -101,16 +107,20 @@ def _move_tasks(workspace_sid: str, events: Iterable[Event]) -> None:
             changed.append(row)
     for row in [*created, *changed]:
         row.search_text = searchable_text(row.attributes, row.sid)
-    IndexedTask.objects.bulk_create(created, ignore_conflicts=True)
+    _save(IndexedTask, created, changed)
+
+
+def _save(model: type[IndexedTask] | type[IndexedWorker], created: list, changed: list) -> None:
+    """Insert the new rows (one a concurrent holder inserted first is left to it) and
+    update every field of the changed ones but their identity."""
+    model.objects.bulk_create(created, ignore_conflicts=True)
     if changed:
-        IndexedTask.objects.bulk_update(changed, _FIELDS)
-
-
-_FIELDS = [
-    f.name
-    for f in IndexedTask._meta.concrete_fields
-    if f.name not in ("id", "sid", "workspace_sid")
-]
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if f.name not in ("id", "sid", "workspace_sid")
+        ]
+        model.objects.bulk_update(changed, fields)
 
 
 def _apply(row: IndexedTask, event: Event) -> bool:
@@ -123,6 +133,12 @@ def _apply(row: IndexedTask, event: Event) -> bool:
     if kind == "task.created":
         row.created_at = at
     if event.date_ms < row.as_of_ms:
+        # A list read newer than this event says the task is held, not by whom (a task
+        # list has no worker): its reservation events still say who.
+        newer_hold = row.held_since is None or at >= row.held_since
+        if kind.startswith("reservation.") and row.status in _HELD and newer_hold:
+            _hold(row, event, at)
+            return True
         return kind in _DELETED or kind == "task.created"
     data = event.data
     row.as_of_ms = event.date_ms
@@ -153,16 +169,27 @@ def _apply(row: IndexedTask, event: Event) -> bool:
         row.queue_entered_at = at
     if kind in ("task.canceled", "task.completed") or (status in CLOSED and not row.closed_at):
         row.closed_at = row.closed_at or at
-    reservation = str(data.get("reservation_sid") or "")
-    if kind == "reservation.created" or (kind in _HOLDS and reservation != row.reservation_sid):
-        row.worker_sid = str(data.get("worker_sid") or "")
-        row.worker_name = str(data.get("worker_name") or "")
-        row.reservation_sid = reservation
-        row.held_since = at
-    elif (kind in _LET_GO and reservation == row.reservation_sid) or status == rules.PENDING:
+    if status == rules.PENDING:
         row.worker_sid = row.worker_name = row.reservation_sid = ""
         row.held_since = None
+    else:
+        _hold(row, event, at)
     return True
+
+
+def _hold(row: IndexedTask, event: Event, at: datetime) -> None:
+    """Who holds the task after a reservation event: the worker of a reservation offered
+    or accepted; nobody once that reservation is rejected, times out or is taken back."""
+    kind = event.event_type
+    reservation = str(event.data.get("reservation_sid") or "")
+    if kind == "reservation.created" or (kind in _HOLDS and reservation != row.reservation_sid):
+        row.worker_sid = str(event.data.get("worker_sid") or "")
+        row.worker_name = str(event.data.get("worker_name") or "")
+        row.reservation_sid = reservation
+        row.held_since = at
+    elif kind in _LET_GO and reservation == row.reservation_sid:
+        row.worker_sid = row.worker_name = row.reservation_sid = ""
+        row.held_since = None
 
 
 def _int(value: object, default: int) -> int:
@@ -205,9 +232,7 @@ def _list_batch(workspace_sid: str, workspace_name: str, tasks: list[Task], read
             else:
                 changed.append(row)
             _from_task(row, task, workspace_name, read_ms)
-        IndexedTask.objects.bulk_create(created, ignore_conflicts=True)
-        if changed:
-            IndexedTask.objects.bulk_update(changed, _FIELDS)
+        _save(IndexedTask, created, changed)
 
 
 def _from_task(row: IndexedTask, task: Task, workspace_name: str, read_ms: int) -> None:
@@ -247,3 +272,130 @@ def mark_deleted(workspace_sid: str, present: set[str], read_ms: int) -> int:
             deleted_at=_moment(read_ms)
         )
     return marked
+
+
+# --- The workforce: activities and workers ----------------------------------------------
+
+
+def _worker_of(event: Event) -> str:
+    """The worker an event tells about (worker.* and reservation.* events carry the
+    worker's name and activity), or ""."""
+    if not (event.event_type.startswith("worker.") or event.event_type.startswith("reservation.")):
+        return ""
+    sid = str(event.data.get("worker_sid") or "")
+    return sid if sid.startswith("WK") else ""
+
+
+def _move_activities(workspace_sid: str, events: Sequence[Event]) -> None:
+    for event in events:
+        sid = str(event.data.get("activity_sid") or event.resource_sid or "")
+        if not sid.startswith("WA"):
+            continue
+        row, _ = IndexedActivity.objects.get_or_create(
+            sid=sid, defaults={"workspace_sid": workspace_sid}
+        )
+        if event.date_ms < row.as_of_ms:
+            continue
+        row.as_of_ms = event.date_ms
+        row.name = str(event.data.get("activity_name") or row.name)
+        available = str(event.data.get("activity_available") or "").lower()
+        if available in ("true", "false"):
+            row.available = available == "true"
+        row.deleted = event.event_type == "activity.deleted"
+        row.save()
+
+
+def _move_workers(workspace_sid: str, events: Sequence[Event]) -> None:
+    """Each worker's row moved to what its latest event says: name, activity, and whether
+    that activity lets it take tasks (known from the index's activities)."""
+    by_worker: dict[str, list[Event]] = {}
+    for event in events:
+        by_worker.setdefault(_worker_of(event), []).append(event)
+    rows = {r.sid: r for r in IndexedWorker.objects.filter(sid__in=list(by_worker))}
+    activity_sids = {str(e.data.get("worker_activity_sid") or "") for e in events} | {
+        r.activity_sid for r in rows.values()
+    }
+    availability = dict(
+        IndexedActivity.objects.filter(sid__in=activity_sids).values_list("sid", "available")
+    )
+    created, changed = [], []
+    for sid, worker_events in by_worker.items():
+        row = rows.get(sid)
+        if row is None:
+            row = IndexedWorker(sid=sid, workspace_sid=workspace_sid)
+            created.append(row)
+        else:
+            changed.append(row)
+        for event in worker_events:
+            _apply_worker(row, event, availability)
+    _save(IndexedWorker, created, changed)
+
+
+def _apply_worker(row: IndexedWorker, event: Event, availability: dict[str, bool]) -> None:
+    at = _moment(event.date_ms)
+    if event.event_type == "worker.deleted":
+        row.deleted_at = row.deleted_at or at
+    if event.date_ms < row.as_of_ms:
+        return
+    data = event.data
+    row.as_of_ms = event.date_ms
+    row.name = str(data.get("worker_name") or row.name)
+    activity = str(data.get("worker_activity_sid") or "")
+    if activity:
+        moved = activity != row.activity_sid
+        if moved or event.event_type == "worker.activity.update":
+            row.activity_since = at
+        row.activity_sid = activity
+        row.activity_name = str(data.get("worker_activity_name") or "")
+        # An activity the index does not know yet: unknown, until the next full read.
+        row.available = availability.get(activity, None if moved else row.available)
+
+
+def apply_workforce(
+    workspace_sid: str,
+    activities: Iterable[Activity],
+    workers: Iterable[Worker],
+    read_ms: int,
+) -> None:
+    """Index the activities and workers a full read found (as of ``read_ms``); rows newer
+    than that stay; workers the list no longer holds are marked deleted."""
+    with transaction.atomic():
+        available = {}
+        for activity in activities:
+            available[activity.sid] = activity.available
+            IndexedActivity.objects.update_or_create(
+                sid=activity.sid,
+                defaults={
+                    "workspace_sid": workspace_sid,
+                    "name": activity.friendly_name,
+                    "available": activity.available,
+                    "deleted": False,
+                },
+            )
+        rows = {r.sid: r for r in IndexedWorker.objects.filter(workspace_sid=workspace_sid)}
+        created, changed, seen = [], [], set()
+        for worker in workers:
+            seen.add(worker.sid)
+            row = rows.get(worker.sid)
+            if row is not None and row.as_of_ms >= read_ms:
+                continue
+            if row is None:
+                row = IndexedWorker(sid=worker.sid, workspace_sid=workspace_sid)
+                created.append(row)
+            else:
+                changed.append(row)
+            row.name = worker.friendly_name
+            row.activity_sid = worker.activity_sid or ""
+            row.activity_name = worker.activity_name or ""
+            row.available = (
+                worker.available
+                if worker.available is not None
+                else available.get(row.activity_sid)
+            )
+            row.activity_since = worker.date_status_changed or row.activity_since
+            row.deleted_at = None
+            row.as_of_ms = read_ms
+        gone = [r for sid, r in rows.items() if sid not in seen and r.as_of_ms < read_ms]
+        for row in gone:
+            row.deleted_at = row.deleted_at or _moment(read_ms)
+        _save(IndexedWorker, created, [*changed, *gone])

@@ -9,7 +9,9 @@ recorded in one millisecond, are read again rather than skipped, and recognised 
 
 Every ``TASKDECK_INDEX_RECONCILE_SECONDS`` (and first of all) a round also reads the
 workspace's complete task list: tasks older than the Events' 30 days enter the index, and
-tasks TaskRouter no longer lists are marked deleted even when no event said so.
+tasks TaskRouter no longer lists are marked deleted even when no event said so. The same
+read takes the workspace's activities and workers (who holds a task, and whether their
+activity lets them work on it); between reads, worker.* and reservation.* events move them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tasks_app.fleet.leases import Held
 from tasks_app.taskrouter import rules, service
 from tasks_app.taskrouter.errors import TaskRouterError
 
-from .apply import apply_events, apply_task_list, mark_deleted
+from .apply import apply_events, apply_task_list, apply_workforce, mark_deleted
 from .models import FollowCursor
 
 log = logging.getLogger("tasks_app.index")
@@ -75,8 +77,11 @@ def reconcile(cursor: FollowCursor, held: Held) -> None:
     present = apply_task_list(
         workspace_sid, name, service.iter_tasks(workspace_sid=workspace_sid), read_ms
     )
+    activities = service.list_activities(workspace_sid=workspace_sid)
+    workers = service.list_workers(workspace_sid=workspace_sid)
     if not held.still_held():
         return
+    apply_workforce(workspace_sid, activities, workers, read_ms)
     gone = mark_deleted(workspace_sid, present, read_ms)
     if gone:
         log.info("index: %s: %d tasks TaskRouter no longer has", workspace_sid, gone)

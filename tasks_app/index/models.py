@@ -99,3 +99,40 @@ class IndexedTask(models.Model):
     @property
     def open(self) -> bool:
         return self.status in ("pending", "reserved", "assigned", "wrapping")
+
+
+class IndexedActivity(models.Model):
+    """One of a workspace's Activities: whether a worker in it can take tasks."""
+
+    sid = models.CharField(max_length=34, unique=True)
+    workspace_sid = models.CharField(max_length=34, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    available = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    as_of_ms = models.BigIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.sid}"
+
+
+class IndexedWorker(models.Model):
+    """A worker (an agent) as its latest event or the last workers list left it: who they
+    are and the activity they are in, so the table can say who holds a task and whether
+    they can work on it now (the agent who went to lunch holding three chats)."""
+
+    sid = models.CharField(max_length=34, unique=True)
+    workspace_sid = models.CharField(max_length=34, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    activity_sid = models.CharField(max_length=34, blank=True)
+    activity_name = models.CharField(max_length=255, blank=True)
+    # None until Taskdeck knows the activity's availability.
+    available = models.BooleanField(null=True, blank=True, db_index=True)
+    # When the worker moved to its activity (an event's moment or date_status_changed).
+    activity_since = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    as_of_ms = models.BigIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.sid}"

@@ -363,10 +363,11 @@ def route_of(ctx: Context, task: Mapping[str, Any]) -> routing.Route | None:
     parsed, position, target = _target(ctx, task)
     if target is None:
         return None
-    name = None
+    name = expression = None
     if parsed is not None and position is not None and position.filter_index >= 0:
-        name = parsed.filters[position.filter_index].friendly_name or None
-    return routing.Route(target.queue, target.priority, name)
+        chosen = parsed.filters[position.filter_index]
+        name, expression = chosen.friendly_name or None, chosen.expression.text
+    return routing.Route(target.queue, target.priority, name, expression)
 
 
 def cancel_task(ctx: Context, task_sid: str, *, reason: str, kind: str | None = None) -> None:

@@ -274,8 +274,8 @@ def update_task(
                 # Re-driven through the workflow [TaskDoc]; its age stays the same.
                 changes.update(assignment.reroute_changes(ctx, dict(row), attributes))
         if priority is not None:
-            kept = changes.get("priority", assignment.target_priority(ctx, row))
-            changes["priority"] = kept if kept is not None else priority
+            target = changes.get("priority", assignment.target_priority(ctx, row))
+            changes["priority"] = routing.priority_after(target, priority)
         if status is not None:
             changes["assignment_status"] = status
         if reason is not None:

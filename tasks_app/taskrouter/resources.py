@@ -241,6 +241,58 @@ class TaskChannel:
         )
 
 
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What a worker is doing (Available, Break, Lunch, Offline...); ``available``: whether
+    a worker in it can be offered tasks."""
+
+    sid: str
+    friendly_name: str
+    available: bool
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Activity:
+        return cls(
+            sid=_required(payload, "sid"),
+            friendly_name=payload.get("friendly_name") or "",
+            available=bool(_bool(payload.get("available"))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """An agent: their name, their activity and whether it lets them take tasks."""
+
+    sid: str
+    friendly_name: str
+    activity_sid: str | None
+    activity_name: str | None
+    available: bool | None
+    date_status_changed: datetime | None = None
+    attributes_json: str | None = None
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> Worker:
+        attributes = payload.get("attributes")
+        return cls(
+            sid=_required(payload, "sid"),
+            friendly_name=payload.get("friendly_name") or "",
+            activity_sid=payload.get("activity_sid"),
+            activity_name=payload.get("activity_name"),
+            available=_bool(payload.get("available")),
+            date_status_changed=_date(payload.get("date_status_changed")),
+            attributes_json=attributes if isinstance(attributes, str) else None,
+        )
+
+
 def page_token_of(url: str | None) -> str | None:
     """The PageToken inside one of TaskRouter's next/previous page URLs."""
     if not url:

@@ -81,6 +81,10 @@ from typing import Any, TypeVar
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter.errors import InvalidParameter
 from tasks_app.taskrouter.expressions import (
+    EQ,
+    AllOf,
+    Comparison,
+    Constant,
     Expression,
     Reference,
     parse_expression,
@@ -94,6 +98,8 @@ __all__ = [
     "Filter",
     "OrderBy",
     "Position",
+    "QueueWay",
+    "Reroute",
     "Route",
     "Step",
     "Target",
@@ -105,12 +111,17 @@ __all__ = [
     "parse_configuration",
     "parse_order_by",
     "position_at_age",
+    "priority_after",
     "queue_accepts",
+    "reroute",
     "reroutes_on_attribute_change",
     "route",
+    "set_attributes",
     "should_skip",
+    "simple_equalities",
     "target_accepts",
     "target_deadline",
+    "ways_to_queues",
     "worker_view",
 ]
 
@@ -160,6 +171,10 @@ class Route:
     task_queue_sid: str | None
     priority: int | None = None
     filter_friendly_name: str | None = None
+    # The matching filter's expression as written; None for default_filter (no filter
+    # matched) and for a route not found by evaluating the workflow. Not part of equality:
+    # the filter's name already tells routes apart.
+    filter_expression: str | None = field(default=None, compare=False)
 
 
 NO_ROUTE = Route(task_queue_sid=None)
@@ -302,7 +317,207 @@ def route(configuration: str, attributes: Mapping[str, Any]) -> Route:
     target = target_at(parsed, position)
     if position.filter_index == DEFAULT_FILTER:
         return Route(target.queue, None, None)
-    return Route(target.queue, target.priority, parsed.filters[position.filter_index].friendly_name)
+    chosen = parsed.filters[position.filter_index]
+    return Route(target.queue, target.priority, chosen.friendly_name, chosen.expression.text)
+
+
+def priority_after(target_priority: int | None, asked: int | None) -> int | None:
+    """The priority a task ends with when it stands at a target: the target's, when it
+    sets one (it wins over what a client asks for), else the one asked (None: unchanged)."""
+    return target_priority if target_priority is not None else asked
+
+
+@dataclass(frozen=True, slots=True)
+class Reroute:
+    """What saving new attributes does to a task's place: ``rerouted`` when TaskRouter
+    drives it through its workflow again (pending tasks only), ``route`` where the workflow
+    sends these attributes, and the queue and priority the task has afterwards."""
+
+    rerouted: bool
+    route: Route
+    task_queue_sid: str | None
+    priority: int | None
+
+    def moves(self, queue_sid: str | None) -> bool:
+        return self.task_queue_sid != queue_sid
+
+
+def reroute(
+    configuration: str | None,
+    attributes: Mapping[str, Any],
+    *,
+    status: str,
+    task_queue_sid: str | None,
+    priority: int | None,
+) -> Reroute:
+    """Where a task now in ``task_queue_sid`` with ``priority`` stands after its attributes
+    become ``attributes`` (the sandbox's UpdateTask and Taskdeck's preview both follow
+    this). A task that is not pending stays where it is; so does a pending one whose
+    workflow routes the new attributes nowhere. Otherwise it enters the first target of
+    the matching filter (or default_filter), and that target's priority when it sets one."""
+    found = route(configuration, attributes) if configuration else NO_ROUTE
+    if not reroutes_on_attribute_change(status) or found.task_queue_sid is None:
+        return Reroute(False, found, task_queue_sid, priority)
+    return Reroute(True, found, found.task_queue_sid, priority_after(found.priority, priority))
+
+
+# --- What attribute change sends a task to a queue -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWay:
+    """How a task can be sent to one queue its workflow reaches.
+
+    ``changes`` are the attributes to set (paths and JSON values), empty when the task is
+    routed there already (``already``); None when no simple change reaches the queue, and
+    ``reason`` says why. ``filter_friendly_name`` and ``filter_expression`` name the filter
+    that would send it there (None for default_filter)."""
+
+    task_queue_sid: str
+    changes: tuple[tuple[tuple[str, ...], Any], ...] | None
+    reason: str = ""
+    already: bool = False
+    filter_friendly_name: str | None = None
+    filter_expression: str | None = None
+    priority: int | None = None
+
+
+def simple_equalities(expression: Expression) -> tuple[tuple[tuple[str, ...], Any], ...] | None:
+    """The attribute values a plain conjunction of equalities asks for (``a == "x" AND
+    b.c == 2``: ``(("a",), "x"), (("b", "c"), 2)``); None when the expression is anything
+    else (OR, another operator, an array index, an array value, two values for one key).
+    A constant comparison that is always true (``1 == 1``) asks for nothing."""
+    node = expression.tree
+    conditions = node.conditions if isinstance(node, AllOf) else (node,)
+    found: dict[tuple[str, ...], Any] = {}
+    for condition in conditions:
+        if not isinstance(condition, Comparison) or condition.operator != EQ:
+            return None
+        left, right = condition.left, condition.right
+        if isinstance(left, Constant) and isinstance(right, Constant):
+            if not Expression(expression.text, tree=condition).matches({}):
+                return None  # never true: nothing can satisfy it
+            continue
+        if isinstance(left, Constant):
+            left, right = right, left
+        if not isinstance(left, Reference) or not isinstance(right, Constant):
+            return None  # two references: no single value to set
+        if isinstance(right.value, tuple) or not all(isinstance(p, str) for p in left.path):
+            return None
+        path = tuple(str(p) for p in left.path)
+        if path in found and found[path] != right.value:
+            return None
+        if any(path[: len(k)] == k or k[: len(path)] == path for k in found if k != path):
+            return None  # one key inside another: they cannot both hold values
+        found[path] = right.value
+    return tuple(found.items())
+
+
+def set_attributes(
+    attributes: Mapping[str, Any], changes: Iterable[tuple[tuple[str, ...], Any]]
+) -> dict[str, Any] | None:
+    """A copy of ``attributes`` with each path set to its value (objects made on the way);
+    None when a path runs through a value that is not an object."""
+    result: dict[str, Any] = json.loads(json.dumps(dict(attributes)))
+    for path, value in changes:
+        here = result
+        for key in path[:-1]:
+            nxt = here.setdefault(key, {})
+            if not isinstance(nxt, dict):
+                return None
+            here = nxt
+        here[path[-1]] = value
+    return result
+
+
+def describe_changes(changes: Iterable[tuple[tuple[str, ...], Any]]) -> str:
+    """``language = "es", customer.tier = "gold"`` (values as JSON)."""
+    return ", ".join(
+        f"{'.'.join(path)} = {json.dumps(value, ensure_ascii=False)}" for path, value in changes
+    )
+
+
+def ways_to_queues(configuration: str, attributes: Mapping[str, Any]) -> list[QueueWay]:
+    """Every queue the workflow can route a task to, in the workflow's order, each with the
+    attribute change that sends a task with ``attributes`` there when the change is simple:
+    the values of a plain conjunction of equalities in a filter whose first target is that
+    queue, and only when no filter before it then matches (checked with :func:`route`)."""
+    try:
+        parsed = parse_configuration(configuration)
+    except InvalidParameter:
+        return []
+    now = route(configuration, attributes)
+    order: list[str] = []
+    for target in first_targets(parsed):
+        if target.queue not in order:
+            order.append(target.queue)
+    ways = []
+    for queue in order:
+        if now.task_queue_sid == queue:
+            ways.append(
+                QueueWay(
+                    queue,
+                    (),
+                    already=True,
+                    filter_friendly_name=now.filter_friendly_name,
+                    filter_expression=now.filter_expression,
+                    priority=now.priority,
+                )
+            )
+            continue
+        ways.append(_way_to(parsed, configuration, attributes, queue))
+    return ways
+
+
+def _way_to(
+    parsed: WorkflowConfiguration, configuration: str, attributes: Mapping[str, Any], queue: str
+) -> QueueWay:
+    reasons: list[str] = []
+    for item in parsed.filters:
+        if not item.targets or item.targets[0].queue != queue:
+            continue
+        name = f"“{item.friendly_name}”" if item.friendly_name else "a filter"
+        changes = simple_equalities(item.expression)
+        if changes is None:
+            reasons.append(
+                f"{name} ({item.expression.text}) is not a plain list of equalities "
+                "joined by AND, so no single change is certain to match it"
+            )
+            continue
+        changed = set_attributes(attributes, changes)
+        if changed is None:
+            reasons.append(
+                f"{name} needs {describe_changes(changes)}, which the attributes "
+                "cannot take (a value on the way is not an object)"
+            )
+            continue
+        found = route(configuration, changed)
+        if found.task_queue_sid == queue:
+            return QueueWay(
+                queue,
+                changes,
+                filter_friendly_name=item.friendly_name or None,
+                filter_expression=item.expression.text,
+                priority=found.priority,
+            )
+        first = (
+            f"“{found.filter_friendly_name}”" if found.filter_friendly_name else "another filter"
+        )
+        reasons.append(
+            f"setting {describe_changes(changes) or 'nothing'} for {name} is not enough: "
+            f"{first} ({found.filter_expression}) comes first and still matches"
+            if found.filter_expression
+            else f"{name} would not match"
+        )
+    if queue == parsed.default_queue:
+        reasons.append(
+            "the workflow's default sends a task there only when no filter matches, "
+            "and no single change is certain to make every filter miss"
+        )
+    elif not reasons:
+        reasons.append("a task reaches it only when an earlier target times out")
+    text = "; ".join(reasons)
+    return QueueWay(queue, None, reason=text[:1].upper() + text[1:] + ".")
 
 
 def entry_position(

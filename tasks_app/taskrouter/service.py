@@ -36,12 +36,14 @@ from .errors import (
 )
 from .query import EVERY_TASK, EventQuery, TaskQuery
 from .resources import (
+    Activity,
     Event,
     EventPage,
     Task,
     TaskChannel,
     TaskPage,
     TaskQueue,
+    Worker,
     Workflow,
     Workspace,
 )
@@ -50,6 +52,7 @@ from .statistics import TaskQueueStatistics, WorkspaceStatistics
 
 # What callers use: the operations below, and the types and errors they return or raise.
 __all__ = [
+    "Activity",
     "AuthenticationFailed",
     "Event",
     "EventPage",
@@ -68,6 +71,7 @@ __all__ = [
     "TaskQueueStatistics",
     "TaskRouterError",
     "Unavailable",
+    "Worker",
     "Workflow",
     "Workspace",
     "WorkspaceStatistics",
@@ -79,10 +83,12 @@ __all__ = [
     "iter_event_pages",
     "iter_events",
     "iter_tasks",
+    "list_activities",
     "list_events",
     "list_task_channels",
     "list_task_queues",
     "list_tasks",
+    "list_workers",
     "list_workflows",
     "list_workspaces",
     "queue_statistics",
@@ -699,6 +705,24 @@ def list_task_channels(*, workspace_sid: str) -> tuple[TaskChannel, ...]:
     return _workspace_list(workspace_sid, "TaskChannels", "channels", TaskChannel.from_api)
 
 
+# --- The workforce: workers and their activities (never cached: the index's follower reads
+# them once for the fleet, and pages read the index) -----------------------------------
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/activity#read-multiple-activity-resources
+def list_activities(*, workspace_sid: str) -> tuple[Activity, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/Activities"
+    return tuple(Activity.from_api(r) for r in _list_all(path, "activities"))
+
+
+# Reference: https://www.twilio.com/docs/taskrouter/api/worker#read-multiple-worker-resources
+def list_workers(*, workspace_sid: str) -> tuple[Worker, ...]:
+    rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
+    path = f"/v1/Workspaces/{workspace_sid}/Workers"
+    return tuple(Worker.from_api(r) for r in _list_all(path, "workers"))
+
+
 # --- Statistics ---------------------------------------------------------------------------
 # The counts a table page shows: read from TaskRouter's statistics resources (never by
 # listing tasks), and shared by everyone viewing the workspace for a few seconds, so a
@@ -720,13 +744,28 @@ def workspace_statistics(*, workspace_sid: str, viewer: str | None = None) -> Wo
 
 # Reference: https://www.twilio.com/docs/taskrouter/api/taskqueue-statistics
 def queue_statistics(
-    *, workspace_sid: str, viewer: str | None = None
+    *,
+    workspace_sid: str,
+    viewer: str | None = None,
+    start_date: datetime | None = None,
+    split_by_wait_time: tuple[int, ...] = (),
+    task_channel: str | None = None,
 ) -> tuple[TaskQueueStatistics, ...]:
-    """Every queue's real-time figures, in one read of TaskQueues/Statistics (shared like
-    a task list: see `list_tasks` for ``viewer``)."""
+    """Every queue's figures, in one read of TaskQueues/Statistics (shared like a task
+    list: see `list_tasks` for ``viewer``). ``start_date``: the cumulative figures count
+    from then to now (else TaskRouter's last 15 minutes); ``split_by_wait_time``: the
+    thresholds (seconds) each queue's accepted and canceled tasks are split at;
+    ``task_channel``: only that channel's tasks (a unique name or TC SID)."""
     rules.validate_sid(workspace_sid, "WS", param="WorkspaceSid")
     path = f"/v1/Workspaces/{workspace_sid}/TaskQueues/Statistics"
     params = [("PageSize", str(rules.PAGE_SIZE_MAX))]
+    if start_date is not None:
+        params.append(("StartDate", rules.format_datetime(start_date)))
+    if split_by_wait_time:
+        text = ",".join(str(int(seconds)) for seconds in split_by_wait_time)
+        params.append(("SplitByWaitTime", ",".join(map(str, rules.parse_split_by_wait_time(text)))))
+    if task_channel:
+        params.append(("TaskChannel", task_channel))
     body, _read_at, _stale = _shared_read(
         path, params, workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE, viewer=viewer
     )

@@ -8,8 +8,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from tasks_app import audit
+from tasks_app import audit, presentation, titles
 from tasks_app.identity import identity_of, require_role
+from tasks_app.index.models import IndexedTask
+from tasks_app.timeline import page as timeline_page
 
 PAGE_SIZE = 50
 
@@ -46,11 +48,20 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 def task_gone(request: HttpRequest, sid: str) -> HttpResponse | None:
-    """A task TaskRouter no longer has, with what Taskdeck remembers of it; None when
-    Taskdeck never wrote to it either."""
-    history = list(audit.history_of(sid))
-    if not history:
+    """A task TaskRouter no longer has, read-only, from what Taskdeck remembers of it: its
+    last state in the index and its whole timeline (who canceled it and why included);
+    None when Taskdeck never saw it nor wrote to it."""
+    indexed = IndexedTask.objects.filter(sid=sid).first()
+    records = list(audit.history_of(sid))
+    if indexed is None and not records:
         return None
-    title = next((found for record in history if (found := audit.title_of(record))), "")
-    context = {"sid": sid, "title": title, "history": history}
+    title = titles.attributes_title(indexed.attributes) if indexed is not None else ""
+    title = title or next((found for r in records if (found := audit.title_of(r))), "")
+    context = {
+        "sid": sid,
+        "title": title,
+        "indexed": indexed,
+        "attributes_pretty": presentation.pretty_json(indexed.attributes) if indexed else "",
+        **timeline_page.context(sid, viewer=None, can_edit=False, deleted=True),
+    }
     return render(request, "audit/task_gone.html", context, status=404)

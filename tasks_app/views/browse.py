@@ -15,8 +15,13 @@ from django_htmx.http import HttpResponseClientRedirect
 from tasks_app import counts, exports, live, presentation
 from tasks_app.forms import BulkActionForm, TaskFilterForm
 from tasks_app.identity import identity_of
+from tasks_app.index import holders
+from tasks_app.saved_views import pages as saved_views_pages
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.triage import breach
+from tasks_app.triage import table as triage_table
+from tasks_app.triage.strip import viewer_zone as strip_zone
 from tasks_app.views import audit as audit_views
 from tasks_app.views.common import (
     fragment_response,
@@ -45,8 +50,8 @@ _FIELD_OF_PARAM = {
 }
 
 
-# The table with no parameters at all: the waiting work, most urgent first (highest
-# priority, then the longest waiting), as the counts strip counts it. Any parameter, even
+# The table with no parameters at all: the waiting work, breaching or closest to breaching
+# first (tasks_app.triage), as the counts strip counts it. Any parameter, even
 # an empty one, means exactly what it says, so runbook links keep their meaning.
 LANDING = QueryDict(counts.LANDING_QUERY.lstrip("?"))
 # Every status, in the same order: one click away from the default view.
@@ -63,6 +68,10 @@ def can_edit(request: HttpRequest) -> bool:
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
+    """The person's landing view (tasks_app.saved_views), else the default workspace."""
+    landing = saved_views_pages.landing_redirect(request)
+    if landing is not None:
+        return landing
     try:
         workspace = taskrouter.default_workspace()
     except taskrouter.TaskRouterError as error:
@@ -77,7 +86,9 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     if request.htmx and request.htmx.target == "counts":
         # The counts strip on its own, as live refresh asks for it.
-        strip = counts.for_workspace(workspace, queues, viewer=_viewer(request))
+        strip = counts.for_workspace(
+            workspace, queues, viewer=_viewer(request), zone=strip_zone(request)
+        )
         context = {"counts": strip, "workspace": workspace}
         return fragment_response(request, "tasks/_counts.html", context)
 
@@ -87,6 +98,7 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         queues=queues,
         workflows=workflows,
         sid_jumps=True,
+        workspace_sid=workspace.sid,
     )
     if not form.is_valid():
         context = _page_context(request, workspace, form, landing=landing)
@@ -97,7 +109,12 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     if request.GET.get("format") == "csv":
         return exports.tasks_csv(
-            workspace=workspace, query=form.to_query(), attribute_columns=form.cleaned_data["cols"]
+            workspace=workspace,
+            query=form.to_query(),
+            attribute_columns=form.cleaned_data["cols"],
+            tasks=held_rows(workspace, form, settings.TASKDECK_EXPORT_MAX_ROWS + 1).tasks
+            if form.holder_filtered()
+            else None,
         )
     page, status, problem = _read_page(workspace, form, _viewer(request))
     live_refresh = bool(request.htmx and request.htmx.target == "task-rows")
@@ -151,16 +168,30 @@ def _read_page(
 ) -> tuple[taskrouter.TaskPage | None, int, taskrouter.TaskRouterError | None]:
     """One page of the table: (the page, 200, None); or None with the status and, for a
     failure that is no field's fault, the problem (a refusal goes to its field). A shared
-    read serves the viewer unless it predates their own last write."""
+    read serves the viewer unless it predates their own last write. With an agent
+    filter, the page comes from the index (TaskRouter cannot filter by who holds a task)."""
+    if form.holder_filtered():
+        return held_rows(workspace, form, form.cleaned_data["size"]), 200, None
     try:
-        page = taskrouter.list_tasks(
-            workspace_sid=workspace.sid,
-            query=form.to_query(),
-            page_size=form.cleaned_data["size"],
-            page_token=form.cleaned_data["page"],
-            max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
-            viewer=viewer,
-        )
+        if form.arranged_here:
+            # By time to breach: Taskdeck filters and sorts one read of the oldest tasks.
+            page = triage_table.arranged_page(
+                workspace_sid=workspace.sid,
+                query=form.to_query(),
+                breach_state=form.cleaned_data["breach"] or None,
+                sort=form.cleaned_data["sort"],
+                size=form.cleaned_data["size"],
+                viewer=viewer,
+            )
+        else:
+            page = taskrouter.list_tasks(
+                workspace_sid=workspace.sid,
+                query=form.to_query(),
+                page_size=form.cleaned_data["size"],
+                page_token=form.cleaned_data["page"],
+                max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
+                viewer=viewer,
+            )
     except taskrouter.InvalidParameter as error:
         form.add_error(_FIELD_OF_PARAM.get(error.param or ""), error.user_message)
         return None, 400, None
@@ -180,6 +211,26 @@ def _read_page(
     return page, 200, None
 
 
+def held_rows(
+    workspace: taskrouter.Workspace, form: TaskFilterForm, limit: int
+) -> taskrouter.TaskPage:
+    """The table's rows for Taskdeck's agent filters, from the index, with the form's other
+    filters applied there too."""
+    data = form.cleaned_data
+    return holders.held_page(
+        workspace.sid,
+        worker_sid=data["agent"].sid if data["agent"] else None,
+        unavailable=data["holder"] == "unavailable",
+        statuses=tuple(data["status"]),
+        queue_sid=data["queue"].sid if data["queue"] else None,
+        workflow_sid=data["workflow"].sid if data["workflow"] else None,
+        priority=data["priority"],
+        expression=form.expression(),
+        sort=data["sort"],
+        limit=limit,
+    )
+
+
 def _results(
     request: HttpRequest,
     workspace: taskrouter.Workspace,
@@ -191,7 +242,9 @@ def _results(
     """The table, its counts and its summary (and the bulk bar for those who may edit)."""
     results: dict = {
         "page": page,
-        "counts": counts.for_workspace(workspace, queues, viewer=_viewer(request)),
+        "counts": counts.for_workspace(
+            workspace, queues, viewer=_viewer(request), zone=strip_zone(request)
+        ),
         "table": _table(context, page.tasks, page),
         "summary": describe_view(
             form, workspace, count=len(page), later_page=bool(page.previous_page_token)
@@ -208,7 +261,7 @@ def _results(
     if context["can_edit"]:
         # Rendered only when the shared fragment cache does not hold it yet.
         results["bulk_form"] = lambda: BulkActionForm(
-            auto_id="bulk-%s", initial={"query": form.data.urlencode()}
+            auto_id="bulk-%s", initial={"query": form.data.urlencode()}, queues=form.queues
         )
         results["bulk_bar_key"] = _bulk_bar_key(form, workspace.url_name)
     return results
@@ -239,7 +292,8 @@ def _bulk_bar_key(form: TaskFilterForm, slug: str) -> tuple:
     """Everything the bulk bar's fields depend on (its CSRF token is outside the cached
     part): the same for everyone who may edit and views the same query."""
     version = templates_version("tasks/_bulk_bar.html")
-    return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS)
+    queues = [(queue.sid, queue.friendly_name) for queue in form.queues]  # "send to" offers them
+    return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS, queues)
 
 
 def _table(context: dict, tasks: Sequence[taskrouter.Task], page: taskrouter.TaskPage) -> TaskTable:
@@ -276,13 +330,26 @@ def describe_view(
         parts.append(f"matching {data['where']}")
     if data["addons"]:
         parts.append("with add-ons" if data["addons"] == "yes" else "without add-ons")
+    if data.get("breach"):
+        parts.append(breach.FILTERS[data["breach"]])
+    if data.get("agent"):
+        parts.append(f"held by {data['agent'].name or data['agent'].sid}")
+    if data.get("holder") == "unavailable":
+        parts.append("held by agents who are not available")
     text = ", ".join(parts)
     if data["sort"]:
-        words = {"priority": "priority", "created": "creation time", "start": "start time"}
+        words = {
+            "priority": "priority",
+            "created": "creation time",
+            "start": "start time",
+            "breach": "time to breach",
+        }
         order = []
         for alias in data["sort"]:
             name = alias.lstrip("-")
-            if name == "priority":
+            if name == "breach":
+                direction = "furthest first" if alias.startswith("-") else "closest first"
+            elif name == "priority":
                 direction = "highest first" if alias.startswith("-") else "lowest first"
             else:
                 direction = "newest first" if alias.startswith("-") else "oldest first"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from tasks_app import editing
 from tasks_app.identity import actor_of
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.timeline import who
 
 
 def with_workspace(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -101,8 +103,9 @@ def edit_from_request(
     form: type, request: HttpRequest, workspace: taskrouter.Workspace, sid: str
 ) -> editing.EditResult:
     """The edit flow for a form posted to one of the task's views: the page's version
-    tokens, the person both as the tokens' owner and as the writes' actor."""
-    return editing.run_edit(
+    tokens, the person both as the tokens' owner and as the writes' actor. A conflict
+    says who changed the task since the person read it."""
+    result = editing.run_edit(
         form,
         request.POST,
         tokens=editing.tokens_in(request.POST),
@@ -111,3 +114,13 @@ def edit_from_request(
         workspace_sid=workspace.sid,
         task_sid=sid,
     )
+    conflict = result.conflict
+    if result.kind == "conflict" and conflict is not None and conflict.seen_version:
+        changed_by = who.changes_since(
+            workspace_sid=workspace.sid,
+            task_sid=sid,
+            seen=conflict.seen_version,
+            now=conflict.now.etag or "",
+        )
+        result.conflict = replace(conflict, changed_by=changed_by)
+    return result

@@ -4,9 +4,10 @@ only the row. It runs the same edit flow as the task page's sections."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
-from tasks_app import editing
+from tasks_app import editing, route_preview
 from tasks_app.forms import RowEditForm, TaskFilterForm
 from tasks_app.identity import actor_of, require_role
 from tasks_app.tables import TaskTable
@@ -35,12 +36,14 @@ def _row(
     changed: bool,
     announce: str = "",
     notes: tuple[str, ...] = (),
+    route: route_preview.RouteView | None = None,
 ) -> HttpResponse:
     table = _table(request, workspace, [task])
     context = {
         "row_html": table.row_html(task, changed=changed),
         "colspan": table.column_count,
         "notes": notes,
+        "route": route,
         "sid": task.sid,
         "announce": announce,
     }
@@ -59,6 +62,7 @@ def _editor(
         "save_url": table.url("edit", sid),
         "cancel_url": table.url("row", sid),
         "detail_url": table.url("detail", sid),
+        "route_url": reverse("task_route", args=[workspace.url_name, sid, RowEditForm.section]),
         "announce": "The task changed since you opened it."
         if result.kind in ("conflict", "expired")
         else "",
@@ -86,6 +90,12 @@ def task_row_edit(request: HttpRequest, workspace: taskrouter.Workspace, sid: st
     if result.kind == "saved" and result.task is not None:
         announce = " ".join((*result.done, *result.notes))
         return _row(
-            request, workspace, result.task, changed=True, announce=announce, notes=result.notes
+            request,
+            workspace,
+            result.task,
+            changed=True,
+            announce=announce,
+            notes=result.notes,
+            route=result.form.route_view(),  # where a "send to" left it
         )
     return _editor(request, workspace, result)

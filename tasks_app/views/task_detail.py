@@ -12,25 +12,37 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from tasks_app import audit, editing, presentation
+from tasks_app import editing, presentation
 from tasks_app.forms import SECTION_FORMS, TASK_PAGE_SECTIONS, SectionForm
 from tasks_app.identity import actor_of, identity_of, require_role, role_refusal
+from tasks_app.index.holders import holders_of, reservations_of
+from tasks_app.models import AuditRecord
 from tasks_app.taskrouter import service as taskrouter
+from tasks_app.timeline import page as timeline_page
+from tasks_app.timeline import undo
+from tasks_app.views import audit as audit_views
 from tasks_app.views.common import edit_from_request, fragment_response, with_workspace
 
-# How many of a task's audit records its page shows; the rest are a link away.
-HISTORY_ON_PAGE = 20
 
-
-def _facts(workspace: taskrouter.Workspace, task: taskrouter.Task) -> dict:
-    """The read-only parts of the page, its history in Taskdeck included."""
+def _facts(request: HttpRequest, workspace: taskrouter.Workspace, task: taskrouter.Task) -> dict:
+    """The read-only parts of the page, its timeline included."""
     list_url = reverse("task_list", args=[workspace.url_name])
+    identity = identity_of(request)
     return {
         "task": task,
-        "history": audit.history_of(task.sid)[:HISTORY_ON_PAGE],
+        **timeline_page.context(
+            task.sid,
+            viewer=actor_of(request),
+            can_edit=identity is not None and identity.can_edit,
+        ),
+        # Who holds it and who it was offered to: from the index, not TaskRouter.
+        "holder": holders_of([task.sid]).get(task.sid)
+        if task.assignment_status in ("reserved", "assigned", "wrapping")
+        else None,
+        "reservations": reservations_of(task.sid),
         "attributes_pretty": presentation.attributes_block(task),
         "time_in_status": presentation.time_in_status(task, timezone.now()),
         "addons_pretty": presentation.pretty_json(task.addons) if task.addons else "",
@@ -46,6 +58,7 @@ def _page(
     *,
     replacing: editing.EditResult | None = None,
     status: int = 200,
+    extra: dict | None = None,
 ) -> HttpResponse:
     """The whole page, one section optionally in the state an edit left it in. Only the
     forms the person's role may use are drawn (the views refuse the rest anyway)."""
@@ -56,14 +69,23 @@ def _page(
         else editing.show(form, task, owner=owner)
         for form in _sections_for(request)
     ]
-    context = {"workspace": workspace, "sections": sections, **_facts(workspace, task)}
+    context = {"workspace": workspace, "sections": sections, **_facts(request, workspace, task)}
+    if extra:
+        context |= extra
     return render(request, "tasks/task_detail.html", context, status=status)
 
 
 @require_safe
 @with_workspace
 def task_detail(request: HttpRequest, workspace: taskrouter.Workspace, sid: str) -> HttpResponse:
-    task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
+    try:
+        task = taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
+    except taskrouter.NotFound:
+        # Deleted (or purged after it closed): its page from Taskdeck's memory, read-only.
+        gone = audit_views.task_gone(request, sid)
+        if gone is None:
+            raise
+        return gone
     response = _page(request, workspace, task)
     response["Taskdeck-Fragment"] = "1"
     return response
@@ -133,9 +155,15 @@ def _section_response(
     context: dict = {"workspace": workspace, "section": result, "announce": _announcement(result)}
     task = result.task if result.kind in ("saved", "conflict", "expired", "shown") else None
     if task is not None:
-        context |= _facts(workspace, task) | {"refresh_task": True}
+        context |= _facts(request, workspace, task) | {"refresh_task": True}
     if result.kind == "saved" and task is not None:
         context |= _siblings_after(request, task, result)
+        # Undo is offered where the person just saved, not also atop the timeline.
+        context |= {
+            "section_undo": context.get("undo_offer"),
+            "section_undo_for": result.form.section,
+            "undo_offer": None,
+        }
     return fragment_response(
         request, "tasks/task_detail.html#section-response", context, status=result.http_status
     )
@@ -171,3 +199,28 @@ def _full_page(
                 request, "tasks/task_section_page.html", context, status=error.page_status
             )
     return _page(request, workspace, task, replacing=result, status=result.http_status)
+
+
+@require_POST
+@require_role("editor")
+@with_workspace
+def task_revert(
+    request: HttpRequest, workspace: taskrouter.Workspace, sid: str, token: str
+) -> HttpResponse:
+    """Undo (or revert from the timeline) one of Taskdeck's own changes of the task: the
+    values from before, at the version the change produced; a conflict when anyone
+    changed the task since (shown with who did), never an overwrite. ``token`` names the
+    change: its audit record's write id."""
+    record = AuditRecord.objects.filter(
+        write_id=token[:32], task_sid=sid, workspace_sid=workspace.sid
+    ).first()
+    if record is None:
+        raise Http404("Taskdeck made no such change to this task.")
+    result = undo.revert(record, actor=actor_of(request))
+    target = reverse("task_detail", args=[workspace.url_name, sid])
+    if result.kind == "done":
+        messages.success(request, result.message)
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    task = result.task or taskrouter.fetch_task(workspace_sid=workspace.sid, task_sid=sid)
+    extra = {"revert_result": result, "revert_record": record}
+    return _page(request, workspace, task, status=result.http_status, extra=extra)

@@ -39,11 +39,16 @@ TABLE_SHOWS: dict[str, Callable[[Page], Locator]] = {
     "live updates": lambda page: page.get_by_role("button", name="Pause live updates"),
     "New task": lambda page: page.get_by_role("link", name="New task"),
     "the first waiting task": lambda page: page.locator("#task-rows > tr").first,
+    "its time to breach": lambda page: page.locator("#task-rows > tr .col-breach").first,
+    "the queue strip": lambda page: page.locator("#queue-strip"),
+    "a queue's service level": lambda page: page.locator("#queue-strip .q-level").first,
 }
+# Service-level targets for the picture (admins set them on the targets page).
+TARGETS = {"Billing": 120, "VIP Care": 60, "General Support": 600, "Technical Support": 900}
 
 # What the conflict picture shows.
 CONFLICT_SHOWS: dict[str, Callable[[Page], Locator]] = {
-    "the explanation": lambda page: page.locator("#edit-priority .conflict strong"),
+    "the explanation": lambda page: page.locator("#edit-priority .conflict strong").first,
     "what you saw, asked for, and what is now": lambda page: page.locator(
         "#edit-priority table.diff"
     ),
@@ -81,7 +86,23 @@ def on_first_screen(page: Page, shows: dict[str, Callable[[Page], Locator]]) -> 
         expect(find(page), f"{what} should be on the picture's first screen").to_be_in_viewport()
 
 
+def set_targets() -> None:
+    from tasks_app.models import SlaTarget
+    from tasks_app.taskrouter import service as taskrouter
+
+    workspace = taskrouter.resolve_workspace("Support")
+    for queue in taskrouter.list_task_queues(workspace_sid=workspace.sid):
+        if queue.friendly_name in TARGETS:
+            SlaTarget.objects.update_or_create(
+                workspace_sid=workspace.sid,
+                queue_sid=queue.sid,
+                channel="",
+                defaults={"seconds": TARGETS[queue.friendly_name]},
+            )
+
+
 def table_view(new_context: Callable[..., BrowserContext]) -> Page:
+    set_targets()
     page = supervisor(new_context)
     page.goto(TABLE)
     expect(page.locator("#live-controls")).to_be_visible()

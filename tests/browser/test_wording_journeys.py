@@ -83,7 +83,7 @@ def test_the_landing_view_the_counts_and_their_links_mean_the_same_waiting_work(
     assert statuses_in_url(page) == waiting
     settled(page)
     assert checked_statuses(page) == waiting
-    page.locator("#counts .counts-queues a").first.click()
+    page.locator("#queue-strip .q-waiting").first.click()
     expect(page).to_have_url(re.compile(r"queue=WQ"))
     assert statuses_in_url(page) == waiting
 
