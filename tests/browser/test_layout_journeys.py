@@ -67,6 +67,19 @@ def test_focusing_or_leaving_a_field_with_help_moves_no_other_control(page: Page
         field.fill("")
 
 
+def test_the_datas_age_appearing_after_load_moves_no_control(page: Page):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(TABLE)
+    expect(page.locator("#live-controls")).to_be_visible()
+    age = page.locator("#data-age")
+    # As the server writes it, then as the script does after load and as the data ages.
+    shown = []
+    for text in ("as of 10:42:07", "as of 10:42:07 (3 s ago)", "as of 10:42:07 (59 min ago)"):
+        age.evaluate("(label, text) => { label.textContent = text; }", text)
+        shown.append(boxes(page))
+    assert moved(shown[0], shown[1]) == {} and moved(shown[0], shown[2]) == {}
+
+
 def test_a_click_right_after_typing_a_search_lands_on_the_box_the_person_saw(page: Page):
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(TABLE)
