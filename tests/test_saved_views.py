@@ -329,3 +329,15 @@ def test_the_landing_view_opens_at_the_root_until_it_is_removed(signed_in):
     assert signed_in("viewer").get("/")["Location"] == "/w/Support/tasks/"
     editor.post(f"/w/Support/views/{view.pk}/remove/")
     assert editor.get("/")["Location"] == "/w/Support/tasks/"
+
+
+def test_the_table_page_draws_its_views_panel_in_place_not_after_load(client, sandbox):
+    """A panel loaded after the page would push the whole table down under the pointer."""
+    view = SavedView.objects.create(
+        workspace_sid=sandbox.workspace_sid(), name="VIP waiting", query="status=pending",
+        owner="", created_by="ops@example.com",
+    )  # fmt: skip
+    html = client.get("/w/Support/tasks/").content.decode()
+    assert 'id="saved-views"' in html and "VIP waiting" in html
+    assert 'hx-trigger="load"' not in html.split('id="saved-views"')[0][-300:]
+    assert view.name in html.split('id="saved-views"')[1].split("</section>")[0]

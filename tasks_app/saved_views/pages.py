@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -109,6 +110,15 @@ def panel_context(
         + "?"
         + encode_panel(current, view_id),
     }
+
+
+def panel_html(request: HttpRequest, workspace: taskrouter.Workspace) -> str:
+    """The panel as the table page draws it in place (never loaded after the page: a
+    panel arriving late would push the whole table down under the person's pointer)."""
+    context = panel_context(
+        request, workspace, current=request.GET.urlencode(), view_id=request.GET.get("view", "")
+    )
+    return render_to_string("saved_views/_panel.html", context, request=request)
 
 
 def encode_panel(current: str, view_id: str) -> str:

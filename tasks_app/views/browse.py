@@ -150,6 +150,8 @@ def _page_context(
         "refresh_seconds": settings.TASKDECK_REFRESH_SECONDS,
         "export_limit": settings.TASKDECK_EXPORT_MAX_ROWS,
         "filters_key": _filters_key(form, workspace.url_name),
+        # Drawn only when the template shows it (a live refresh of the rows does not).
+        "saved_views_panel": lambda: saved_views_pages.panel_html(request, workspace),
         "partials": {
             "task-view": "tasks/task_list.html#task-view",
             "task-rows": "tasks/_task_table.html#task-rows",
