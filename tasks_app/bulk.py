@@ -766,7 +766,7 @@ def run_chunk(job: BulkJob, *, seconds: float | None = None) -> int:
     items = _claim(job, count, stale_before=timezone.now() - _stale_after())
     for item, (state, message) in _map_bounded(lambda item: _write(job, item), items):
         item.state, item.message = state, message
-        item.save(update_fields=["state", "message"])
+        BulkItem.objects.filter(pk=item.pk).update(state=state, message=message)
         metrics.BULK_ITEMS.labels(outcome=state).inc()
         # A sign of life with every result, so a slow chunk is never taken for a dead one.
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
