@@ -31,6 +31,7 @@ from tasks_app.sandbox import (
 )
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
+from tests import shared_connection
 from tests.identities import IDENTITIES
 from tests.sandbox.helpers import SeededTemplate
 
@@ -152,15 +153,17 @@ class Sandbox:
         return taskrouter.fetch_task(workspace_sid=self.workspace_sid(workspace), task_sid=sid)
 
     def change(self, sid: str, *, workspace: str = "Support", **changes) -> taskrouter.Task:
-        """Someone else (a colleague, an agent, TaskRouter itself) changes the task."""
-        task = self.fetch(sid, workspace=workspace)
-        return taskrouter.update_task(
-            actor="colleague@example.com",
-            workspace_sid=task.workspace_sid,
-            task_sid=sid,
-            if_match=task.etag,
-            **changes,
-        )
+        """Someone else (a colleague, an agent, TaskRouter itself) changes the task. Its
+        audit record goes to the database a page the browser has open may be reading."""
+        with shared_connection.LOCK:
+            task = self.fetch(sid, workspace=workspace)
+            return taskrouter.update_task(
+                actor="colleague@example.com",
+                workspace_sid=task.workspace_sid,
+                task_sid=sid,
+                if_match=task.etag,
+                **changes,
+            )
 
 
 @pytest.fixture(autouse=True)

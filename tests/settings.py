@@ -11,7 +11,7 @@ os.environ["TASKDECK_SSO_TRUSTED_PROXIES"] = "127.0.0.1/32"
 os.environ.pop("TASKDECK_SSO_DISABLED", None)
 
 from dashboard.settings import *  # noqa: F403
-from dashboard.settings import STORAGES
+from dashboard.settings import MIDDLEWARE, STORAGES
 
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 SECURE_SSL_REDIRECT = False
@@ -34,3 +34,5 @@ TASKDECK_ROLE_GROUPS = "admin=taskdeck-admins;editor=taskdeck-editors;viewer=tas
 # Bulk jobs run inside the request that enqueues them; tests/test_bulk.py runs real workers.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 TASKDECK_TASK_QUEUE = "default"
+# The live server and the test share one database connection: see tests/shared_connection.py.
+MIDDLEWARE = ["tests.shared_connection.one_request_at_a_time", *MIDDLEWARE]

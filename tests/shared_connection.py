@@ -1,0 +1,31 @@
+"""One user at a time of the test database's connection, for the browser journeys.
+
+The test database is SQLite in memory, and the live server's threads use the very
+connection of the test's own thread (pytest-django hands it over, since another connection
+would see another, empty database). One SQLite connection serves one statement at a time
+but has one transaction for all: a page read by the live server while the test's thread
+brings the index up to date fails with "database table is locked", a state production
+(one connection per thread, a file in WAL mode) never sees. So the live server handles
+one request at a time, and test code that writes while a page may be asking takes the
+same lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+LOCK = threading.RLock()
+
+
+def one_request_at_a_time(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Middleware (tests only): holds `LOCK` while a request uses the database."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        with LOCK:
+            return get_response(request)
+
+    return middleware
