@@ -21,9 +21,13 @@
   // --- 1. Helpers ---------------------------------------------------------------------
   const $ = (selector, root) => (root || document).querySelector(selector);
   // Work that can wait until the browser has drawn the page and is idle (within 1 s).
+  // Work that can wait: after the next frame (an idle callback alone may run before the
+  // page's first frame, while the browser waits on the network), then when idle.
   const later = (work) => {
-    if (typeof window.requestIdleCallback === "function") window.requestIdleCallback(work, { timeout: 1000 });
-    else window.setTimeout(work, 50);
+    window.requestAnimationFrame(() => window.setTimeout(() => {
+      if (typeof window.requestIdleCallback === "function") window.requestIdleCallback(work, { timeout: 1000 });
+      else work();
+    }));
   };
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
 
@@ -649,26 +653,41 @@
   // query, not a reformat of a 1000-row table. The server marks table cells with its own
   // zone, so when the viewer's zone is the server's (TASKDECK_TIME_ZONE) nothing in the
   // table is rewritten at all.
+  //
+  // No Intl object is built on the way to the first frame: in a new renderer process (a
+  // new tab) the first one loads the browser's time-zone data, about 20 ms. So the
+  // browser's zone is the one it had last time (kept in localStorage beside a chosen
+  // one), and the first frame needs no formatter when the times are already in it; once
+  // the page is drawn, the browser is asked and a chosen zone checked (verify), and if
+  // either changed (a laptop taken to another zone) every time is written again.
   const zones = {
     storageKey: "taskdeck.timeZone",
+    browserKey: "taskdeck.browserTimeZone",
     formats: new Map(),
-    browser: "", // the browser's own zone, once asked
+    browser: "", // the browser's own zone: as remembered, then as asked
 
-    // Asked once per page: building a DateTimeFormat to ask is the slow part.
     browserZone() {
-      if (!zones.browser) {
-        try {
-          zones.browser = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-        } catch (error) {
-          zones.browser = "UTC";
-        }
-      }
+      if (!zones.browser) zones.browser = zones.stored(zones.browserKey) || zones.askBrowser();
       return zones.browser;
     },
 
+    askBrowser() {
+      try {
+        return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+      } catch (error) {
+        return "UTC";
+      }
+    },
+
+    // A zone kept in localStorage, if it has a zone name's shape ("Europe/Paris",
+    // "UTC", "Etc/GMT+5"): whether the browser knows it is checked once the page is up.
+    stored(key) {
+      const value = window.localStorage.getItem(key);
+      return value && /^[A-Za-z0-9_+\-]+(\/[A-Za-z0-9_+\-]+)*$/.test(value) ? value : "";
+    },
+
     chosen() {
-      const stored = window.localStorage.getItem(zones.storageKey);
-      return stored && zones.valid(stored) ? stored : "";
+      return zones.stored(zones.storageKey);
     },
 
     current() {
@@ -684,14 +703,38 @@
       }
     },
 
+    // After the first frame: the browser's zone as it is now, and a chosen zone the
+    // browser may not know (kept by an older browser, or typed into localStorage).
+    verify() {
+      const before = zones.current();
+      const chosen = zones.chosen();
+      if (chosen && !zones.valid(chosen)) window.localStorage.removeItem(zones.storageKey);
+      const browser = zones.askBrowser();
+      window.localStorage.setItem(zones.browserKey, browser);
+      if (browser !== zones.browser) {
+        zones.browser = browser;
+        const follow = $("#time-zone option[value='']");
+        if (follow) follow.textContent = browser + " (this browser)";
+      }
+      if (zones.current() !== before) {
+        zones.remember();
+        zones.apply(document);
+      }
+    },
+
     // One cached formatter per zone: building an Intl.DateTimeFormat is the expensive part.
     format(zone) {
       let format = zones.formats.get(zone);
       if (!format) {
-        format = new Intl.DateTimeFormat("en-US", {
+        const options = {
           timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit",
           day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-        });
+        };
+        try {
+          format = new Intl.DateTimeFormat("en-US", options);
+        } catch (error) { // a zone this browser does not know: UTC until verify() drops it
+          format = new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" });
+        }
         zones.formats.set(zone, format);
       }
       return format;
@@ -810,6 +853,7 @@
       zones.remember();
       zones.chooser();
       zones.apply(document, false);
+      later(zones.verify);
     },
   };
 
