@@ -708,7 +708,13 @@
     verify() {
       const before = zones.current();
       const chosen = zones.chosen();
-      if (chosen && !zones.valid(chosen)) window.localStorage.removeItem(zones.storageKey);
+      if (chosen && !zones.valid(chosen)) {
+        window.localStorage.removeItem(zones.storageKey);
+        const menu = $("#time-zone");
+        const unknown = menu && $$("option", menu).find((item) => item.value === chosen);
+        if (unknown) unknown.remove();
+        if (menu) menu.value = "";
+      }
       const browser = zones.askBrowser();
       window.localStorage.setItem(zones.browserKey, browser);
       if (browser !== zones.browser) {

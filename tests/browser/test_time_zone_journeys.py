@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.conftest import wait_until
+
 TABLE = "/w/Support/tasks/"
 NEW_YORK = "America/New_York"
 
@@ -42,6 +44,14 @@ def shown_in(value: datetime, zone: str, *, seconds: bool) -> str:
 
 def utc_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def settled_zone(page: Page) -> None:
+    """Wait until the page has asked the browser its zone (after the first frame): until
+    then a value put in localStorage may be overwritten by that page's own check."""
+    wait_until(
+        lambda: page.evaluate("() => localStorage.getItem('taskdeck.browserTimeZone')"), timeout=30
+    )
 
 
 def created_cell(page: Page) -> Locator:
@@ -100,6 +110,41 @@ def test_choosing_utc_sticks_across_a_reload(new_york_page: Page):
     # And back to the browser's zone.
     page.get_by_label("Times in").select_option("")
     expect(created_cell(page).first).to_have_text(shown_in(created, NEW_YORK, seconds=False))
+
+
+def test_a_browser_that_moved_to_another_zone_gets_its_times_rewritten(new_york_page: Page):
+    """The first frame uses the zone the browser had last time (no Intl object on the
+    way to it); once the page is drawn the browser is asked, and a laptop that has moved
+    from Tokyo to New York sees New York times, named as this browser's."""
+    page = new_york_page
+    page.goto(f"{TABLE}?status=pending")
+    settled_zone(page)
+    page.evaluate("localStorage.setItem('taskdeck.browserTimeZone', 'Asia/Tokyo')")
+
+    page.reload()
+    first = created_cell(page).first
+    created = moment(first)
+    expect(first).to_have_text(shown_in(created, NEW_YORK, seconds=False))
+    expect(page.get_by_label("Times in").locator("option:checked")).to_have_text(
+        f"{NEW_YORK} (this browser)"
+    )
+    assert page.evaluate("localStorage.getItem('taskdeck.browserTimeZone')") == NEW_YORK
+    assert f"taskdeck_tz={NEW_YORK}" in page.evaluate("document.cookie")
+
+
+def test_a_chosen_zone_the_browser_does_not_know_falls_back_to_the_browsers(new_york_page: Page):
+    page = new_york_page
+    page.goto(f"{TABLE}?status=pending")
+    settled_zone(page)
+    page.evaluate("localStorage.setItem('taskdeck.timeZone', 'Mars/Olympus_Mons')")
+
+    page.reload()
+    settled_zone(page)
+    first = created_cell(page).first
+    expect(first).to_have_text(shown_in(moment(first), NEW_YORK, seconds=False))
+    expect(page.get_by_label("Times in")).to_have_value("")
+    expect(page.locator("#time-zone option[value='Mars/Olympus_Mons']")).to_have_count(0)
+    assert page.evaluate("localStorage.getItem('taskdeck.timeZone')") is None
 
 
 def test_a_live_refresh_keeps_the_converted_times(new_york_page: Page, sandbox):
