@@ -135,6 +135,27 @@ def test_a_taskrouter_outage_is_noted_and_the_cursor_waits(sandbox, held, loopba
     assert "503" in after.problem or "unavailable" in after.problem.lower()
 
 
+def test_the_followers_reads_stay_out_of_the_info_log_unless_they_fail(
+    sandbox, held, loopback_sandbox, caplog
+):
+    """Every workspace's Events every 2 s would be most of a worker's log at INFO."""
+    caplog.set_level("DEBUG", logger="tasks_app.taskrouter.client")
+    follow_once(sandbox, held)
+    reads = [r for r in caplog.records if r.name == "tasks_app.taskrouter.client"]
+    assert reads and all(r.levelname == "DEBUG" for r in reads)
+
+    caplog.clear()
+    loopback_sandbox.faults.set("503;path=/Events")
+    follow_once(sandbox, held)
+    failed = [r for r in caplog.records if r.levelno >= 20 and "503" in r.getMessage()]
+    assert failed, [r.getMessage() for r in caplog.records]
+
+    # A page's reads are logged at INFO, as before.
+    caplog.clear()
+    taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sandbox.task_sid())
+    assert [r.levelname for r in caplog.records if "taskrouter GET" in r.getMessage()] == ["INFO"]
+
+
 def unless_locked(predicate):
     """A poll beside the worker's thread: the test database (SQLite in memory, shared
     between threads) refuses a read while that thread writes; that is "not yet"."""

@@ -52,9 +52,10 @@ def follow_round(workspace_sid: str | None, held: Held) -> None:
         return
     cursor, _ = FollowCursor.objects.get_or_create(workspace_sid=workspace_sid)
     try:
-        if _reconcile_due(cursor):
-            reconcile(cursor, held)
-        follow(cursor, held)
+        with service.routine_reads():  # every 2 s per workspace: DEBUG, unless they fail
+            if _reconcile_due(cursor):
+                reconcile(cursor, held)
+            follow(cursor, held)
     except TaskRouterError as error:
         problem = f"{type(error).__name__}: {error}"
         if problem != cursor.problem:

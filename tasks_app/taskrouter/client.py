@@ -194,6 +194,22 @@ def page_deadline(seconds: float | None = None) -> Iterator[None]:
         _page.reset(token)
 
 
+_routine: ContextVar[bool] = ContextVar("taskrouter_routine", default=False)
+
+
+@contextlib.contextmanager
+def routine_reads() -> Iterator[None]:
+    """Calls inside are a background loop's, repeated every few seconds (the index's
+    follower reads every workspace's Events every 2 s): their successes are logged at
+    DEBUG, where at INFO they would be most of a worker's log and of `make run`'s
+    terminal. Anything that fails is logged as always."""
+    token = _routine.set(True)
+    try:
+        yield
+    finally:
+        _routine.reset(token)
+
+
 def page_reads() -> dict[str, Any] | None:
     """What the page being served has read from the shared cache, by key; None outside a
     page (bulk workers, management commands), where nothing is kept."""
@@ -521,7 +537,8 @@ def _request(
 
         status = response.status_code
         elapsed = time.monotonic() - started
-        logger.info(
+        logger.log(
+            logging.DEBUG if _routine.get() and status < 400 else logging.INFO,
             "taskrouter %s %s -> %d in %.3fs (attempt %d, request %s)",
             method,
             _loggable(url),

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import rules
-from .client import ApiResponse, ClientConfig, page_reads, request, time_left
+from .client import ApiResponse, ClientConfig, page_reads, request, routine_reads, time_left
 from .errors import (
     AuthenticationFailed,
     InvalidParameter,
@@ -93,6 +93,7 @@ __all__ = [
     "list_workspaces",
     "queue_statistics",
     "resolve_workspace",
+    "routine_reads",
     "update_task",
     "workspace_statistics",
 ]
