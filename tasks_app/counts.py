@@ -117,17 +117,20 @@ def for_workspace(
     *,
     viewer: str | None = None,
     zone: tzinfo | None = None,
+    targets=None,
 ):
     """The strip, or the TaskRouter error that kept it from being read. Shared reads, as
     fresh as the viewer's own last write. The per-queue figures come from the queue
-    strip's read of TaskQueues/Statistics (one read serves both)."""
-    from tasks_app.triage import strip, targets  # triage builds on this module's queries
+    strip's read of TaskQueues/Statistics (one read serves both). ``targets``: the
+    workspace's service-level targets, when the caller has them already."""
+    from tasks_app.triage import strip  # triage builds on this module's queries
+    from tasks_app.triage import targets as sla_targets
 
     try:
         queue_strip = strip.build(
             workspace_sid=workspace.sid,
             queues=queues,
-            targets=targets.load(workspace.sid),
+            targets=targets if targets is not None else sla_targets.load(workspace.sid),
             zone=zone or strip.viewer_zone(None),
             viewer=viewer,
         )
