@@ -25,7 +25,7 @@ from tasks_app.triage import targets as triage_targets
 from tasks_app.triage.strip import viewer_zone as strip_zone
 from tasks_app.views import audit as audit_views
 from tasks_app.views.common import (
-    fragment_response,
+    fragment_html,
     problem_response,
     render_fragment,
     status_for,
@@ -87,11 +87,15 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     if request.htmx and request.htmx.target == "counts":
         # The counts strip on its own, as live refresh asks for it.
-        strip = counts.for_workspace(
-            workspace, queues, viewer=_viewer(request), zone=strip_zone(request)
+        html = counts.strip_html(
+            request,
+            workspace,
+            queues,
+            viewer=_viewer(request),
+            zone=strip_zone(request),
+            targets=triage_targets.load(workspace.sid),
         )
-        context = {"counts": strip, "workspace": workspace}
-        return fragment_response(request, "tasks/_counts.html", context)
+        return fragment_html(html)
 
     landing = not request.GET
     form = TaskFilterForm(
@@ -257,8 +261,13 @@ def _results(
     """The table, its counts and its summary (and the bulk bar for those who may edit)."""
     results: dict = {
         "page": page,
-        "counts": counts.for_workspace(
-            workspace, queues, viewer=_viewer(request), zone=strip_zone(request), targets=found
+        "counts_html": counts.strip_html(
+            request,
+            workspace,
+            queues,
+            viewer=_viewer(request),
+            zone=strip_zone(request),
+            targets=found if found is not None else triage_targets.load(workspace.sid),
         ),
         "table": _table(context, page.tasks, page, found),
         "summary": describe_view(
