@@ -344,3 +344,12 @@ def test_the_shared_strip_is_rebuilt_once_its_reads_are_too_old_or_the_viewer_wr
     monkeypatch.setattr(counts, "_now", lambda: much_later)
     client.get("/w/Support/tasks/", **counts_only)
     assert len(built) == 3  # older than its reads may serve: built again
+
+
+def test_the_table_s_copy_of_the_targets_follows_every_change_at_once(sandbox):
+    ws, billing = sandbox.workspace_sid(), queue(sandbox)
+    assert billing.sid not in targets.shared(ws).queues  # read, and now kept
+    targets.save(actor="admin@example.com", workspace_sid=ws, queue=billing, wanted={"": 300})
+    assert targets.shared(ws).queues[billing.sid] == 300
+    targets.save(actor="admin@example.com", workspace_sid=ws, queue=billing, wanted={"": None})
+    assert billing.sid not in targets.shared(ws).queues

@@ -93,7 +93,7 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
             queues,
             viewer=_viewer(request),
             zone=strip_zone(request),
-            targets=triage_targets.load(workspace.sid),
+            targets=triage_targets.shared(workspace.sid),
         )
         return fragment_html(html)
 
@@ -126,7 +126,7 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     # strip; a live refresh that may find nothing changed reads them only if it sorts by them.
     found = None
     if form.arranged_here or not live_refresh:
-        found = triage_targets.load(workspace.sid)
+        found = triage_targets.shared(workspace.sid)
     page, status, problem = _read_page(workspace, form, _viewer(request), found)
     if live_refresh and problem is not None:
         return problem_response(request, problem)  # a live refresh keeps the rows it has
@@ -267,7 +267,7 @@ def _results(
             queues,
             viewer=_viewer(request),
             zone=strip_zone(request),
-            targets=found if found is not None else triage_targets.load(workspace.sid),
+            targets=found if found is not None else triage_targets.shared(workspace.sid),
         ),
         "table": _table(context, page.tasks, page, found),
         "summary": describe_view(
