@@ -225,8 +225,9 @@ def column_choices(tasks: Iterable[Any], chosen: Iterable[str]) -> list[tuple[st
 
 # How long one page's column choices stay in the shared cache. They are keyed by the very
 # attribute text they are computed from, so a kept answer is never wrong: this only bounds
-# how long an unused one takes room.
-COLUMN_CHOICES_SECONDS = 300
+# how long an unused one takes room (a page changes with each change to one of its
+# tasks; a few live-refresh intervals cover its viewers).
+COLUMN_CHOICES_SECONDS = 60
 
 
 def shared_column_choices(tasks: Sequence[Any], chosen: Iterable[str]) -> list[tuple[str, bool]]:
