@@ -82,9 +82,11 @@ def load(workspace_sid: str) -> Targets:
 
 
 # How long the table's copy of a workspace's targets may be kept. Every change of a target
-# deletes it at once (below); this only bounds a copy stored by a reader that read the
-# database just before a change committed.
-SHARED_SECONDS = 15
+# deletes it at once (below); this bounds what that cannot reach: a copy stored by a
+# reader that read the database just before a change committed, another worker's local
+# memory (CACHE_URL unset), or Redis unreachable at the moment of the change. No longer
+# than the strip's own figures may be old (STATISTICS_MAX_AGE).
+SHARED_SECONDS = taskrouter.STATISTICS_MAX_AGE
 
 
 def _shared_key(workspace_sid: str) -> str:
