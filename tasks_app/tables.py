@@ -357,12 +357,15 @@ class TaskTable(tables.Table):
         query: Mapping[str, list[str]] | None = None,
         editable: bool = True,
         now: datetime | None = None,
+        targets: triage_targets.Targets | None = None,
     ) -> None:
         tasks = list(tasks)
         # Time to breach only where the workspace has service-level targets: without any,
         # every cell would say "no target" and only widen the table.
         workspace_sid = tasks[0].workspace_sid if tasks else ""
-        found = triage_targets.load(workspace_sid) if workspace_sid else None
+        found = None
+        if workspace_sid:  # the page's own read of the targets when it has one
+            found = targets if targets is not None else triage_targets.load(workspace_sid)
         hidden = ("breach",) if found is None or found.empty else ()
         super().__init__(
             RemotePage(tasks),

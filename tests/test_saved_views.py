@@ -341,3 +341,27 @@ def test_the_table_page_draws_its_views_panel_in_place_not_after_load(client, sa
     assert 'id="saved-views"' in html and "VIP waiting" in html
     assert 'hx-trigger="load"' not in html.split('id="saved-views"')[0][-300:]
     assert view.name in html.split('id="saved-views"')[1].split("</section>")[0]
+
+
+def test_the_panel_shows_each_change_to_views_at_once_and_never_another_s_personal_view(
+    signed_in,
+):
+    def panel(browser) -> str:
+        html = browser.get("/w/Support/tasks/").content.decode()
+        return html.split('id="saved-views"')[1].split("</section>")[0]
+
+    viewer, editor = signed_in("viewer"), signed_in("editor")
+    assert "Mine" not in panel(viewer) and "Mine" not in panel(editor)  # both now kept
+    save_as(viewer, "Mine")
+    assert "Mine" in panel(viewer)
+    assert "Mine" not in panel(editor)  # a personal view is its owner's alone
+    save_as(editor, "Team", shared="on")
+    assert "Team" in panel(viewer) and "Team" in panel(editor)
+    team = SavedView.objects.get(name="Team")
+    editor.post(f"/w/Support/views/{team.pk}/land/", {"current": ""})
+    assert "saved-view-landing" in panel(editor) and "saved-view-landing" not in panel(viewer)
+    renamed = {"name": "Renamed", "query": "status=pending", "shared": "on"}
+    assert editor.post(f"/w/Support/views/{team.pk}/", renamed).status_code == 302
+    assert "Renamed" in panel(viewer) and ">Team<" not in panel(viewer)
+    editor.post(f"/w/Support/views/{team.pk}/remove/")
+    assert "Renamed" not in panel(viewer) and "saved-view-landing" not in panel(editor)

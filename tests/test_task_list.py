@@ -653,6 +653,24 @@ def test_attribute_columns_are_chosen_from_what_the_pages_tasks_hold(client):
         assert 'class="col-attr_' in header and f">{label}<" in header
 
 
+def test_the_column_chooser_offers_a_path_as_soon_as_a_task_on_the_page_holds_it(
+    client, signed_in, sandbox
+):
+    def offered(browser) -> list[str]:
+        html = browser.get("/w/Support/tasks/?status=pending&sort=created&size=1").content.decode()
+        chooser = html[html.index('<details class="column-chooser"') :]
+        return re.findall(r'name="cols" value="([^"]+)" form="filters"', chooser)
+
+    first = client.get("/w/Support/tasks/?status=pending&sort=created&size=1").content.decode()
+    sid = re.search(r'<tr id="row-(WT[0-9a-f]{32})"', first).group(1)
+    before = offered(client)
+    assert before and "escalation.owner" not in before
+    assert offered(signed_in("viewer")) == before  # the same page, the same choices
+    task = sandbox.fetch(sid)
+    sandbox.change(sid, attributes={**task.attributes, "escalation": {"owner": "Ana"}})
+    assert "escalation.owner" in offered(client)
+
+
 def test_a_bad_attribute_path_is_shown_at_the_chooser_with_what_was_typed(client):
     response = client.get("/w/Support/tasks/?status=pending&cols=a..b")
     html = response.content.decode()

@@ -272,3 +272,84 @@ def test_the_strip_reads_taskrouter_once_per_interval_for_every_viewer(
             )
     calls = [r.getMessage() for r in caplog.records if r.name == "tasks_app.taskrouter.client"]
     assert not [c for c in calls if "Statistics" in c or "/Tasks" in c], calls
+
+
+# --- The strip's HTML, shared through the cache (tasks_app.counts.strip_html) --------------
+
+
+def _strip_of(html: str) -> str:
+    return html[
+        html.index('<section id="counts"') : html.index("</section>", html.index('id="counts"'))
+    ]
+
+
+def test_a_shared_strip_shows_each_role_its_own_controls_and_each_browser_its_own_token(
+    signed_in, sandbox
+):
+    from django.middleware.csrf import _unmask_cipher_token
+
+    set_target(sandbox, queue(sandbox), TARGET)
+    first_editor, viewer, second_editor = (
+        signed_in("editor"),
+        signed_in("viewer"),
+        signed_in("editor"),
+    )
+    pages = {}
+    for name, browser in (("first", first_editor), ("viewer", viewer), ("second", second_editor)):
+        pages[name] = _strip_of(browser.get("/w/Support/tasks/").content.decode())
+    assert "Act on breaching" in pages["first"] and "Act on breaching" in pages["second"]
+    assert (
+        "Act on breaching" not in pages["viewer"] and "csrfmiddlewaretoken" not in pages["viewer"]
+    )
+    assert 'id="targets-link"' not in pages["first"]  # admins only
+    for name, browser in (("first", first_editor), ("second", second_editor)):
+        tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', pages[name]))
+        assert tokens and "placeholder" not in " ".join(tokens)
+        secret = browser.cookies["csrftoken"].value
+        assert {_unmask_cipher_token(token) for token in tokens} == {secret}, name
+    assert first_editor.cookies["csrftoken"].value != second_editor.cookies["csrftoken"].value
+
+
+def test_a_changed_target_shows_in_the_strip_at_once(client, sandbox):
+    billing = queue(sandbox)
+    set_target(sandbox, billing, TARGET)
+    assert "≤ 10 min" in _strip_of(client.get("/w/Support/tasks/").content.decode())
+    set_target(sandbox, billing, 120)
+    strip_html = _strip_of(client.get("/w/Support/tasks/").content.decode())
+    assert "≤ 2 min" in strip_html and "≤ 10 min" not in strip_html
+
+
+def test_the_shared_strip_is_rebuilt_once_its_reads_are_too_old_or_the_viewer_wrote(
+    client, sandbox, monkeypatch
+):
+    from tasks_app import counts
+
+    built = []
+    real = counts.for_workspace
+    monkeypatch.setattr(counts, "for_workspace", lambda *a, **k: built.append(1) or real(*a, **k))
+    counts_only = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "counts"}
+    client.get("/w/Support/tasks/", **counts_only)
+    client.get("/w/Support/tasks/", **counts_only)
+    assert len(built) == 1  # the second viewer of the interval gets the same HTML
+
+    taskrouter._remember_write(sandbox.workspace_sid(), "admin@example.com")
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    monkeypatch.setattr(taskrouter, "_now", lambda: later)
+    monkeypatch.setattr(counts, "_now", lambda: later)
+    client.get("/w/Support/tasks/", **counts_only)
+    assert len(built) == 2  # a strip read before the viewer's own write does not serve them
+
+    much_later = datetime.now(UTC) + timedelta(seconds=taskrouter.STATISTICS_MAX_AGE + 2)
+    monkeypatch.setattr(taskrouter, "_now", lambda: much_later)
+    monkeypatch.setattr(counts, "_now", lambda: much_later)
+    client.get("/w/Support/tasks/", **counts_only)
+    assert len(built) == 3  # older than its reads may serve: built again
+
+
+def test_the_table_s_copy_of_the_targets_follows_every_change_at_once(sandbox):
+    ws, billing = sandbox.workspace_sid(), queue(sandbox)
+    assert billing.sid not in targets.shared(ws).queues  # read, and now kept
+    targets.save(actor="admin@example.com", workspace_sid=ws, queue=billing, wanted={"": 300})
+    assert targets.shared(ws).queues[billing.sid] == 300
+    targets.save(actor="admin@example.com", workspace_sid=ws, queue=billing, wanted={"": None})
+    assert billing.sid not in targets.shared(ws).queues

@@ -301,6 +301,23 @@ def _entry_and_last_write(
     return key.decode(found.get(key.key)), max(wrote) if wrote else None
 
 
+def shared_with_last_write(
+    key: str, workspace_sid: str, viewer: str | None
+) -> tuple[Any, datetime | None]:
+    """What the cache holds at ``key`` (something built from shared reads of the
+    workspace), and when the viewer or the page being served last wrote to the workspace,
+    in one round trip: such a thing serves the viewer only if built from reads sent after
+    that write, as a shared read itself does (`_Freshness`)."""
+    reads = page_reads()
+    page_wrote = reads.get(f"wrote:{workspace_sid}") if reads is not None else None
+    if not viewer:
+        return cache.get(key), page_wrote
+    mark = _written_key(workspace_sid, viewer)
+    found = cache.get_many([key, mark])
+    wrote = [when for when in (found.get(mark), page_wrote) if when is not None]
+    return found.get(key), max(wrote) if wrote else None
+
+
 def _remember_write(workspace_sid: str, actor: str) -> None:
     """Shared copies read before now no longer serve ``actor`` (on any instance) nor the
     page being served: their next read of the workspace shows what they just wrote.
@@ -767,7 +784,7 @@ def queue_statistics(
         params.append(("SplitByWaitTime", ",".join(map(str, rules.parse_split_by_wait_time(text)))))
     if task_channel:
         params.append(("TaskChannel", task_channel))
-    body, _read_at, _stale = _shared_read(
+    body, read_at, _stale = _shared_read(
         path, params, workspace_sid=workspace_sid, max_age=STATISTICS_MAX_AGE, viewer=viewer
     )
     items = body.get("task_queues_statistics") if isinstance(body, dict) else None
@@ -776,4 +793,4 @@ def queue_statistics(
     next_url = (body.get("meta") or {}).get("next_page_url")
     if next_url:  # more than a thousand queues: the rest, unshared
         items = items + _list_all(next_url, "task_queues_statistics")
-    return tuple(TaskQueueStatistics.from_api(item) for item in items)
+    return tuple(TaskQueueStatistics.from_api(item, read_at=read_at) for item in items)

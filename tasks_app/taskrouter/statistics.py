@@ -117,9 +117,12 @@ class TaskQueueStatistics:
     reservations_accepted: int = 0
     tasks_canceled: int = 0
     split_by_wait_time: Mapping[int, WaitSplit] = field(default_factory=dict)
+    # When the read these figures came from was sent (None: not known), so what is built
+    # from them can be kept no longer than the read itself.
+    read_at: datetime | None = field(default=None, compare=False)
 
     @classmethod
-    def from_api(cls, payload: Any) -> TaskQueueStatistics:
+    def from_api(cls, payload: Any, *, read_at: datetime | None = None) -> TaskQueueStatistics:
         if not isinstance(payload, Mapping) or not _sid(payload.get("task_queue_sid")):
             raise _malformed()
         realtime = payload.get("realtime") or {}
@@ -140,4 +143,5 @@ class TaskQueueStatistics:
             reservations_accepted=_count(cumulative.get("reservations_accepted") or 0),
             tasks_canceled=_count(cumulative.get("tasks_canceled") or 0),
             split_by_wait_time=_splits(cumulative.get("split_by_wait_time")),
+            read_at=read_at,
         )

@@ -141,6 +141,8 @@ class QueueStrip:
     zone_name: str
     targets_set: bool
     capped: bool  # more waiting tasks than one breach read covers
+    # When the oldest of the reads it was built from was sent (None: no read said).
+    read_at: datetime | None = None
 
 
 def _chunks(values: Sequence[int]) -> list[tuple[int, ...]]:
@@ -248,9 +250,16 @@ def build(
     breaching: dict[str, int] = {}
     soon: dict[str, int] = {}
     capped = False
+    read_times = [
+        item.read_at
+        for found in (stats, *(channel_stats for channel_stats, _ in by_channel.values()))
+        for item in found.values()
+        if item.read_at is not None
+    ]
     if not targets.empty:
         page = waiting_tasks(workspace_sid, viewer=viewer)
         capped = page.next_page_url is not None
+        read_times.append(page.read_at)
         for task in page.tasks:
             found = breach.of(task, targets, now)
             if found is None or not task.task_queue_sid:
@@ -287,6 +296,7 @@ def build(
         zone_name=getattr(zone, "key", None) or str(zone),
         targets_set=not targets.empty,
         capped=capped,
+        read_at=min(read_times) if read_times else None,
     )
 
 

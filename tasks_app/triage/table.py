@@ -21,11 +21,13 @@ def arranged_page(
     sort: Sequence[str],
     size: int,
     viewer: str | None,
+    found: targets.Targets | None = None,
 ) -> taskrouter.TaskPage:
     """One page of at most ``size`` tasks: those of ``query`` in ``breach_state`` (any,
     without one), closest to breaching first when ``sort`` asks for it. No page links:
     the page holds the first ``size`` of them. ``capped`` (an attribute): more tasks
-    matched than one read covers."""
+    matched than one read covers. ``found``: the workspace's targets, when the caller
+    has them already."""
     page = taskrouter.list_tasks(
         workspace_sid=workspace_sid,
         query=query,
@@ -33,7 +35,8 @@ def arranged_page(
         max_age=settings.TASKROUTER_SHARED_READ_SECONDS,
         viewer=viewer,
     )
-    found = targets.load(workspace_sid)
+    if found is None:
+        found = targets.load(workspace_sid)
     now = datetime.now(UTC)
     tasks: Sequence[taskrouter.Task] = page.tasks
     if breach_state:

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from tasks_app import audit, presentation
 from tasks_app.models import SlaTarget
@@ -76,6 +79,38 @@ def load(workspace_sid: str) -> Targets:
         else:
             queues[queue_sid] = seconds
     return Targets(queues=queues, channels=channels, default=default_seconds())
+
+
+# How long the table's copy of a workspace's targets may be kept. Every change of a target
+# deletes it at once (below); this bounds what that cannot reach: a copy stored by a
+# reader that read the database just before a change committed, another worker's local
+# memory (CACHE_URL unset), or Redis unreachable at the moment of the change. No longer
+# than the strip's own figures may be old (STATISTICS_MAX_AGE).
+SHARED_SECONDS = taskrouter.STATISTICS_MAX_AGE
+
+
+def _shared_key(workspace_sid: str) -> str:
+    return f"sla-targets:{workspace_sid}:{default_seconds()}"
+
+
+def shared(workspace_sid: str) -> Targets:
+    """`load`, through the shared cache: the table page and its live refreshes read the
+    same targets many times a minute, and they change only on the targets page."""
+    found = cache.get(_shared_key(workspace_sid))
+    if found is None:
+        found = load(workspace_sid)
+        cache.set(_shared_key(workspace_sid), found, SHARED_SECONDS)
+    return found
+
+
+@receiver(post_save, sender=SlaTarget, dispatch_uid="sla-target-saved")
+@receiver(post_delete, sender=SlaTarget, dispatch_uid="sla-target-deleted")
+def _forget_shared(sender, instance: SlaTarget, **kwargs) -> None:
+    """A changed target shows on the next page: the copy goes now, and again once the
+    change commits (a page reading meanwhile may have stored what it read before)."""
+    key = _shared_key(instance.workspace_sid)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 # --- Reading what a person typed ---------------------------------------------------------

@@ -21,10 +21,11 @@ from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.triage import breach
 from tasks_app.triage import table as triage_table
+from tasks_app.triage import targets as triage_targets
 from tasks_app.triage.strip import viewer_zone as strip_zone
 from tasks_app.views import audit as audit_views
 from tasks_app.views.common import (
-    fragment_response,
+    fragment_html,
     problem_response,
     render_fragment,
     status_for,
@@ -86,11 +87,15 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
     workflows = taskrouter.list_workflows(workspace_sid=workspace.sid)
     if request.htmx and request.htmx.target == "counts":
         # The counts strip on its own, as live refresh asks for it.
-        strip = counts.for_workspace(
-            workspace, queues, viewer=_viewer(request), zone=strip_zone(request)
+        html = counts.strip_html(
+            request,
+            workspace,
+            queues,
+            viewer=_viewer(request),
+            zone=strip_zone(request),
+            targets=triage_targets.shared(workspace.sid),
         )
-        context = {"counts": strip, "workspace": workspace}
-        return fragment_response(request, "tasks/_counts.html", context)
+        return fragment_html(html)
 
     landing = not request.GET
     form = TaskFilterForm(
@@ -116,16 +121,23 @@ def task_list(request: HttpRequest, workspace: taskrouter.Workspace) -> HttpResp
             if form.holder_filtered()
             else None,
         )
-    page, status, problem = _read_page(workspace, form, _viewer(request))
     live_refresh = bool(request.htmx and request.htmx.target == "task-rows")
+    # One read of the service-level targets serves the breach order, the table and the
+    # strip; a live refresh that may find nothing changed reads them only if it sorts by them.
+    found = None
+    if form.arranged_here or not live_refresh:
+        found = triage_targets.shared(workspace.sid)
+    page, status, problem = _read_page(workspace, form, _viewer(request), found)
     if live_refresh and problem is not None:
         return problem_response(request, problem)  # a live refresh keeps the rows it has
     context = _page_context(request, workspace, form, landing=landing, problem=problem)
     if page is not None:
         if live_refresh and page.stale_because is None:
             # No body when nothing changed, else only the rows the browser lacks.
-            return live.rows_response(request, page, lambda tasks: _table(context, tasks, page))
-        context |= _results(request, workspace, form, page, context, queues)
+            return live.rows_response(
+                request, page, lambda tasks: _table(context, tasks, page, found)
+            )
+        context |= _results(request, workspace, form, page, context, queues, found)
     return render_fragment(request, "tasks/task_list.html", context, status=status)
 
 
@@ -166,7 +178,10 @@ def _viewer(request: HttpRequest) -> str | None:
 
 
 def _read_page(
-    workspace: taskrouter.Workspace, form: TaskFilterForm, viewer: str | None
+    workspace: taskrouter.Workspace,
+    form: TaskFilterForm,
+    viewer: str | None,
+    found: triage_targets.Targets | None,
 ) -> tuple[taskrouter.TaskPage | None, int, taskrouter.TaskRouterError | None]:
     """One page of the table: (the page, 200, None); or None with the status and, for a
     failure that is no field's fault, the problem (a refusal goes to its field). A shared
@@ -184,6 +199,7 @@ def _read_page(
                 sort=form.cleaned_data["sort"],
                 size=form.cleaned_data["size"],
                 viewer=viewer,
+                found=found,
             )
         else:
             page = taskrouter.list_tasks(
@@ -240,18 +256,24 @@ def _results(
     page: taskrouter.TaskPage,
     context: dict,
     queues: Sequence[taskrouter.TaskQueue],
+    found: triage_targets.Targets | None,
 ) -> dict:
     """The table, its counts and its summary (and the bulk bar for those who may edit)."""
     results: dict = {
         "page": page,
-        "counts": counts.for_workspace(
-            workspace, queues, viewer=_viewer(request), zone=strip_zone(request)
+        "counts_html": counts.strip_html(
+            request,
+            workspace,
+            queues,
+            viewer=_viewer(request),
+            zone=strip_zone(request),
+            targets=found if found is not None else triage_targets.shared(workspace.sid),
         ),
-        "table": _table(context, page.tasks, page),
+        "table": _table(context, page.tasks, page, found),
         "summary": describe_view(
             form, workspace, count=len(page), later_page=bool(page.previous_page_token)
         ),
-        "column_choices": presentation.column_choices(
+        "column_choices": presentation.shared_column_choices(
             page.tasks, (column.path for column in form.cleaned_data["cols"])
         ),
     }
@@ -298,7 +320,12 @@ def _bulk_bar_key(form: TaskFilterForm, slug: str) -> tuple:
     return (version, slug, form.data.urlencode(), settings.TASKDECK_BULK_MAX_TASKS, queues)
 
 
-def _table(context: dict, tasks: Sequence[taskrouter.Task], page: taskrouter.TaskPage) -> TaskTable:
+def _table(
+    context: dict,
+    tasks: Sequence[taskrouter.Task],
+    page: taskrouter.TaskPage,
+    found: triage_targets.Targets | None,
+) -> TaskTable:
     form = context["form"]
     return TaskTable(
         tasks,
@@ -309,6 +336,7 @@ def _table(context: dict, tasks: Sequence[taskrouter.Task], page: taskrouter.Tas
         query={k: form.data.getlist(k) for k in form.data if k != "format"},
         editable=context["can_edit"],
         now=page.read_at,
+        targets=found,
     )
 
 

@@ -68,6 +68,14 @@ def fragment_response(
     return response
 
 
+def fragment_html(html: str, *, status: int = 200) -> HttpResponse:
+    """Markup already rendered, answered as `fragment_response` answers a template."""
+    response = HttpResponse(html, status=status)
+    response["Taskdeck-Fragment"] = "1"
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
 def render_fragment(
     request: HttpRequest, template: str, context: dict, *, status: int = 200
 ) -> HttpResponse:
