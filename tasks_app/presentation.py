@@ -3,15 +3,13 @@ thousands of cells with them, so no template is involved per value."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from tasks_app.taskrouter import rules
@@ -221,31 +219,3 @@ def column_choices(tasks: Iterable[Any], chosen: Iterable[str]) -> list[tuple[st
     seen = [path for path, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
     offered = list(dict.fromkeys([*chosen, *seen]))[: max(COLUMN_CHOICES_MAX, len(chosen))]
     return [(path, path in chosen) for path in offered]
-
-
-# How long one page's column choices stay in the shared cache. They are keyed by the very
-# attribute text they are computed from, so a kept answer is never wrong: this only bounds
-# how long an unused one takes room (a page changes with each change to one of its
-# tasks; a few live-refresh intervals cover its viewers).
-COLUMN_CHOICES_SECONDS = 60
-
-
-def shared_column_choices(tasks: Sequence[Any], chosen: Iterable[str]) -> list[tuple[str, bool]]:
-    """`column_choices`, shared through the cache by every viewer of a page whose tasks
-    hold the same attributes: hashing the attribute text costs a fraction of walking
-    every row's parsed attributes (most pages are viewed again, unchanged, by the next
-    live refresh and by the other people watching the queue)."""
-    chosen = list(dict.fromkeys(chosen))
-    digest = hashlib.blake2b(repr(chosen).encode(), digest_size=20)
-    for task in tasks:
-        text = task.attributes_json
-        raw = b"" if text is None else text.encode("utf-8", "surrogatepass")
-        # Length-prefixed (and None apart from ""), so no two pages can hash alike.
-        digest.update(b"-;" if text is None else f"{len(raw)};".encode())
-        digest.update(raw)
-    key = f"column-choices:{digest.hexdigest()}"
-    found = cache.get(key)
-    if found is None:
-        found = column_choices(tasks, chosen)
-        cache.set(key, found, COLUMN_CHOICES_SECONDS)
-    return found

@@ -273,7 +273,7 @@ def _results(
         "summary": describe_view(
             form, workspace, count=len(page), later_page=bool(page.previous_page_token)
         ),
-        "column_choices": presentation.shared_column_choices(
+        "column_choices": presentation.column_choices(
             page.tasks, (column.path for column in form.cleaned_data["cols"])
         ),
     }

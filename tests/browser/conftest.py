@@ -37,6 +37,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, WebError
 from playwright.sync_api import Error as PlaywrightError
 
+from tests import shared_connection
 from tests.identities import IDENTITIES
 
 HERE = Path(__file__).parent
@@ -132,6 +133,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     modes = [pytest.param(True, id="debug")] if both else []
     modes.append(pytest.param(False, id="production"))
     metafunc.parametrize("debug_mode", modes, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _one_request_at_a_time() -> Iterator[None]:
+    """The live server serves a journey's requests one at a time: its threads share the
+    test thread's database connection (tests/shared_connection.py)."""
+    shared_connection.JOURNEY.set()
+    yield
+    shared_connection.JOURNEY.clear()
 
 
 @pytest.fixture(autouse=True)
