@@ -1012,8 +1012,13 @@ class RowEditForm(SectionForm):
             return self._route(None)
         if not self.is_valid():
             return self._invalid_route("send_to", "priority")
-        if self.cleaned_data.get("assignment_status"):
-            return None  # a status change ends its wait; the status field says so
+        if status := self.cleaned_data.get("assignment_status"):
+            # A status change ends its wait. Said in a line, never an emptied box: the
+            # preview redraws as a field loses focus, which is when the pointer is
+            # pressing Save, and a box that shrank under it moved Save away.
+            return route_preview.RouteView(
+                "kept", headline=f"Not routed again: the task becomes {status}"
+            )
         change = f"Sets {self.option.change_text}." if self.option else ""
         return self._route(
             self._sent_attributes(), priority=self.cleaned_data.get("priority"), change_line=change

@@ -124,6 +124,35 @@ def test_the_row_editor_cancels_a_task_only_with_a_reason(page: Page, sandbox, b
     assert sandbox.fetch(sid).reason == "duplicate of an incident"
 
 
+def test_save_stays_under_the_pointer_while_the_route_preview_redraws(page: Page, browser_problems):
+    """Pressing Save takes the focus from the reason, which redraws the route preview: a
+    preview that shrank then moved Save away before the button was released, and the
+    click was lost (seen as a row editor that would not save)."""
+    browser_problems.expect_console_error(EXPECTED_STATUSES)
+    page.goto(f"{TABLE}?status=pending&queue={FREE_QUEUE}")
+    sid = page.locator("#task-rows > tr").first.get_attribute("data-sid")
+    page.get_by_role("link", name=f"Edit {sid}", exact=True).click()
+    row = page.locator(f"#row-{sid}")
+    expect(row).to_have_attribute("data-editing", "1")
+    settled(page)
+    row.get_by_label("Status").select_option(label="Cancel")
+    save = row.get_by_role("button", name="Save", exact=True)
+    save.click()
+    reason = row.get_by_label("Reason")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    settled(page)
+    reason.fill("duplicate of an incident")
+    before = save.bounding_box()
+
+    reason.blur()  # what pressing Save does first
+    expect(row.locator(".route-preview")).to_contain_text(
+        "If saved: not routed again: the task becomes canceled."
+    )
+    settled(page)
+
+    assert save.bounding_box() == before
+
+
 # --- The column chooser's typed paths ----------------------------------------------------
 
 
