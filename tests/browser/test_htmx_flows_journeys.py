@@ -16,7 +16,7 @@ import re
 
 import pytest
 from django.core.cache import cache
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tasks_app.taskrouter import service as taskrouter
 from tests.browser.helpers import priority_conflict, settled
@@ -101,8 +101,9 @@ def test_a_row_loads_the_attributes_the_list_left_out(page: Page, settings):
 # --- The row editor's status change ------------------------------------------------------
 
 
-def test_the_row_editor_cancels_a_task_only_with_a_reason(page: Page, sandbox, browser_problems):
-    browser_problems.expect_console_error(EXPECTED_STATUSES)
+def cancel_without_a_reason(page: Page) -> tuple[str, Locator]:
+    """Open the first free pending row's editor, choose Cancel and save without a reason:
+    the editor stays, asking for one. Returns the task's SID and its row."""
     page.goto(f"{TABLE}?status=pending&queue={FREE_QUEUE}")
     sid = page.locator("#task-rows > tr").first.get_attribute("data-sid")
     page.get_by_role("link", name=f"Edit {sid}", exact=True).click()
@@ -111,12 +112,17 @@ def test_the_row_editor_cancels_a_task_only_with_a_reason(page: Page, sandbox, b
     settled(page)
     row.get_by_label("Status").select_option(label="Cancel")
     row.get_by_role("button", name="Save", exact=True).click()
-    reason = row.get_by_label("Reason")
-    expect(reason).to_have_attribute("aria-invalid", "true")
-    assert sandbox.fetch(sid).assignment_status == "pending"
+    expect(row.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
     settled(page)
+    return sid, row
 
-    reason.fill("duplicate of an incident")
+
+def test_the_row_editor_cancels_a_task_only_with_a_reason(page: Page, sandbox, browser_problems):
+    browser_problems.expect_console_error(EXPECTED_STATUSES)
+    sid, row = cancel_without_a_reason(page)
+    assert sandbox.fetch(sid).assignment_status == "pending"
+
+    row.get_by_label("Reason").fill("duplicate of an incident")
     row.get_by_role("button", name="Save", exact=True).click()
     expect(row).not_to_have_attribute("data-editing", "1")
     expect(row.locator(".col-status .badge")).to_have_text("Canceled")
@@ -129,18 +135,9 @@ def test_save_stays_under_the_pointer_while_the_route_preview_redraws(page: Page
     preview that shrank then moved Save away before the button was released, and the
     click was lost (seen as a row editor that would not save)."""
     browser_problems.expect_console_error(EXPECTED_STATUSES)
-    page.goto(f"{TABLE}?status=pending&queue={FREE_QUEUE}")
-    sid = page.locator("#task-rows > tr").first.get_attribute("data-sid")
-    page.get_by_role("link", name=f"Edit {sid}", exact=True).click()
-    row = page.locator(f"#row-{sid}")
-    expect(row).to_have_attribute("data-editing", "1")
-    settled(page)
-    row.get_by_label("Status").select_option(label="Cancel")
-    save = row.get_by_role("button", name="Save", exact=True)
-    save.click()
+    _, row = cancel_without_a_reason(page)
     reason = row.get_by_label("Reason")
-    expect(reason).to_have_attribute("aria-invalid", "true")
-    settled(page)
+    save = row.get_by_role("button", name="Save", exact=True)
     reason.fill("duplicate of an incident")
     before = save.bounding_box()
 
