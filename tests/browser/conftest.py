@@ -180,6 +180,23 @@ def base_url(live_server) -> str:
 # --- What the browser must never do ------------------------------------------------------
 
 
+def without_cancelled(errors: list[str]) -> list[str]:
+    """The console errors less htmx's report of a request it cancelled on purpose: a filter
+    changed again while the last change loaded (the form's hx-sync="this:replace") logs
+    "htmx:afterRequest" then "htmx:sendAbort". Each sendAbort takes its afterRequest
+    with it; any other afterRequest (a request that failed) is still reported."""
+    aborts = sum(error.startswith("htmx:sendAbort") for error in errors)
+    kept = []
+    for error in errors:
+        if error.startswith("htmx:sendAbort"):
+            continue
+        if aborts and error.startswith("htmx:afterRequest"):
+            aborts -= 1
+            continue
+        kept.append(error)
+    return kept
+
+
 @dataclass
 class BrowserProblems:
     """Everything that went wrong in the browser during one test."""
@@ -240,7 +257,7 @@ class BrowserProblems:
         lines = []
         for title, items in (
             ("JavaScript errors", self.page_errors),
-            ("Console errors (CSP violations appear here)", self.console_errors),
+            ("Console errors (CSP violations appear here)", without_cancelled(self.console_errors)),
             ("Requests to hosts other than the live server", self.foreign_requests),
         ):
             if items:
