@@ -644,7 +644,8 @@
   };
 
   // --- 8. Time zones ------------------------------------------------------------------
-  // The server writes every moment as <time datetime="ISO 8601"> in its own zone
+  // The server writes every moment as <time datetime="ISO 8601"> (in the task table, as
+  // the cell itself: <td data-at="ISO 8601">) in its own zone
   // (TASKDECK_TIME_ZONE), which is what people without JavaScript see. Here each one is
   // rewritten in the viewer's zone: the browser's, or one they chose in the header
   // (remembered in localStorage). The zone is named once, by the chooser; each time shows
@@ -769,19 +770,23 @@
       return zones.text(date, "UTC", true) + " UTC";
     },
 
+    // Every moment on a page: a <time>, or a task table's cell, which is its moment.
+    moments: "time[datetime], td[data-at]",
+
     // ageNow false: the data's age ("as of 10:42:07 (3 s ago)") is left to the clock's
     // next tick, as on page load, where the first tick waits until the page is drawn.
     apply(root, ageNow = true) {
       const zone = zones.current();
       const scope = root && root.querySelectorAll ? root : document;
-      const times = $$("time[datetime]", scope);
-      if (scope instanceof Element && scope.matches("time[datetime]")) times.push(scope);
+      const times = $$(zones.moments, scope);
+      if (scope instanceof Element && scope.matches(zones.moments)) times.push(scope);
       times.forEach((element) => {
         if (element.dataset.zone === zone) return;
-        const date = new Date(element.getAttribute("datetime"));
+        const cell = element.tagName === "TD";
+        const date = new Date(cell ? element.dataset.at : element.getAttribute("datetime"));
         if (Number.isNaN(date.getTime())) return;
         // Table cells are short (minutes); the task page and audit trail show seconds.
-        element.textContent = zones.text(date, zone, !element.closest(".col-moment"));
+        element.textContent = zones.text(date, zone, !cell);
         element.title = zones.utc(date);
         element.dataset.zone = zone;
       });
