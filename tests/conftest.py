@@ -31,7 +31,7 @@ from tasks_app.sandbox import (
 )
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
-from tests import shared_connection
+from tests import index_helpers, shared_connection
 from tests.identities import IDENTITIES
 from tests.sandbox.helpers import SeededTemplate
 
@@ -176,7 +176,9 @@ def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[San
     for alias in settings.CACHES:  # the shared cache, and each process's fragments
         caches[alias].clear()
     store = SandboxStore(path)
+    index_helpers.FIRST_ROUNDS.seed = seeded_sandbox_file  # the copy's origin, for follow_now
     yield Sandbox(store)
+    index_helpers.FIRST_ROUNDS.seed = None
     store.close()
     client.reset_sessions()
     embedded_sandbox.reset()
