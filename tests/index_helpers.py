@@ -6,11 +6,12 @@ call `follow_now()` after changing TaskRouter, instead of waiting for a worker.
 A test's first round on an empty index is the follower's first round over the whole seed
 (600 tasks, their events and workers: some 5 to 10 s of bulk updates on two busy cores),
 the same work for every test that copies the same seeded file. So it is done once per
-seeded file, on an untouched copy of that file, and kept (`_FirstRounds`): a test's first
-`follow_now()` loads the index that round left, then runs a real round, which follows
-everything the test changed since its copy was made from the cursor on, as a worker's
-follower does after its own first round. Tests of the first round itself
-(tests/test_index.py) call the follower directly and never get a kept index.
+seeded file, on an untouched copy of that file, into the index of the first test that
+needs it, and kept (`_FirstRounds`): a later test's first `follow_now()` loads the index
+that round left. Either way a real round follows, which applies everything the test
+changed since its copy was made from the cursor on, as a worker's follower does after its
+own first round. Tests of the first round itself (tests/test_index.py) call the follower
+directly and never get a kept index.
 """
 
 from __future__ import annotations
@@ -55,18 +56,27 @@ class _FirstRounds:
             and not FollowCursor.objects.exists()
         )
 
-    def load(self) -> None:
+    def prepare(self) -> None:
+        """Bring a still empty index to where a first round over the untouched seed leaves
+        it: from the kept rows, or (none kept for this seed yet) by that first round, in
+        place, kept for the next tests. An index holding rows of the test's own writes (a
+        save records the events it caused) and none kept: the test's own first round."""
+        if not self.applies():
+            return
         assert self.seed is not None
-        if self._kept is None or self._kept[0] != self.seed:
-            self._kept = (self.seed, self._first_round_over(self.seed))
-        for model, rows in self._kept[1]:
-            # Rows the test's own writes put in the index first (a save records the events
-            # it caused) keep their place, as they would beside a real first round.
-            model.objects.bulk_create([model(**row) for row in rows], ignore_conflicts=True)
+        if self._kept is not None and self._kept[0] == self.seed:
+            for model, rows in self._kept[1]:
+                # The test's own rows keep their place, as they would beside a first round.
+                model.objects.bulk_create([model(**row) for row in rows], ignore_conflicts=True)
+        elif not any(model.objects.exists() for model in INDEX_MODELS):
+            self._first_round_over(self.seed)
+            self._kept = (
+                self.seed,
+                [(model, list(model.objects.values(*_columns(model)))) for model in INDEX_MODELS],
+            )
 
-    def _first_round_over(self, seed: Path) -> list[tuple[type, list[dict]]]:
-        """A real first round over an untouched copy of ``seed``: what it left, then the
-        index emptied again."""
+    def _first_round_over(self, seed: Path) -> None:
+        """A real first round over an untouched copy of ``seed``, into the test's index."""
         untouched = seed.with_name(f"{seed.stem}-first-round.sqlite3")
         shutil.copyfile(seed, untouched)
         own = settings.SANDBOX_DB_PATH
@@ -77,10 +87,6 @@ class _FirstRounds:
         finally:
             settings.SANDBOX_DB_PATH = own
             client.reset_sessions()
-        kept = [(model, list(model.objects.values(*_columns(model)))) for model in INDEX_MODELS]
-        for model in INDEX_MODELS:
-            model.objects.all().delete()
-        return kept
 
 
 def _columns(model: type) -> list[str]:
@@ -107,6 +113,5 @@ def _round(*, full_read: bool) -> None:
 def follow_now(*, full_read: bool = False) -> None:
     """One follow round of every workspace (``full_read``: with a full task-list read)."""
     with LOCK:  # a page the browser has open may be asking at the same time
-        if FIRST_ROUNDS.applies():
-            FIRST_ROUNDS.load()
+        FIRST_ROUNDS.prepare()
         _round(full_read=full_read)
