@@ -31,13 +31,43 @@ from tasks_app.sandbox import (
 )
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
-from tests import shared_connection
+from tests import index_helpers, shared_connection
 from tests.identities import IDENTITIES
 from tests.sandbox.helpers import SeededTemplate
+from tests.xdist_groups import keep_xdist_group
 
 T = TypeVar("T")
 # Real worker processes (tests/workers.py): its fixtures serve every test module.
 pytest_plugins = ["tests.workers"]
+
+# Module-scoped worlds that take long to build: under ``make test`` (``--dist loadgroup``)
+# the tests using one go to one worker in a group of their own, so one worker builds it.
+# Spread over both workers, each built its own: a second 100,000-task seed (30 to 70 s), a
+# second gunicorn with collectstatic, a second nginx and gunicorn, a second 4,000-task seed.
+SHARED_WORLDS = {
+    "hundred_thousand": "sandbox-100k",
+    "big_store": "sandbox-4000",
+    "served": "production-serving",
+    "proxied": "nginx-proxy",
+}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        for fixture, group in SHARED_WORLDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                groups.setdefault(group, []).append(item)
+                break
+    result = yield  # xdist's worker adds the "@group" suffix here (or should: see below)
+    if getattr(config.option, "loadgroup", False):
+        for group, members in groups.items():
+            keep_xdist_group(members, group)
+    return result
 
 
 def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 0.05) -> T:
@@ -176,7 +206,9 @@ def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[San
     for alias in settings.CACHES:  # the shared cache, and each process's fragments
         caches[alias].clear()
     store = SandboxStore(path)
+    index_helpers.FIRST_ROUNDS.seed = seeded_sandbox_file  # the copy's origin, for follow_now
     yield Sandbox(store)
+    index_helpers.FIRST_ROUNDS.seed = None
     store.close()
     client.reset_sessions()
     embedded_sandbox.reset()

@@ -142,7 +142,7 @@ def test_an_imported_alert_fires_once_resolves_once_and_survives_a_sigkill_of_it
     }]}))  # fmt: skip
     assert "1 created" in site.manage("taskdeck_views", "import", str(views))
     ws = sandbox.workspace_sid()
-    workers = [site.worker(), site.worker(), site.worker()]
+    workers = site.started_workers(3)
     try:
         wait_until(lambda: evaluator(site, workers), timeout=60)
         wait_until(lambda: followed(site, ws), timeout=90)

@@ -471,7 +471,7 @@ def test_a_worker_killed_mid_job_is_taken_over_within_the_stale_time_writing_not
 ):
     sids = sandbox.task_sids("pending", limit=40)
     before = versions(sandbox, sids)
-    fleet = [worker_site.worker(), worker_site.worker()]
+    fleet = worker_site.started_workers(2)
     job = worker_site.create_job(sids, sandbox.workspace_sid(), reason="outage")
     worker_site.wait_for(job, lambda s: s == {"preview": 40})
     # Slow writes, so the kill lands with some written, some in flight, some waiting.
@@ -525,9 +525,12 @@ def test_a_worker_rides_out_a_database_outage_mid_job_and_the_job_finishes(
         final = worker_site.wait_for(
             job, lambda s: sum(s.get(k, 0) for k in FINAL) == 16, seconds=90
         )
+        assert worker.process.poll() is None, worker.log.read_text()[-3000:]
     finally:
+        # Stopped while the proxy still carries its database: a worker asked to stop with
+        # its database gone keeps retrying until the fixture's 30 s SIGKILL.
+        worker_site.stop_workers()
         proxy.stop()
-    assert worker.process.poll() is None, worker.log.read_text()[-3000:]
     assert final == {"done": 16}
     written_exactly_once(worker_site, job, sandbox, sids, before)
 

@@ -44,6 +44,7 @@ class WorkerSite:
     database: str  # a SQLite file, or a PostgreSQL URL
     logs: Path
     workers: list[subprocess.Popen] = field(default_factory=list)
+    ports: set[int] = field(default_factory=set)
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -67,7 +68,21 @@ class WorkerSite:
 
     def worker(self, **env: str) -> Worker:
         """``manage.py worker``, started and answering its metrics port."""
+        return self.started_workers(1, **env)[0]
+
+    def started_workers(self, number: int, **env: str) -> list[Worker]:
+        """``number`` workers started together (each takes seconds to load Django on a busy
+        machine: side by side rather than one after another), all answering their ports."""
+        started = [self._spawn(**env) for _ in range(number)]
+        for worker in started:
+            wait_until(worker.answers, timeout=60)
+        return started
+
+    def _spawn(self, **env: str) -> Worker:
         port = free_port()
+        while port in self.ports:  # workers started together: none may get another's port
+            port = free_port()
+        self.ports.add(port)
         log = self.logs / f"worker-{len(self.workers)}.log"
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "worker"],
@@ -78,9 +93,7 @@ class WorkerSite:
             start_new_session=True,  # its own process group: a kill takes its children too
         )
         self.workers.append(process)
-        started = Worker(process, f"http://127.0.0.1:{port}/metrics", log)
-        wait_until(started.answers, timeout=60)
-        return started
+        return Worker(process, f"http://127.0.0.1:{port}/metrics", log)
 
     def stop_workers(self) -> None:
         for process in self.workers:

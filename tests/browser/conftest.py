@@ -6,8 +6,11 @@ Playwright cannot download its own browsers here, so Chromium is the system one
 
 Every test in this directory:
 
-* is marked ``browser`` and put in the xdist group "browser", so ``--dist loadgroup`` runs
-  them all on one worker that starts one Chromium (``make test``);
+* is marked ``browser`` and put in an xdist group by mode: "browser" for the production
+  runs, "browser-debug" for the DEBUG ones. ``--dist loadgroup`` runs each group on one
+  worker with one Chromium, so ``make test``'s two workers each take one half of the
+  journeys and the rest of the suite fills in beside them (one group of every journey
+  was the longest chain of the run, on one worker);
 * fails on any JavaScript error, any console error (a Content-Security-Policy violation
   is one: the app runs a strict policy with no inline script or style), any template
   syntax (``{#``, ``{%``, ``{{``) among the text a page shows after it loads or after an
@@ -39,6 +42,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests import shared_connection
 from tests.identities import IDENTITIES
+from tests.xdist_groups import keep_xdist_group
 
 HERE = Path(__file__).parent
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -62,32 +66,25 @@ def pytest_collection_modifyitems(
 ) -> Iterator[None]:
     # This hook sees every collected item, not only this directory's: filter by path.
     ours = [item for item in items if HERE in item.path.parents]
+    groups: dict[str, list[pytest.Item]] = {}
     for item in ours:
         item.add_marker(pytest.mark.browser)
-        # One worker runs every browser test (``--dist loadgroup``), so one Chromium
-        # serves them all instead of one per worker.
-        item.add_marker(pytest.mark.xdist_group("browser"))
+        # One worker runs each mode's journeys (``--dist loadgroup``), one Chromium each.
+        group = _browser_group(item)
+        item.add_marker(pytest.mark.xdist_group(group))
+        groups.setdefault(group, []).append(item)
     result = yield  # xdist's worker turns the mark into a "@browser" node id suffix here
     if getattr(config.option, "loadgroup", False):
-        _keep_xdist_group(ours, "browser")
+        for group, members in groups.items():
+            keep_xdist_group(members, group)
     return result
 
 
-def _keep_xdist_group(items: list[pytest.Item], group: str) -> None:
-    """Work around pytest-dev/pytest-xdist#1386 (open; fix proposed in PR #1388): since
-    pytest 9.2 a node id lives in ``item._id`` (a NodeId), and xdist 3.8.0 still writes
-    the "@group" suffix to the old ``item._nodeid``, where nothing reads it: every
-    xdist_group is silently ignored and the browser tests spread over every worker, one
-    Chromium each. Only when the suffix did not take, set it where pytest reads it.
-    Remove this once xdist writes the suffix itself (the check below then never fires)."""
-    try:
-        from _pytest.nodeid import NodeId
-    except ImportError:  # pytest < 9.2: xdist's own suffix works
-        return
-    suffix = f"@{group}"
-    for item in items:
-        if not item.nodeid.endswith(suffix) and isinstance(getattr(item, "_id", None), NodeId):
-            item._id = NodeId.parse(item.nodeid + suffix)
+def _browser_group(item: pytest.Item) -> str:
+    """A journey's xdist group: "browser-debug" for its DEBUG run, else "browser"."""
+    callspec = getattr(item, "callspec", None)
+    debug = callspec is not None and callspec.params.get("debug_mode") is True
+    return "browser-debug" if debug else "browser"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -99,8 +96,8 @@ def _allow_django_orm_beside_playwright() -> None:
 
     Where it applies: this fixture is session-scoped and autouse *in this directory*, so
     it runs just before the first browser test of a pytest process and never in a process
-    that runs none (``pytest tests/test_task_list.py``, or the ``make test`` worker that
-    does not get the "browser" group). It is not undone: any test that process runs
+    that runs none (``pytest tests/test_task_list.py``); under ``make test`` each worker
+    takes a group of journeys first. It is not undone: any test that process runs
     afterwards still has Playwright's loop beside it and needs it too. It is safe there:
     nothing in a test run is async, and the test thread is the only user of its database
     connection (the live server thread has its own). Never set it in the app's processes.
