@@ -6,11 +6,11 @@ Playwright cannot download its own browsers here, so Chromium is the system one
 
 Every test in this directory:
 
-* is marked ``browser`` and put in an xdist group by mode: "browser" for the production
-  runs, "browser-debug" for the DEBUG ones. ``--dist loadgroup`` runs each group on one
-  worker with one Chromium, so ``make test``'s two workers each take one half of the
-  journeys and the rest of the suite fills in beside them (one group of every journey
-  was the longest chain of the run, on one worker);
+* is marked ``browser`` and put in an xdist group by file and mode (production or
+  DEBUG). ``--dist loadgroup`` runs each group on one worker, whose one Chromium (session
+  scoped) serves every journey it runs, so ``make test``'s two workers share the journeys
+  and the rest of the suite evenly (one group of every journey, then one per mode, were
+  the longest chains of the run, each on one worker);
 * fails on any JavaScript error, any console error (a Content-Security-Policy violation
   is one: the app runs a strict policy with no inline script or style), any template
   syntax (``{#``, ``{%``, ``{{``) among the text a page shows after it loads or after an
@@ -69,11 +69,11 @@ def pytest_collection_modifyitems(
     groups: dict[str, list[pytest.Item]] = {}
     for item in ours:
         item.add_marker(pytest.mark.browser)
-        # One worker runs each mode's journeys (``--dist loadgroup``), one Chromium each.
+        # One worker runs a file's journeys of one mode (``--dist loadgroup``).
         group = _browser_group(item)
         item.add_marker(pytest.mark.xdist_group(group))
         groups.setdefault(group, []).append(item)
-    result = yield  # xdist's worker turns the mark into a "@browser" node id suffix here
+    result = yield  # xdist's worker turns the mark into an "@group" node id suffix here
     if getattr(config.option, "loadgroup", False):
         for group, members in groups.items():
             keep_xdist_group(members, group)
@@ -81,10 +81,12 @@ def pytest_collection_modifyitems(
 
 
 def _browser_group(item: pytest.Item) -> str:
-    """A journey's xdist group: "browser-debug" for its DEBUG run, else "browser"."""
+    """A journey's xdist group: its file and mode ("browser-debug-test_edit_journeys").
+    Groups this size let the two workers share the journeys evenly; one group per mode
+    left one worker running a long chain of journeys while the other sat idle."""
     callspec = getattr(item, "callspec", None)
     debug = callspec is not None and callspec.params.get("debug_mode") is True
-    return "browser-debug" if debug else "browser"
+    return f"browser-{'debug' if debug else 'production'}-{item.path.stem}"
 
 
 @pytest.fixture(scope="session", autouse=True)
