@@ -426,9 +426,16 @@ class TaskFilterForm(forms.Form):
     def more_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.MORE_FIELDS]
 
+    # A value that means what an empty field means (a runbook link's size=50) sets nothing.
+    _MEANS_EMPTY = {"size": str(rules.DEFAULT_PAGE_SIZE)}
+
     def more_in_use(self) -> bool:
         """Unfold "More filters" when one of them is set or has an error."""
-        return any(self.data.get(name) or name in self.errors for name in self.MORE_FIELDS)
+        return any(
+            name in self.errors
+            or str(self.data.get(name) or "").strip() not in ("", self._MEANS_EMPTY.get(name))
+            for name in self.MORE_FIELDS
+        )
 
     # --- the result, for the view ---
 

@@ -394,8 +394,10 @@ class TaskTable(tables.Table):
             "edit": reverse("task_row_edit", args=[workspace_slug, _SID_PLACEHOLDER]) + row_query,
         }
         self.controls = self._render_controls() if editable else {}
-        # Who holds each row's task: one query of the index for the whole table.
-        self.holders = holders_of(task.sid for task in tasks) if tasks else {}
+        # Who holds each row's task: one query of the index for the rows TaskRouter says are
+        # held (none for a table of pending tasks), whatever the table's size.
+        held = [task.sid for task in tasks if task.assignment_status in HELD_STATUSES]
+        self.holders = holders_of(held) if held else {}
         sid_column = self.columns["sid"].column
         sid_column.detail_url = escape(self._urls["detail"])
         sid_column.references = titles.title_references()

@@ -695,3 +695,21 @@ def test_table_times_are_in_the_configured_zone_with_the_utc_moment_on_hover(
     # The browser rewrites times only for a viewer in another zone: the cell names its own.
     assert 'data-zone="Europe/Paris"' in cell
     assert f'title="{created.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"' in cell
+
+
+@pytest.mark.parametrize(
+    ("query", "unfolded"),
+    [
+        ("", False),
+        ("size=50", False),  # the default, as a runbook link may spell it out
+        ("size=%2050%20", False),
+        ("size=100", True),
+        ("priority=5", True),
+        ("size=zero", True),  # an error shows where it is
+    ],
+)
+def test_more_filters_unfold_only_when_one_of_them_changes_the_table(client, query, unfolded):
+    html = client.get(f"/w/Support/tasks/?{query}").content.decode()
+    drawer = re.search(r'<details class="filter-more"([^>]*)>', html)
+    assert drawer is not None
+    assert ("open" in drawer.group(1)) is unfolded
