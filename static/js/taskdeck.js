@@ -5,7 +5,7 @@
  * Sections, in order:
  *   1. Helpers          querying, the live region, alerts
  *   2. htmx answers     error fragments swapped in, busy state, focus after a refusal,
- *                       short runbook URLs
+ *                       short runbook URLs, the task view's own swap
  *   3. Filters          menus and checkboxes apply at once
  *   4. Selection        row checkboxes, "select all", the bulk bar's count, bulk outcomes
  *   5. Row editor       Escape closes it, the priority field selects its text
@@ -138,6 +138,29 @@
       });
     },
   };
+
+  // The task view (filters, counts and table: about 17,000 elements at 1000 rows) is
+  // replaced whole on each filter change, sort or page. htmx's outerHTML swap spent two
+  // thirds of its time on work this view does not need: it looked up each new element
+  // that has an id (two per row) in the old view to carry its attributes across for a
+  // CSS transition, and walked every old element firing two cleanup events each. The
+  // "replace" swap (hx-swap="replace" inside hx-ext="task-view") inserts the new view and
+  // drops the old one; htmx still processes, settles and focuses the new one as after an
+  // outerHTML swap. The old view needs no cleanup: htmx's listeners in it are on its own
+  // elements and go with them, and it has no polling or other timers.
+  if (window.htmx) {
+    window.htmx.defineExtension("task-view", {
+      handleSwap(style, target, fragment, settleInfo) {
+        if (style !== "replace") return false;
+        const added = Array.from(fragment.children);
+        added.forEach((element) => element.classList.add(window.htmx.config.addedClass));
+        target.replaceWith(fragment);
+        // What htmx marks as settling and fires htmx:afterSwap/afterSettle on.
+        settleInfo.elts = settleInfo.elts.filter((element) => element !== target).concat(added);
+        return added;
+      },
+    });
+  }
 
   // --- 3. Filters ---------------------------------------------------------------------
   const filters = {

@@ -143,6 +143,16 @@ def test_changing_filters_updates_the_table_and_address_in_place_and_back_undoes
     assert set(page.locator("#task-rows .badge").all_inner_texts()) == {"Pending", "Reserved"}
     assert set(column_texts(page, "Queue")) == {"Billing"}
     assert page.evaluate("window.taskdeckSamePage") == "yes", "the page was reloaded"
+    # The new view took the old one's place, and its own links work in place too.
+    expect(page.locator("#task-view")).to_have_count(1)
+    billing_url = page.url
+    page.get_by_role("link", name="Priority", exact=True).click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=-priority(&|$)"))
+    settled(page)
+    expect(page.locator("#task-view")).to_have_count(1)
+    assert page.evaluate("window.taskdeckSamePage") == "yes", "sorting reloaded the page"
+    page.go_back()
+    expect(page).to_have_url(billing_url)
 
     page.go_back()
     expect(page).to_have_url(with_reserved_url)
