@@ -8,6 +8,7 @@ reached in-process by default, or over a real loopback socket with `loopback_san
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,19 @@ from tests.sandbox.helpers import SeededTemplate
 from tests.xdist_groups import keep_xdist_group
 
 T = TypeVar("T")
+
+# Every test copies the seeded sandbox (about 14 MB) into its tmp_path, and SQLite syncs
+# that copy when its last connection closes: on a disk, each test then waited for some
+# 14 MB to be written (a run wrote over 30 GB) and for the file's deletion, though the copy
+# is thrown away as the test passes. On a RAM-backed file system both are memory
+# operations. tmp_path and tmp_path_factory keep their behaviour (a failing test's folder
+# stays, for the run's life and pytest's usual three runs); only where they live changes.
+# A temporary root chosen by whoever runs the tests (PYTEST_DEBUG_TEMPROOT, --basetemp)
+# still wins.
+RAM_DISK = Path("/dev/shm")
+if RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK | os.X_OK):
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(RAM_DISK))
+
 # Real worker processes (tests/workers.py): its fixtures serve every test module.
 pytest_plugins = ["tests.workers"]
 
