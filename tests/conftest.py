@@ -1,9 +1,9 @@
 """Fixtures shared by every test.
 
 TaskRouter is faked with the sandbox itself, never with mocks of our client: each test
-gets its own copy of a seeded sandbox file (seeding once a minute per worker, copying per
-test),
-reached in-process by default, or over a real loopback socket with `loopback_sandbox`.
+gets its own copy of a seeded sandbox file (seeded once a minute for the whole run, shared
+by its workers: tests/sandbox/helpers.py, SeededTemplate; copied per test), reached
+in-process by default, or over a real loopback socket with `loopback_sandbox`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
 from tests import index_helpers, shared_connection
 from tests.identities import IDENTITIES
-from tests.sandbox.helpers import SeededTemplate
+from tests.sandbox.helpers import SeededTemplate, run_folder
 from tests.xdist_groups import keep_xdist_group
 
 T = TypeVar("T")
@@ -148,7 +148,10 @@ def signed_in():
 
 @pytest.fixture(scope="session")
 def seeded_sandbox_templates(tmp_path_factory: pytest.TempPathFactory) -> SeededTemplate:
-    return SeededTemplate(tmp_path_factory.mktemp("sandbox-template"))
+    return SeededTemplate(
+        tmp_path_factory.mktemp("sandbox-template"),
+        shared=run_folder(tmp_path_factory, "seeded-sandboxes"),
+    )
 
 
 @pytest.fixture
