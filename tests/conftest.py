@@ -70,15 +70,20 @@ SHARED_WORLDS = {
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> Iterator[None]:
-    groups: dict[str, list[pytest.Item]] = {}
     for item in items:
         for fixture, group in SHARED_WORLDS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
-                groups.setdefault(group, []).append(item)
                 break
     result = yield  # xdist's worker adds the "@group" suffix here (or should: see below)
     if getattr(config.option, "loadgroup", False):
+        # Every xdist_group mark, wherever it was set (here, tests/browser/conftest.py, a
+        # module's pytestmark): this hook sees every item once all marks are on.
+        groups: dict[str, list[pytest.Item]] = {}
+        for item in items:
+            if mark := item.get_closest_marker("xdist_group"):
+                name = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+                groups.setdefault(name, []).append(item)
         for group, members in groups.items():
             keep_xdist_group(members, group)
     return result
