@@ -222,6 +222,7 @@ class Sandbox:
 def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[Sandbox]:
     """Every test runs against a fresh copy of the seeded sandbox (in-process)."""
     path = tmp_path / "sandbox.sqlite3"
+    index_helpers.FIRST_ROUNDS.copied_ms = int(time.time() * 1000)
     shutil.copyfile(seeded_sandbox_file, path)
     settings.SANDBOX_DB_PATH = path
     settings.TASKROUTER_BASE_URL = settings.EMBEDDED_SANDBOX_URL
