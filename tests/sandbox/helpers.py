@@ -80,8 +80,12 @@ class SeededTemplate:
             path = self.directory / f"sandbox-{time.monotonic_ns()}.sqlite3"
             shutil.copyfile(shared, path)
             if self._path is not None:  # copied by the tests that came before, done now
-                for old in self.directory.glob(f"{self._path.name}*"):
-                    old.unlink()
+                # With its -wal and -shm, and the copy a kept first round was read from
+                # (tests/index_helpers.py): in memory, and kept with a failed run.
+                stem = self._path.stem
+                for pattern in (f"{stem}.sqlite3*", f"{stem}-first-round.sqlite3*"):
+                    for old in self.directory.glob(pattern):
+                        old.unlink()
             self._path, self._seeded = path, time.monotonic() - age
         return self._path
 
