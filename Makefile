@@ -56,10 +56,14 @@ sandbox: $(RUN_STAMP)
 
 # .ci/chromium finds or fetches a Chromium for the browser journeys, .ci/nginx an nginx for
 # the proxy tests, or each stops with one line saying what to run: no test is skipped.
+# TEST_WORKERS: pytest-xdist workers. The suite waits more than it computes (servers and
+# browsers starting, injected delays, worker processes polled), so on two cores four
+# workers keep both busy where two left one idle about half the time.
+TEST_WORKERS ?= 4
 test: $(DEV_STAMP)
 	@chromium=$$(PY=$(PY) .ci/chromium) && nginx=$$(.ci/nginx) && \
-	  echo "CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)" && \
-	  CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	  echo "CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)" && \
+	  CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

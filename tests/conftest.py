@@ -1,13 +1,14 @@
 """Fixtures shared by every test.
 
 TaskRouter is faked with the sandbox itself, never with mocks of our client: each test
-gets its own copy of a seeded sandbox file (seeding once a minute per worker, copying per
-test),
-reached in-process by default, or over a real loopback socket with `loopback_sandbox`.
+gets its own copy of a seeded sandbox file (seeded once a minute for the whole run, shared
+by its workers: tests/sandbox/helpers.py, SeededTemplate; copied per test), reached
+in-process by default, or over a real loopback socket with `loopback_sandbox`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -33,10 +34,23 @@ from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
 from tests import index_helpers, shared_connection
 from tests.identities import IDENTITIES
-from tests.sandbox.helpers import SeededTemplate
+from tests.sandbox.helpers import SeededTemplate, run_folder
 from tests.xdist_groups import keep_xdist_group
 
 T = TypeVar("T")
+
+# Every test copies the seeded sandbox (about 14 MB) into its tmp_path, and SQLite syncs
+# that copy when its last connection closes: on a disk, each test then waited for some
+# 14 MB to be written (a run wrote over 30 GB) and for the file's deletion, though the copy
+# is thrown away as the test passes. On a RAM-backed file system both are memory
+# operations. tmp_path and tmp_path_factory keep their behaviour (a failing test's folder
+# stays, for the run's life and pytest's usual three runs); only where they live changes.
+# A temporary root chosen by whoever runs the tests (PYTEST_DEBUG_TEMPROOT, --basetemp)
+# still wins.
+RAM_DISK = Path("/dev/shm")
+if RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK | os.X_OK):
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(RAM_DISK))
+
 # Real worker processes (tests/workers.py): its fixtures serve every test module.
 pytest_plugins = ["tests.workers"]
 
@@ -56,15 +70,20 @@ SHARED_WORLDS = {
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> Iterator[None]:
-    groups: dict[str, list[pytest.Item]] = {}
     for item in items:
         for fixture, group in SHARED_WORLDS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
-                groups.setdefault(group, []).append(item)
                 break
     result = yield  # xdist's worker adds the "@group" suffix here (or should: see below)
     if getattr(config.option, "loadgroup", False):
+        # Every xdist_group mark, wherever it was set (here, tests/browser/conftest.py, a
+        # module's pytestmark): this hook sees every item once all marks are on.
+        groups: dict[str, list[pytest.Item]] = {}
+        for item in items:
+            if mark := item.get_closest_marker("xdist_group"):
+                name = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+                groups.setdefault(name, []).append(item)
         for group, members in groups.items():
             keep_xdist_group(members, group)
     return result
@@ -134,7 +153,10 @@ def signed_in():
 
 @pytest.fixture(scope="session")
 def seeded_sandbox_templates(tmp_path_factory: pytest.TempPathFactory) -> SeededTemplate:
-    return SeededTemplate(tmp_path_factory.mktemp("sandbox-template"))
+    return SeededTemplate(
+        tmp_path_factory.mktemp("sandbox-template"),
+        shared=run_folder(tmp_path_factory, "seeded-sandboxes"),
+    )
 
 
 @pytest.fixture
@@ -200,6 +222,7 @@ class Sandbox:
 def sandbox(tmp_path: Path, settings, seeded_sandbox_file: Path) -> Iterator[Sandbox]:
     """Every test runs against a fresh copy of the seeded sandbox (in-process)."""
     path = tmp_path / "sandbox.sqlite3"
+    index_helpers.FIRST_ROUNDS.copied_ms = int(time.time() * 1000)
     shutil.copyfile(seeded_sandbox_file, path)
     settings.SANDBOX_DB_PATH = path
     settings.TASKROUTER_BASE_URL = settings.EMBEDDED_SANDBOX_URL

@@ -42,10 +42,12 @@ class _FirstRounds:
     """The index a first round leaves over one seeded file, kept for the tests copying it.
 
     ``seed`` is the seeded file the running test's sandbox was copied from (the ``sandbox``
-    fixture in tests/conftest.py sets it, and clears it after the test)."""
+    fixture in tests/conftest.py sets it, and clears it after the test), ``copied_ms`` when
+    the test's copy was made (before anything the test does)."""
 
     def __init__(self) -> None:
         self.seed: Path | None = None
+        self.copied_ms = 0
         self._kept: tuple[Path, list[tuple[type, list[dict]]]] | None = None
 
     def applies(self) -> bool:
@@ -76,17 +78,29 @@ class _FirstRounds:
             )
 
     def _first_round_over(self, seed: Path) -> None:
-        """A real first round over an untouched copy of ``seed``, into the test's index."""
+        """A real first round over an untouched copy of ``seed``, into the test's index.
+
+        It runs when the test first asks (after the test's own changes to its copy), but
+        it reads what the copy held when it was made: its list read is dated then, and
+        its cursor goes no further. Dated when it ran, the read was newer than the
+        test's own changes, and the round after it, reading them from the test's copy,
+        took them for old news (``as_of_ms``): a task the test canceled and TaskRouter
+        then purged stayed pending in the index, only its deletion applied."""
         untouched = seed.with_name(f"{seed.stem}-first-round.sqlite3")
         shutil.copyfile(seed, untouched)
         own = settings.SANDBOX_DB_PATH
         settings.SANDBOX_DB_PATH = untouched
         client.reset_sessions()
+        copied_ms = self.copied_ms
+        read_at = follower._now_ms
+        follower._now_ms = lambda: copied_ms
         try:
             _round(full_read=False)
         finally:
+            follower._now_ms = read_at
             settings.SANDBOX_DB_PATH = own
             client.reset_sessions()
+        FollowCursor.objects.filter(start_ms__gt=copied_ms).update(start_ms=copied_ms)
 
 
 def _columns(model: type) -> list[str]:

@@ -24,8 +24,6 @@ from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tests.backends import require_postgres
 from tests.serving import gunicorn
 
-pytestmark = pytest.mark.xdist_group("concurrent-editors")
-
 ROOT = Path(__file__).resolve().parent.parent
 EDITORS = 6
 ROUNDS = 5

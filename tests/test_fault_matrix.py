@@ -19,7 +19,7 @@ from django.core.cache import cache
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, FaultPlan, SandboxApp, SandboxServer
 from tasks_app.taskrouter import client as taskrouter_client
 
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("fault-matrix")]
+pytestmark = pytest.mark.django_db
 
 FAULTS = [
     "delay=2",  # beyond the 1 s read timeout these tests configure

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("hostile")]
+pytestmark = pytest.mark.django_db
 
 SCRIPT = "<script>alert('taskdeck')</script>"
 PAYLOADS = [

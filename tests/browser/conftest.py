@@ -42,7 +42,6 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests import shared_connection
 from tests.identities import IDENTITIES
-from tests.xdist_groups import keep_xdist_group
 
 HERE = Path(__file__).parent
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -65,19 +64,13 @@ def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> Iterator[None]:
     # This hook sees every collected item, not only this directory's: filter by path.
-    ours = [item for item in items if HERE in item.path.parents]
-    groups: dict[str, list[pytest.Item]] = {}
-    for item in ours:
-        item.add_marker(pytest.mark.browser)
-        # One worker runs a file's journeys of one mode (``--dist loadgroup``).
-        group = _browser_group(item)
-        item.add_marker(pytest.mark.xdist_group(group))
-        groups.setdefault(group, []).append(item)
-    result = yield  # xdist's worker turns the mark into an "@group" node id suffix here
-    if getattr(config.option, "loadgroup", False):
-        for group, members in groups.items():
-            keep_xdist_group(members, group)
-    return result
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+            # One worker runs a file's journeys of one mode (``--dist loadgroup``; the
+            # root conftest.py makes sure the group holds).
+            item.add_marker(pytest.mark.xdist_group(_browser_group(item)))
+    return (yield)
 
 
 def _browser_group(item: pytest.Item) -> str:

@@ -28,13 +28,17 @@ from tests.sandbox.helpers import (
     Clock,
     SeededTemplate,
     clocked,
+    run_folder,
     seeded_at,
 )
 
 
 @pytest.fixture(scope="session")
 def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> SeededTemplate:
-    return SeededTemplate(tmp_path_factory.mktemp("sandbox-seeded"))
+    return SeededTemplate(
+        tmp_path_factory.mktemp("sandbox-seeded"),
+        shared=run_folder(tmp_path_factory, "seeded-sandboxes"),
+    )
 
 
 @pytest.fixture

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -10,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from tasks_app.sandbox import (
@@ -41,24 +45,89 @@ class SeededTemplate:
     Every sandbox runs TaskRouter's housekeeping: the seed's closed tasks (closed up to two
     minutes before seeding) are purged 5 to 8 minutes after closing. A copy must read as
     seeded moments ago, or a long test run would see them vanish halfway.
+
+    Seeding takes seconds of CPU (some 3 to 6 s for 600 tasks), and a run seeds again every
+    minute: done by every worker for itself, and again for the sandbox's own tests, that
+    was a large share of the suite's work. So the seeded files are shared by every worker of
+    the run (``shared``, a folder of the run's own): the first to find the newest one a
+    minute old seeds the next, under a lock, and the others copy it. The age is the one the
+    file states (its ``seeded_at``, taken as seeding starts). Each worker still copies the
+    shared file to a template of its own in ``directory``, as before: tests may open it.
     """
 
     max_age = 60.0
+    # A shared file no copy can still be taken from (path() hands out files under a minute
+    # old, and a test copies its template within its own few minutes) is removed.
+    forget_after = 15 * 60.0
 
-    def __init__(self, directory: Path, *, tasks: int = SEED_TASKS, seed: int = SEED) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        tasks: int = SEED_TASKS,
+        seed: int = SEED,
+        shared: Path | None = None,
+    ) -> None:
         self.directory = directory
         self.tasks, self.seed = tasks, seed
+        self.shared = shared or directory
         self._path: Path | None = None
-        self._seeded = 0.0
+        self._seeded = 0.0  # when the template was seeded, on time.monotonic()'s clock
 
     def path(self) -> Path:
         if self._path is None or time.monotonic() - self._seeded > self.max_age:
+            shared, age = self._fresh_shared_file()
             path = self.directory / f"sandbox-{time.monotonic_ns()}.sqlite3"
-            template = SandboxStore(path)
-            ensure_seeded(template, tasks=self.tasks, seed=self.seed)
-            template.close()
-            self._path, self._seeded = path, time.monotonic()
+            shutil.copyfile(shared, path)
+            if self._path is not None:  # copied by the tests that came before, done now
+                # With its -wal and -shm, and the copy a kept first round was read from
+                # (tests/index_helpers.py): in memory, and kept with a failed run.
+                stem = self._path.stem
+                for pattern in (f"{stem}.sqlite3*", f"{stem}-first-round.sqlite3*"):
+                    for old in self.directory.glob(pattern):
+                        old.unlink()
+            self._path, self._seeded = path, time.monotonic() - age
         return self._path
+
+    def _fresh_shared_file(self) -> tuple[Path, float]:
+        """The newest shared seeded file and its age in seconds, seeding one when the
+        newest is a minute old (or none is there yet)."""
+        self.shared.mkdir(parents=True, exist_ok=True)
+        prefix = f"seeded-{self.tasks}-{self.seed}-"
+        with (self.shared / f"{prefix}lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            now = time.time()
+            found = sorted(
+                (int(path.stem.removeprefix(prefix)), path)
+                for path in self.shared.glob(f"{prefix}*.sqlite3")
+            )
+            for seeded_us, path in found[:-1]:
+                if now - seeded_us / 1e6 > self.forget_after:
+                    path.unlink(missing_ok=True)
+            if found and now - found[-1][0] / 1e6 < self.max_age:
+                seeded_us, path = found[-1]
+                return path, max(0.0, now - seeded_us / 1e6)
+            seeding = self.shared / f"{prefix}seeding.sqlite3"
+            for leftover in self.shared.glob(f"{seeding.name}*"):
+                leftover.unlink()
+            template = SandboxStore(seeding)
+            ensure_seeded(template, tasks=self.tasks, seed=self.seed)
+            with template.read() as conn:
+                seeded_us = int(
+                    conn.execute("SELECT value FROM meta WHERE key = 'seeded_at'").fetchone()[0]
+                )
+            template.close()  # the last connection: its WAL is folded in and removed
+            path = seeding.rename(self.shared / f"{prefix}{seeded_us}.sqlite3")
+            return path, max(0.0, time.time() - seeded_us / 1e6)
+
+
+def run_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this test run's own, shared by its xdist workers (each worker's base
+    temporary folder is one of the run's, named after the worker)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @dataclass
