@@ -56,10 +56,10 @@ sandbox: $(RUN_STAMP)
 
 # .ci/chromium finds or fetches a Chromium for the browser journeys, .ci/nginx an nginx for
 # the proxy tests, or each stops with one line saying what to run: no test is skipped.
-# TEST_WORKERS: pytest-xdist workers. The suite waits more than it computes (servers and
-# browsers starting, injected delays, worker processes polled), so on two cores four
-# workers keep both busy where two left one idle about half the time.
-TEST_WORKERS ?= 4
+# TEST_WORKERS: pytest-xdist workers. On a quiet two-core machine four workers took 18 min
+# against two workers' 15 to 16 (four Chromiums and their servers then compete for the
+# cores), and only helped while other work already loaded the machine.
+TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
 	@chromium=$$(PY=$(PY) .ci/chromium) && nginx=$$(.ci/nginx) && \
 	  echo "CHROMIUM_PATH=$$chromium NGINX_PATH=$$nginx $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)" && \

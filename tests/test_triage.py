@@ -4,12 +4,14 @@ the table's breach filter and sort, and acting on what breaches through the bulk
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tasks_app.models import BulkJob, SlaTarget
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, SandboxServer
 from tasks_app.taskrouter import client as taskrouter_client
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
@@ -73,7 +75,27 @@ def test_today_starts_at_midnight_in_the_viewer_s_zone():
     )
 
 
-def test_the_strip_matches_taskrouter_s_statistics_for_the_same_moment(sandbox):
+@pytest.fixture
+def stopped_clock(sandbox, settings) -> Iterator[datetime]:
+    """TaskRouter (the sandbox, over loopback) with its clock stopped at one second: the
+    strip's reads and a direct read of the same statistics then describe the same moment,
+    however slowly a loaded machine makes them one after the other (a wait's age would
+    otherwise move on by a second between them)."""
+    moment = datetime.now(UTC).replace(microsecond=0)
+    app = SandboxApp(
+        sandbox.store, credentials=DEVELOPMENT_CREDENTIALS, clock=lambda: moment, static=True
+    )
+    server = SandboxServer(app).start()
+    settings.TASKROUTER_BASE_URL = server.url
+    settings.TWILIO_ACCOUNT_SID = DEVELOPMENT_CREDENTIALS.account_sid
+    settings.TWILIO_AUTH_TOKEN = DEVELOPMENT_CREDENTIALS.auth_token
+    taskrouter_client.reset_sessions()
+    yield moment
+    server.stop()
+    taskrouter_client.reset_sessions()
+
+
+def test_the_strip_matches_taskrouter_s_statistics_for_the_same_moment(sandbox, stopped_clock):
     billing = queue(sandbox)
     set_target(sandbox, billing, TARGET)
     ws = sandbox.workspace_sid()

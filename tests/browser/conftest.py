@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, WebError
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, WebError, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests import shared_connection
@@ -302,10 +302,18 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     return result
 
 
+# How long a step or an assertion waits for the page before failing. Both poll, so a
+# passing journey never waits this long; it is the margin a loaded machine (several
+# workers, each with its own Chromium and servers, on two cores) needs. Playwright's
+# assertions default to 5 s, less than its actions: one margin serves both.
+BROWSER_WAIT_MS = 15_000
+expect.set_options(timeout=BROWSER_WAIT_MS)
+
+
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(BROWSER_WAIT_MS)
     return page
 
 
