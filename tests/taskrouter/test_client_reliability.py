@@ -18,6 +18,7 @@ from django.core.cache import cache
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, SandboxServer
 from tasks_app.taskrouter import client
 from tasks_app.taskrouter import service as taskrouter
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db  # writes record an audit entry
 
@@ -353,6 +354,15 @@ def test_when_every_read_slot_waits_on_a_hanging_taskrouter_more_reads_fail_fast
     holders = [threading.Thread(target=slow_read) for _ in range(2)]
     for holder in holders:
         holder.start()
+
+    # Both holders must hold their slots before the first probe: a probe that got a slot
+    # first would itself wait out the 6 s on the hanging TaskRouter (a loaded machine can
+    # start the holders' threads that late). The client's slots are read for that alone.
+    def both_slots_taken() -> bool:
+        slots = client._slots.get(2)
+        return slots is not None and slots._value == 0
+
+    wait_until(both_slots_taken, timeout=10)
     deadline = time.monotonic() + 5
     while True:  # poll until both slots are taken and the fail-fast window has begun
         started = time.monotonic()
