@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +26,7 @@ from django.test import Client
 from tasks_app import embedded_sandbox
 from tasks_app.sandbox import (
     DEVELOPMENT_CREDENTIALS,
+    Credentials,
     FaultPlan,
     SandboxApp,
     SandboxServer,
@@ -248,21 +250,34 @@ class LoopbackSandbox:
         return self.server.url
 
 
+@contextmanager
+def taskdeck_reaches(
+    app: Callable, settings, credentials: Credentials = DEVELOPMENT_CREDENTIALS
+) -> Iterator[SandboxServer]:
+    """``app`` (a sandbox, or a WSGI wrapper of one) served over a real socket on 127.0.0.1,
+    with Taskdeck pointed at it as it would be at taskrouter.twilio.com; stopped, and
+    Taskdeck's HTTP sessions dropped, on leaving."""
+    server = SandboxServer(app).start()
+    settings.TASKROUTER_BASE_URL = server.url
+    settings.TWILIO_ACCOUNT_SID = credentials.account_sid
+    settings.TWILIO_AUTH_TOKEN = credentials.auth_token
+    client.reset_sessions()
+    try:
+        yield server
+    finally:
+        server.stop()
+        client.reset_sessions()
+
+
 @pytest.fixture
 def loopback_sandbox(sandbox: Sandbox, settings) -> Iterator[LoopbackSandbox]:
     """The same sandbox served over a real socket on 127.0.0.1, with injectable faults;
     Taskdeck is pointed at it as it would be at taskrouter.twilio.com."""
     faults = FaultPlan()
     app = SandboxApp(sandbox.store, credentials=DEVELOPMENT_CREDENTIALS, faults=faults)
-    server = SandboxServer(app).start()
-    settings.TASKROUTER_BASE_URL = server.url
-    settings.TWILIO_ACCOUNT_SID = DEVELOPMENT_CREDENTIALS.account_sid
-    settings.TWILIO_AUTH_TOKEN = DEVELOPMENT_CREDENTIALS.auth_token
-    settings.TASKROUTER_TIMEOUT = 2.0
-    client.reset_sessions()
-    yield LoopbackSandbox(server=server, faults=faults, store=sandbox.store)
-    server.stop()
-    client.reset_sessions()
+    with taskdeck_reaches(app, settings) as server:
+        settings.TASKROUTER_TIMEOUT = 2.0
+        yield LoopbackSandbox(server=server, faults=faults, store=sandbox.store)
 
 
 @pytest.fixture

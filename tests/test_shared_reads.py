@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks_app.sandbox import Credentials, SandboxApp, SandboxServer
-from tasks_app.taskrouter import client as taskrouter_client
+from tasks_app.sandbox import Credentials, SandboxApp
 from tasks_app.taskrouter import service as taskrouter
 from tests.backends import require_redis
+from tests.conftest import taskdeck_reaches
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,8 +62,6 @@ def counting_sandbox(sandbox, settings) -> Iterator[CountingSandbox]:
                 counted.lists[environ["PATH_INFO"]] += 1
         return app(environ, start_response)
 
-    server = SandboxServer(counting).start()
-    counted.url = server.url
     # This test process is one more instance on the same Redis.
     settings.CACHES = {
         "default": {
@@ -72,13 +70,9 @@ def counting_sandbox(sandbox, settings) -> Iterator[CountingSandbox]:
             "KEY_PREFIX": "taskdeck",
         }
     }
-    settings.TASKROUTER_BASE_URL = server.url
-    settings.TWILIO_ACCOUNT_SID = credentials.account_sid
-    settings.TWILIO_AUTH_TOKEN = credentials.auth_token
-    taskrouter_client.reset_sessions()
-    yield counted
-    server.stop()
-    taskrouter_client.reset_sessions()
+    with taskdeck_reaches(counting, settings, credentials) as server:
+        counted.url = server.url
+        yield counted
 
 
 def readers(

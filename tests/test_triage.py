@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tasks_app.models import BulkJob, SlaTarget
-from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp, SandboxServer
+from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS, SandboxApp
 from tasks_app.taskrouter import client as taskrouter_client
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.triage import breach, strip, targets
+from tests.conftest import taskdeck_reaches
 
 pytestmark = pytest.mark.django_db
 
@@ -85,14 +86,8 @@ def stopped_clock(sandbox, settings) -> Iterator[datetime]:
     app = SandboxApp(
         sandbox.store, credentials=DEVELOPMENT_CREDENTIALS, clock=lambda: moment, static=True
     )
-    server = SandboxServer(app).start()
-    settings.TASKROUTER_BASE_URL = server.url
-    settings.TWILIO_ACCOUNT_SID = DEVELOPMENT_CREDENTIALS.account_sid
-    settings.TWILIO_AUTH_TOKEN = DEVELOPMENT_CREDENTIALS.auth_token
-    taskrouter_client.reset_sessions()
-    yield moment
-    server.stop()
-    taskrouter_client.reset_sessions()
+    with taskdeck_reaches(app, settings):
+        yield moment
 
 
 def test_the_strip_matches_taskrouter_s_statistics_for_the_same_moment(sandbox, stopped_clock):
