@@ -153,6 +153,9 @@ def test_changing_filters_updates_the_table_and_address_in_place_and_back_undoes
     assert page.evaluate("window.taskdeckSamePage") == "yes", "sorting reloaded the page"
     page.go_back()
     expect(page).to_have_url(billing_url)
+    # Back again only once this Back has redrawn the view, as a person sees it first.
+    expect(caption(page)).to_have_text(re.compile(r"queue Billing\.$"))
+    settled(page)
 
     page.go_back()
     expect(page).to_have_url(with_reserved_url)
