@@ -397,7 +397,7 @@ class TaskTable(tables.Table):
         # Who holds each row's task: one query of the index for the rows TaskRouter says are
         # held (none for a table of pending tasks), whatever the table's size.
         held = [task.sid for task in tasks if task.assignment_status in HELD_STATUSES]
-        self.holders = holders_of(held) if held else {}
+        self.holders = holders_of(held)
         sid_column = self.columns["sid"].column
         sid_column.detail_url = escape(self._urls["detail"])
         sid_column.references = titles.title_references()
