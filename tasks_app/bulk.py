@@ -17,7 +17,10 @@ writing anything twice:
   TASKDECK_BULK_STALE_SECONDS and enqueues it again; the next worker takes over the
   abandoned RUNNING items. No scheduler and no lock of the dead worker is involved;
 - an item whose earlier write may have landed is never simply written again: see
-  `_settle_earlier_write`, which also completes that write's audit record.
+  `_settle_earlier_write`, which also completes that write's audit record;
+- a worker only slow (not dead) may lose items to a takeover too: it renews its claim as
+  each write starts and saves a result only while the claim is still its own
+  (`_write_claimed`), so the taker's write and verdict stand, never a second one.
 """
 
 from __future__ import annotations
@@ -505,15 +508,16 @@ def hand_over_stalled(key: str | None, held: leases.Held) -> None:
 def _claim(job: BulkJob, count: int, *, stale_before) -> list[BulkItem]:
     candidates = job.items.filter(
         Q(state=State.QUEUED) | Q(state=State.RUNNING, claimed_at__lt=stale_before)
-    ).values_list("pk", "state", "write_id")[:count]
+    ).values_list("pk", "state", "write_id", "claimed_at")[:count]
     claimed, earlier = [], set()
-    for pk, state, write_id in candidates:
-        # One UPDATE per item is the claim: two workers racing get it once between them.
-        # It commits before the write starts, so a crash leaves the item RUNNING with the
-        # id its write's audit record will carry. An item that has a write id already was
-        # tried before (a worker died mid-write, or its answer was lost): it keeps that id
-        # until the task is re-read and that write judged.
-        if job.items.filter(pk=pk, state=state).update(
+    for pk, state, write_id, claimed_at in candidates:
+        # One UPDATE per item is the claim, conditional on the state and claim time read:
+        # two workers racing get it once between them. It commits before the write starts,
+        # so a crash leaves the item RUNNING with the id its write's audit record will
+        # carry. An item that has a write id already was tried before (a worker died
+        # mid-write, or its answer was lost): it keeps that id until the task is re-read
+        # and that write judged.
+        if job.items.filter(pk=pk, state=state, claimed_at=claimed_at).update(
             state=State.RUNNING,
             claimed_at=timezone.now(),
             write_id=write_id or uuid.uuid4().hex,
@@ -764,13 +768,44 @@ def run_chunk(job: BulkJob, *, seconds: float | None = None) -> int:
     seconds = seconds if seconds is not None else settings.TASKDECK_BULK_CHUNK_SECONDS
     count = max(1, int(settings.TASKDECK_BULK_RATE * seconds))
     items = _claim(job, count, stale_before=timezone.now() - _stale_after())
-    for item, (state, message) in _map_bounded(lambda item: _write(job, item), items):
+    _write_claimed(job, items)
+    return len(items)
+
+
+def _write_claimed(job: BulkJob, items: list[BulkItem]) -> None:
+    """Write items this worker claimed, saving each result as it arrives, as long as the
+    item is still this worker's: a worker slow enough to look dead (its claim older than
+    TASKDECK_BULK_STALE_SECONDS) may have had it taken over, and then the taker's write
+    and judgement stand, never this worker's second write or its stale verdict."""
+
+    def write(item: BulkItem) -> tuple[str, str] | None:
+        return _write(job, item) if _renew_claim(item) else None
+
+    for item, result in _map_bounded(write, items):
+        if result is None:
+            continue
+        state, message = result
+        if not BulkItem.objects.filter(pk=item.pk, claimed_at=item.claimed_at).update(
+            state=state, message=message
+        ):
+            continue  # taken over while writing: the taker judges this write by version
         item.state, item.message = state, message
-        BulkItem.objects.filter(pk=item.pk).update(state=state, message=message)
         metrics.BULK_ITEMS.labels(outcome=state).inc()
         # A sign of life with every result, so a slow chunk is never taken for a dead one.
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
-    return len(items)
+
+
+def _renew_claim(item: BulkItem) -> bool:
+    """Claim the item afresh as its write starts (it may have waited in the chunk behind
+    slow writes or the rate budget); False when another worker has taken it over since.
+    The claim's time is its owner's token: a takeover sets a new one."""
+    now = timezone.now()
+    renewed = BulkItem.objects.filter(
+        pk=item.pk, state=State.RUNNING, claimed_at=item.claimed_at
+    ).update(claimed_at=now)
+    if renewed:
+        item.claimed_at = now
+    return bool(renewed)
 
 
 def run(job: BulkJob) -> None:

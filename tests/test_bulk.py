@@ -382,6 +382,59 @@ def test_an_interrupted_write_that_lands_late_is_confirmed_not_reported_as_a_con
     assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
 
 
+def test_a_worker_too_slow_to_start_its_write_leaves_a_taken_over_item_to_the_taker(
+    sandbox, settings
+):
+    """A worker claims an item, then stalls past the stale time before writing it (a loaded
+    machine, the rate budget); the fleet hands the job to another worker, which writes it.
+    The slow worker, resuming, neither writes again nor reports a conflict."""
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], action="cancel", reason="spam")
+    claimed_by_the_slow_worker = bulk._claim(job, 1, stale_before=timezone.now())
+    worker_died_long_ago(job)
+    bulk.run(job)  # the worker the job was handed to
+    bulk._write_claimed(job, claimed_by_the_slow_worker)  # the slow one resumes
+
+    assert job.items.get().state == "done"
+    assert list(AuditRecord.objects.filter(task_sid=sid).values_list("outcome", flat=True)) == [
+        "done"
+    ]
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
+def test_a_write_overtaken_by_its_takeover_does_not_turn_the_done_item_into_a_conflict(
+    sandbox, settings
+):
+    """A worker's write is on its way, slow enough for the job to be handed over; the
+    taker writes first, so the slow write is refused (If-Match). The item stays done: the
+    refusal was of our own change, and its record says it was not applied."""
+    sid = sandbox.task_sid("pending")
+    before = sandbox.fetch(sid)
+    job = started_job(sandbox, settings, [sid], action="cancel", reason="spam")
+    (slow,) = bulk._claim(job, 1, stale_before=timezone.now())
+    slow_write = slow.write_id
+
+    def handed_over_while_the_slow_write_travels(sender, write_id, **kwargs):
+        if write_id == slow_write:
+            task_write_started.disconnect(handed_over_while_the_slow_write_travels)
+            worker_died_long_ago(job)
+            bulk.run(job)
+
+    task_write_started.connect(handed_over_while_the_slow_write_travels)
+    try:
+        bulk._write_claimed(job, [slow])
+    finally:
+        task_write_started.disconnect(handed_over_while_the_slow_write_travels)
+
+    assert job.items.get().state == "done"
+    records = {record.write_id: record for record in AuditRecord.objects.filter(task_sid=sid)}
+    refused = records.pop(slow_write)
+    assert (refused.outcome, refused.message[:11]) == ("failed", "Not applied")
+    assert [record.outcome for record in records.values()] == ["done"]
+    assert int(sandbox.fetch(sid).etag) == int(before.etag) + 1
+
+
 def test_a_taken_over_write_that_someone_else_beat_is_a_conflict_and_so_is_its_record(
     sandbox, settings, monkeypatch, loopback_sandbox
 ):
