@@ -298,7 +298,15 @@ class SandboxApp:
                         daemon=True,
                     ).start()
                     raise ClientReadTimeout(read_timeout)
-                time.sleep(delay)
+                stopping = environ.get("sandbox.stopping")
+                if stopping is None:
+                    time.sleep(delay)
+                elif stopping.wait(delay):
+                    # Its server stopped meanwhile (a test's end, runsandbox's Ctrl-C): the
+                    # answer of a server going away, and the storage, perhaps gone with
+                    # it, untouched.
+                    response = _error(503, 20503, "Service Unavailable")
+        if response is None:
             response = self._respond(environ, method, path, fault)
         headers = [
             *response.headers,

@@ -56,6 +56,12 @@ class _RequestHandler(WSGIRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
 
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        # A request waiting in a delay fault ends when the server stops (see SandboxApp).
+        environ["sandbox.stopping"] = self.server.stopping  # type: ignore[attr-defined]
+        return environ
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and the simulator would drown in access logs
 
@@ -64,6 +70,10 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     block_on_close = False  # stop() must not wait for a request sleeping in a delay fault
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = threading.Event()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
@@ -111,6 +121,7 @@ class SandboxServer:
         self._server = self._thread = None
         if server is None:
             return
+        server.stopping.set()  # requests still waiting in a delay fault answer now
         server.shutdown()
         server.server_close()
         if thread is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -88,6 +90,25 @@ def test_a_delay_beyond_the_read_timeout_is_a_read_timeout(api, faults):
     faults.set("delay=1.5;times=1")
     with pytest.raises(requests.ReadTimeout):
         api.get(TASKS, timeout=(2, 0.3))
+
+
+def test_a_request_waiting_in_a_delay_is_answered_at_once_when_its_server_stops(
+    api, server, faults, store, caplog
+):
+    """A request still waiting when its server stops (a test ending, runsandbox's Ctrl-C)
+    gets the answer of a server going away long before its 15 s delay would end, and
+    touches no storage: the store's folder may be gone with the server."""
+    faults.set("delay=15;times=1")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(api.get, TASKS)
+        wait_until(lambda: not faults.faults, timeout=10)  # in, waiting out its delay
+        store.close()
+        store.path.rename(store.path.with_suffix(".gone"))
+        server.stop()
+        response = answer.result(timeout=10)
+    assert response.status_code == 503
+    assert response.json()["message"] == "Service Unavailable"
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 def test_drop_closes_the_connection_without_an_answer(api, faults):
