@@ -115,15 +115,20 @@ def htmx_headers(target: str | None = None) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def worker_threads_share_the_test_database(monkeypatch):
+def worker_threads_share_the_test_database(monkeypatch) -> Iterator[None]:
     """Bulk writes run in worker threads, and the audit trail records each from there. In
     production every thread has its own database connection; a test's database lives in
     one uncommitted transaction, which other connections cannot write beside, so worker
-    threads borrow the test's connection (as Django's live server thread does)."""
+    threads borrow the test's connection (as Django's live server thread does), one
+    statement at a time."""
     original = ThreadPoolExecutor.__init__
+    serialized = []
 
     def init(self, *args, initializer=None, initargs=(), **kwargs):
         shared = connections[DEFAULT_DB_ALIAS]
+        if shared_connection.one_statement_at_a_time not in shared.execute_wrappers:
+            shared.execute_wrappers.append(shared_connection.one_statement_at_a_time)
+            serialized.append(shared)
 
         def borrow(*args):
             shared.inc_thread_sharing()
@@ -134,6 +139,9 @@ def worker_threads_share_the_test_database(monkeypatch):
         original(self, *args, initializer=borrow, initargs=initargs, **kwargs)
 
     monkeypatch.setattr(ThreadPoolExecutor, "__init__", init)
+    yield
+    for shared in serialized:
+        shared.execute_wrappers.remove(shared_connection.one_statement_at_a_time)
 
 
 @pytest.fixture(name="client")

@@ -37,3 +37,16 @@ def one_request_at_a_time(
             return get_response(request)
 
     return middleware
+
+
+_STATEMENT = threading.Lock()
+
+
+def one_statement_at_a_time(execute, sql, params, many, context):
+    """Execute wrapper (tests only) on the test database's connection while worker threads
+    borrow it (tests/conftest.py). SQLite counts the rows a statement changed per
+    connection, so two threads' statements interleaved on one connection can each read
+    the other's count: a bulk claim won would look lost. In production each thread has a
+    connection of its own; here each statement and its count are one thread's."""
+    with _STATEMENT:
+        return execute(sql, params, many, context)
