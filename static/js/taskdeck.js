@@ -240,10 +240,17 @@
     // Escape leaves the editor the way its Cancel link does.
     escape() {
       const active = document.activeElement;
-      const editor = active && active.closest && active.closest("tr[data-editing]");
-      const cancel = editor && $("[data-editor-cancel]", editor);
-      if (!cancel) return false;
-      cancel.click();
+      return rowEditor.cancel(active && active.closest && active.closest("tr[data-editing]"));
+    },
+
+    // The Cancel link's request, asked of htmx directly rather than by a click: htmx sets
+    // the link up only as the new editor settles, and Escape pressed before that (e, then
+    // Escape at once) would follow its href and open the row's fragment as a page.
+    cancel(editor) {
+      const link = editor && $("[data-editor-cancel]", editor);
+      if (!link || !window.htmx) return false;
+      const url = link.getAttribute("hx-get");
+      window.htmx.ajax("GET", url, { source: link, target: editor, swap: "outerHTML" });
       return true;
     },
 
@@ -991,10 +998,7 @@
     // Escape with the row editor open but focus outside it (after e, or a click away).
     escape() {
       const row = keyboard.current();
-      const cancel = row && row.dataset.editing && $("[data-editor-cancel]", row);
-      if (!cancel) return false;
-      cancel.click();
-      return true;
+      return Boolean(row && row.dataset.editing) && rowEditor.cancel(row);
     },
 
     keydown(event) {

@@ -105,6 +105,26 @@ def test_e_opens_the_row_editor_and_escape_closes_it_leaving_the_row_current(pag
     expect(page.locator(f"#row-{sids[1]}")).to_have_class(CURRENT)
 
 
+@pytest.mark.both_modes
+def test_escape_pressed_as_the_editor_appears_closes_it_in_place(page: Page):
+    """e, then Escape at once: the editor is on the page but htmx has not set up its
+    Cancel link yet (it does as the new content settles, slowed down here so the moment
+    can be caught). Escape still closes the editor in place: the table stays, and the
+    browser does not open the row's fragment as a page."""
+    sids = open_table(page)
+    page.evaluate("htmx.config.defaultSettleDelay = 3000")
+    page.keyboard.press("j")
+    row = page.locator(f"#row-{sids[0]}")
+
+    page.keyboard.press("e")
+    expect(row).to_have_attribute("data-editing", "1")
+    page.keyboard.press("Escape")
+
+    expect(row).not_to_have_attribute("data-editing", "1")
+    expect(page).to_have_url(re.compile(rf"{re.escape(PENDING)}$"))
+    expect(page.locator("#task-rows > tr")).to_have_count(len(sids))
+
+
 def test_slash_puts_the_cursor_in_the_search_field_without_typing_a_slash(page: Page):
     open_table(page)
     field = search_field(page)
