@@ -285,27 +285,8 @@ class SandboxApp:
             if retry_after is not None:
                 response = _error(429, 20429, "Too Many Requests")
                 response.headers.append(("Retry-After", str(retry_after)))
-        if response is None:
-            if delay > 0:
-                read_timeout = environ.get("sandbox.read_timeout")
-                if read_timeout is not None and delay > read_timeout:
-                    # An in-process caller gives up; the request carries on without it, as
-                    # it would on a real server.
-                    time.sleep(read_timeout)
-                    threading.Thread(
-                        target=self._finish_late,
-                        args=(environ, delay - read_timeout, fault),
-                        daemon=True,
-                    ).start()
-                    raise ClientReadTimeout(read_timeout)
-                stopping = environ.get("sandbox.stopping")
-                if stopping is None:
-                    time.sleep(delay)
-                elif stopping.wait(delay):
-                    # Its server stopped meanwhile (a test's end, runsandbox's Ctrl-C): the
-                    # answer of a server going away, and the storage, perhaps gone with
-                    # it, untouched.
-                    response = _error(503, 20503, "Service Unavailable")
+        if response is None and delay > 0:
+            response = self._wait_out(environ, delay, fault)
         if response is None:
             response = self._respond(environ, method, path, fault)
         headers = [
@@ -317,6 +298,30 @@ class SandboxApp:
         reason = STATUS_REASONS.get(response.status, "Unknown")
         start_response(f"{response.status} {reason}", headers)
         return [response.body]
+
+    def _wait_out(
+        self, environ: dict[str, Any], delay: float, fault: Fault | None
+    ) -> Response | None:
+        """Wait out a delay fault; None when the request then carries on."""
+        read_timeout = environ.get("sandbox.read_timeout")
+        if read_timeout is not None and delay > read_timeout:
+            # An in-process caller gives up; the request carries on without it, as it
+            # would on a real server.
+            time.sleep(read_timeout)
+            threading.Thread(
+                target=self._finish_late,
+                args=(environ, delay - read_timeout, fault),
+                daemon=True,
+            ).start()
+            raise ClientReadTimeout(read_timeout)
+        stopping = environ.get("sandbox.stopping")
+        if stopping is None:
+            time.sleep(delay)
+        elif stopping.wait(delay):
+            # Its server stopped meanwhile (a test's end, runsandbox's Ctrl-C): the answer
+            # of a server going away, and the storage, perhaps gone with it, untouched.
+            return _error(503, 20503, "Service Unavailable")
+        return None
 
     def _finish_late(self, environ: dict[str, Any], rest: float, fault: Fault | None) -> None:
         time.sleep(rest)
