@@ -5,7 +5,7 @@
  * Sections, in order:
  *   1. Helpers          querying, the live region, alerts
  *   2. htmx answers     error fragments swapped in, busy state, focus after a refusal,
- *                       short runbook URLs, the task view's own swap
+ *                       short runbook URLs, the latest Back only, the task view's own swap
  *   3. Filters          menus and checkboxes apply at once
  *   4. Selection        row checkboxes, "select all", the bulk bar's count, bulk outcomes
  *   5. Row editor       Escape closes it, the priority field selects its text
@@ -127,6 +127,18 @@
         conflict.setAttribute("tabindex", "-1");
         conflict.focus();
       }
+    },
+
+    // Back (or Forward) asks the server for the page again (htmx keeps no copies: see
+    // base.html). Pressed twice in quick succession, the first page's answer could land
+    // after the second's and show its view under the second page's address: only the
+    // latest of these requests may land.
+    historyRequest: null,
+
+    historyCacheMiss(event) {
+      const earlier = answers.historyRequest;
+      if (earlier && earlier.readyState !== XMLHttpRequest.DONE) earlier.abort();
+      answers.historyRequest = event.detail.xhr;
     },
 
     // Runbook links stay short: empty filter fields are left out of the URL htmx pushes.
@@ -1048,6 +1060,7 @@
   on("htmx:sendError", answers.sendError);
   on("htmx:timeout", answers.timeout);
   on("htmx:configRequest", answers.configRequest);
+  on("htmx:historyCacheMiss", answers.historyCacheMiss);
   on("htmx:historyRestore", () => {
     zones.apply(document);
     live.start();
