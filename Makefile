@@ -56,9 +56,10 @@ sandbox: $(RUN_STAMP)
 
 # .ci/chromium finds or fetches a Chromium for the browser journeys, .ci/nginx an nginx for
 # the proxy tests, or each stops with one line saying what to run: no test is skipped.
-# TEST_WORKERS: pytest-xdist workers. On a quiet two-core machine four workers took 18 min
-# against two workers' 15 to 16 (four Chromiums and their servers then compete for the
-# cores), and only helped while other work already loaded the machine.
+# TEST_WORKERS: pytest-xdist workers. On a quiet two-core machine two workers run the suite
+# in 11 to 12 min; four were slower (18 min against 15 to 16 in one comparison: four
+# Chromiums and their servers compete for the cores), and only helped while other work
+# already loaded the machine.
 TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
 	@chromium=$$(PY=$(PY) .ci/chromium) && nginx=$$(.ci/nginx) && \
