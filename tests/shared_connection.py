@@ -1,4 +1,5 @@
-"""One user at a time of the test database's connection, for the browser journeys.
+"""One user at a time of the test database's connection: a request at a time for the
+browser journeys, a statement at a time for worker threads (`one_statement_at_a_time`).
 
 The test database is SQLite in memory, and the live server's threads use the very
 connection of the test's own thread (pytest-django hands it over, since another connection
@@ -12,7 +13,8 @@ same lock.
 Only while a browser journey runs (tests/browser/conftest.py sets `JOURNEY`): other tests
 that use the live server make requests at the same time on purpose (pages waiting on a
 hung TaskRouter while /livez must answer at once), and their reads do not collide with
-writes of the test's own thread."""
+writes of the test's own thread. Bulk worker threads borrow the connection in every test
+(tests/conftest.py) and run one statement at a time on it."""
 
 from __future__ import annotations
 
