@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import pytest
 from django.core.cache import caches
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 from django.test import Client
 
 from tasks_app import embedded_sandbox
@@ -102,6 +102,20 @@ def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 
             raise AssertionError(f"still not true after {timeout:g} s: {predicate!r}")
         time.sleep(interval)
     return result
+
+
+def unless_locked(predicate: Callable[[], T]) -> Callable[[], T | bool]:
+    """A poll beside a worker's thread in a transactional test: the test database (SQLite
+    in memory, one shared cache for every connection) refuses a read while another thread
+    writes, at once and without waiting as a file would; that is "not yet"."""
+
+    def poll() -> T | bool:
+        try:
+            return predicate()
+        except OperationalError:
+            return False
+
+    return poll
 
 
 def htmx_headers(target: str | None = None) -> dict[str, str]:

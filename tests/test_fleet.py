@@ -12,7 +12,7 @@ from django.utils import timezone
 from tasks_app.fleet import leases
 from tasks_app.fleet.duties import Duty, DutyRunner
 from tasks_app.fleet.models import Lease
-from tests.conftest import wait_until
+from tests.conftest import unless_locked, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,7 +70,7 @@ def test_a_lease_whose_holder_stopped_renewing_is_taken_over(running):
     running(runner(duty, "worker-b"))
 
     wait_until(lambda: rounds.holders(), timeout=30)
-    lease = Lease.objects.get(name="tick")
+    lease = wait_until(unless_locked(lambda: Lease.objects.get(name="tick")), timeout=30)
     assert lease.holder == "worker-b"
     assert lease.token > dead.token  # the old holder's token no longer renews anything
     assert not leases.renew(dead, seconds=1.0)
@@ -100,7 +100,14 @@ def test_each_key_of_a_duty_has_exactly_one_holder(running):
 
     for key in keys:
         assert len(set(rounds.holders(key))) == 1, key
-    held = dict(Lease.objects.filter(expires__gt=timezone.now()).values_list("name", "holder"))
+    held = wait_until(
+        unless_locked(
+            lambda: dict(
+                Lease.objects.filter(expires__gt=timezone.now()).values_list("name", "holder")
+            )
+        ),
+        timeout=30,
+    )
     assert set(held) == {f"follow:{key}" for key in keys}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db import OperationalError
 
 from tasks_app.fleet import leases
 from tasks_app.fleet.duties import DutyRunner, registered
@@ -12,7 +11,7 @@ from tasks_app.index.apply import apply_events
 from tasks_app.index.models import FollowCursor, IndexedTask, TaskEvent
 from tasks_app.index.text import fold, searchable_text
 from tasks_app.taskrouter import service as taskrouter
-from tests.conftest import wait_until
+from tests.conftest import unless_locked, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,19 +153,6 @@ def test_the_followers_reads_stay_out_of_the_info_log_unless_they_fail(
     caplog.clear()
     taskrouter.fetch_task(workspace_sid=sandbox.workspace_sid(), task_sid=sandbox.task_sid())
     assert [r.levelname for r in caplog.records if "taskrouter GET" in r.getMessage()] == ["INFO"]
-
-
-def unless_locked(predicate):
-    """A poll beside the worker's thread: the test database (SQLite in memory, shared
-    between threads) refuses a read while that thread writes; that is "not yet"."""
-
-    def poll():
-        try:
-            return predicate()
-        except OperationalError:
-            return False
-
-    return poll
 
 
 def test_the_worker_follows_every_workspace_without_being_asked(sandbox):
