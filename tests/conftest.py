@@ -107,12 +107,15 @@ def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 
 def unless_locked(predicate: Callable[[], T]) -> Callable[[], T | bool]:
     """A poll beside a worker's thread in a transactional test: the test database (SQLite
     in memory, one shared cache for every connection) refuses a read while another thread
-    writes, at once and without waiting as a file would; that is "not yet"."""
+    writes, at once and without waiting as a file would; that is "not yet". Any other
+    database error is the test's answer and is raised."""
 
     def poll() -> T | bool:
         try:
             return predicate()
-        except OperationalError:
+        except OperationalError as error:
+            if "locked" not in str(error):
+                raise
             return False
 
     return poll
