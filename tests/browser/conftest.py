@@ -41,6 +41,7 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, W
 from playwright.sync_api import Error as PlaywrightError
 
 from tests import shared_connection
+from tests.browser.helpers import VISIBLE_TEXT
 from tests.identities import IDENTITIES
 
 HERE = Path(__file__).parent
@@ -265,17 +266,18 @@ class BrowserProblems:
 # Content-Security-Policy does not apply to it.
 TEMPLATE_TEXT_CHECK = r"""
 (() => {
+  const VISIBLE_TEXT = __VISIBLE_TEXT__;
   const remnant = /[^\n]{0,40}\{[#%{][^\n]{0,40}/;
   function check(when) {
     if (!document.body) return;
-    const found = remnant.exec(document.body.innerText);
+    const found = remnant.exec(VISIBLE_TEXT());
     if (!found) return;
     console.error(`Template syntax shown on ${location.pathname} ${when}: ${found[0]}`);
   }
   document.addEventListener("DOMContentLoaded", () => check("after loading"));
   document.addEventListener("htmx:afterSettle", () => check("after an htmx swap"));
 })();
-"""
+""".replace("__VISIBLE_TEXT__", VISIBLE_TEXT)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,21 @@ from playwright.sync_api import Locator, Page, expect
 TABLE = "/w/Support/tasks/"
 
 
+# The text a page shows (a JavaScript function): what the browser draws, and the task
+# table's rows it has not drawn yet (see cell_texts).
+VISIBLE_TEXT = (
+    '() => document.body.innerText + "\\n" + '
+    '(document.getElementById("task-rows")?.textContent ?? "")'
+)
+
+
+def cell_texts(cells: Locator) -> list[str]:
+    """Each element's text as the screen shows it, drawn or not. The task table draws a row
+    only once it nears the screen (content-visibility: auto), and the browser gives an
+    undrawn row's cells no innerText, so this reads their text content, spaces collapsed."""
+    return [" ".join(text.split()) for text in cells.all_text_contents()]
+
+
 def settled(page: Page) -> None:
     """Wait until htmx has finished every request, swap and settle (call it after waiting
     for a visible change; htmx processes swapped-in content only when it settles)."""

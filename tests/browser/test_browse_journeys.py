@@ -20,6 +20,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, Route, expect
 
 from tasks_app.taskrouter import service as taskrouter
+from tests.browser.helpers import cell_texts
 from tests.conftest import wait_until
 
 TABLE = "/w/Support/tasks/"
@@ -55,7 +56,7 @@ def column(page: Page, header: str) -> Locator:
 
 
 def column_texts(page: Page, header: str) -> list[str]:
-    return [text.strip() for text in column(page, header).all_inner_texts()]
+    return cell_texts(column(page, header))
 
 
 def priorities(page: Page) -> list[int]:
@@ -133,7 +134,7 @@ def test_changing_filters_updates_the_table_and_address_in_place_and_back_undoes
     with_reserved_url, with_reserved = page.url, row_sids(page)
     either = support_tasks(statuses=("pending", "reserved"))
     assert with_reserved == [t.sid for t in either][:50]
-    assert set(page.locator("#task-rows .badge").all_inner_texts()) <= {"Pending", "Reserved"}
+    assert set(cell_texts(page.locator("#task-rows .badge"))) <= {"Pending", "Reserved"}
 
     page.get_by_label("Queue", exact=True).select_option("Billing")  # applies at once
     expect(page).to_have_url(re.compile(r"queue=Billing"))
@@ -143,7 +144,7 @@ def test_changing_filters_updates_the_table_and_address_in_place_and_back_undoes
     billing = [t for t in either if t.task_queue_friendly_name == "Billing"]
     assert row_sids(page) == [t.sid for t in billing][:50]
     assert {t.assignment_status for t in billing[:50]} == {"pending", "reserved"}
-    assert set(page.locator("#task-rows .badge").all_inner_texts()) == {"Pending", "Reserved"}
+    assert set(cell_texts(page.locator("#task-rows .badge"))) == {"Pending", "Reserved"}
     assert set(column_texts(page, "Queue")) == {"Billing"}
     assert page.evaluate("window.taskdeckSamePage") == "yes", "the page was reloaded"
     # The new view took the old one's place, and its own links work in place too.

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from tasks_app.models import AuditRecord, SlaTarget
 from tasks_app.taskrouter import client as taskrouter_client
 from tasks_app.taskrouter import service as taskrouter
-from tests.browser.helpers import TABLE, settled
+from tests.browser.helpers import TABLE, cell_texts, settled
 
 TARGET = 600
 
@@ -42,7 +42,7 @@ def test_the_landing_view_shows_waiting_work_breaching_first_and_queue_rows_matc
     set_target(sandbox, billing.sid, TARGET)
     page.goto(TABLE)
     expect(page.locator("#live-controls")).to_be_visible()
-    statuses = set(page.locator("#task-rows .col-status .badge").all_inner_texts())
+    statuses = set(cell_texts(page.locator("#task-rows .col-status .badge")))
     assert statuses <= {"Pending", "Reserved"}
     first = page.locator("#task-rows > tr").first.locator(".col-breach")
     expect(first).to_have_class(re.compile("breach-now"))

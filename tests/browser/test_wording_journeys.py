@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.helpers import settled
+from tests.browser.helpers import VISIBLE_TEXT, cell_texts, settled
 
 TABLE = "/w/Support/tasks/"
 # Words of the machinery, which the main text of a page must not use (the conflict view
@@ -21,7 +21,7 @@ PYTHON_VALUES = re.compile(r"\b(True|False|None)\b")
 
 
 def visible_text(page: Page) -> str:
-    return page.evaluate("document.body.innerText")
+    return page.evaluate(VISIBLE_TEXT)
 
 
 def checked_statuses(page: Page) -> set[str]:
@@ -33,7 +33,7 @@ def checked_statuses(page: Page) -> set[str]:
 
 
 def row_statuses(page: Page) -> set[str]:
-    return set(page.locator("#task-rows .col-status .badge").all_inner_texts())
+    return set(cell_texts(page.locator("#task-rows .col-status .badge")))
 
 
 def statuses_in_url(page: Page) -> set[str]:
@@ -113,8 +113,9 @@ def test_each_row_says_whether_its_task_is_waiting_with_an_agent_or_wrapping_up(
         "Wrapping": "wrapping up",
     }
     rows = page.locator("#task-rows > tr").evaluate_all(
-        """rows => rows.map(row => [row.querySelector(".col-status").innerText.trim(),
-                                    row.querySelector(".col-age").innerText.trim(),
+        # textContent: rows far down are not drawn yet, and have no innerText (cell_texts).
+        """rows => rows.map(row => [row.querySelector(".col-status").textContent.trim(),
+                                    row.querySelector(".col-age").textContent.trim(),
                                     row.querySelector(".col-age").title])"""
     )
     assert {status for status, _, _ in rows} >= {"Pending", "Assigned", "Wrapping"}
