@@ -252,3 +252,41 @@ def test_on_a_laptop_the_table_fits_its_frame_for_waiting_work_work_with_agents_
         if frame[0] > frame[1]:
             too_wide[view or "the landing view"] = f"{frame[0]} px in a {frame[1]} px frame"
     assert too_wide == {}
+
+
+def column_edges(page: Page, row: str) -> list[tuple[int, int]]:
+    """Each cell's left edge and width in one row of the task table, to the pixel."""
+    return page.locator(row).evaluate(
+        """(row) => [...row.children].map((cell) => {
+            const box = cell.getBoundingClientRect();
+            return [Math.round(box.left), Math.round(box.width)];
+        })"""
+    )
+
+
+def test_every_row_lines_up_under_its_header_and_chosen_columns_keep_their_width(page: Page):
+    """The table draws a row only as it nears the screen, with set column widths: a row far
+    down, once scrolled to, shows its text and lines up with the header; two chosen
+    attribute columns widen the table past its frame (it scrolls) instead of squeezing
+    the task's title."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{TABLE}?status=pending,assigned&size=200&cols=language,customer.tier")
+    expect(page.locator("#live-controls")).to_be_visible()
+    rows = page.locator("#task-rows > tr")
+    assert rows.count() == 200
+    header = column_edges(page, "#task-table thead tr")
+    assert len(header) == 14  # the checkbox, ten columns, the two chosen ones, Edit
+    assert column_edges(page, "#task-rows > tr:first-child") == header
+
+    last = rows.last
+    last.scroll_into_view_if_needed()
+    expect(last.locator(".col-status")).to_have_text(re.compile(r"^(Pending|Assigned)$"))
+    assert column_edges(page, "#task-rows > tr:last-child") == header
+
+    frame = page.evaluate(
+        "(() => { const f = document.getElementById('table-wrap');"
+        " return [f.scrollWidth, f.clientWidth]; })()"
+    )
+    assert frame[0] > frame[1], "two more columns should widen the table, not squeeze it"
+    title = dict(zip(("left", "width"), header[1], strict=True))
+    assert title["width"] >= 150, f"the task's column was squeezed to {title['width']} px"
