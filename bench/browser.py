@@ -30,6 +30,7 @@ import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -53,7 +54,15 @@ CHROMIUM_ARGS = [
 
 # Installed before any of the page's own scripts (through the DevTools protocol, so the
 # page's Content-Security-Policy does not apply): marks the first frame painted after
-# DOMContentLoaded, and the one after each htmx settle.
+# DOMContentLoaded, and the one after each htmx settle. The page says when it is usable
+# through a console message, which reaches the bench as a DevTools event, so nothing is
+# evaluated in the page while it is timed: waiting by polling it (Playwright's
+# wait_for_function) put a script on its main thread just before the first frame.
+# The same moments are marked in the page's performance timeline, so a trace counts only
+# the work done on the way to them (`trace_breakdown`'s ``until``), not what the page does
+# once it is drawn and idle.
+_USABLE = "bench: usable"
+_SETTLED = "bench: settled"
 _MARKS = """
 window.__bench = {settled: []};
 document.addEventListener("DOMContentLoaded", () => {
@@ -61,14 +70,21 @@ document.addEventListener("DOMContentLoaded", () => {
     window.__bench.usable = performance.now();
     // Counted here: what the page adds once it is drawn and idle is not on the way.
     window.__bench.elements = document.getElementsByTagName("*").length;
+    const usable = USABLE + " " + location.pathname;  // not the start page's
+    performance.mark(usable);
+    console.debug(usable);
   }));
 });
 document.addEventListener("htmx:afterSettle", () => {
   requestAnimationFrame(() => setTimeout(() => {
     window.__bench.settled.push(performance.now());
+    performance.mark(SETTLED);
+    const waiting = window.__bench.waiting;
+    window.__bench.waiting = null;
+    if (waiting) waiting();
   }));
 });
-"""
+""".replace("USABLE", json.dumps(_USABLE)).replace("SETTLED", json.dumps(_SETTLED))
 
 _NAVIGATION = """() => {
   const n = performance.getEntriesByType("navigation")[0];
@@ -88,11 +104,11 @@ _NAVIGATION = """() => {
 _FILTER_CHANGE = """async (status) => {
   const before = window.__bench.settled.length;
   performance.clearResourceTimings();
+  // Resolved by the first settle after the click: no polling on the way.
+  const settled = new Promise((resolve) => { window.__bench.waiting = resolve; });
   const started = performance.now();
   document.getElementById("status-" + status).click();
-  while (window.__bench.settled.length === before) {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  await settled;
   const request = performance.getEntriesByType("resource")
     .filter((e) => e.name.includes("/tasks/")).pop();
   return {
@@ -130,15 +146,24 @@ _TRACE_CATEGORIES = [
     "disabled-by-default-devtools.timeline",
     "v8",
     "blink_gc",
+    "blink.user_timing",
 ]
 
 
-def trace_breakdown(events: list[dict[str, Any]]) -> dict[str, float]:
+def trace_breakdown(events: list[dict[str, Any]], *, until: str | None = None) -> dict[str, float]:
     """Milliseconds of each kind of work on the renderer's main thread, each event counted
     without the tracked events nested inside it (a style recalculation forced by a script
     counts as style, not twice). Thread time (``tdur``: the CPU the thread spent) where
     Chromium records it, else wall time: on a busy machine a page waiting for a core is
-    not working. ``total`` is the sum of every kind."""
+    not working. ``total`` is the sum of every kind. With ``until`` (a performance mark's
+    name), only the work begun before that mark's first appearance: what it took to get
+    there."""
+    if until is not None:
+        marks = [e["ts"] for e in events if e.get("name") == until]
+        if not marks:
+            raise BenchError(f"the trace has no {until!r} mark")
+        cutoff = min(marks)
+        events = [e for e in events if e.get("ph") != "X" or e["ts"] < cutoff]
     main = {
         (e["pid"], e["tid"])
         for e in events
@@ -192,14 +217,14 @@ def _source(event: dict[str, Any]) -> str:
     return f"{data['type']} event" if data.get("type") else ""
 
 
-def _traced(browser: Any, page: Any, action: Callable[[], Any]) -> dict[str, float]:
+def _traced(browser: Any, page: Any, action: Callable[[], Any], *, until: str) -> dict[str, float]:
     browser.start_tracing(page=page, categories=_TRACE_CATEGORIES)
     try:
         action()
     finally:
         raw = browser.stop_tracing()
     data = json.loads(raw)
-    return trace_breakdown(data["traceEvents"] if isinstance(data, dict) else data)
+    return trace_breakdown(data["traceEvents"] if isinstance(data, dict) else data, until=until)
 
 
 # Where each navigation starts: a document of the page's own site, so that the measured
@@ -309,19 +334,25 @@ def _server_time(session: requests.Session, url: str) -> float:
 def _navigate(page: Any, url: str, size: int, *, start: str | None) -> dict[str, Any]:
     if start:  # so neither page's time includes tearing down the other's
         page.goto(start)
-    page.goto(url, wait_until="load")
-    page.wait_for_function("window.__bench.usable !== undefined")
+    usable = _usable_mark(url)
+    with page.expect_console_message(lambda message: message.text == usable, timeout=60_000):
+        page.goto(url, wait_until="load")
     timing = page.evaluate(_NAVIGATION)
     if timing["rows"] != size:
         raise BenchError(f"the browser shows {timing['rows']} rows of {url}, not {size}")
     return timing
 
 
+def _usable_mark(url: str) -> str:
+    """The mark and console message of `_MARKS` once the page at ``url`` is usable."""
+    return f"{_USABLE} {urlsplit(url).path}"
+
+
 def _trace_size(
     browser: Any, page: Any, urls: dict[str, str], starts: dict[str, str], size: int
 ) -> dict[str, dict[str, float]]:
     """One traced navigation of each page and one traced filter change: where the main
-    thread's time went, by kind of work."""
+    thread's time went on the way to a usable (or redrawn) table, by kind of work."""
     full_urls = {
         side: requests.Request("GET", url, params=dashboard_params(size)).prepare().url
         for side, url in urls.items()
@@ -330,9 +361,14 @@ def _trace_size(
     for side, url in full_urls.items():
         page.goto(starts[side])
         traced[side] = _traced(
-            browser, page, lambda url=url: _navigate(page, url, size, start=None)
+            browser,
+            page,
+            lambda url=url: _navigate(page, url, size, start=None),
+            until=_usable_mark(url),
         )
-    change = _traced(browser, page, lambda: page.evaluate(_FILTER_CHANGE, "assigned"))
+    change = _traced(
+        browser, page, lambda: page.evaluate(_FILTER_CHANGE, "assigned"), until=_SETTLED
+    )
     return {
         "floor navigation": traced["floor"],
         "Taskdeck navigation": traced["taskdeck"],

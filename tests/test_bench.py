@@ -23,6 +23,7 @@ from bench.measure import (
     rows_header,
     sandbox_params,
 )
+from bench.stack import BenchError
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
 from tasks_app.tables import TaskTable
 from tasks_app.taskrouter import service
@@ -322,6 +323,27 @@ def test_the_browser_breakdown_counts_the_cpu_a_thread_spent_not_the_time_it_wai
     totals = trace_breakdown(events)
 
     assert (totals["layout"], totals["style"], totals["total"]) == (12.0, 5.0, 17.0)
+
+
+def test_the_browser_breakdown_counts_only_the_work_before_the_page_was_usable():
+    main = {"pid": 1, "tid": 7}
+    usable = "bench: usable /w/Support/tasks/"
+    events = [
+        {**main, "ph": "M", "name": "thread_name", "args": {"name": "CrRendererMain"}},
+        {**main, "ph": "X", "name": "Layout", "ts": 0, "dur": 4_000},
+        {**main, "ph": "X", "name": "Paint", "ts": 5_000, "dur": 2_000},
+        {**main, "ph": "R", "name": usable, "ts": 8_000},
+        # Once the page is drawn: the time zone menu filled, the ages started.
+        {**main, "ph": "X", "name": "FunctionCall", "ts": 9_000, "dur": 30_000},
+        {**main, "ph": "R", "name": usable, "ts": 50_000},  # a later page at the same path
+    ]
+
+    totals = trace_breakdown(events, until=usable)
+
+    assert (totals["layout"], totals["paint"], totals["total"]) == (4.0, 2.0, 6.0)
+    assert "script" not in totals
+    with pytest.raises(BenchError, match="no 'bench: settled' mark"):
+        trace_breakdown(events, until="bench: settled")
 
 
 def _navigation(total: float, elements: int, rows: int) -> dict:
