@@ -3,14 +3,14 @@
 One dashboard and one floor (`bench.floor`: the least a Django page can do to show the same
 TaskRouter data) under gunicorn, as in the bench, over one 10,000-task sandbox, and Chromium
 driven by Playwright (the system's ``/usr/bin/chromium``, or ``CHROMIUM_PATH``) at 1280x800.
-Each round loads the floor's table and Taskdeck's, one after the other in the same tab (the
-order alternating between rounds), so the machine's drift hits both alike. The yardstick is
+Each round loads the floor's table and Taskdeck's, one after the other, each in a tab of its
+own (the order alternating between rounds), so the machine's drift hits both alike. The yardstick is
 Taskdeck's time to a usable table over the floor's (target: at most `TARGET` times, at 50
 and at 1000 rows). For the 50- and 1000-row tables it reports:
 
 * server: the page's own time, measured with plain HTTP requests beside the browser's;
 * navigation to a usable table, for the floor and for Taskdeck, each from a blank document
-  of its own site (`START_PAGES`), as a person moving between pages: from the navigation's start
+  of its own site (`start_pages`), as a person moving between pages: from the navigation's start
   to the first frame painted after ``DOMContentLoaded`` (htmx and the page's script have run
   by then, so every control works), split by the browser's Navigation Timing into waiting
   for the server, receiving the page, parsing it into the DOM, the deferred scripts, and
@@ -227,14 +227,19 @@ def _traced(browser: Any, page: Any, action: Callable[[], Any], *, until: str) -
     return trace_breakdown(data["traceEvents"] if isinstance(data, dict) else data, until=until)
 
 
-# Where each navigation starts: a document of the page's own site, so that the measured
-# navigation stays in the renderer process that site already has, for both pages alike.
-# Taskdeck's pages send Cross-Origin-Opener-Policy: same-origin (Django's default) and the
-# floor's send no header at all: from about:blank, Chromium gives every navigation to
-# Taskdeck a new renderer process (as it does a new tab opened from another site), and
-# every navigation to the floor the one it had, which measured the process model, not
-# the page (the same HTML, served alike, took 185 ms instead of 88 with the header). So
-# Taskdeck's navigations start from one of its static files, which carries the same header.
+# Each page has a tab of its own, and each navigation starts from a document of the page's
+# own site, as a person moving between the pages of a site they keep open. Taskdeck's
+# pages send Cross-Origin-Opener-Policy: same-origin (Django's default) and the floor's
+# send no header at all, and Chromium gives a navigation that crosses that line a new
+# renderer process, as it does a new tab opened from another site:
+# - from about:blank, every navigation to Taskdeck did (the same HTML, served alike, took
+#   185 ms instead of 88 with the header). So Taskdeck's start from one of its static
+#   files, which carries the same header.
+# - In one tab shared by both pages, every navigation to Taskdeck after the floor's still
+#   crossed it on the way to that file: half of Taskdeck's loads ran in a new process, 30
+#   to 60 ms slower than the others, so the medians measured the process model again.
+#   Each in its own tab, both pages keep their process, and the rounds still alternate
+#   between them, so the machine's drift hits both alike.
 def start_pages(floor_url: str, dashboard_url: str) -> dict[str, str]:
     return {"floor": "about:blank", "taskdeck": f"{dashboard_url}/static/favicon.svg"}
 
@@ -263,13 +268,13 @@ def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
             try:
                 context = browser.new_context(viewport=VIEWPORT)
                 context.add_init_script(_MARKS)
-                page = context.new_page()
+                tabs = {side: context.new_page() for side in urls}
                 results = [
-                    _measure_size(page, urls, starts, size, samples=samples, progress=progress)
+                    _measure_size(tabs, urls, starts, size, samples=samples, progress=progress)
                     for size in SIZES
                 ]
                 for result in results:
-                    result["traces"] = _trace_size(browser, page, urls, starts, result["size"])
+                    result["traces"] = _trace_size(browser, tabs, urls, starts, result["size"])
             finally:
                 browser.close()
     print(render(results, samples))
@@ -277,7 +282,7 @@ def run_browser(*, samples: int, progress: Callable[[str], None]) -> int:
 
 
 def _measure_size(
-    page: Any,
+    tabs: dict[str, Any],
     urls: dict[str, str],
     starts: dict[str, str],
     size: int,
@@ -302,14 +307,14 @@ def _measure_size(
         order = ("floor", "taskdeck") if round_number % 2 else ("taskdeck", "floor")
         for side in order:
             elapsed = _server_time(session, full_urls[side])
-            timing = _navigate(page, full_urls[side], size, start=starts[side])
+            timing = _navigate(tabs[side], full_urls[side], size, start=starts[side])
             if round_number:
                 server[side].append(elapsed)
                 navigations[side].append(timing)
             if side == "taskdeck":
                 # Untick "assigned", then tick it again: two real filter changes, each
                 # redrawing the table through htmx as a person's click would.
-                pair = [page.evaluate(_FILTER_CHANGE, "assigned") for _ in range(2)]
+                pair = [tabs[side].evaluate(_FILTER_CHANGE, "assigned") for _ in range(2)]
                 if round_number:
                     changes += pair
     return {
@@ -349,7 +354,7 @@ def _usable_mark(url: str) -> str:
 
 
 def _trace_size(
-    browser: Any, page: Any, urls: dict[str, str], starts: dict[str, str], size: int
+    browser: Any, tabs: dict[str, Any], urls: dict[str, str], starts: dict[str, str], size: int
 ) -> dict[str, dict[str, float]]:
     """One traced navigation of each page and one traced filter change: where the main
     thread's time went on the way to a usable (or redrawn) table, by kind of work."""
@@ -359,15 +364,20 @@ def _trace_size(
     }
     traced = {}
     for side, url in full_urls.items():
+        page = tabs[side]
         page.goto(starts[side])
         traced[side] = _traced(
             browser,
             page,
-            lambda url=url: _navigate(page, url, size, start=None),
+            lambda page=page, url=url: _navigate(page, url, size, start=None),
             until=_usable_mark(url),
         )
+    taskdeck = tabs["taskdeck"]
     change = _traced(
-        browser, page, lambda: page.evaluate(_FILTER_CHANGE, "assigned"), until=_SETTLED
+        browser,
+        taskdeck,
+        lambda: taskdeck.evaluate(_FILTER_CHANGE, "assigned"),
+        until=_SETTLED,
     )
     return {
         "floor navigation": traced["floor"],
@@ -397,8 +407,8 @@ def _median(rows: list[dict[str, Any]], key: str) -> float:
 def render(results: list[dict[str, Any]], samples: int) -> str:
     lines = [
         f"The task table in Chromium at {VIEWPORT['width']}x{VIEWPORT['height']} (medians of "
-        f"{samples}; ms), the floor's page and Taskdeck's loaded in turn. Usable: navigation "
-        "start to the first frame after DOMContentLoaded.",
+        f"{samples}; ms), the floor's page and Taskdeck's loaded in turn, each in its own tab. "
+        "Usable: navigation start to the first frame after DOMContentLoaded.",
         "",
         f"{'rows':>5} {'floor':>8} {'Taskdeck':>9} {'ratio':>6} {'target':>7}   "
         "elements (floor / Taskdeck)",
