@@ -23,11 +23,14 @@
   // Work that can wait until the browser has drawn the page and is idle (within 1 s).
   // Work that can wait: after the next frame (an idle callback alone may run before the
   // page's first frame, while the browser waits on the network), then when idle.
+  const afterFrame = (work) => {
+    window.requestAnimationFrame(() => window.setTimeout(work));
+  };
   const later = (work) => {
-    window.requestAnimationFrame(() => window.setTimeout(() => {
+    afterFrame(() => {
       if (typeof window.requestIdleCallback === "function") window.requestIdleCallback(work, { timeout: 1000 });
       else work();
-    }));
+    });
   };
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
 
@@ -285,6 +288,26 @@
         event.preventDefault();
       }
       rowEditor.focusedAt = 0;
+    },
+  };
+
+  // The first frame draws only the rows near the screen (content-visibility in
+  // taskdeck.css); the others count as one line until drawn, but at a laptop's width most
+  // rows wrap to two. Scrolled to at once (End, the scrollbar, the pager's link), they
+  // would grow as they are drawn and push what is below them, the pager included, off the
+  // screen. So the frames after the first draw them, a hundred rows a frame; each keeps
+  // the height it was drawn at, and nothing moves when it is scrolled to.
+  const rowsAhead = {
+    chunk: 100,
+
+    start() {
+      afterFrame(rowsAhead.next);
+    },
+
+    next() {
+      const waiting = $$("#task-rows > tr:not(.drawn)");
+      waiting.slice(0, rowsAhead.chunk).forEach((row) => row.classList.add("drawn"));
+      if (waiting.length > rowsAhead.chunk) afterFrame(rowsAhead.next);
     },
   };
 
@@ -1054,6 +1077,7 @@
     selection.count();
     selection.bulkSettled(target);
     if (target && target.id === "task-view") live.start();
+    rowsAhead.start(); // new rows (a filter change, a live refresh) are drawn ahead too
   });
   on("htmx:beforeRequest", answers.beforeRequest);
   on("htmx:afterRequest", answers.afterRequest);
@@ -1106,6 +1130,7 @@
   on("DOMContentLoaded", () => {
     zones.start();
     live.start();
+    rowsAhead.start();
   });
   window.setInterval(clock.tick, 5000);
 })();

@@ -290,3 +290,35 @@ def test_every_row_lines_up_under_its_header_and_chosen_columns_keep_their_width
     assert frame[0] > frame[1], "two more columns should widen the table, not squeeze it"
     _, title_width = header[1]
     assert title_width >= 150, f"the task's column was squeezed to {title_width} px"
+
+
+# Brings the element into view at once, as End or a dragged scrollbar does, and says where
+# it came into view and where it is four frames later, and how tall the page was and is.
+SCROLL_TO_AND_WATCH = """async (selector) => {
+    const target = document.querySelector(selector);
+    const where = () => [
+        Math.round(target.getBoundingClientRect().top),
+        document.documentElement.scrollHeight,
+    ];
+    target.scrollIntoView({block: "end"});
+    const seen = where();
+    for (let frame = 0; frame < 4; frame++) await new Promise(requestAnimationFrame);
+    return {seen, later: where()};
+}"""
+
+
+@pytest.mark.parametrize("size", [10, 50, 200])
+def test_the_pager_stays_where_it_came_into_view(page: Page, size: int):
+    """Rows not drawn yet count as one line, and at 1280 px most rows wrap to two: drawn
+    only as they came into view, they pushed the pager 185 px (10 rows) or 655 px (50 rows)
+    below the screen just after it appeared, under the pointer about to click Next. The
+    frames after the first now draw every row, and the pager stays where it appeared."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{TABLE}?status=pending,reserved,assigned,wrapping&size={size}")
+    expect(page.locator("#task-rows > tr")).to_have_count(size)
+    expect(page.locator("#task-rows > tr:not(.drawn)")).to_have_count(0)
+
+    watched = page.evaluate(SCROLL_TO_AND_WATCH, "nav.pager a[rel=next]")
+
+    assert watched["later"] == watched["seen"], watched
+    assert watched["seen"][0] <= 720, "the Next link should have come into view"
