@@ -295,19 +295,31 @@
   // taskdeck.css); the others count as one line until drawn, but at a laptop's width most
   // rows wrap to two. Scrolled to at once (End, the scrollbar, the pager's link), they
   // would grow as they are drawn and push what is below them, the pager included, off the
-  // screen. So the frames after the first draw them, a hundred rows a frame; each keeps
-  // the height it was drawn at, and nothing moves when it is scrolled to.
+  // screen. So each row is drawn once (.measuring, for one frame) and let go again: the
+  // browser keeps the height it was drawn at (contain-intrinsic-block-size: auto), so
+  // nothing moves when it is scrolled to, and rows off the screen stay undrawn, cheap to
+  // replace on the next filter change. The first hundred rows (a page at the default
+  // size, whole) are drawn in the frame after the first; the others a few dozen at a time
+  // when the browser is idle, so a long table's measuring hardly delays what the person
+  // asks for next.
   const rowsAhead = {
-    chunk: 100,
-
     start() {
-      afterFrame(rowsAhead.next);
+      const body = $("#task-rows");
+      if (body) delete body.dataset.measured;
+      afterFrame(() => rowsAhead.next(100));
     },
 
-    next() {
-      const waiting = $$("#task-rows > tr:not(.drawn)");
-      waiting.slice(0, rowsAhead.chunk).forEach((row) => row.classList.add("drawn"));
-      if (waiting.length > rowsAhead.chunk) afterFrame(rowsAhead.next);
+    next(count = 40) {
+      const body = $("#task-rows");
+      if (!body) return;
+      $$(":scope > tr.measuring", body).forEach((row) => row.classList.remove("measuring"));
+      const waiting = $$(":scope > tr:not([data-measured])", body).slice(0, count);
+      waiting.forEach((row) => {
+        row.classList.add("measuring");
+        row.dataset.measured = "";
+      });
+      if (waiting.length) later(() => rowsAhead.next());
+      else body.dataset.measured = "";
     },
   };
 
