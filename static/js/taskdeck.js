@@ -303,6 +303,11 @@
   // when the browser is idle, so a long table's measuring hardly delays what the person
   // asks for next.
   const rowsAhead = {
+    undrawn(row) {
+      const cell = row.firstElementChild;
+      return Boolean(cell && cell.checkVisibility && !cell.checkVisibility({ contentVisibilityAuto: true }));
+    },
+
     start() {
       const body = $("#task-rows");
       if (body) delete body.dataset.measured;
@@ -315,8 +320,10 @@
       $$(":scope > tr.measuring", body).forEach((row) => row.classList.remove("measuring"));
       const waiting = $$(":scope > tr:not([data-measured])", body).slice(0, count);
       waiting.forEach((row) => {
-        row.classList.add("measuring");
         row.dataset.measured = "";
+        // A row the browser draws already (on or near the screen) keeps its height as it
+        // is: taking it through .measuring would leave it blank for a frame as it returns.
+        if (rowsAhead.undrawn(row)) row.classList.add("measuring");
       });
       if (waiting.length) later(() => rowsAhead.next());
       else body.dataset.measured = "";
