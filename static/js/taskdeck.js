@@ -20,12 +20,13 @@
 
   // --- 1. Helpers ---------------------------------------------------------------------
   const $ = (selector, root) => (root || document).querySelector(selector);
-  // Work that can wait until the browser has drawn the page and is idle (within 1 s).
-  // Work that can wait: after the next frame (an idle callback alone may run before the
-  // page's first frame, while the browser waits on the network), then when idle.
+  // Work for just after the next frame has been drawn.
   const afterFrame = (work) => {
     window.requestAnimationFrame(() => window.setTimeout(work));
   };
+  // Work that can wait until the browser has drawn the page and is idle (within 1 s):
+  // after the next frame first, since an idle callback alone may run before the page's
+  // first frame, while the browser waits on the network.
   const later = (work) => {
     afterFrame(() => {
       if (typeof window.requestIdleCallback === "function") window.requestIdleCallback(work, { timeout: 1000 });
