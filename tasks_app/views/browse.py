@@ -160,7 +160,7 @@ def _page_context(
         "can_edit": can_edit(request),
         "problem": problem,
         "refresh_seconds": settings.TASKDECK_REFRESH_SECONDS,
-        "export_limit": settings.TASKDECK_EXPORT_MAX_ROWS,
+        "export_limit": f"{settings.TASKDECK_EXPORT_MAX_ROWS:,}",
         "filters_key": _filters_key(form, workspace.url_name),
         # Drawn only when the template shows it (a live refresh of the rows does not).
         "saved_views_panel": lambda: saved_views_pages.panel_html(request, workspace),
