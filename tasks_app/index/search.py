@@ -128,8 +128,8 @@ class Results:
 
 
 def find(query: Query, *, using: str = DEFAULT_DB_ALIAS, shown: int = SHOWN) -> Results:
-    """The tasks that match, open ones first, then closed, then deleted; the most recent
-    change first within each. One query: the pool of matches (the most recently indexed
+    """The tasks that match, open ones first, then closed, then deleted; the newest first
+    within each (by creation, the time the page shows beside each). One query: the pool of matches (the most recently indexed
     POOL + 1), counted, and the first ``shown`` of it in that order."""
     connection = connections[using]
     pool, params = _pool(connection, query.words)
@@ -152,7 +152,10 @@ _RANKED = (
     "FROM index_indexedtask t JOIN pool ON pool.id = t.id ORDER BY "
     "CASE WHEN t.deleted_at IS NOT NULL THEN 2 "
     "WHEN t.status IN ('canceled', 'completed') THEN 1 ELSE 0 END, "
-    "t.as_of_ms DESC, t.id DESC LIMIT %s"
+    # Newest first, as the page's Created column reads: as_of_ms is when Taskdeck last
+    # saw a task (a full read of the workspace refreshes every row), not when it changed.
+    # "IS NULL" first: both databases then put a task of unknown age last.
+    "t.created_at IS NULL, t.created_at DESC, t.id DESC LIMIT %s"
 )
 
 
