@@ -29,12 +29,15 @@ def sid(n: int) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def using(request) -> Iterator[str]:
+def using(request, db) -> Iterator[str]:
     """The database alias to search: the tests' SQLite database (migrated, so its FTS
     table and triggers are the migration's), or a PostgreSQL database of this test's own
-    with the task table and the pg_trgm index the migration creates."""
+    with the task table and the pg_trgm index the migration creates.
+
+    ``db`` is asked for by name, not looked up inside: pytest-django creates the test
+    databases that the collected tests name, and a run of only these tests would
+    otherwise write to the database in the settings (the developer's own)."""
     if request.param == "sqlite":
-        request.getfixturevalue("db")
         yield "default"
         return
     server = require_postgres()
@@ -171,6 +174,18 @@ def test_open_tasks_come_first_then_closed_then_deleted_each_marked(customers):
         (True, False),
         (True, True),
     ]
+
+
+def test_within_a_group_the_newest_task_comes_first_as_its_created_time_reads(customers):
+    # The page lists each match beside the time it was created and says the newest are
+    # shown. When Taskdeck last saw a task (a full read refreshes every row) is no order
+    # a person can check: the oldest task here was seen last, and still comes last.
+    created = [datetime(2026, 3, day, 9, 0, tzinfo=UTC) for day in (1, 2, 3)]
+    put(customers, 7, {"name": "Ana Reyes"}, created_at=created[0], as_of_ms=900)
+    put(customers, 8, {"name": "Ana Reyes"}, created_at=created[2], as_of_ms=100)
+    put(customers, 9, {"name": "Ana Reyes"}, created_at=created[1], as_of_ms=500)
+    put(customers, 10, {"name": "Ana Reyes"}, as_of_ms=1000)  # its age unknown: last
+    assert found(customers, "ana reyes") == [sid(8), sid(9), sid(7), sid(10)]
 
 
 def test_a_hit_says_which_values_held_the_text(customers):
