@@ -129,8 +129,9 @@ class Results:
 
 def find(query: Query, *, using: str = DEFAULT_DB_ALIAS, shown: int = SHOWN) -> Results:
     """The tasks that match, open ones first, then closed, then deleted; the newest first
-    within each (by creation, the time the page shows beside each). One query: the pool of matches (the most recently indexed
-    POOL + 1), counted, and the first ``shown`` of it in that order."""
+    within each (by creation, the time the page shows beside each). One query: the pool
+    of matches (the most recently indexed POOL + 1), counted, and the first ``shown`` of
+    it in that order."""
     connection = connections[using]
     pool, params = _pool(connection, query.words)
     rows = list(
