@@ -194,7 +194,10 @@ class AuditFilterForm(forms.Form):
 
     task = forms.CharField(required=False, max_length=34, label="Task SID")
     person = forms.CharField(required=False, max_length=254)
-    workspace = forms.CharField(required=False, max_length=34, label="Workspace SID")
+    # Offered by name (`offer_workspaces`), sent as the SID: `?workspace=WS…` links work.
+    workspace = forms.CharField(
+        required=False, max_length=34, label="Workspace", widget=forms.Select
+    )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any"), *Outcome.choices], label="Outcome"
     )
@@ -204,6 +207,17 @@ class AuditFilterForm(forms.Form):
     until = forms.DateTimeField(
         required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
+
+    def offer_workspaces(self, names: dict[str, str]) -> None:
+        """The workspace menu: every workspace TaskRouter lists, by name, and whatever the
+        request asked for that it does not (a workspace since deleted, whose records
+        remain, or a mistyped link, kept so its error shows beside it)."""
+        choices = [("", "Any workspace")]
+        choices += sorted(names.items(), key=lambda item: (item[1].casefold(), item[0]))
+        asked = self.data.get("workspace", "") if self.is_bound else ""
+        if asked and asked not in names:
+            choices.append((asked, asked))
+        self.fields["workspace"].widget.choices = choices
 
     def clean_task(self) -> str:
         return self._sid("task", "WT")
@@ -276,8 +290,8 @@ class AuditRow:
         return presentation.pretty_json(sent)
 
 
-def rows(records: Iterable[AuditRecord]) -> list[AuditRow]:
-    names = _workspace_names()
+def rows(records: Iterable[AuditRecord], names: dict[str, str]) -> list[AuditRow]:
+    """The records as the trail shows them; ``names``: `workspace_names()`."""
     return [
         AuditRow(
             record=record,
@@ -289,7 +303,7 @@ def rows(records: Iterable[AuditRecord]) -> list[AuditRow]:
     ]
 
 
-def _workspace_names() -> dict[str, str]:
+def workspace_names() -> dict[str, str]:
     """Workspace names by SID (a shared, cached read); none when TaskRouter is down, and
     the trail shows SIDs instead: it never depends on TaskRouter answering."""
     try:

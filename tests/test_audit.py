@@ -4,6 +4,7 @@ never changed again, and readable at /audit/ and on a task's page even once it i
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
 import re
@@ -381,6 +382,39 @@ def test_the_trail_filters_by_task_person_workspace_outcome_and_time(signed_in):
     assert shown(outcome="conflict") == {"by outcome"}
     until = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     assert shown(until=until) == {"by time"}
+
+
+def test_the_workspace_filter_offers_names_and_keeps_what_a_link_asked_for(signed_in):
+    workspaces = taskrouter.list_workspaces()
+    support = next(w for w in workspaces if w.friendly_name == "Support")
+    gone = "WS" + "b" * 32  # a workspace TaskRouter no longer lists; its records remain
+    record(workspace_sid=support.sid, reason="in support")
+    record(workspace_sid=gone, reason="in a deleted one")
+    admin = signed_in("admin")
+
+    def menu(**query) -> tuple[list[tuple[str, str]], str | None, str]:
+        response = admin.get("/audit/", query)
+        body = response.content.decode()
+        select = re.search(r'<select name="workspace".*?</select>', body, re.S).group(0)
+        options = [
+            (value, html.unescape(label))
+            for value, label in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+        ]
+        chosen = re.search(r'<option value="([^"]*)" selected>', select)
+        return options, chosen and chosen.group(1), body
+
+    options, chosen, _ = menu()
+    assert options[0] == ("", "Any workspace") and chosen == ""
+    assert sorted(options[1:]) == sorted((w.sid, w.friendly_name) for w in workspaces)
+    options, chosen, body = menu(workspace=support.sid)
+    assert chosen == support.sid and "in support" in body and "in a deleted one" not in body
+    # A runbook's link to a workspace TaskRouter does not list still filters, and says which.
+    options, chosen, body = menu(workspace=gone)
+    assert (gone, gone) in options and chosen == gone
+    assert "in a deleted one" in body and "in support" not in body
+    # A mistyped one is kept where it was asked for, with the reason beside it.
+    options, chosen, body = menu(workspace="WS-oops")
+    assert chosen == "WS-oops" and 'id="id_workspace-error"' in body
 
 
 def test_a_bad_filter_is_explained_at_its_field(signed_in):

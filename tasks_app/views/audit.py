@@ -33,6 +33,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         )
         response["Content-Disposition"] = 'attachment; filename="taskdeck-audit.csv"'
         return response
+    names = audit.workspace_names()  # the menu's and the rows' (a shared, cached read)
+    form.offer_workspaces(names)
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -40,7 +42,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "rows": audit.rows(page.object_list),
+        "rows": audit.rows(page.object_list, names),
         "query": query.urlencode(),
         "everyone": identity is not None and identity.has_role("admin"),
     }
