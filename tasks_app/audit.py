@@ -39,6 +39,7 @@ from tasks_app.models import AuditRecord
 from tasks_app.taskrouter import rules
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.taskrouter.signals import task_write_started, task_written
+from tasks_app.timeline import story
 
 logger = logging.getLogger(__name__)
 
@@ -327,15 +328,11 @@ def title_of(record: AuditRecord) -> str:
 
 
 def describe(record: AuditRecord) -> str:
-    """What the write asked for, in words (the table's "Action" column)."""
+    """What the write asked for, in words (the table's "Action" column), as the task's
+    timeline words it: "Set priority to 7", "Change attributes: vip", "Cancel"."""
     if record.action not in TASK_WRITES:
         return record.message or record.action  # a change to Taskdeck's own settings
-    status = (record.after or {}).get("AssignmentStatus")
-    if record.action == "update" and status:
-        return {"canceled": "cancel", "completed": "complete", "wrapping": "wrap up"}.get(
-            status, f"set status {status}"
-        )
-    return record.action
+    return "; ".join(story.write_words(record, with_reason=False))
 
 
 # --- CSV ----------------------------------------------------------------------------------

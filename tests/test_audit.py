@@ -492,6 +492,26 @@ def test_a_task_taskdeck_never_touched_is_still_a_plain_404(signed_in):
     assert 'id="task-timeline-title"' not in response.content.decode()
 
 
+def test_the_trail_says_what_each_write_asked_for_as_the_timeline_does(signed_in):
+    record(after={"Priority": "7"}, reason="a priority")
+    record(after={"AssignmentStatus": "canceled", "Reason": "duplicate"}, reason="a cancel")
+    record(after={"TaskChannel": "chat", "Priority": "3"}, reason="two fields")
+
+    body = signed_in("admin").get("/audit/").content.decode()
+    actions = dict(
+        (reason, action)
+        for action, reason in re.findall(
+            r"<td>([^<]*)</td>\s*<td>[^<]*</td>\s*<td class=\"audit-reason\">([^<]*)</td>", body
+        )
+    )
+
+    assert actions == {
+        "a priority": "Set priority to 7",
+        "a cancel": "Cancel",  # the reason has a column of its own
+        "two fields": "Set priority to 3; Set channel to chat",
+    }
+
+
 def test_a_change_to_taskdecks_own_settings_reads_in_words_on_the_trail(signed_in):
     audit.record_change(
         actor="admin@example.com",

@@ -205,8 +205,9 @@ def _who(event: TaskEvent, record: AuditRecord | None, workers: Mapping[str, str
     return Who("other", event.actor_type or "someone", event.actor_sid)
 
 
-def _record_words(record: AuditRecord) -> list[str]:
-    """What a Taskdeck write asked for, in words (for a record no event explains)."""
+def write_words(record: AuditRecord, *, with_reason: bool = True) -> list[str]:
+    """What a Taskdeck write asked for, in words: for a record no event explains, and the
+    audit trail's Action column (which shows the reason in a column of its own)."""
     sent = dict(record.after or {})
     if record.action == "create":
         return ["Created through Taskdeck"]
@@ -217,7 +218,8 @@ def _record_words(record: AuditRecord) -> list[str]:
     if status:
         verb = {"canceled": "Cancel", "completed": "Complete", "wrapping": "Wrap up"}
         text = verb.get(status, f"Set status {status}")
-        lines.append(f"{text}: {_quoted(sent['Reason'])}" if sent.get("Reason") else text)
+        reason = sent.get("Reason") if with_reason else None
+        lines.append(f"{text}: {_quoted(reason)}" if reason else text)
     if "Priority" in sent:
         lines.append(f"Set priority to {sent['Priority']}")
     if "Attributes" in sent:
@@ -288,7 +290,7 @@ def build(events: Sequence[TaskEvent], records: Sequence[AuditRecord]) -> list[E
             Entry(
                 at=record.started,
                 who=Who("person", record.actor),
-                lines=_record_words(record),
+                lines=write_words(record),
                 version=bare_version(record.version_after),
                 record=record,
                 outcome=_outcome_words(record),
