@@ -9,7 +9,8 @@
  *   3. Filters          menus and checkboxes apply at once
  *   4. Selection        row checkboxes, "select all", the bulk bar's count, bulk outcomes
  *   5. Row editor       Escape closes it, the priority field selects its text
- *   6. Workspace switcher  Escape closes it
+ *   6. Drop-down menus  the workspace switcher and Columns: Escape or a click elsewhere
+ *                       closes them
  *   7. Live refresh     requests through htmx, row merging, the age clock, the controls
  *   8. Time zones       every <time> in the viewer's zone, the zone chooser
  *   9. Keyboard         / search, j/k rows, Enter open, e edit, Esc close, ? help
@@ -331,14 +332,22 @@
     },
   };
 
-  // --- 6. Workspace switcher ----------------------------------------------------------
-  const switcher = {
+  // --- 6. Drop-down menus ------------------------------------------------------------
+  // <details> that open over the page: left open, Columns covered the row editor opened
+  // beside it (its priority field included), and the switcher the header's links.
+  const dropdowns = {
+    OPEN: "details.workspace-switcher[open], details.column-chooser[open]",
     escape() {
-      const open = $("details.workspace-switcher[open]");
+      const open = $(dropdowns.OPEN);
       if (!open) return false;
       open.open = false;
       $("summary", open).focus();
       return true;
+    },
+    clickAway(target) {
+      $$(dropdowns.OPEN).forEach((menu) => {
+        if (!menu.contains(target)) menu.open = false;
+      });
     },
   };
 
@@ -1121,6 +1130,7 @@
   on("click", (event) => {
     const target = event.target;
     if (!(target instanceof Element)) return;
+    dropdowns.clickAway(target);
     if (target.id === "live-toggle") live.toggle();
     else if (target.matches("#alerts [data-dismiss]")) target.closest(".banner").remove();
     else rowEditor.open(event);
@@ -1129,7 +1139,7 @@
     if (event.key === "Escape") {
       // An open dialog closes itself on Escape (its cancel event); nothing else should.
       if (event.defaultPrevented || $("dialog[open]")) return;
-      if (switcher.escape() || rowEditor.escape() || keyboard.escape()) event.preventDefault();
+      if (dropdowns.escape() || rowEditor.escape() || keyboard.escape()) event.preventDefault();
     } else if (keyboard.keydown(event)) {
       event.preventDefault();
     }

@@ -239,6 +239,43 @@ def test_escape_closes_the_workspace_switcher_and_returns_to_it(page: Page):
     expect(summary).to_be_focused()
 
 
+@pytest.mark.both_modes
+def test_columns_closes_on_escape_and_at_a_click_elsewhere_so_it_never_covers_the_editor(
+    page: Page,
+):
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()
+    chooser = page.locator("details.column-chooser")
+    choices = chooser.get_by_role("group", name="Attribute columns")
+    summary = chooser.locator("summary")
+    summary.click()
+    expect(choices).to_be_visible()
+
+    page.keyboard.press("Escape")
+
+    expect(choices).to_be_hidden()
+    expect(summary).to_be_focused()
+
+    # Open, then edit a row beside it: the menu closes, and the editor's priority field
+    # is what a click on it reaches (the open menu lay over it).
+    summary.click()
+    expect(choices).to_be_visible()
+    sid = row_sids(page)[0]
+    page.get_by_role("link", name=f"Edit {sid}", exact=True).click()
+    row = page.locator(f"#row-{sid}")
+    expect(row).to_have_attribute("data-editing", "1")
+    expect(choices).to_be_hidden()
+    priority = row.get_by_label("Priority")
+    priority.click(trial=True)  # fails while anything else would receive the click
+
+    # The workspace menu closes the same way.
+    switcher = page.locator("details.workspace-switcher")
+    switcher.locator("summary").click()
+    expect(switcher.get_by_role("list")).to_be_visible()
+    page.locator("h1").click()
+    expect(switcher.get_by_role("list")).to_be_hidden()
+
+
 def test_without_javascript_the_live_controls_stay_hidden(browser: Browser, live_server):
     context = browser.new_context(
         java_script_enabled=False, base_url=live_server.url, extra_http_headers=IDENTITIES["admin"]
