@@ -253,6 +253,40 @@ def test_on_a_phone_the_header_fits_and_the_first_task_is_on_the_first_screen(pa
     )
 
 
+@pytest.mark.parametrize("width", [1280, 768, 390])
+def test_the_row_editor_keeps_each_label_over_its_field_within_the_frame(page: Page, width: int):
+    """Each field of a row's editor is one box (its label, help and control together), and
+    on a screen narrower than the table every one is in the frame's visible part: before,
+    "Status:" could end one line with its menu starting the next, and on a phone the
+    fields lay off to the side of the frame, reached by scrolling it."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()
+    page.locator("#task-rows [data-row-edit]").first.click()
+    editor = page.locator("#task-rows > tr[data-editing]")
+    expect(editor.get_by_label("Priority")).to_be_focused()
+    misplaced = editor.evaluate(
+        """(editor) => {
+            const frame = document.getElementById("table-wrap").getBoundingClientRect();
+            const problems = [];
+            editor.querySelectorAll(".row-fields label").forEach((label) => {
+                const control = document.getElementById(label.htmlFor);
+                const l = label.getBoundingClientRect(), c = control.getBoundingClientRect();
+                const name = label.textContent.trim();
+                if (c.top < l.bottom - 1 || c.left > l.right || c.right < l.left) {
+                    problems.push(`${name} at ${l.left},${l.top}; control ${c.left},${c.top}`);
+                }
+                if (l.left < frame.left || c.right > frame.right + 1) {
+                    const where = `${frame.left}..${frame.right}`;
+                    problems.push(`${name} ${c.left}..${c.right} out of ${where}`);
+                }
+            });
+            return problems;
+        }"""
+    )
+    assert misplaced == []
+
+
 def test_on_a_laptop_the_table_fits_its_frame_for_waiting_work_work_with_agents_and_all(
     page: Page,
 ):
