@@ -14,6 +14,7 @@ from tasks_app.models import AuditRecord
 from tasks_app.taskrouter import client as taskrouter_client
 from tasks_app.taskrouter import service as taskrouter
 from tasks_app.timeline import story, undo, who
+from tasks_app.titles import short_sid
 from tests.index_helpers import follow_now
 from tests.test_editing import editor_token, open_page, post_section
 
@@ -67,7 +68,8 @@ def test_an_api_clients_change_is_named_as_one_with_its_account(sandbox):
     follow_now()
     newest = story.timeline_of(sid)[0]
     assert newest.who.kind == "api"
-    assert newest.who.text == f"an API client (account {settings.TWILIO_ACCOUNT_SID})"
+    assert newest.who.text == f"an API client (account {short_sid(settings.TWILIO_ACCOUNT_SID)})"
+    assert newest.who.detail == settings.TWILIO_ACCOUNT_SID  # whole, as the name's title
     assert newest.text.endswith("to 77")
 
 
@@ -148,7 +150,8 @@ def test_when_the_index_lags_the_conflict_reads_that_tasks_events_from_taskroute
     response = post_section(client, sid, "priority", editor_token(html, "priority"), priority="9")
     page = text_of(response.content.decode())
     assert response.status_code == 409
-    assert f"an API client (account {settings.TWILIO_ACCOUNT_SID})" in page
+    assert f"an API client (account {short_sid(settings.TWILIO_ACCOUNT_SID)})" in page
+    assert f'title="{settings.TWILIO_ACCOUNT_SID}"' in response.content.decode()
     assert "to 61" in page
     assert TaskEvent.objects.filter(task_sid=sid).exists()  # the index learnt them too
 
@@ -384,12 +387,12 @@ def test_a_reservation_story_reads_as_a_supervisor_would_say_it():
     entries = story.build(events, [])
     said = [(e.who.text, e.text) for e in reversed(entries)]
     assert said == [
-        ("an API client (account AC" + "4" * 32 + ")", "Created in queue Billing, priority 1"),
-        ("an API client (account AC" + "4" * 32 + ")", "Entered queue Billing"),
+        ("an API client (account AC…4444)", "Created in queue Billing, priority 1"),
+        ("an API client (account AC…4444)", "Entered queue Billing"),
         ("TaskRouter", "Reserved for Ana Lopez"),
         ("Ana Lopez", "Accepted by Ana Lopez"),
         ("Ana Lopez", "Status changed from assigned to wrapping"),
-        ("an API client (account AC" + "4" * 32 + ")", "Canceled: “customer hung up”"),
+        ("an API client (account AC…4444)", "Canceled: “customer hung up”"),
     ]
 
 

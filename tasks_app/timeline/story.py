@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tasks_app.index.models import TaskEvent
 from tasks_app.models import AuditRecord
+from tasks_app.titles import short_sid
 
 Outcome = AuditRecord.Outcome
 
@@ -50,11 +51,17 @@ class Who:
 
     @property
     def text(self) -> str:
-        """In a sentence: "alice@example.com in Taskdeck", "an API client (account AC…)"."""
+        """In a sentence: "alice@example.com in Taskdeck", "an API client (account AC…6f78)"
+        (the whole SID, 34 characters, took three lines of a timeline; pages give it as
+        the name's title)."""
         if self.kind == "person":
             return f"{self.name} in Taskdeck"
         if self.kind == "api":
-            return f"an API client (account {self.detail})" if self.detail else "an API client"
+            return (
+                f"an API client (account {short_sid(self.detail)})"
+                if self.detail
+                else "an API client"
+            )
         return self.name
 
 
