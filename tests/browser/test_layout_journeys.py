@@ -207,6 +207,33 @@ def in_reach(page: Page, selector: str) -> str | None:
     )
 
 
+@pytest.mark.parametrize("height", [1400, 800])
+def test_ticking_rows_one_after_another_moves_none_of_them(page: Page, height: int):
+    """The bulk bar appears with the first tick. In the page's flow above the table it
+    pushed every row down by its height, so the next tick landed a row off; now it lies
+    over the foot of the screen (where rows scrolled clear of it stay reachable). With the
+    table on the first screen (1400 px tall) and scrolled to (800 px)."""
+    page.set_viewport_size({"width": 1280, "height": height})
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()
+    boxes = page.locator("#task-rows .row-select")
+    if height == 800:  # scrolled so the first rows are mid-screen, as a person reads them
+        page.locator("#task-rows > tr").first.evaluate(
+            "row => row.scrollIntoView({block: 'center'})"
+        )
+    where = [boxes.nth(n).bounding_box() for n in range(3)]
+    scrolled = page.evaluate("window.scrollY")
+
+    for n in range(3):
+        box = where[n]
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        expect(boxes.nth(n)).to_be_checked()  # the click landed where the box was seen
+    expect(page.locator("#bulk-form")).to_be_visible()
+
+    assert [boxes.nth(n).bounding_box() for n in range(3)] == where
+    assert page.evaluate("window.scrollY") == scrolled
+
+
 def test_on_a_tablet_every_action_is_in_reach(page: Page, sandbox):
     page.set_viewport_size({"width": 768, "height": 1024})
     unreachable = {}
