@@ -234,6 +234,23 @@ def test_ticking_rows_one_after_another_moves_none_of_them(page: Page, height: i
     assert page.evaluate("window.scrollY") == scrolled
 
 
+def test_the_bulk_bar_shows_a_field_only_with_the_action_that_uses_it(page: Page):
+    page.goto(f"{TABLE}?status=pending")
+    expect(page.locator("#live-controls")).to_be_visible()
+    page.locator("#task-rows .row-select").first.check()
+    bar = page.locator("#bulk-form")
+    priority, queue = bar.get_by_label("New priority"), bar.get_by_label("Send to queue")
+    expect(bar.get_by_label("Reason")).to_be_visible()  # every action records one
+    expect(priority).to_be_hidden()
+    expect(queue).to_be_hidden()
+    bar.get_by_label("Action").select_option(label="Change priority")
+    expect(priority).to_be_visible()
+    expect(queue).to_be_hidden()
+    bar.get_by_label("Action").select_option(value="send")
+    expect(queue).to_be_visible()
+    expect(priority).to_be_hidden()
+
+
 def test_on_a_tablet_every_action_is_in_reach(page: Page, sandbox):
     page.set_viewport_size({"width": 768, "height": 1024})
     unreachable = {}
