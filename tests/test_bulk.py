@@ -540,7 +540,7 @@ def test_a_worker_killed_mid_job_is_taken_over_within_the_stale_time_writing_not
     takeover = time.monotonic() - killed
     final = worker_site.wait_for(job, lambda s: sum(s.get(k, 0) for k in FINAL) == 40)
 
-    assert final == {"done": 40}
+    assert final == {"done": 40}, worker_site.explain(job, sandbox.store)
     written_exactly_once(worker_site, job, sandbox, sids, before)
     # Stale after 2 s, a dead worker's duty lease lapses after 2 s: a wide margin beyond.
     print(f"takeover ({worker_site.env['TASKDECK_TASKS_BACKEND']}): {takeover:.1f} s")
@@ -584,7 +584,7 @@ def test_a_worker_rides_out_a_database_outage_mid_job_and_the_job_finishes(
         # its database gone keeps retrying until the fixture's 30 s SIGKILL.
         worker_site.stop_workers()
         proxy.stop()
-    assert final == {"done": 16}
+    assert final == {"done": 16}, worker_site.explain(job, sandbox.store)
     written_exactly_once(worker_site, job, sandbox, sids, before)
 
 

@@ -22,6 +22,7 @@ import redis
 import requests
 
 from tasks_app.sandbox import DEVELOPMENT_CREDENTIALS
+from tasks_app.sandbox.store import SandboxStore
 from tests.backends import require_postgres, require_redis
 from tests.conftest import wait_until
 from tests.serving import free_port
@@ -146,13 +147,46 @@ class WorkerSite:
             if condition(states):
                 return states
             time.sleep(0.05)
+        states = self.states(job_id)
+        raise AssertionError(f"gave up waiting; items are {states}\n{self._warnings()}")
+
+    def _warnings(self) -> str:
+        """What the workers logged above INFO (the last few thousand characters)."""
         logs = "\n".join(
             line
             for log in sorted(self.logs.glob("worker-*.log"))
             for line in log.read_text().splitlines()
             if '"INFO"' not in line
         )
-        raise AssertionError(f"gave up waiting; items are {self.states(job_id)}\n{logs[-4000:]}")
+        return logs[-4000:]
+
+    def explain(self, job_id: int, store: SandboxStore) -> str:
+        """Each item of the job that is not done, with its message, its task's audit
+        records since the job and what TaskRouter's Events say happened to it (and who
+        did it): a rare failure carries its evidence."""
+        lines = []
+        for sid, state, message, write_id in self.query(
+            "SELECT task_sid, state, message, write_id FROM tasks_app_bulkitem "
+            "WHERE job_id = ? AND state <> 'done' ORDER BY position",
+            job_id,
+        ):
+            lines.append(f"{sid} {state} (write {write_id}): {message}")
+            for record in self.query(
+                "SELECT write_id, outcome, message, version_after FROM tasks_app_auditrecord "
+                "WHERE task_sid = ? AND started >= (SELECT created FROM tasks_app_bulkjob "
+                "WHERE id = ?) ORDER BY started, id",
+                sid,
+                job_id,
+            ):
+                lines.append(f"    audit {record}")
+            with store.read() as conn:
+                for event in conn.execute(
+                    "SELECT event_date_ms, event_type, actor_type, actor_sid, description "
+                    "FROM events WHERE task_sid = ? ORDER BY seq",
+                    (sid,),
+                ):
+                    lines.append(f"    event {tuple(event)}")
+        return "\n".join(lines) + "\n" + self._warnings()
 
     def audit_outcomes(self, job_id: int, sids: list[str]) -> dict[str, list[str]]:
         """The outcome of each of the job's audit records by task ("open" for an intent
