@@ -138,7 +138,8 @@ def preview(
             "kept",
             headline=f"Stays in {directory.name(here)}",
             problem=(
-                f"A {status} task is not routed again when its attributes change; "
+                f"{'An' if status[0] in 'aeiou' else 'A'} {status} task is not routed again "
+                "when its attributes change; "
                 f"its workflow would send a new task like it to "
                 f"{directory.name(after.route.task_queue_sid)}."
                 if status != rules.PENDING

@@ -209,6 +209,10 @@ def test_an_accepted_reservation_names_the_agent_on_the_task_page(client, tr, ac
     page = client.get(f"/w/Training/tasks/{task['sid']}/").content.decode()
 
     assert re.search(r'id="task-holder">With <strong>Ana López</strong> \(Available\)', page)
+    # The sentence ends on its moment: "since 2026-12-07 19:14:09." (no space before the stop).
+    assert re.search(
+        r'id="task-holder">[^\n]* since <time datetime="[^"]+">[^<]+</time>\.</p>', page
+    )
     assert "accepted" in page[page.index('id="task-reservations"') :]
 
 

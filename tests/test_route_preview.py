@@ -70,14 +70,21 @@ def test_attributes_that_are_not_json_are_said_in_place(client, sandbox):
     assert "JSON" in said
 
 
-def test_a_reserved_task_is_not_routed_again_and_the_preview_says_where_a_new_one_would_go(
-    client, sandbox
+@pytest.mark.parametrize(
+    ("status", "sentence"),
+    [
+        ("reserved", "A reserved task is not routed again when its attributes change"),
+        ("assigned", "An assigned task is not routed again when its attributes change"),
+    ],
+)
+def test_a_task_with_an_agent_is_not_routed_again_and_the_preview_says_where_a_new_one_would_go(
+    client, sandbox, status, sentence
 ):
-    sid = task_in(sandbox, queue="General Support", status="reserved")
+    sid = task_in(sandbox, queue="General Support", status=status)
     token = editor_token(open_page(client, sid), "attributes")
     said = route(client, sid, "attributes", token, attributes='{"language": "es"}')
     assert "If saved: stays in General Support." in said
-    assert "A reserved task is not routed again when its attributes change" in said
+    assert sentence in said
     assert "Spanish Support" in said
 
 
