@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tasks_app.index.search import SHOWN
 from tasks_app.taskrouter import service as taskrouter
 from tests.conftest import wait_until
 from tests.index_helpers import follow_now
@@ -98,6 +99,51 @@ def test_a_deleted_task_is_found_marked_deleted_and_opens_its_own_page(client, s
     assert "deleted" in row
     assert f'href="/tasks/{sid}/"' in row
     assert hit_rows(body)[-1] == sid  # after the open one
+
+
+def many(sandbox, count: int) -> list[str]:
+    """``count`` tasks of one customer, newest last."""
+    return [create(sandbox, {**CUSTOMER, "ticket_number": f"TK-{n}"}) for n in range(count)]
+
+
+def test_every_match_can_be_reached_page_by_page_newest_first(client, sandbox):
+    sids = many(sandbox, SHOWN + 3)
+    follow_now()
+    first = client.get("/search/", {"q": "quintero"}).content.decode()
+    assert f"{SHOWN + 3} tasks match “quintero”: 1\u2013{SHOWN} are shown, newest first." in first
+    assert hit_rows(first) == sids[::-1][:SHOWN]
+    assert "Page 1 of 2" in first and 'id="search-newer"' not in first
+    older = re.search(r'<a href="([^"]+)" rel="next" id="search-older">Older matches</a>', first)
+    assert html.unescape(older.group(1)) == "?q=quintero&page=2"
+
+    second = client.get("/search/", {"q": "quintero", "page": "2"}).content.decode()
+    assert f": {SHOWN + 1}\u2013{SHOWN + 3} are shown, newest first." in second
+    assert hit_rows(second) == sids[::-1][SHOWN:]  # the rest, none twice
+    assert "Page 2 of 2" in second and 'id="search-older"' not in second
+    newer = re.search(r'<a href="([^"]+)" rel="prev" id="search-newer">Newer matches</a>', second)
+    assert html.unescape(newer.group(1)) == "?q=quintero"
+
+
+@pytest.mark.parametrize(
+    ("page", "message", "shown"),
+    [
+        ("zz", "“zz” is not a page of these matches: pages are numbered from 1.", 0),
+        ("0", "“0” is not a page of these matches", 0),
+        ("-2", "“-2” is not a page of these matches", 0),
+        ("9", "There is no page 9 of these matches", SHOWN),
+    ],
+)
+def test_a_page_that_is_not_there_says_so_and_shows_the_nearest_one(
+    client, sandbox, page, message, shown
+):
+    sids = many(sandbox, SHOWN + 2)
+    follow_now()
+    response = client.get("/search/", {"q": "quintero", "page": page})
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    assert message in body
+    assert hit_rows(body) == sids[::-1][shown : shown + SHOWN]
+    assert 'value="quintero"' in body  # the search itself stands
 
 
 def test_a_task_sid_opens_the_task_even_before_the_index_has_it(client, sandbox):

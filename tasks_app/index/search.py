@@ -25,7 +25,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -49,6 +49,24 @@ SHOWN = 25
 
 class SearchError(ValueError):
     """The text cannot be searched for; the message says why and what to type instead."""
+
+
+class PageError(ValueError):
+    """The page asked for is not a page number; the message says what is."""
+
+
+def page_number(raw: str | None) -> int:
+    """The results page asked for (``page``, counted from 1; 1 when not given), or
+    :class:`PageError` with a message to show."""
+    if raw is None or raw == "":
+        return 1
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > 6:
+        raise PageError(
+            f"“{raw[:20]}” is not a page of these matches: pages are numbered from 1. "
+            "The first page is shown."
+        )
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -120,29 +138,74 @@ class Results:
     # How many tasks match, counted up to POOL; ``more``: more than POOL do.
     count: int
     more: bool
+    # Which page of ``shown`` matches ``hits`` is, counted from 1.
+    page: int = 1
+    shown: int = SHOWN
+    # A page past the last was asked for (a link from before tasks were deleted from the
+    # index, or typed): its number; the last page is what ``hits`` holds.
+    past_the_end: int | None = None
 
     @property
     def single(self) -> Hit | None:
         """The one match, when there is exactly one."""
         return self.hits[0] if self.count == 1 and not self.more else None
 
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // self.shown))
 
-def find(query: Query, *, using: str = DEFAULT_DB_ALIAS, shown: int = SHOWN) -> Results:
+    @property
+    def first_number(self) -> int:
+        """The place of the page's first match among all of them (1 for the first)."""
+        return (self.page - 1) * self.shown + 1
+
+    @property
+    def last_number(self) -> int:
+        return self.first_number + len(self.hits) - 1
+
+    @property
+    def newer_page(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def older_page(self) -> int | None:
+        return self.page + 1 if self.page < self.pages else None
+
+
+def find(
+    query: Query, *, using: str = DEFAULT_DB_ALIAS, shown: int = SHOWN, page: int = 1
+) -> Results:
     """The tasks that match, open ones first, then closed, then deleted; the newest first
-    within each (by creation, the time the page shows beside each). One query: the pool
-    of matches (the most recently indexed POOL + 1), counted, and the first ``shown`` of
-    it in that order."""
+    within each (by creation, the time the page shows beside each): the ``page``-th
+    ``shown`` of them. One query: the pool of matches (the most recently indexed POOL + 1),
+    counted, and that page of it in that order. A page past the last gives the last page
+    (``past_the_end`` says which was asked), at the cost of two more queries."""
+    results = _find(query, using, shown, page)
+    if results.hits or page == 1:
+        return results
+    first = _find(query, using, shown, 1)
+    if not first.hits:
+        return first  # nothing matches at all: no page to speak of
+    found = _find(query, using, shown, first.pages) if first.pages > 1 else first
+    return replace(found, past_the_end=page)
+
+
+def _find(query: Query, using: str, shown: int, page: int) -> Results:
     connection = connections[using]
     pool, params = _pool(connection, query.words)
     rows = list(
-        IndexedTask.objects.using(using).raw(_RANKED.format(pool=pool), [*params, POOL + 1, shown])
+        IndexedTask.objects.using(using).raw(
+            _RANKED.format(pool=pool), [*params, POOL + 1, shown, (page - 1) * shown]
+        )
     )
     count = rows[0].pool_count if rows else 0
     hits = tuple(
         Hit(task=row, title=attributes_title(row.attributes), matched=matched_values(row, query))
         for row in rows
     )
-    return Results(query=query, hits=hits, count=min(count, POOL), more=count > POOL)
+    return Results(
+        query=query, hits=hits, count=min(count, POOL), more=count > POOL, page=page, shown=shown
+    )
 
 
 # {pool}: a SELECT of the matching ids, from `_pool` (placeholders only). The CTE is read
@@ -156,7 +219,7 @@ _RANKED = (
     # Newest first, as the page's Created column reads: as_of_ms is when Taskdeck last
     # saw a task (a full read of the workspace refreshes every row), not when it changed.
     # "IS NULL" first: both databases then put a task of unknown age last.
-    "t.created_at IS NULL, t.created_at DESC, t.id DESC LIMIT %s"
+    "t.created_at IS NULL, t.created_at DESC, t.id DESC LIMIT %s OFFSET %s"
 )
 
 

@@ -25,15 +25,26 @@ def search(request: HttpRequest) -> HttpResponse:
     except index_search.SearchError as error:
         context["search_error"] = str(error)
         return render(request, "search/search.html", context, status=400)
-    results = index_search.find(query)
+    try:
+        page = index_search.page_number(request.GET.get("page"))
+    except index_search.PageError as error:
+        page, context["page_error"] = 1, str(error)
+    results = index_search.find(query, page=page)
     link = TaskLinks()
     if results.single is not None:
         return redirect(link(results.single))
     if query.sid is not None:  # not indexed (yet): TaskRouter may still know it
         return redirect("task_redirect", sid=query.sid)
+    if results.past_the_end is not None:
+        context["page_error"] = (
+            f"There is no page {results.past_the_end} of these matches (fewer match now than "
+            f"when the link was made, or the number was typed): the last, page "
+            f"{results.page}, is shown."
+        )
     context["results"] = results
     context["rows"] = [(hit, link(hit)) for hit in results.hits]
-    return render(request, "search/search.html", context)
+    status = 400 if "page_error" in context else 200
+    return render(request, "search/search.html", context, status=status)
 
 
 def _workspace_urls() -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tasks_app import embedded_sandbox
+from tasks_app.index.search import SHOWN
 from tasks_app.taskrouter import service as taskrouter
 from tests.conftest import wait_until
 from tests.index_helpers import follow_now
@@ -121,3 +122,36 @@ def test_slash_on_a_page_without_the_table_puts_the_cursor_in_the_search_box(pag
     expect(box).to_be_focused()
     page.keyboard.type("quintero")
     expect(box).to_have_value("quintero")
+
+
+@pytest.mark.both_modes
+def test_a_common_word_pages_through_every_match_and_back(page: Page, sandbox, browser_problems):
+    sids = [
+        create(sandbox, {**CUSTOMER, "ticket_number": f"TK-{n}"}, "Support")
+        for n in range(SHOWN + 4)
+    ]
+    newest_first = sids[::-1]
+    follow_now()
+
+    page.goto("/w/Support/tasks/")
+    search_for(page, "quintero")
+    summary = page.locator("#search-summary")
+    expect(summary).to_contain_text(f"{SHOWN + 4} tasks match “quintero”: 1\u2013{SHOWN} are shown")
+    rows = page.locator("table.search-results tbody tr")
+    expect(rows).to_have_count(SHOWN)
+    expect(rows.first).to_have_id(f"hit-{newest_first[0]}")
+
+    page.get_by_role("link", name="Older matches").click()
+    expect(page.locator("#search-page")).to_have_text("Page 2 of 2")
+    expect(rows).to_have_count(4)
+    assert [row.get_attribute("id") for row in rows.all()] == [
+        f"hit-{sid}" for sid in newest_first[SHOWN:]
+    ]
+    expect(page.get_by_role("link", name="Older matches")).to_have_count(0)
+    # The header's box still holds the text, so a word can be added to narrow it.
+    box = page.get_by_role("search").get_by_role("searchbox", name="Search all tasks")
+    expect(box).to_have_value("quintero")
+
+    page.get_by_role("link", name="Newer matches").click()
+    expect(page).to_have_url(re.compile(r"/search/\?q=quintero$"))
+    expect(rows.first).to_have_id(f"hit-{newest_first[0]}")

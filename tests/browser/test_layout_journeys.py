@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.identities import IDENTITIES
+from tests.index_helpers import follow_now
 
 TABLE = "/w/Support/tasks/"
 
@@ -417,3 +418,37 @@ def test_the_pager_stays_where_it_came_into_view(page: Page, size: int):
 
     assert watched["later"] == watched["seen"], watched
     assert watched["seen"][0] <= 720, "the Next link should have come into view"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_search_results_break_no_word_in_two(page: Page, width: int):
+    """Six columns squeezed into a phone broke every word ("pe ndi ng", "Sup port"); on a
+    phone each match is now a card of lines, and no word of a match is split on any screen
+    (a task SID, one 34-character word, may wrap where it must)."""
+    follow_now()
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto("/search/?q=refund")
+    expect(page.locator("table.search-results tbody tr").first).to_be_visible()
+    split = page.evaluate(
+        """() => {
+            const split = [];
+            const cells = document.querySelectorAll(
+                ".search-results tbody th a, .search-results tbody td");
+            cells.forEach((cell) => {
+                const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    for (const match of node.textContent.matchAll(/\\S+/g)) {
+                        const range = document.createRange();
+                        range.setStart(node, match.index);
+                        range.setEnd(node, match.index + match[0].length);
+                        const lines = new Set(Array.from(range.getClientRects(),
+                            (rect) => Math.round(rect.top)));
+                        if (lines.size > 1) split.push(match[0]);
+                    }
+                }
+            });
+            return split;
+        }"""
+    )
+    assert split == [], f"words broken across lines: {split[:10]}"
+    assert overflow(page) == 0
