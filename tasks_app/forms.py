@@ -120,6 +120,22 @@ def _text(placeholder: str = "", **attrs) -> forms.TextInput:
     )
 
 
+class WholeNumberField(forms.IntegerField):
+    """A whole number between two bounds, with one message for anything else that names
+    both bounds as the help texts write them ("from 0 to 2,147,483,647"), where Django's
+    own would say "Ensure this value is less than or equal to 2147483647"."""
+
+    def __init__(self, *, min_value: int, max_value: int, **kwargs) -> None:
+        message = f"Enter a whole number from {min_value:,} to {max_value:,}."
+        kwargs["error_messages"] = {
+            "invalid": message,
+            "min_value": message,
+            "max_value": message,
+            **kwargs.get("error_messages", {}),
+        }
+        super().__init__(min_value=min_value, max_value=max_value, **kwargs)
+
+
 def _number(**attrs) -> forms.NumberInput:
     # min and max come from the field (rules), never from the template.
     return forms.NumberInput(attrs={"inputmode": "numeric", **attrs})
@@ -156,7 +172,7 @@ class TaskFilterForm(forms.Form):
     )
     queue = forms.CharField(required=False, label="Queue", max_length=200)
     workflow = forms.CharField(required=False, label="Workflow", max_length=200)
-    priority = forms.IntegerField(
+    priority = WholeNumberField(
         required=False,
         min_value=rules.PRIORITY_MIN,
         max_value=rules.PRIORITY_MAX,
@@ -201,7 +217,7 @@ class TaskFilterForm(forms.Form):
         help_text="Tasks held by agents on a break, at lunch or signed out.",
     )
     sort = forms.CharField(required=False, label="Sort", max_length=100, widget=forms.HiddenInput)
-    size = forms.IntegerField(
+    size = WholeNumberField(
         required=False,
         min_value=rules.PAGE_SIZE_MIN,
         max_value=rules.PAGE_SIZE_MAX,
@@ -502,7 +518,7 @@ def _rule(check, *args, **kwargs):
         raise forms.ValidationError(error.user_message) from None
 
 
-class PriorityField(forms.IntegerField):
+class PriorityField(WholeNumberField):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("min_value", rules.PRIORITY_MIN)
         kwargs.setdefault("max_value", rules.PRIORITY_MAX)
@@ -1040,7 +1056,7 @@ class CreateTaskForm(forms.Form):
         help_text="A JSON object; the workflow routes the task by it.",
     )
     priority = PriorityField(label="Priority", required=False)
-    timeout = forms.IntegerField(
+    timeout = WholeNumberField(
         label="Timeout (seconds)",
         required=False,
         min_value=rules.TIMEOUT_MIN,

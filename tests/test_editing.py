@@ -499,7 +499,7 @@ def test_without_javascript_a_validation_error_shows_the_whole_page(client, sand
     body = response.content.decode()
     assert response.status_code == 422
     assert "<html" in body and 'id="task-facts"' in body
-    assert "Ensure this value is greater than or equal to 0" in body
+    assert "Enter a whole number from 0 to 2,147,483,647." in body
 
 
 # --- the table row ---------------------------------------------------------------------------
@@ -583,8 +583,8 @@ def test_create_refuses_bad_input_at_each_field_and_keeps_it(client, writes):
     body = response.content.decode()
     assert response.status_code == 422
     assert "Attributes is not valid JSON" in body
-    assert "greater than or equal to 0" in body
-    assert "greater than or equal to 1" in body
+    assert "Enter a whole number from 0 to 2,147,483,647." in body  # priority
+    assert "Enter a whole number from 1 to 1,209,600." in body  # timeout
     assert "This field is required" in body  # two workflows: TaskRouter needs one named
     assert "{oops" in body
     assert writes == []

@@ -186,6 +186,8 @@ def test_invalid_parameters_get_messages_at_their_fields_and_keep_what_was_typed
     assert "at character 12 (the end of the expression)" in html
     assert 'value="language == "' in html  # kept exactly as typed
     assert "Nope (not found)" in html
+    assert "Enter a whole number from 1 to 1,000." in html  # size, both bounds as written
+    assert "Enter a whole number from 0 to 2,147,483,647." in html  # priority=high
     assert not [r for r in caplog.records if "/Tasks" in r.getMessage()]  # nothing sent
 
 
