@@ -452,3 +452,28 @@ def test_search_results_break_no_word_in_two(page: Page, width: int):
     )
     assert split == [], f"words broken across lines: {split[:10]}"
     assert overflow(page) == 0
+
+
+def test_on_a_phone_the_audit_trails_filters_leave_its_first_record_on_the_first_screen(
+    page: Page, sandbox
+):
+    """The filters were one field per line, each a paragraph with its margins: on a phone
+    they filled the first screen and the newest record began below it."""
+    sandbox.change(sandbox.task_sid("pending"), priority=7)  # a record to show
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/audit/")
+    first = page.locator(".audit-table tbody tr").first
+    expect(first).to_be_visible()
+    box = first.bounding_box()
+    assert box["y"] + box["height"] <= 844, f"the newest record ends at {box} px"
+    # Each label sits over its own field, never beside another field's.
+    misplaced = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+                'form[aria-label="Filter the audit trail"] label'))
+            .filter((label) => {
+                const field = document.getElementById(label.htmlFor);
+                const l = label.getBoundingClientRect(), f = field.getBoundingClientRect();
+                return f.top < l.bottom - 1 || Math.abs(f.left - l.left) > 1;
+            }).map((label) => label.textContent.trim())"""
+    )
+    assert misplaced == []
