@@ -365,3 +365,21 @@ def test_the_panel_shows_each_change_to_views_at_once_and_never_another_s_person
     assert "Renamed" in panel(viewer) and ">Team<" not in panel(viewer)
     editor.post(f"/w/Support/views/{team.pk}/remove/")
     assert "Renamed" not in panel(viewer) and "saved-view-landing" not in panel(editor)
+
+
+@pytest.mark.parametrize(
+    ("hosts", "said"),
+    [
+        ([], "no host yet (whoever runs Taskdeck lists them in TASKDECK_ALERT_WEBHOOK_HOSTS)"),
+        (["hooks.example.com", "127.0.0.1:9000"], "hooks.example.com, 127.0.0.1:9000"),
+    ],
+)
+def test_a_views_page_and_the_delivery_log_say_alike_where_alerts_may_go(
+    client, settings, hosts, said
+):
+    settings.TASKDECK_ALERT_WEBHOOK_HOSTS = hosts
+    save_as(client, "Where")
+    view = SavedView.objects.get(name="Where")
+    for url in (f"/w/Support/views/{view.pk}/", "/alerts/deliveries/"):
+        body = client.get(url).content.decode()
+        assert f"Webhooks may go to: {said}." in body, url

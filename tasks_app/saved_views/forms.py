@@ -21,6 +21,14 @@ def allowed_hosts() -> list[str]:
     return [h.strip().lower() for h in settings.TASKDECK_ALERT_WEBHOOK_HOSTS if h.strip()]
 
 
+def allowed_hosts_text() -> str:
+    """Where alerts may go, as the view page and the delivery log say it."""
+    allowed = allowed_hosts()
+    if allowed:
+        return ", ".join(allowed)
+    return "no host yet (whoever runs Taskdeck lists them in TASKDECK_ALERT_WEBHOOK_HOSTS)"
+
+
 def webhook_refusal(url: str) -> str | None:
     """Why Taskdeck will not send to ``url`` (None: it may). Only hosts listed in
     TASKDECK_ALERT_WEBHOOK_HOSTS (a host, or host:port) receive anything."""

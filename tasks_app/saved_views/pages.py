@@ -24,7 +24,7 @@ from tasks_app.taskrouter import service as taskrouter
 from tasks_app.views.common import fragment_response, render_fragment, with_workspace
 
 from . import alerting, counting, store
-from .forms import SavedViewForm, canonical_query, encode
+from .forms import SavedViewForm, allowed_hosts_text, canonical_query, encode
 from .models import AlertDelivery, AlertState, SavedView
 
 # One count of a view serves every viewer of the same query for this long.
@@ -262,7 +262,7 @@ def edit(request: HttpRequest, workspace: taskrouter.Workspace, pk: int) -> Http
         "may_change": store.may_change(identity, view),
         "may_remove": store.may_remove(identity, view),
         "can_share": identity.can_edit,
-        "hosts": ", ".join(settings.TASKDECK_ALERT_WEBHOOK_HOSTS) or "none yet",
+        "hosts": allowed_hosts_text(),
         "alert_seconds": f"{settings.TASKDECK_ALERT_SECONDS:g}",
         "deliveries": view.deliveries.all()[:10] if identity.has_role("admin") else None,
         "partials": {"view-form": "saved_views/view_page.html#view-form"},
@@ -293,7 +293,7 @@ def deliveries(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "saved_views/deliveries.html",
-        {"page": page, "hosts": settings.TASKDECK_ALERT_WEBHOOK_HOSTS},
+        {"page": page, "hosts": allowed_hosts_text()},
     )
 
 
