@@ -325,9 +325,26 @@ def _read_all(job: BulkJob, sids: list[str]) -> None:
                     item.state, item.message = State.SKIPPED, refusal
                 elif job.action == Action.SEND:
                     _plan_send(job, item, read_result)
+                elif job.action == Action.PRIORITY:
+                    _plan_priority(job, item, read_result)
             items.append(item)
         BulkItem.objects.bulk_create(items, ignore_conflicts=True)
         BulkJob.objects.filter(pk=job.pk).update(heartbeat=timezone.now())
+
+
+def _plan_priority(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> None:
+    """A task whose workflow target sets its priority keeps that priority whatever is
+    written: the preview says so beside it, rather than the result surprising anyone (it
+    is still written, and reported as kept by the workflow)."""
+    route = editing.priority_kept_by_workflow(
+        workspace_sid=job.workspace_sid,
+        workflow_sid=task.workflow_sid or "",
+        attributes=task.attributes or {},
+    )
+    if route is not None and route.priority != job.priority:
+        item.message = (
+            f"{editing.priority_kept_text(route, subject='Its workflow')} whatever is written."
+        )
 
 
 def _plan_send(job: BulkJob, item: BulkItem, task: taskrouter.Task) -> None:

@@ -92,6 +92,16 @@ def priority_kept_by_workflow(
     return found if found is not None and found.priority is not None else None
 
 
+def priority_kept_text(route: routing.Route, *, subject: str) -> str:
+    """Why a priority written to a task does not stay, said the same on its page and in a
+    bulk preview: "<subject> routes it through the “VIP customers” filter, whose target
+    sets priority 100: TaskRouter keeps 100"."""
+    name = route.filter_friendly_name
+    where = f"through the “{name}” filter, whose target" if name else "to a target that"
+    priority = route.priority
+    return f"{subject} routes it {where} sets priority {priority}: TaskRouter keeps {priority}"
+
+
 def routed_elsewhere(editor: Editor, attributes: Mapping[str, Any]) -> str:
     """Said before saving new attributes: when TaskRouter will route the task again and its
     workflow sends it to another queue (with the priority its target sets); "" otherwise."""

@@ -653,11 +653,8 @@ def _explain_workflow_priority(form: SectionForm) -> str:
     )
     if route is None:
         return ""
-    where = f"the “{route.filter_friendly_name}” filter" if route.filter_friendly_name else "it"
-    text = (
-        f"This task's workflow routes it through {where}, whose target sets priority "
-        f"{route.priority}: TaskRouter keeps {route.priority} whatever is saved here."
-    )
+    kept = editing.priority_kept_text(route, subject="This task's workflow")
+    text = f"{kept} whatever is saved here."
     form.fields["priority"].help_text = text
     return text
 

@@ -6,6 +6,7 @@ processes against their own database file and the sandbox over loopback."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from datetime import timedelta
@@ -207,7 +208,12 @@ def test_a_priority_change_the_workflow_overrides_is_counted_as_kept_by_workflow
 ):
     vip = sandbox.vip_pending_sid()
     plain = next(s for s in sandbox.task_sids("pending", limit=50) if s != vip)
-    _, token = preview(client, action="priority", priority="1", task=[vip, plain])
+    response, token = preview(client, action="priority", priority="1", task=[vip, plain])
+    # Said in the preview, before anyone confirms, beside that task only.
+    rows = dict(re.findall(r'id="bulk-item-(WT\w+)">(.*?)</tr>', response.content.decode(), re.S))
+    kept = "whose target sets priority 100: TaskRouter keeps 100 whatever is written."
+    assert kept in html.unescape(rows[vip]) and "Its workflow routes it through the" in rows[vip]
+    assert "TaskRouter keeps" not in rows[plain]
     final = run_to_the_end(client, token)
     assert "1 done, 1 kept by workflow" in final
     assert results(final) == {vip: "kept", plain: "done"}
