@@ -162,7 +162,12 @@ class TimeColumn(TaskColumn):
         time = self.time(task)
         if time is None:
             return '<td class="col-age"></td>'
-        return f'<td class="col-age" title="{time.title}">{time.text}</td>'
+        # The duration never breaks inside ("waiting 1 h 43" over "min"); the clock in
+        # static/js/taskdeck.js rewrites the span's text as time goes by.
+        return (
+            f'<td class="col-age" title="{time.title}">{time.word} '
+            f'<span class="duration">{presentation.human_duration(time.seconds)}</span></td>'
+        )
 
 
 class BreachColumn(TaskColumn):

@@ -550,7 +550,7 @@ def test_each_open_row_says_how_long_it_has_been_waiting(client):
     create_support_task(language="en")
     cell = re.search(
         r'<td class="col-age" title="([\d,]+) seconds waiting in its queue">'
-        r"waiting (\d+) s</td>",
+        r'waiting <span class="duration">(\d+) s</span></td>',
         top_row(client),
     )
     assert cell and int(cell.group(1).replace(",", "")) < 60

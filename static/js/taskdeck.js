@@ -671,8 +671,14 @@
         const created = Date.parse(cell.dataset.created);
         if (Number.isNaN(created)) return;
         const seconds = Math.max(0, Math.floor((now - created) / 1000));
-        const text = (cell.dataset.word ? cell.dataset.word + " " : "") + clock.duration(seconds);
-        if (cell.textContent !== text) cell.textContent = text;
+        const duration = clock.duration(seconds);
+        const span = cell.querySelector(".duration");
+        if (span) {
+          if (span.textContent !== duration) span.textContent = duration;
+        } else {
+          const text = (cell.dataset.word ? cell.dataset.word + " " : "") + duration;
+          if (cell.textContent !== text) cell.textContent = text;
+        }
         if (cell.dataset.sinceZone !== zone) {
           const date = new Date(created);
           cell.dataset.since = zones.text(date, zone, true) + " (" + zones.utc(date) + ")";
