@@ -514,3 +514,28 @@ def test_a_rows_time_never_breaks_inside_its_duration_as_the_clock_moves_it(page
     expect(ages.first).not_to_have_text(before)
     expect(ages.first).to_contain_text(re.compile(r" h "))
     assert broken() == []
+
+
+def test_a_service_level_target_refused_keeps_every_field_of_its_queue_in_line(
+    page: Page, browser_problems
+):
+    """The message under "Every channel" used to stand between its label and its field and
+    push the channels' fields to another line; now each field is under its label, the
+    queue's fields in one line, and the message under the field it is about."""
+    browser_problems.expect_console_error(r"status of 422")  # the refusal carries the form
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/w/Support/targets/")
+    billing = page.locator("form.targets-form").first
+    every = billing.get_by_label("Every channel")
+    every.fill("3 days")
+    billing.get_by_role("button").click()
+    message = billing.locator(".errorlist")
+    expect(message).to_contain_text("'3 days' is not a wait.")
+    expect(every).to_have_value("3 days")
+    tops = {
+        round(box["y"])
+        for box in (f.bounding_box() for f in billing.locator("input[type=text]").all())
+    }
+    assert len(tops) == 1, f"the queue's fields stand at {sorted(tops)}"
+    field, said = every.bounding_box(), message.bounding_box()
+    assert said["y"] >= field["y"] + field["height"], "the message is under its field"
