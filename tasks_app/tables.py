@@ -255,9 +255,12 @@ class HolderColumn(TaskColumn):
         if holder is None or self.now is None:
             return '<td class="col-agent"></td>'
         away = " agent-away" if holder.available is False else ""
+        held = holder.held_for(self.now)
+        # As in the Time column, the duration never breaks inside ("2 h" over "18 min").
+        held = f' · <span class="duration">{held}</span>' if held else ""
         return (
             f'<td class="col-agent{away}" title="{escape(holder.title(self.now))}">'
-            f"{escape(holder.text(self.now))}</td>"
+            f"{escape(holder.label)}{held}</td>"
         )
 
 

@@ -55,8 +55,9 @@ def agent_cells(html: str) -> dict[str, str]:
     rows = re.findall(r'<tr id="row-(WT[0-9a-f]{32})".*?</tr>', html, re.S)
     cells = {}
     for match in re.finditer(r'<tr id="row-(WT[0-9a-f]{32})"(.*?)</tr>', html, re.S):
-        cell = re.search(r'<td class="col-agent[^"]*"[^>]*>([^<]*)</td>', match.group(2))
-        cells[match.group(1)] = cell.group(1) if cell else None
+        cell = re.search(r'<td class="col-agent[^"]*"[^>]*>(.*?)</td>', match.group(2))
+        # The text as read (the duration is a span of its own, so it never breaks).
+        cells[match.group(1)] = re.sub(r"<[^>]+>", "", cell.group(1)) if cell else None
     assert len(cells) == len(rows)
     return cells
 

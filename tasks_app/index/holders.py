@@ -39,13 +39,21 @@ class Holder:
 
     def text(self, now: datetime) -> str:
         """ "Ana López · Lunch · 12 min" (the activity marked when it is not available)."""
+        held = self.held_for(now)
+        return f"{self.label} · {held}" if held else self.label
+
+    @property
+    def label(self) -> str:
+        """ "Ana López · Lunch (away)": who, and what they are doing."""
         parts = [self.name or self.worker_sid]
         if self.activity:
             away = self.available is False
             parts.append(f"{self.activity} (away)" if away else self.activity)
-        if self.since is not None:
-            parts.append(human_duration((now - self.since).total_seconds()))
         return " · ".join(parts)
+
+    def held_for(self, now: datetime) -> str:
+        """How long they have had the task ("12 min"); "" when unknown."""
+        return "" if self.since is None else human_duration((now - self.since).total_seconds())
 
     def title(self, now: datetime) -> str:
         since = ""

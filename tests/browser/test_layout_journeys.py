@@ -483,26 +483,37 @@ def test_on_a_phone_the_audit_trails_filters_leave_its_first_record_on_the_first
 def test_a_rows_time_never_breaks_inside_its_duration_as_the_clock_moves_it(page: Page):
     """ "waiting 1 h 43" over "min" read as a broken cell on every other row at 1280 px:
     the duration is one unbreakable piece, and stays one as the page's clock counts on."""
+    follow_now()  # the index knows who holds each task: the Agent column says for how long
     page.clock.install()
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{TABLE}?status=pending,assigned")
+    expect(page.locator("#task-rows .col-agent .duration").first).to_be_visible()
     ages = page.locator("#task-rows .col-age")
     expect(ages.first).to_be_visible()
     before = ages.first.text_content()
 
     def broken() -> list[str]:
-        """Cells whose duration (from its first digit to the end) spans two lines."""
+        """Cells whose duration spans two lines (its span; without one, the text from its
+        first digit to the end)."""
         return page.evaluate(
-            """() => Array.from(document.querySelectorAll("#task-rows .col-age")).filter((cell) => {
-                const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-                const nodes = [];
-                for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node);
-                const first = nodes.find((node) => /\\d/.test(node.textContent));
-                if (!first) return false;
+            """() => Array.from(document.querySelectorAll(
+                "#task-rows .col-age, #task-rows .col-agent")).filter((cell) => {
                 const range = document.createRange();
-                range.setStart(first, first.textContent.search(/\\d/));
-                const last = nodes[nodes.length - 1];
-                range.setEnd(last, last.textContent.length);
+                const span = cell.querySelector(".duration");
+                if (span) {
+                    range.selectNodeContents(span);
+                } else {  // no span of its own: from the first digit to the end
+                    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+                    const nodes = [];
+                    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                        nodes.push(node);
+                    }
+                    const first = nodes.find((node) => /\\d/.test(node.textContent));
+                    if (!first) return false;
+                    range.setStart(first, first.textContent.search(/\\d/));
+                    const last = nodes[nodes.length - 1];
+                    range.setEnd(last, last.textContent.length);
+                }
                 const lines = new Set(Array.from(range.getClientRects(),
                     (rect) => Math.round(rect.top)));
                 return lines.size > 1;
