@@ -130,6 +130,9 @@ def test_every_match_can_be_reached_page_by_page_newest_first(client, sandbox):
         ("zz", "“zz” is not a page of these matches: pages are numbered from 1.", 0),
         ("0", "“0” is not a page of these matches", 0),
         ("-2", "“-2” is not a page of these matches", 0),
+        pytest.param(
+            "9" * 5000, "“99999999999999999999” is not a page of these matches", 0, id="5000 digits"
+        ),
         ("9", "There is no page 9 of these matches", SHOWN),
     ],
 )

@@ -61,7 +61,8 @@ def page_number(raw: str | None) -> int:
     if raw is None or raw == "":
         return 1
     text = raw.strip()
-    if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > 6:
+    # The length first: int() refuses a string of thousands of digits with an error.
+    if not text.isascii() or not text.isdigit() or len(text) > 6 or int(text) < 1:
         raise PageError(
             f"“{raw[:20]}” is not a page of these matches: pages are numbered from 1. "
             "The first page is shown."
