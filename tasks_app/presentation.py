@@ -37,10 +37,6 @@ class TimeInStatus:
     meaning: str  # what the seconds count (a tooltip); no digits, the browser reads the number
 
     @property
-    def text(self) -> str:
-        return f"{self.word} {human_duration(self.seconds)}"
-
-    @property
     def title(self) -> str:
         return f"{self.seconds:,} seconds {self.meaning}"
 
